@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+/**
+ * The CDK app: `npx cdk synth|deploy AnalysisStack [-c blueprint=<name|path>]` (default `mock`).
+ * Offline by default: no lookups, no credentials, no Docker.
+ */
+import { App, Aspects } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import * as path from 'node:path';
+import { AnalysisStack } from '../lib/analysis-stack';
+import { FEATURE_FLAGS } from '../lib/feature-flags';
+import { BlueprintError, loadBlueprintFile, resolveBlueprintPath } from '../lib/blueprint/load-blueprint';
+
+const app = new App({ context: FEATURE_FLAGS });
+const requested = (app.node.tryGetContext('blueprint') as string | undefined) ?? 'mock';
+const file = resolveBlueprintPath(requested, path.join(__dirname, '..', 'blueprints'));
+
+try {
+  const config = loadBlueprintFile(file);
+  new AnalysisStack(app, 'AnalysisStack', {
+    config,
+    env: { region: config.region, account: process.env.CDK_DEFAULT_ACCOUNT },
+    description: `ncaas analysis ${config.name} (blueprint ${path.basename(file)})`,
+  });
+  Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));
+} catch (err) {
+  if (err instanceof BlueprintError) {
+    console.error(err.message);
+    process.exit(1);
+  }
+  throw err;
+}

@@ -1,0 +1,117 @@
+import { Annotations, CfnOutput, Stack, StackProps, Tags } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import type { AnalysisConfig } from './blueprint/analysis-config';
+import { BatchEnvironment } from './constructs/batch-environment';
+import { ControlPlane } from './constructs/control-plane';
+import { DataBucket } from './constructs/data-bucket';
+import { AnalysisFileSystem } from './constructs/file-system';
+import { GroupAccess } from './constructs/group-access';
+import { JobTable } from './constructs/job-table';
+import { Network } from './constructs/network';
+import { WorkerFleet } from './constructs/worker-fleet';
+import { submissionsPrefix } from './layout';
+
+export interface AnalysisStackProps extends StackProps {
+  readonly config: AnalysisConfig;
+}
+
+/**
+ * One analysis as a service: composes one construct per concern from the parsed blueprint and
+ * holds nothing else. The CloudFormation stack name is the analysis name, so many analyses live in
+ * one account; the construct id stays `AnalysisStack` (`npx cdk deploy AnalysisStack`).
+ */
+export class AnalysisStack extends Stack {
+  constructor(scope: Construct, id: string, props: AnalysisStackProps) {
+    super(scope, id, { stackName: props.config.name, ...props });
+    const { config } = props;
+    Tags.of(this).add('ncaas:analysis', config.name);
+    Tags.of(this).add('ncaas:stage', config.stage);
+    reportBlueprintWarnings(this, config);
+
+    const data = new DataBucket(this, 'DataBucket', { adoptBucketName: config.adopt.bucketName });
+    new GroupAccess(this, 'GroupAccess', {
+      dataBucket: data,
+      groups: config.groups,
+      analysisName: config.name,
+    });
+    const jobs = new JobTable(this, 'JobTable', { adoptTableName: config.adopt.tableName });
+    const network = new Network(this, 'Network', {
+      existingVpc: config.existingVpc,
+      flowLogBucket: data.logBucket,
+    });
+    const workers = new WorkerFleet(this, 'Workers', {
+      analysisName: config.name,
+      vpc: network.vpc,
+      bucket: data.bucket,
+      groups: config.groups,
+    });
+    const files = new AnalysisFileSystem(this, 'FileSystem', {
+      vpc: network.vpc,
+      subnets: network.workerSubnets,
+      groups: config.groups,
+      adoptFileSystemId: config.adopt.fileSystemId,
+    });
+    files.allowMountFrom(workers.securityGroup);
+    if (config.efsOnEc2Workers) {
+      for (const [group, role] of workers.roles) files.grantGroupMount(role, group);
+    }
+
+    const batchEnvironment =
+      config.runtime === 'batch' && config.batch
+        ? new BatchEnvironment(this, 'Batch', {
+            analysisName: config.name,
+            vpc: network.vpc,
+            subnets: network.workerSubnets,
+            securityGroup: workers.securityGroup,
+            bucket: data.bucket,
+            fileSystem: files,
+            groups: config.groups,
+            container: config.batch,
+            deployLimit: config.deployLimit,
+          })
+        : undefined;
+
+    const controlPlane = new ControlPlane(this, 'ControlPlane', {
+      config,
+      bucket: data.bucket,
+      table: jobs.table,
+      workers,
+      subnetIds: network.vpc.selectSubnets(network.workerSubnets).subnetIds,
+      batchJobQueueArn: batchEnvironment?.jobQueue.jobQueueArn,
+    });
+
+    new CfnOutput(this, 'BucketName', { value: data.bucket.bucketName, description: 'The analysis bucket' });
+    new CfnOutput(this, 'JobTableName', { value: jobs.table.tableName, description: 'The job table' });
+    new CfnOutput(this, 'LaunchQueueUrl', { value: controlPlane.launchQueue.queue.queueUrl });
+    new CfnOutput(this, 'Groups', {
+      description:
+        'Each group, where its members upload submit.json, and its member policy (attach it to IAM groups or roles)',
+      value: this.toJsonString(
+        config.groups.map((group) => ({
+          group: group.name,
+          submissions: `s3://${data.bucket.bucketName}/${submissionsPrefix(group.name)}`,
+          submits: group.userInput,
+        })),
+      ),
+    });
+  }
+}
+
+const reportBlueprintWarnings = (scope: Construct, config: AnalysisConfig): void => {
+  const file = config.sourceFile;
+  if (config.ignoredKeys.length > 0) {
+    Annotations.of(scope).addWarningV2(
+      'ncaas:legacy-keys',
+      `${file}: NeuroCAAS deployment keys accepted and ignored (this platform provisions those itself): ${config.ignoredKeys.join(', ')}`,
+    );
+  }
+  config.warnings.forEach((warning, i) =>
+    Annotations.of(scope).addWarningV2(`ncaas:blueprint-warning-${i}`, `${file}: ${warning}`),
+  );
+  if (!config.groups.some((g) => g.userInput)) {
+    Annotations.of(scope).addWarningV2(
+      'ncaas:no-submitting-group',
+      `${file}: no group has UserInput true, so no one can submit jobs (results chaining between analyses is not supported yet)`,
+    );
+  }
+};

@@ -1,0 +1,257 @@
+/**
+ * The one schema of a blueprint: NeuroCAAS's `stack_config_template.json`, accepted as NeuroCAAS
+ * writes it, plus our extensions in their own top-level keys. It validates at synth, in the CLI and
+ * (exported by `npm run schema` to schema/blueprint.schema.json) in editors through `$schema`.
+ *
+ * NeuroCAAS sections are loose objects: keys that only meant something to NeuroCAAS's own deployment
+ * pass through and are named in a warning by the loader. Our extension objects are strict: a typo
+ * there is an error, not a silently ignored setting.
+ */
+import { z } from 'zod';
+
+const NUMBER_TEXT = /^\s*-?\d+(\.\d+)?\s*$/;
+
+/** A number, or a number written as a string (`"MAXCOST": "300"` is common in NeuroCAAS blueprints). */
+const numberLike = (what: string, opts: { integer?: boolean } = {}) => {
+  const expected = `${what}: a number greater than 0${opts.integer ? ' (a whole number)' : ''}, e.g. 300 or "300"`;
+  const checked = opts.integer
+    ? z.number({ error: `expected ${expected}` }).int({ error: `expected ${expected}` })
+    : z.number({ error: `expected ${expected}` });
+  return z
+    .union([z.number(), z.string().regex(NUMBER_TEXT, { error: `expected ${expected}` })], {
+      error: `expected ${expected}`,
+    })
+    .transform((value) => Number(value))
+    .pipe(checked.positive({ error: `expected ${expected}` }));
+};
+
+/** A boolean, or "true"/"false" as text. Never a falsy value turned into a default. */
+const booleanLike = (what: string) =>
+  z
+    .union([z.boolean(), z.enum(['true', 'false'])], { error: `expected ${what}: true or false` })
+    .transform((value) => value === true || value === 'true');
+
+const text = (what: string) =>
+  z.string({ error: `expected ${what} (text)` }).min(1, { error: `${what} is empty` });
+
+/** Used in bucket names (with a generated suffix), the stack name, IAM and Batch names. */
+export const PIPELINE_NAME = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
+/** Also an IAM name part and an S3 prefix: letters, digits, `-`, `_`. */
+export const GROUP_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+export const AMI_ID = /^ami-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
+/** An SSM parameter that EC2 resolves at launch (`resolve:ssm:/aws/service/ami-amazon-linux-latest/...`). */
+export const AMI_SSM_PARAMETER = /^resolve:ssm:\/[A-Za-z0-9_.\-/]+$/;
+export const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
+export const REGION = /^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d$/;
+export const IAM_USER_NAME = /^[A-Za-z0-9+=,.@_-]{1,64}$/;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const VPC_ID = /^vpc-[0-9a-f]{8,17}$/;
+const SUBNET_ID = /^subnet-[0-9a-f]{8,17}$/;
+const FILE_SYSTEM_ID = /^fs-[0-9a-f]{8,17}$/;
+
+const instanceType = (what: string) =>
+  text(what).regex(INSTANCE_TYPE, { error: `expected ${what}: an EC2 instance type like m5.xlarge` });
+
+export const PLACEHOLDER = '{}';
+const countPlaceholders = (command: string): number => command.split(PLACEHOLDER).length - 1;
+
+const lambdaConfigSchema = z.looseObject({
+  AMI: text('AMI')
+    .refine((v) => AMI_ID.test(v) || AMI_SSM_PARAMETER.test(v), {
+      error: 'expected AMI: an image id like ami-0123456789abcdef0, or resolve:ssm:/path/to/parameter',
+    })
+    .optional(),
+  INSTANCE_TYPE: instanceType('INSTANCE_TYPE').optional(),
+  COMMAND: text('COMMAND').refine((v) => countPlaceholders(v) === 4, {
+    error:
+      'expected COMMAND to contain exactly four {} placeholders (bucket, dataset key, result folder, config key)',
+  }),
+  EXECUTION_TIMEOUT: numberLike('EXECUTION_TIMEOUT in seconds', { integer: true }).optional(),
+  SSM_TIMEOUT: numberLike('SSM_TIMEOUT in seconds', { integer: true }).optional(),
+  DEPLOY_LIMIT: numberLike('DEPLOY_LIMIT (most workers at once)', { integer: true }).optional(),
+  MAXCOST: numberLike('MAXCOST in USD per group per month').optional(),
+  MONITOR: booleanLike('MONITOR').optional(),
+  SHUTDOWN_BEHAVIOR: z
+    .enum(['terminate', 'stop'], { error: 'expected SHUTDOWN_BEHAVIOR: "terminate" (or "stop")' })
+    .optional(),
+  REGION: z.string().optional(),
+});
+
+const affiliateSchema = z.looseObject({
+  AffiliateName: text('AffiliateName').regex(GROUP_NAME, {
+    error:
+      'expected AffiliateName: 1-64 letters, digits, "-" or "_", starting with a letter or digit (it is the group\'s S3 prefix and part of IAM names)',
+  }),
+  UserNames: z
+    .array(
+      text('a user name').regex(IAM_USER_NAME, {
+        error: 'expected an IAM user name (letters, digits and +=,.@_-, at most 64)',
+      }),
+      { error: 'expected UserNames: a list of existing IAM user names' },
+    )
+    .default([]),
+  UserInput: booleanLike('UserInput').default(true),
+  ContactEmail: z.string({ error: 'expected ContactEmail (text)' }).optional(),
+});
+
+/** Ours: how a submission may use the analysis. */
+const submissionsSchema = z.strictObject({
+  AllowedInstanceTypes: z.array(instanceType('an instance type')).optional(),
+  MaxDurationMinutes: numberLike('MaxDurationMinutes').optional(),
+  MaxDatasetSizeGiB: numberLike('MaxDatasetSizeGiB').optional(),
+  MaxDatasets: numberLike('MaxDatasets', { integer: true }).optional(),
+});
+
+/** Ours: the container runtime (Batch). */
+const containerSchema = z.strictObject({
+  Image: text('Container.Image (an image in a registry, e.g. public.ecr.aws/docker/library/python:3.12)'),
+  Vcpus: numberLike('Container.Vcpus').optional(),
+  MemoryMiB: numberLike('Container.MemoryMiB', { integer: true }).optional(),
+  Gpus: z
+    .union([z.literal(0), numberLike('Container.Gpus', { integer: true })], {
+      error: 'expected Container.Gpus: 0 or more',
+    })
+    .optional(),
+  StagingImage: text('Container.StagingImage').optional(),
+  Spot: booleanLike('Container.Spot').optional(),
+});
+
+const networkSchema = z.strictObject({
+  VpcId: text('Network.VpcId').regex(VPC_ID, { error: 'expected Network.VpcId like vpc-0123456789abcdef0' }),
+  AvailabilityZones: z.array(text('an availability zone')).min(1, { error: 'name at least one zone' }),
+  SubnetIds: z
+    .array(
+      text('a subnet id').regex(SUBNET_ID, { error: 'expected a subnet id like subnet-0123456789abcdef0' }),
+    )
+    .min(1, { error: 'name at least one subnet' }),
+});
+
+const notificationsSchema = z.strictObject({
+  Emails: z.array(text('an email address').regex(EMAIL, { error: 'expected an email address' })).optional(),
+  Events: z
+    .array(
+      z.enum(['BEGIN', 'END', 'FAIL', 'RETRY', 'ALL'], { error: 'expected BEGIN, END, FAIL, RETRY or ALL' }),
+    )
+    .optional(),
+});
+
+export const blueprintSchema = z
+  .looseObject(
+    {
+      $schema: z.string().optional(),
+      PipelineName: text('PipelineName').regex(PIPELINE_NAME, {
+        error:
+          'expected PipelineName: 1-40 lowercase letters, digits and dashes, not starting or ending with a dash (it names the stack and the bucket)',
+      }),
+      REGION: text('REGION').regex(REGION, { error: 'expected REGION: an AWS region like us-east-1' }),
+      STAGE: text('STAGE').optional(),
+      Lambda: z.looseObject({ LambdaConfig: lambdaConfigSchema }, { error: 'expected Lambda: an object' }),
+      UXData: z.looseObject(
+        {
+          Affiliates: z
+            .array(affiliateSchema, { error: 'expected Affiliates: a list of groups' })
+            .min(1, { error: 'expected at least one affiliate (group)' }),
+        },
+        { error: 'expected UXData: an object with Affiliates' },
+      ),
+      // Extensions (ours).
+      Runtime: z.enum(['ec2', 'batch'], { error: 'expected Runtime: "ec2" or "batch"' }).optional(),
+      Container: containerSchema.optional(),
+      Submissions: submissionsSchema.optional(),
+      Network: networkSchema.optional(),
+      Efs: z.strictObject({ MountOnEc2Workers: booleanLike('Efs.MountOnEc2Workers').optional() }).optional(),
+      Notifications: notificationsSchema.optional(),
+      IamUsers: z.strictObject({ AppendRegion: booleanLike('IamUsers.AppendRegion').optional() }).optional(),
+      Adopt: z
+        .strictObject({
+          BucketName: text('Adopt.BucketName').optional(),
+          TableName: text('Adopt.TableName').optional(),
+          FileSystemId: text('Adopt.FileSystemId')
+            .regex(FILE_SYSTEM_ID, { error: 'expected a file system id like fs-0123456789abcdef0' })
+            .optional(),
+        })
+        .optional(),
+    },
+    { error: 'expected the blueprint to be a JSON object' },
+  )
+  .superRefine(
+    (bp, ctx) => {
+      // Runs even when other fields failed, so every problem is reported at once: guard each read.
+      const lc = bp?.Lambda?.LambdaConfig;
+      const runtime = bp?.Runtime ?? 'ec2';
+      if (runtime === 'ec2' && lc) {
+        for (const key of ['AMI', 'INSTANCE_TYPE'] as const) {
+          if (lc[key] === undefined) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['Lambda', 'LambdaConfig', key],
+              message: `is required for the ec2 runtime (the default Runtime)`,
+            });
+          }
+        }
+      }
+      if (runtime === 'batch' && bp.Container === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['Container'],
+          message: 'is required (with Image) when Runtime is "batch"',
+        });
+      }
+      const affiliates: unknown[] = Array.isArray(bp?.UXData?.Affiliates) ? bp.UXData.Affiliates : [];
+      const seen = new Map<string, number>();
+      affiliates.forEach((affiliate, index) => {
+        const name = (affiliate as { AffiliateName?: unknown } | null)?.AffiliateName;
+        if (typeof name !== 'string') return;
+        const first = seen.get(name.toLowerCase());
+        if (first === undefined) seen.set(name.toLowerCase(), index);
+        else
+          ctx.addIssue({
+            code: 'custom',
+            path: ['UXData', 'Affiliates', index, 'AffiliateName'],
+            message: `duplicate group "${name}" (also Affiliates[${first}]): group names must be unique, ignoring case`,
+          });
+      });
+    },
+    { when: () => true },
+  );
+
+/** The blueprint as written (input side: numbers may be strings). */
+export type BlueprintInput = z.input<typeof blueprintSchema>;
+/** The blueprint after parsing (numbers are numbers, defaults applied to NeuroCAAS keys only). */
+export type BlueprintData = z.output<typeof blueprintSchema>;
+
+/**
+ * Keys that only meant something to NeuroCAAS's own deployment: accepted, ignored, named in one warning.
+ * Paths are relative to the object they appear in.
+ */
+export const LEGACY_KEYS = {
+  top: [] as string[],
+  Lambda: ['CodeUri', 'Handler', 'PostCodeUri', 'PostHandler', 'PostTrigger', 'Requirements', 'Launch'],
+  LambdaConfig: [
+    'REGION',
+    'SECURITY_GROUPS',
+    'IAM_ROLE',
+    'KEY_NAME',
+    'WORKING_DIRECTORY',
+    'CONFIG',
+    'MISSING_CONFIG_ERROR',
+    'LAUNCH',
+    'LOGFILE',
+    'LOGDIR',
+    'OUTDIR',
+    'INDIR',
+  ],
+  UXData: [] as string[],
+  Affiliate: ['PipelinePath', 'PipelineDir'],
+};
+
+export const blueprintJsonSchema = (): Record<string, unknown> => {
+  const schema = z.toJSONSchema(blueprintSchema, { io: 'input', unrepresentable: 'any' });
+  return {
+    ...schema,
+    $id: 'https://github.com/ncaas/ncaas/schema/blueprint.schema.json',
+    title: 'ncaas analysis blueprint',
+    description:
+      "An analysis: NeuroCAAS's stack_config_template.json format plus ncaas extensions (Runtime, Container, Submissions, Network, Efs, Notifications, IamUsers, Adopt).",
+  };
+};

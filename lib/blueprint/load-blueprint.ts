@@ -1,0 +1,246 @@
+/**
+ * The only code that reads blueprint JSON: parses it with the schema, reports every problem at once
+ * (file, JSON path, what is expected), names ignored NeuroCAAS keys, and returns the typed config.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { z } from 'zod';
+import type { AnalysisConfig, GroupConfig, NotificationEvent } from './analysis-config';
+import { blueprintSchema, BlueprintData, LEGACY_KEYS } from './blueprint-schema';
+
+export interface BlueprintProblem {
+  /** JSON path, e.g. `UXData.Affiliates[1].AffiliateName`; empty for the whole file. */
+  readonly path: string;
+  readonly message: string;
+}
+
+export class BlueprintError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problems: readonly BlueprintProblem[],
+  ) {
+    super(
+      `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'} in this blueprint:\n` +
+        problems.map((p) => `  - ${file}: ${p.path || '(file)'}: ${p.message}`).join('\n'),
+    );
+    this.name = 'BlueprintError';
+  }
+}
+
+export type ParseResult =
+  | { readonly ok: true; readonly config: AnalysisConfig }
+  | { readonly ok: false; readonly problems: readonly BlueprintProblem[] };
+
+const DEFAULTS = {
+  launchTimeoutSeconds: 900,
+  workerTimeoutSeconds: 86_400,
+  deployLimit: 10,
+  maxCostUsd: 300,
+  maxDatasetSizeGiB: 500,
+  maxDatasets: 100,
+  batch: {
+    vcpus: 2,
+    memoryMiB: 4096,
+    stagingImage: 'public.ecr.aws/aws-cli/aws-cli:2.17.0',
+  },
+  notificationEvents: ['BEGIN', 'END', 'FAIL'] as NotificationEvent[],
+};
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/** `blueprints/<name>.json` for a bare name, else the path as given (relative to cwd). */
+export const resolveBlueprintPath = (nameOrPath: string, blueprintsDir: string): string => {
+  const looksLikePath = nameOrPath.includes('/') || nameOrPath.includes('\\') || nameOrPath.endsWith('.json');
+  return looksLikePath ? path.resolve(nameOrPath) : path.join(blueprintsDir, `${nameOrPath}.json`);
+};
+
+/** Reads and parses a blueprint file; throws BlueprintError listing every problem. */
+export const loadBlueprintFile = (file: string): AnalysisConfig => {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String(err);
+    throw new BlueprintError(file, [{ path: '', message: `cannot read the blueprint: ${reason}` }]);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch (err) {
+    throw new BlueprintError(file, [{ path: '', message: `not valid JSON: ${(err as Error).message}` }]);
+  }
+  const result = parseBlueprint(json, file);
+  if (!result.ok) throw new BlueprintError(file, result.problems);
+  return result.config;
+};
+
+export const parseBlueprint = (json: unknown, sourceFile: string): ParseResult => {
+  const parsed = blueprintSchema.safeParse(json, { reportInput: true });
+  if (!parsed.success) {
+    return { ok: false, problems: parsed.error.issues.map(toProblem) };
+  }
+  return { ok: true, config: toAnalysisConfig(parsed.data, json as Record<string, unknown>, sourceFile) };
+};
+
+const formatPath = (segments: readonly PropertyKey[]): string =>
+  segments.map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? String(s) : `.${String(s)}`)).join('');
+
+const toProblem = (issue: z.core.$ZodIssue): BlueprintProblem => {
+  const where = formatPath(issue.path);
+  if (issue.code === 'unrecognized_keys') {
+    return {
+      path: where,
+      message: `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}: check the spelling against the blueprint reference (README)`,
+    };
+  }
+  const missing = 'input' in issue && issue.input === undefined && issue.code !== 'custom';
+  if (missing) return { path: where, message: `is required (${issue.message})` };
+  const got = 'input' in issue && issue.code !== 'custom' ? describeInput(issue.input) : '';
+  return { path: where, message: got ? `${issue.message}; got ${got}` : issue.message };
+};
+
+const describeInput = (input: unknown): string => {
+  if (input === null) return 'null';
+  if (typeof input === 'string')
+    return JSON.stringify(input.length > 80 ? `${input.slice(0, 77)}...` : input);
+  if (typeof input === 'number' || typeof input === 'boolean') return String(input);
+  if (Array.isArray(input)) return 'a list';
+  if (typeof input === 'object') return 'an object';
+  return '';
+};
+
+/** Keys present in `obj` that the schema does not define, as JSON paths. */
+const extraKeys = (obj: unknown, known: readonly string[], at: string): string[] =>
+  obj && typeof obj === 'object' && !Array.isArray(obj)
+    ? Object.keys(obj)
+        .filter((k) => !known.includes(k))
+        .map((k) => (at ? `${at}.${k}` : k))
+    : [];
+
+const schemaKeys = (schema: z.ZodObject): string[] => Object.keys(schema.shape);
+
+/** Every key the blueprint has that we do not use, split into known NeuroCAAS keys and the rest. */
+const unusedKeys = (raw: Record<string, unknown>): { legacy: string[]; unknown: string[] } => {
+  const top = blueprintSchema;
+  const topShape = top.shape;
+  const lambdaSchema = topShape.Lambda;
+  const lcSchema = lambdaSchema.shape.LambdaConfig;
+  const uxSchema = topShape.UXData;
+  const affiliateSchema = uxSchema.shape.Affiliates.element;
+
+  const lambda = raw.Lambda as Record<string, unknown> | undefined;
+  const ux = raw.UXData as Record<string, unknown> | undefined;
+  const affiliates = Array.isArray(ux?.Affiliates) ? (ux.Affiliates as unknown[]) : [];
+  const groups: Array<[string[], string[]]> = [
+    [extraKeys(raw, schemaKeys(top), ''), LEGACY_KEYS.top],
+    [extraKeys(lambda, schemaKeys(lambdaSchema), 'Lambda'), LEGACY_KEYS.Lambda],
+    [extraKeys(lambda?.LambdaConfig, schemaKeys(lcSchema), 'Lambda.LambdaConfig'), LEGACY_KEYS.LambdaConfig],
+    [extraKeys(ux, schemaKeys(uxSchema), 'UXData'), LEGACY_KEYS.UXData],
+    ...affiliates.map((a, i): [string[], string[]] => [
+      extraKeys(a, schemaKeys(affiliateSchema), `UXData.Affiliates[${i}]`),
+      LEGACY_KEYS.Affiliate,
+    ]),
+  ];
+  const legacy: string[] = [];
+  const unknown: string[] = [];
+  for (const [found, legacyNames] of groups) {
+    for (const p of found) (legacyNames.includes(p.split('.').pop() ?? '') ? legacy : unknown).push(p);
+  }
+  // One line per key, not per affiliate: `UXData.Affiliates[*].PipelineDir`.
+  const collapse = (paths: string[]) => [...new Set(paths.map((p) => p.replace(/\[\d+\]/g, '[*]')))];
+  return { legacy: collapse(legacy), unknown: collapse(unknown) };
+};
+
+const toAnalysisConfig = (
+  bp: BlueprintData,
+  raw: Record<string, unknown>,
+  sourceFile: string,
+): AnalysisConfig => {
+  const lc = bp.Lambda.LambdaConfig;
+  const runtime = bp.Runtime ?? 'ec2';
+  const warnings: string[] = [];
+  const { legacy, unknown } = unusedKeys(raw);
+  if (unknown.length > 0) {
+    warnings.push(`keys not recognised and ignored (check the spelling): ${unknown.join(', ')}`);
+  }
+  if (lc.SHUTDOWN_BEHAVIOR === 'stop') {
+    warnings.push(
+      'Lambda.LambdaConfig.SHUTDOWN_BEHAVIOR "stop" is not supported: workers always terminate, so no stopped instance keeps billing for its volume',
+    );
+  }
+  if (lc.REGION !== undefined && lc.REGION !== bp.REGION) {
+    warnings.push(
+      `Lambda.LambdaConfig.REGION "${lc.REGION}" differs from REGION "${bp.REGION}": REGION is used`,
+    );
+  }
+
+  const appendRegion = bp.IamUsers?.AppendRegion ?? false;
+  const groups: GroupConfig[] = bp.UXData.Affiliates.map((a) => ({
+    name: a.AffiliateName,
+    userNames: a.UserNames.map((u) => (appendRegion ? `${u}${bp.REGION}` : u)),
+    userInput: a.UserInput,
+    ...(a.ContactEmail && EMAIL.test(a.ContactEmail.trim()) ? { contactEmail: a.ContactEmail.trim() } : {}),
+  }));
+
+  const workerTimeoutSeconds = lc.SSM_TIMEOUT ?? DEFAULTS.workerTimeoutSeconds;
+  const defaultType = lc.INSTANCE_TYPE;
+  const allowedInstanceTypes = [
+    ...new Set([...(defaultType ? [defaultType] : []), ...(bp.Submissions?.AllowedInstanceTypes ?? [])]),
+  ];
+  const events = bp.Notifications?.Events ?? DEFAULTS.notificationEvents;
+
+  return {
+    sourceFile,
+    name: bp.PipelineName,
+    region: bp.REGION,
+    stage: bp.STAGE ?? 'default',
+    runtime,
+    ...(lc.AMI && lc.INSTANCE_TYPE ? { ec2: { ami: lc.AMI, instanceType: lc.INSTANCE_TYPE } } : {}),
+    ...(bp.Container
+      ? {
+          batch: {
+            image: bp.Container.Image,
+            vcpus: bp.Container.Vcpus ?? DEFAULTS.batch.vcpus,
+            memoryMiB: bp.Container.MemoryMiB ?? DEFAULTS.batch.memoryMiB,
+            gpus: bp.Container.Gpus ?? 0,
+            stagingImage: bp.Container.StagingImage ?? DEFAULTS.batch.stagingImage,
+            spot: bp.Container.Spot ?? false,
+          },
+        }
+      : {}),
+    command: lc.COMMAND,
+    launchTimeoutSeconds: lc.EXECUTION_TIMEOUT ?? DEFAULTS.launchTimeoutSeconds,
+    workerTimeoutSeconds,
+    deployLimit: lc.DEPLOY_LIMIT ?? DEFAULTS.deployLimit,
+    maxCostUsd: lc.MAXCOST ?? DEFAULTS.maxCostUsd,
+    monitor: lc.MONITOR ?? true,
+    groups,
+    limits: {
+      allowedInstanceTypes,
+      maxDurationMinutes: bp.Submissions?.MaxDurationMinutes ?? workerTimeoutSeconds / 60,
+      maxDatasetSizeGiB: bp.Submissions?.MaxDatasetSizeGiB ?? DEFAULTS.maxDatasetSizeGiB,
+      maxDatasets: bp.Submissions?.MaxDatasets ?? DEFAULTS.maxDatasets,
+    },
+    ...(bp.Network
+      ? {
+          existingVpc: {
+            vpcId: bp.Network.VpcId,
+            availabilityZones: bp.Network.AvailabilityZones,
+            subnetIds: bp.Network.SubnetIds,
+          },
+        }
+      : {}),
+    efsOnEc2Workers: bp.Efs?.MountOnEc2Workers ?? false,
+    notifications: {
+      emails: bp.Notifications?.Emails ?? [],
+      events: events.includes('ALL') ? ['BEGIN', 'END', 'FAIL', 'RETRY'] : (events as NotificationEvent[]),
+    },
+    adopt: {
+      ...(bp.Adopt?.BucketName ? { bucketName: bp.Adopt.BucketName } : {}),
+      ...(bp.Adopt?.TableName ? { tableName: bp.Adopt.TableName } : {}),
+      ...(bp.Adopt?.FileSystemId ? { fileSystemId: bp.Adopt.FileSystemId } : {}),
+    },
+    ignoredKeys: legacy,
+    warnings,
+  };
+};

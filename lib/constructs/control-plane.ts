@@ -1,0 +1,295 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambdaDestinations from 'aws-cdk-lib/aws-lambda-destinations';
+import * as lambdaEvents from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { NagSuppressions } from 'cdk-nag';
+import { Construct } from 'constructs';
+import type { AnalysisConfig } from '../blueprint/analysis-config';
+import type { HandlerEnvironment } from '../handler-environment';
+import {
+  CANCEL_SUFFIX,
+  FINAL_REPORT_SUFFIX,
+  resultsPrefix,
+  SUBMIT_SUFFIX,
+  submissionsPrefix,
+} from '../layout';
+import { LaunchQueue } from './launch-queue';
+import { NodeLambda } from './node-lambda';
+import { WorkerFleet } from './worker-fleet';
+
+export interface ControlPlaneProps {
+  readonly config: AnalysisConfig;
+  readonly bucket: s3.IBucket;
+  readonly table: dynamodb.ITableV2;
+  readonly workers: WorkerFleet;
+  /** Subnets a launch tries, in order. */
+  readonly subnetIds: readonly string[];
+  /** Batch job queue ARN, when the analysis uses the batch runtime. */
+  readonly batchJobQueueArn?: string;
+  /** How often the watchdog runs. @default 5 minutes */
+  readonly watchdogInterval?: Duration;
+}
+
+/** Largest environment a Lambda function accepts, in bytes (all variables together). */
+const LAMBDA_ENVIRONMENT_LIMIT = 4096;
+
+/**
+ * The Lambdas and their triggers. Handlers validate and enqueue; nothing waits for an instance to boot:
+ * - submit handler: S3 `{group}/submissions/*submit.json` and `*.cancel.json` per submitting group;
+ * - launcher: consumes the launch queue (retries and subnet fallback happen here);
+ * - reconcile handler: EC2 and Batch state changes, and each worker's final report in results/;
+ * - watchdog: on a schedule (deadlines, stuck launches, orphans, lost submission events).
+ * Failed asynchronous invocations go to a failed-events queue instead of being dropped.
+ */
+export class ControlPlane extends Construct {
+  readonly submitHandler: NodeLambda;
+  readonly launcher: NodeLambda;
+  readonly reconcileHandler: NodeLambda;
+  readonly watchdog: NodeLambda;
+  readonly launchQueue: LaunchQueue;
+  readonly failedEvents: sqs.Queue;
+
+  constructor(scope: Construct, id: string, props: ControlPlaneProps) {
+    super(scope, id);
+    const { config, bucket, table } = props;
+    const launcherTimeout = Duration.minutes(2);
+    this.launchQueue = new LaunchQueue(this, 'LaunchQueue', { consumerTimeout: launcherTimeout });
+    this.failedEvents = new sqs.Queue(this, 'FailedEvents', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    NagSuppressions.addResourceSuppressions(
+      [this.failedEvents, this.launchQueue.deadLetterQueue],
+      [{ id: 'AwsSolutions-SQS3', reason: 'This queue is itself a dead-letter queue.' }],
+    );
+
+    const environment: HandlerEnvironment = {
+      NCAAS_ANALYSIS: config.name,
+      NCAAS_BUCKET: bucket.bucketName,
+      NCAAS_TABLE: table.tableName,
+      NCAAS_LAUNCH_QUEUE_URL: this.launchQueue.queue.queueUrl,
+      NCAAS_ANALYSIS_CONFIG: JSON.stringify(handlerConfig(config)),
+      NCAAS_RUNTIME: config.runtime,
+      NCAAS_LAUNCH_TEMPLATE_ID: props.workers.launchTemplate.launchTemplateId,
+      NCAAS_SUBNET_IDS: Stack.of(this).toJsonString(props.subnetIds),
+      NCAAS_INSTANCE_PROFILES: Stack.of(this).toJsonString(
+        Object.fromEntries([...props.workers.instanceProfiles].map(([g, p]) => [g, p.instanceProfileArn])),
+      ),
+      POWERTOOLS_SERVICE_NAME: `ncaas-${config.name}`,
+    };
+    assertEnvironmentFits(environment);
+
+    const onFailure = new lambdaDestinations.SqsDestination(this.failedEvents);
+    this.submitHandler = new NodeLambda(this, 'SubmitHandler', {
+      entryName: 'submit',
+      description: `ncaas ${config.name}: validates submissions and enqueues launches`,
+      environment,
+      timeout: Duration.seconds(60),
+      onFailure,
+      retryAttempts: 2,
+    });
+    this.launcher = new NodeLambda(this, 'Launcher', {
+      entryName: 'launch',
+      description: `ncaas ${config.name}: launches one worker per queued dataset`,
+      environment,
+      timeout: launcherTimeout,
+    });
+    this.reconcileHandler = new NodeLambda(this, 'ReconcileHandler', {
+      entryName: 'reconcile',
+      description: `ncaas ${config.name}: turns instance, Batch and worker events into job state`,
+      environment,
+      timeout: Duration.seconds(60),
+      onFailure,
+      retryAttempts: 2,
+    });
+    this.watchdog = new NodeLambda(this, 'Watchdog', {
+      entryName: 'watchdog',
+      description: `ncaas ${config.name}: deadlines, stuck launches, orphans, lost events`,
+      environment,
+      timeout: Duration.minutes(5),
+    });
+
+    this.wireTriggers(props);
+    this.grantPermissions(props);
+    this.acknowledgeNotificationHandler();
+  }
+
+  /** CDK's own singleton that writes the bucket's notification configuration at deploy time. */
+  private acknowledgeNotificationHandler(): void {
+    const stack = Stack.of(this);
+    const handler = stack.node.children.find((c) => c.node.id.startsWith('BucketNotificationsHandler'));
+    if (!handler) return;
+    NagSuppressions.addResourceSuppressions(
+      handler,
+      [
+        {
+          id: 'AwsSolutions-IAM4',
+          reason:
+            "CDK's bucket-notification custom resource uses AWSLambdaBasicExecutionRole for its own logs only; it runs at deploy time and is maintained by aws-cdk-lib.",
+          appliesTo: [
+            'Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole',
+          ],
+        },
+      ],
+      true,
+    );
+  }
+
+  private wireTriggers(props: ControlPlaneProps): void {
+    const { config, bucket } = props;
+    const submit = new s3n.LambdaDestination(this.submitHandler);
+    const reconcile = new s3n.LambdaDestination(this.reconcileHandler);
+    for (const group of config.groups) {
+      if (group.userInput) {
+        bucket.addEventNotification(s3.EventType.OBJECT_CREATED, submit, {
+          prefix: submissionsPrefix(group.name),
+          suffix: SUBMIT_SUFFIX,
+        });
+        bucket.addEventNotification(s3.EventType.OBJECT_CREATED, submit, {
+          prefix: submissionsPrefix(group.name),
+          suffix: CANCEL_SUFFIX,
+        });
+      }
+      bucket.addEventNotification(s3.EventType.OBJECT_CREATED, reconcile, {
+        prefix: resultsPrefix(group.name),
+        suffix: FINAL_REPORT_SUFFIX,
+      });
+    }
+
+    this.launcher.addEventSource(
+      new lambdaEvents.SqsEventSource(this.launchQueue.queue, {
+        batchSize: 5,
+        reportBatchItemFailures: true,
+      }),
+    );
+
+    const eventTarget = (fn: NodeLambda) =>
+      new targets.LambdaFunction(fn, { deadLetterQueue: this.failedEvents, retryAttempts: 8 });
+    new events.Rule(this, 'InstanceStateChanges', {
+      description: `ncaas ${config.name}: EC2 instance state changes to the reconcile handler`,
+      eventPattern: {
+        source: ['aws.ec2'],
+        detailType: ['EC2 Instance State-change Notification'],
+        detail: { state: ['running', 'shutting-down', 'terminated', 'stopping', 'stopped'] },
+      },
+      targets: [eventTarget(this.reconcileHandler)],
+    });
+    if (props.batchJobQueueArn) {
+      new events.Rule(this, 'BatchJobStateChanges', {
+        description: `ncaas ${config.name}: Batch job state changes to the reconcile handler`,
+        eventPattern: {
+          source: ['aws.batch'],
+          detailType: ['Batch Job State Change'],
+          detail: { jobQueue: [props.batchJobQueueArn] },
+        },
+        targets: [eventTarget(this.reconcileHandler)],
+      });
+    }
+    new events.Rule(this, 'WatchdogSchedule', {
+      description: `ncaas ${config.name}: periodic watchdog`,
+      schedule: events.Schedule.rate(props.watchdogInterval ?? Duration.minutes(5)),
+      targets: [eventTarget(this.watchdog)],
+    });
+  }
+
+  private grantPermissions(props: ControlPlaneProps): void {
+    const { bucket, table, workers, config } = props;
+    const objects = (pattern: string) => bucket.arnForObjects(pattern);
+    const allow = (
+      fn: NodeLambda,
+      actions: string[],
+      resources: string[],
+      conditions?: Record<string, unknown>,
+    ) =>
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({ actions, resources, ...(conditions ? { conditions } : {}) }),
+      );
+    const handlers = [this.submitHandler, this.launcher, this.reconcileHandler, this.watchdog];
+
+    for (const fn of handlers) {
+      table.grantReadWriteData(fn);
+      this.launchQueue.queue.grantSendMessages(fn);
+      // Status files, certificates and end.txt live in results/.
+      allow(fn, ['s3:GetObject', 's3:PutObject'], [objects('*/results/*')]);
+      allow(fn, ['s3:ListBucket'], [bucket.bucketArn]);
+    }
+    // The submit handler reads submissions, configs and checks that inputs exist; it writes refusals
+    // beside submissions that have no usable timestamp.
+    allow(
+      this.submitHandler,
+      ['s3:GetObject'],
+      [objects('*/submissions/*'), objects('*/configs/*'), objects('*/inputs/*')],
+    );
+    allow(this.submitHandler, ['s3:PutObject'], [objects('*/submissions/*')]);
+    // The watchdog re-processes submissions whose event was lost.
+    allow(
+      this.watchdog,
+      ['s3:GetObject', 's3:PutObject'],
+      [objects('*/submissions/*'), objects('*/configs/*'), objects('*/inputs/*')],
+    );
+    this.failedEvents.grantConsumeMessages(this.watchdog);
+    this.launchQueue.deadLetterQueue.grantConsumeMessages(this.watchdog);
+
+    workers.grantLaunch(this.launcher);
+    allow(this.launcher, ['ec2:DescribeImages', 'ec2:DescribeSubnets'], ['*']);
+    allow(
+      this.launcher,
+      ['ssm:GetParameter', 'ssm:GetParameters'],
+      [`arn:${Stack.of(this).partition}:ssm:${Stack.of(this).region}::parameter/aws/service/*`],
+    );
+    for (const fn of [this.launcher, this.reconcileHandler, this.watchdog]) {
+      workers.grantTerminate(fn, config.name);
+      allow(fn, ['ec2:DescribeInstances'], ['*']);
+    }
+
+    for (const fn of handlers) {
+      NagSuppressions.addResourceSuppressions(
+        fn,
+        [
+          {
+            id: 'AwsSolutions-IAM4',
+            reason:
+              'AWSLambdaBasicExecutionRole only lets the function write its own CloudWatch logs; it is the documented minimum for Lambda.',
+            appliesTo: [
+              'Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole',
+            ],
+          },
+          {
+            id: 'AwsSolutions-IAM5',
+            reason:
+              "Wildcards are limited to: object keys inside this bucket's group folders (any group's submissions/results are handled by the control plane), the job table's own indexes, EC2 Describe* calls (which support no resource scoping), instances/volumes created by RunInstances from this stack's launch template, terminations conditioned on this analysis's tag, and AWS public SSM parameters for AMI aliases.",
+          },
+        ],
+        true,
+      );
+    }
+  }
+}
+
+/** What handlers need of the config: user names stay in IAM, not in every function's environment. */
+export const handlerConfig = (config: AnalysisConfig): AnalysisConfig => ({
+  ...config,
+  groups: config.groups.map((g) => ({ ...g, userNames: [] })),
+  ignoredKeys: [],
+  warnings: [],
+});
+
+const assertEnvironmentFits = (environment: HandlerEnvironment): void => {
+  // Tokens (bucket name, queue URL, ...) resolve to short values; count their placeholder length.
+  const size = Object.entries(environment).reduce(
+    (sum, [k, v]) => sum + k.length + String(v ?? '').length,
+    0,
+  );
+  if (size > LAMBDA_ENVIRONMENT_LIMIT - 512) {
+    throw new Error(
+      `the analysis config is too large for the handlers' environment (${size} bytes, limit about ${LAMBDA_ENVIRONMENT_LIMIT - 512}): shorten COMMAND or split the groups over several analyses`,
+    );
+  }
+};

@@ -1,0 +1,67 @@
+import { Duration } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import * as path from 'node:path';
+import type { HandlerEnvironment } from '../handler-environment';
+
+export interface NodeLambdaProps {
+  /** File under lambda/, without extension (e.g. `submit`). */
+  readonly entryName: string;
+  readonly description: string;
+  /** Typed, so a missing variable fails at synth, not at 3 a.m. */
+  readonly environment: HandlerEnvironment;
+  /** @default 60 seconds */
+  readonly timeout?: Duration;
+  /** @default 256 */
+  readonly memorySize?: number;
+  /** Where a failed asynchronous invocation goes (S3 and EventBridge triggers). */
+  readonly onFailure?: lambda.IDestination;
+  /** Retries of a failed asynchronous invocation. @default 2 */
+  readonly retryAttempts?: number;
+  /** Days the function's logs are kept. @default 90 */
+  readonly logRetentionDays?: logs.RetentionDays;
+}
+
+const LAMBDA_DIR = path.join(__dirname, '..', '..', 'lambda');
+
+/**
+ * Every handler of the app is built here, so runtime, architecture, JSON logs, source maps and log
+ * retention are decided once. Bundled by the local esbuild (no Docker); in unit tests bundling is
+ * skipped through the `aws:cdk:bundling-stacks` context.
+ */
+export class NodeLambda extends nodejs.NodejsFunction {
+  constructor(scope: Construct, id: string, props: NodeLambdaProps) {
+    const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
+      retention: props.logRetentionDays ?? logs.RetentionDays.THREE_MONTHS,
+    });
+    super(scope, id, {
+      entry: path.join(LAMBDA_DIR, `${props.entryName}.ts`),
+      handler: 'handler',
+      description: props.description,
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: props.memorySize ?? 256,
+      timeout: props.timeout ?? Duration.seconds(60),
+      loggingFormat: lambda.LoggingFormat.JSON,
+      logGroup,
+      onFailure: props.onFailure,
+      retryAttempts: props.retryAttempts,
+      environment: { ...definedValues(props.environment), NODE_OPTIONS: '--enable-source-maps' },
+      bundling: {
+        minify: true,
+        sourceMap: true,
+        target: 'node24',
+        // Bundle the SDK too: the versions tested here are the versions that run.
+        bundleAwsSDK: true,
+        forceDockerBundling: false,
+      },
+    });
+  }
+}
+
+const definedValues = (env: HandlerEnvironment): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined),
+  );

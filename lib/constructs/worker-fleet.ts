@@ -1,0 +1,156 @@
+import { Aws, Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { NagSuppressions } from 'cdk-nag';
+import { Construct } from 'constructs';
+import type { GroupConfig } from '../blueprint/analysis-config';
+import { groupPrefix, resultsPrefix } from '../layout';
+
+export interface WorkerFleetProps {
+  readonly analysisName: string;
+  readonly vpc: ec2.IVpc;
+  readonly bucket: s3.IBucket;
+  readonly groups: readonly GroupConfig[];
+  /** Root volume of the template; the launcher replaces the device name and size from the AMI. @default 30 */
+  readonly rootVolumeGiB?: number;
+}
+
+/** Tag keys on every worker instance and volume: the control plane finds its instances by them. */
+export const WORKER_TAGS = {
+  analysis: 'ncaas:analysis',
+  group: 'ncaas:group',
+  job: 'ncaas:job',
+  dataset: 'ncaas:dataset',
+} as const;
+
+/**
+ * What a dedicated EC2 worker is allowed to be: a security group with no ingress, one role and
+ * instance profile per group limited to that group's prefix (read it all, write only results/; no
+ * DynamoDB, no other group or bucket), and a launch template holding the security-relevant settings
+ * (IMDSv2 only, encrypted gp3 root, terminate on shutdown, no key pair). The launcher repeats these
+ * settings in its RunInstances call, so a changed template cannot weaken them.
+ */
+export class WorkerFleet extends Construct {
+  readonly securityGroup: ec2.SecurityGroup;
+  readonly launchTemplate: ec2.LaunchTemplate;
+  readonly roles: ReadonlyMap<string, iam.Role>;
+  readonly instanceProfiles: ReadonlyMap<string, iam.InstanceProfile>;
+
+  constructor(scope: Construct, id: string, props: WorkerFleetProps) {
+    super(scope, id);
+    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc: props.vpc,
+      description: `ncaas ${props.analysisName} workers: no inbound traffic`,
+      allowAllOutbound: true,
+    });
+
+    const roles = new Map<string, iam.Role>();
+    const profiles = new Map<string, iam.InstanceProfile>();
+    for (const group of props.groups) {
+      const role = new iam.Role(this, `Role-${group.name}`, {
+        assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+        description: `ncaas ${props.analysisName} worker of group ${group.name}: its prefix only`,
+      });
+      for (const statement of workerStatements(props.bucket, group.name)) role.addToPolicy(statement);
+      NagSuppressions.addResourceSuppressions(
+        role,
+        [
+          {
+            id: 'AwsSolutions-IAM5',
+            reason:
+              'Object wildcards are confined to this group\'s prefix ("{group}/*" to read, "{group}/results/*" to write): the worker stages any dataset of its group and writes its job folder.',
+          },
+        ],
+        true,
+      );
+      roles.set(group.name, role);
+      profiles.set(group.name, new iam.InstanceProfile(this, `Profile-${group.name}`, { role }));
+    }
+    this.roles = roles;
+    this.instanceProfiles = profiles;
+
+    this.launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
+      requireImdsv2: true,
+      httpPutResponseHopLimit: 2,
+      instanceInitiatedShutdownBehavior: ec2.InstanceInitiatedShutdownBehavior.TERMINATE,
+      securityGroup: this.securityGroup,
+      blockDevices: [
+        {
+          deviceName: '/dev/xvda',
+          volume: ec2.BlockDeviceVolume.ebs(props.rootVolumeGiB ?? 30, {
+            encrypted: true,
+            volumeType: ec2.EbsDeviceVolumeType.GP3,
+            deleteOnTermination: true,
+          }),
+        },
+      ],
+    });
+  }
+
+  /**
+   * Lets `grantee` launch workers: RunInstances from this template, tags only at launch, and PassRole
+   * of the worker roles only, only to EC2.
+   */
+  grantLaunch(grantee: iam.IGrantable): void {
+    const stack = Stack.of(this);
+    const arn = (resource: string) => `arn:${Aws.PARTITION}:ec2:${stack.region}:${stack.account}:${resource}`;
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['ec2:RunInstances'],
+        resources: [
+          arn('instance/*'),
+          arn('volume/*'),
+          arn('network-interface/*'),
+          arn('subnet/*'),
+          arn(`security-group/${this.securityGroup.securityGroupId}`),
+          arn(`launch-template/${this.launchTemplate.launchTemplateId}`),
+          `arn:${Aws.PARTITION}:ec2:${stack.region}::image/*`,
+        ],
+      }),
+    );
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['ec2:CreateTags'],
+        resources: [arn('instance/*'), arn('volume/*')],
+        conditions: { StringEquals: { 'ec2:CreateAction': 'RunInstances' } },
+      }),
+    );
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['iam:PassRole'],
+        resources: [...this.roles.values()].map((r) => r.roleArn),
+        conditions: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
+      }),
+    );
+  }
+
+  /** Lets `grantee` terminate this analysis's workers (and only those: by tag). */
+  grantTerminate(grantee: iam.IGrantable, analysisName: string): void {
+    const stack = Stack.of(this);
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['ec2:TerminateInstances'],
+        resources: [`arn:${Aws.PARTITION}:ec2:${stack.region}:${stack.account}:instance/*`],
+        conditions: { StringEquals: { [`aws:ResourceTag/${WORKER_TAGS.analysis}`]: analysisName } },
+      }),
+    );
+  }
+}
+
+/** A worker reads its group's prefix and writes its results; every prefix ends with `/`. */
+export const workerStatements = (bucket: s3.IBucket, group: string): iam.PolicyStatement[] => [
+  new iam.PolicyStatement({
+    actions: ['s3:ListBucket'],
+    resources: [bucket.bucketArn],
+    conditions: { StringLike: { 's3:prefix': [`${groupPrefix(group)}*`] } },
+  }),
+  new iam.PolicyStatement({
+    actions: ['s3:GetObject'],
+    resources: [bucket.arnForObjects(`${groupPrefix(group)}*`)],
+  }),
+  new iam.PolicyStatement({
+    actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
+    resources: [bucket.arnForObjects(`${resultsPrefix(group)}*`)],
+  }),
+];

@@ -1,0 +1,25 @@
+/**
+ * The shape of a NeuroCAAS `submit.json` (DESIGN.md "submit.json"): the single definition of which
+ * keys exist and what type each holds. What the values may say (keys under the submitting group,
+ * a safe timestamp, an allowed instance type) is checked after this pass, in ./parse-submission.ts.
+ *
+ * Not strict: keys NeuroCAAS tools or web forms add (`exitcode`, `comment`, ...) are dropped, not
+ * errors. `resultpath` is the one known key that is refused: NeuroCAAS let it send results elsewhere;
+ * here results always go to the job's results folder.
+ */
+import { z } from 'zod';
+
+export const submitSchema = z.object({
+  /** One key, or a non-empty list of keys: one worker per dataset. A key ending in `/` is a folder dataset. */
+  dataname: z.union([z.string(), z.array(z.string()).min(1)]),
+  configname: z.string(),
+  /** The job id. NeuroCAAS tools sometimes write it as a number; it is used as text. */
+  timestamp: z.union([z.string(), z.number()]).transform((value) => String(value)),
+  instance_type: z.string().optional(),
+  resultpath: z.never().optional(),
+});
+
+export type SubmitJson = z.output<typeof submitSchema>;
+
+/** The keys submit.json may hold that mean something here. */
+export const SUBMIT_KEYS: readonly string[] = Object.keys(submitSchema.shape);

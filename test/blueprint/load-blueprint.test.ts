@@ -1,0 +1,383 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { blueprintJsonSchema } from '../../lib/blueprint/blueprint-schema';
+import {
+  BlueprintError,
+  loadBlueprintFile,
+  parseBlueprint,
+  resolveBlueprintPath,
+} from '../../lib/blueprint/load-blueprint';
+import { FIXTURE_BLUEPRINTS, neurocaasBlueprint, PROJECT_ROOT } from '../support/synth';
+
+const fixtures = fs.readdirSync(FIXTURE_BLUEPRINTS).filter((f) => f.endsWith('.json'));
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests build deliberately malformed, arbitrary JSON
+type AnyJson = Record<string, any>;
+
+/** A deep copy of the base blueprint with `mutate` applied. */
+const variant = (mutate: (bp: AnyJson) => void): Record<string, unknown> => {
+  const bp = JSON.parse(JSON.stringify(neurocaasBlueprint()));
+  mutate(bp);
+  return bp;
+};
+
+const problemsOf = (bp: unknown) => {
+  const result = parseBlueprint(bp, 'bad.json');
+  if (result.ok) throw new Error('expected the blueprint to be refused');
+  return result.problems;
+};
+
+describe('NeuroCAAS blueprints load unchanged', () => {
+  test.each(fixtures)('%s', (file) => {
+    const config = loadBlueprintFile(path.join(FIXTURE_BLUEPRINTS, file));
+    const raw = JSON.parse(fs.readFileSync(path.join(FIXTURE_BLUEPRINTS, file), 'utf8'));
+    expect(config.name).toBe(raw.PipelineName);
+    expect(config.stage).toBe(raw.STAGE);
+    expect(config.runtime).toBe('ec2');
+    expect(config.ec2).toEqual({
+      ami: raw.Lambda.LambdaConfig.AMI,
+      instanceType: raw.Lambda.LambdaConfig.INSTANCE_TYPE,
+    });
+    expect(config.command).toBe(raw.Lambda.LambdaConfig.COMMAND);
+    expect(config.maxCostUsd).toBe(Number(raw.Lambda.LambdaConfig.MAXCOST ?? 300));
+    expect(config.groups.map((g) => g.name)).toEqual(
+      raw.UXData.Affiliates.map((a: { AffiliateName: string }) => a.AffiliateName),
+    );
+    // Deployment keys NeuroCAAS needed are named once, for the synth warning.
+    expect(config.ignoredKeys).toEqual(expect.arrayContaining(['Lambda.CodeUri', 'Lambda.Handler']));
+    expect(config.warnings).toEqual([]);
+  });
+
+  test('every STAGE in the fixtures is accepted', () => {
+    const stages = new Set(fixtures.map((f) => loadBlueprintFile(path.join(FIXTURE_BLUEPRINTS, f)).stage));
+    expect([...stages].sort()).toEqual(['develop', 'webdev', 'websubstack']);
+  });
+
+  test('placeholder ContactEmail text is dropped; a real address is kept', () => {
+    const epi = loadBlueprintFile(path.join(FIXTURE_BLUEPRINTS, 'epi_web_stack.json'));
+    expect(epi.groups.map((g) => g.contactEmail)).toEqual([
+      'tgabe94@gmail.com',
+      undefined,
+      'tgabe94@gmail.com',
+    ]);
+  });
+
+  test('numbers written as strings are numbers', () => {
+    const config = loadBlueprintFile(path.join(FIXTURE_BLUEPRINTS, 'cianalysispermastack.json'));
+    expect(config.maxCostUsd).toBe(300);
+    const fromStrings = parseBlueprint(
+      variant((bp) => {
+        bp.Lambda.LambdaConfig.DEPLOY_LIMIT = ' 7 ';
+        bp.Lambda.LambdaConfig.SSM_TIMEOUT = '3600';
+        bp.Lambda.LambdaConfig.MAXCOST = '12.5';
+      }),
+      'x.json',
+    );
+    expect(
+      fromStrings.ok && [
+        fromStrings.config.deployLimit,
+        fromStrings.config.workerTimeoutSeconds,
+        fromStrings.config.maxCostUsd,
+      ],
+    ).toEqual([7, 3600, 12.5]);
+  });
+
+  test('a falsy value is kept, never replaced by the default (NeuroCAAS turned MONITOR false into true)', () => {
+    const result = parseBlueprint(
+      variant((bp) => {
+        bp.Lambda.LambdaConfig.MONITOR = false;
+        bp.UXData.Affiliates[1].UserInput = 'false';
+      }),
+      'x.json',
+    );
+    expect(result.ok && result.config.monitor).toBe(false);
+    expect(result.ok && result.config.groups[1].userInput).toBe(false);
+  });
+
+  test('unknown NeuroCAAS-section keys and SHUTDOWN_BEHAVIOR "stop" are warnings, not errors', () => {
+    const result = parseBlueprint(
+      variant((bp) => {
+        bp.Lambda.LambdaConfig.DEPLOY_LIMT = 3;
+        bp.Lambda.LambdaConfig.SHUTDOWN_BEHAVIOR = 'stop';
+      }),
+      'x.json',
+    );
+    if (!result.ok) throw new Error('expected ok');
+    expect(result.config.warnings.join('\n')).toMatch(/Lambda\.LambdaConfig\.DEPLOY_LIMT/);
+    expect(result.config.warnings.join('\n')).toMatch(/SHUTDOWN_BEHAVIOR "stop" is not supported/);
+  });
+
+  test('legacy keys of affiliates are named once, not once per affiliate', () => {
+    const config = loadBlueprintFile(path.join(FIXTURE_BLUEPRINTS, 'caiman_dev_stack.json'));
+    expect(config.ignoredKeys.filter((k) => k.includes('PipelineDir'))).toEqual([
+      'UXData.Affiliates[*].PipelineDir',
+    ]);
+  });
+
+  test('our extensions are read', () => {
+    const result = parseBlueprint(
+      variant((bp) => {
+        bp.Runtime = 'batch';
+        bp.Container = {
+          Image: 'public.ecr.aws/docker/library/python:3.12',
+          Vcpus: '4',
+          Gpus: 1,
+          Spot: true,
+        };
+        bp.Submissions = { AllowedInstanceTypes: ['p3.2xlarge'], MaxDurationMinutes: 90, MaxDatasets: 3 };
+        bp.Efs = { MountOnEc2Workers: true };
+        bp.Notifications = { Emails: ['ops@example.org'], Events: ['ALL'] };
+      }),
+      'x.json',
+    );
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const { config } = result;
+    expect(config.runtime).toBe('batch');
+    expect(config.batch).toEqual(expect.objectContaining({ vcpus: 4, gpus: 1, spot: true, memoryMiB: 4096 }));
+    expect(config.limits).toEqual({
+      allowedInstanceTypes: ['m5.xlarge', 'p3.2xlarge'],
+      maxDurationMinutes: 90,
+      maxDatasetSizeGiB: 500,
+      maxDatasets: 3,
+    });
+    expect(config.efsOnEc2Workers).toBe(true);
+    expect(config.notifications.events).toEqual(['BEGIN', 'END', 'FAIL', 'RETRY']);
+  });
+});
+
+describe('bad blueprints fail with the field named and what is expected', () => {
+  const cases: Array<[string, (bp: AnyJson) => void, string, RegExp]> = [
+    [
+      'PipelineName with capitals',
+      (bp) => (bp.PipelineName = 'My_Analysis'),
+      'PipelineName',
+      /lowercase letters, digits and dashes/,
+    ],
+    ['PipelineName too long', (bp) => (bp.PipelineName = 'a'.repeat(41)), 'PipelineName', /1-40/],
+    [
+      'PipelineName ending in a dash',
+      (bp) => (bp.PipelineName = 'abc-'),
+      'PipelineName',
+      /not starting or ending with a dash/,
+    ],
+    ['PipelineName missing', (bp) => delete bp.PipelineName, 'PipelineName', /is required/],
+    [
+      'REGION not a region',
+      (bp) => (bp.REGION = 'mars'),
+      'REGION',
+      /an AWS region like us-east-1; got "mars"/,
+    ],
+    [
+      'AMI of the wrong shape',
+      (bp) => (bp.Lambda.LambdaConfig.AMI = 'ami-xyz'),
+      'Lambda.LambdaConfig.AMI',
+      /ami-0123456789abcdef0/,
+    ],
+    [
+      'AMI missing for ec2',
+      (bp) => delete bp.Lambda.LambdaConfig.AMI,
+      'Lambda.LambdaConfig.AMI',
+      /required for the ec2 runtime/,
+    ],
+    [
+      'instance type not a type',
+      (bp) => (bp.Lambda.LambdaConfig.INSTANCE_TYPE = 'huge'),
+      'Lambda.LambdaConfig.INSTANCE_TYPE',
+      /like m5.xlarge/,
+    ],
+    [
+      'COMMAND with three placeholders',
+      (bp) => (bp.Lambda.LambdaConfig.COMMAND = 'run {} {} {}'),
+      'Lambda.LambdaConfig.COMMAND',
+      /exactly four \{\}/,
+    ],
+    [
+      'COMMAND with five placeholders',
+      (bp) => (bp.Lambda.LambdaConfig.COMMAND = 'run {} {} {} {} {}'),
+      'Lambda.LambdaConfig.COMMAND',
+      /exactly four/,
+    ],
+    [
+      'COMMAND missing',
+      (bp) => delete bp.Lambda.LambdaConfig.COMMAND,
+      'Lambda.LambdaConfig.COMMAND',
+      /is required/,
+    ],
+    [
+      'MAXCOST negative',
+      (bp) => (bp.Lambda.LambdaConfig.MAXCOST = -5),
+      'Lambda.LambdaConfig.MAXCOST',
+      /greater than 0.*got -5/,
+    ],
+    [
+      'MAXCOST text',
+      (bp) => (bp.Lambda.LambdaConfig.MAXCOST = 'lots'),
+      'Lambda.LambdaConfig.MAXCOST',
+      /e\.g\. 300 or "300"; got "lots"/,
+    ],
+    [
+      'DEPLOY_LIMIT zero',
+      (bp) => (bp.Lambda.LambdaConfig.DEPLOY_LIMIT = 0),
+      'Lambda.LambdaConfig.DEPLOY_LIMIT',
+      /greater than 0/,
+    ],
+    [
+      'DEPLOY_LIMIT fractional',
+      (bp) => (bp.Lambda.LambdaConfig.DEPLOY_LIMIT = 2.5),
+      'Lambda.LambdaConfig.DEPLOY_LIMIT',
+      /whole number/,
+    ],
+    [
+      'SSM_TIMEOUT a list',
+      (bp) => (bp.Lambda.LambdaConfig.SSM_TIMEOUT = [1]),
+      'Lambda.LambdaConfig.SSM_TIMEOUT',
+      /SSM_TIMEOUT in seconds/,
+    ],
+    [
+      'MONITOR yes',
+      (bp) => (bp.Lambda.LambdaConfig.MONITOR = 'yes'),
+      'Lambda.LambdaConfig.MONITOR',
+      /true or false/,
+    ],
+    [
+      'SHUTDOWN_BEHAVIOR hibernate',
+      (bp) => (bp.Lambda.LambdaConfig.SHUTDOWN_BEHAVIOR = 'hibernate'),
+      'Lambda.LambdaConfig.SHUTDOWN_BEHAVIOR',
+      /terminate/,
+    ],
+    ['no affiliates', (bp) => (bp.UXData.Affiliates = []), 'UXData.Affiliates', /at least one/],
+    [
+      'group with a slash',
+      (bp) => (bp.UXData.Affiliates[0].AffiliateName = 'lab/x'),
+      'UXData.Affiliates[0].AffiliateName',
+      /S3 prefix/,
+    ],
+    [
+      'group with a space',
+      (bp) => (bp.UXData.Affiliates[1].AffiliateName = 'my lab'),
+      'UXData.Affiliates[1].AffiliateName',
+      /letters, digits/,
+    ],
+    [
+      'duplicate group ignoring case',
+      (bp) => (bp.UXData.Affiliates[1].AffiliateName = 'LAB'),
+      'UXData.Affiliates[1].AffiliateName',
+      /duplicate group "LAB" \(also Affiliates\[0\]\)/,
+    ],
+    [
+      'UserNames a string',
+      (bp) => (bp.UXData.Affiliates[0].UserNames = 'alice'),
+      'UXData.Affiliates[0].UserNames',
+      /a list of existing IAM user names/,
+    ],
+    [
+      'user name with a space',
+      (bp) => (bp.UXData.Affiliates[0].UserNames = ['a b']),
+      'UXData.Affiliates[0].UserNames[0]',
+      /IAM user name/,
+    ],
+    ['UXData missing', (bp) => delete bp.UXData, 'UXData', /is required/],
+    ['Runtime unknown', (bp) => (bp.Runtime = 'lambda'), 'Runtime', /"ec2" or "batch"/],
+    ['batch without Container', (bp) => (bp.Runtime = 'batch'), 'Container', /required \(with Image\)/],
+    [
+      'typo in an extension',
+      (bp) => (bp.Submissions = { MaxDataset: 3 }),
+      'Submissions',
+      /unknown key "MaxDataset"/,
+    ],
+    [
+      'allowed instance type malformed',
+      (bp) => (bp.Submissions = { AllowedInstanceTypes: ['gpu'] }),
+      'Submissions.AllowedInstanceTypes[0]',
+      /instance type/,
+    ],
+    [
+      'VPC id malformed',
+      (bp) =>
+        (bp.Network = {
+          VpcId: 'my-vpc',
+          AvailabilityZones: ['us-east-1a'],
+          SubnetIds: ['subnet-0123456789abcdef0'],
+        }),
+      'Network.VpcId',
+      /vpc-/,
+    ],
+    [
+      'notification address malformed',
+      (bp) => (bp.Notifications = { Emails: ['not-an-address'] }),
+      'Notifications.Emails[0]',
+      /email address/,
+    ],
+  ];
+
+  test.each(cases)('%s', (_name, mutate, field, message) => {
+    const problems = problemsOf(variant(mutate));
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ path: field, message: expect.stringMatching(message) }),
+      ]),
+    );
+  });
+
+  test('every problem is reported at once', () => {
+    const problems = problemsOf(
+      variant((bp) => {
+        bp.PipelineName = 'Bad Name';
+        bp.Lambda.LambdaConfig.AMI = 'ami-1';
+        bp.Lambda.LambdaConfig.MAXCOST = 0;
+        bp.UXData.Affiliates[1].AffiliateName = 'Lab';
+      }),
+    );
+    expect(problems.map((p) => p.path)).toEqual([
+      'PipelineName',
+      'Lambda.LambdaConfig.AMI',
+      'Lambda.LambdaConfig.MAXCOST',
+      'UXData.Affiliates[1].AffiliateName',
+    ]);
+  });
+
+  test('a blueprint that is not an object says so', () => {
+    expect(problemsOf([])).toEqual([
+      { path: '', message: 'expected the blueprint to be a JSON object; got a list' },
+    ]);
+  });
+
+  test('the error names the file, each path and message, one per line', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bp-'));
+    const file = path.join(dir, 'broken.json');
+    fs.writeFileSync(file, JSON.stringify(variant((bp) => (bp.REGION = 'moon'))));
+    expect(() => loadBlueprintFile(file)).toThrow(BlueprintError);
+    expect(() => loadBlueprintFile(file)).toThrow(
+      `${file}: REGION: expected REGION: an AWS region like us-east-1; got "moon"`,
+    );
+  });
+
+  test('a file that is not JSON, or missing, is named with the reason', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bp-'));
+    const file = path.join(dir, 'notjson.json');
+    fs.writeFileSync(file, '{ "PipelineName": ');
+    expect(() => loadBlueprintFile(file)).toThrow(/notjson\.json: \(file\): not valid JSON/);
+    expect(() => loadBlueprintFile(path.join(dir, 'absent.json'))).toThrow(
+      /absent\.json: \(file\): cannot read the blueprint: no such file/,
+    );
+  });
+});
+
+describe('selection and the JSON Schema', () => {
+  test('a bare name is a file in blueprints/, anything else a path', () => {
+    expect(resolveBlueprintPath('mock', '/repo/blueprints')).toBe('/repo/blueprints/mock.json');
+    expect(resolveBlueprintPath('other/x.json', '/repo/blueprints')).toBe(path.resolve('other/x.json'));
+  });
+
+  test('the committed JSON Schema is the one the schema exports, and mock.json names it', () => {
+    const committed = JSON.parse(
+      fs.readFileSync(path.join(PROJECT_ROOT, 'schema', 'blueprint.schema.json'), 'utf8'),
+    );
+    expect(committed).toEqual(blueprintJsonSchema());
+    const mock = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'blueprints', 'mock.json'), 'utf8'));
+    expect(mock.$schema).toBe('../schema/blueprint.schema.json');
+    expect(committed.properties.Lambda).toBeDefined();
+    expect(committed.properties.Runtime.enum).toEqual(['ec2', 'batch']);
+  });
+});

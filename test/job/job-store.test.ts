@@ -1,0 +1,483 @@
+import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  datasetItemKey,
+  headerItemKey,
+  queueItemKey,
+  queuePartitionKey,
+  livePartitionKey,
+} from '../../lib/job/job-keys';
+import { submissionItem } from '../../lib/job/job-items';
+import { type Job, JobStore, type RecordOutcome, type SubmissionInput } from '../../lib/job/job-store';
+import { createJobTableInput, JOB_TABLE } from '../../lib/job/job-table-schema';
+import { type DynamoDbEmulator, startDynamoDbEmulator } from '../support/dynamodb-emulator';
+
+let db: DynamoDbEmulator;
+
+beforeAll(async () => {
+  db = await startDynamoDbEmulator();
+});
+
+afterAll(async () => {
+  await db.stop();
+});
+
+const store = (analysis = 'mock', client: DynamoDBDocumentClient = db.documentClient): JobStore =>
+  new JobStore({ client, tableName: db.tableName, analysis });
+
+interface SubmissionOptions {
+  readonly name?: string;
+  readonly versionId?: string;
+  readonly datasets?: number;
+  readonly submittedAt?: string;
+}
+
+const submission = (group: string, jobId: string, options: SubmissionOptions = {}): SubmissionInput => ({
+  bucket: 'ncaas-mock-data',
+  submissionKey: `${group}/submissions/${options.name ?? jobId}submit.json`,
+  versionId: options.versionId ?? 'v1',
+  etag: '"0123456789abcdef"',
+  jobId,
+  submittedAt: options.submittedAt ?? '2026-11-21T10:00:00.000Z',
+  configKey: `${group}/configs/config.yaml`,
+  instanceType: 'm5.xlarge',
+  datasets: Array.from({ length: options.datasets ?? 3 }, (_, i) => ({
+    datasetKey: `${group}/inputs/data${i}.zip`,
+    estimatedCostUsd: 0.25,
+  })),
+});
+
+const jobKeyOf = (input: SubmissionInput): { group: string; jobId: string } => ({
+  group: input.submissionKey.split('/')[0],
+  jobId: input.jobId,
+});
+
+const partition = async (pk: string): Promise<Record<string, unknown>[]> => {
+  const result = await db.documentClient.send(
+    new QueryCommand({
+      TableName: db.tableName,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': pk },
+      ConsistentRead: true,
+    }),
+  );
+  return result.Items ?? [];
+};
+
+const entriesOf = async (pk: string, jobId: string): Promise<number> =>
+  (await partition(pk)).filter((item) => item.jobId === jobId).length;
+
+const created = (outcome: RecordOutcome): Job => {
+  if (outcome.kind !== 'created') throw new Error(`expected created, got ${outcome.kind}`);
+  return outcome.job;
+};
+
+/** A document client whose calls fail from the (after+1)-th on: a process that dies midway. */
+const crashingClient = (after: number): DynamoDBDocumentClient => {
+  const client = db.newDocumentClient();
+  let calls = 0;
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      calls += 1;
+      if (calls > after) throw new Error('simulated crash');
+      return next(args);
+    },
+    { step: 'initialize', name: 'simulatedCrash' },
+  );
+  return client;
+};
+
+describe('job table schema', () => {
+  test('the emulator table has the schema keys and both sparse indexes', async () => {
+    const input = createJobTableInput('t');
+    expect(input.AttributeDefinitions?.map((a) => a.AttributeName)).toEqual([
+      'pk',
+      'sk',
+      'groupName',
+      'submittedAt',
+      'launcherId',
+    ]);
+    const described = await db.client.send(new DescribeTableCommand({ TableName: db.tableName }));
+    expect(described.Table?.KeySchema).toEqual([
+      { AttributeName: JOB_TABLE.partitionKey.name, KeyType: 'HASH' },
+      { AttributeName: JOB_TABLE.sortKey.name, KeyType: 'RANGE' },
+    ]);
+    expect(described.Table?.GlobalSecondaryIndexes?.map((i) => i.IndexName).sort()).toEqual([
+      'byGroup',
+      'byLauncher',
+    ]);
+  });
+});
+
+describe('recordSubmission', () => {
+  test('50 concurrent deliveries of one submission make exactly one job', async () => {
+    const jobs = store();
+    const input = submission('lab', '16:52:06.836494condition_2_3');
+    const outcomes = await Promise.all(Array.from({ length: 50 }, () => jobs.recordSubmission(input)));
+
+    expect(outcomes.filter((o) => o.kind === 'created')).toHaveLength(1);
+    expect(outcomes.filter((o) => o.kind === 'duplicate-delivery')).toHaveLength(49);
+    const items = await partition(headerItemKey('mock', jobKeyOf(input)).pk);
+    expect(items.filter((i) => i.sk === 'JOB')).toHaveLength(1);
+    expect(items.filter((i) => String(i.sk).startsWith('DATASET#'))).toHaveLength(3);
+    expect(await entriesOf(queuePartitionKey('mock'), input.jobId)).toBe(3);
+    expect(await entriesOf(livePartitionKey('mock'), input.jobId)).toBe(3);
+
+    const job = created(outcomes.find((o) => o.kind === 'created') ?? outcomes[0]);
+    expect(job.header).toMatchObject({
+      group: 'lab',
+      jobId: input.jobId,
+      datasetCount: 3,
+      state: 'QUEUED',
+      complete: true,
+      estimatedCostUsd: 0.75,
+      resultFolder: 'lab/results/job__mock_16:52:06.836494condition_2_3',
+      submissionId: 'v1',
+    });
+    expect(job.datasets.map((d) => [d.datasetIndex, d.state, d.datasetLabel])).toEqual([
+      [0, 'QUEUED', 'data0.zip'],
+      [1, 'QUEUED', 'data1.zip'],
+      [2, 'QUEUED', 'data2.zip'],
+    ]);
+  });
+
+  test('another submission object with the same group and timestamp is refused, nothing overwritten', async () => {
+    const jobs = store();
+    created(await jobs.recordSubmission(submission('lab', 'taken-1', { name: 'first' })));
+
+    const reupload = await jobs.recordSubmission(
+      submission('lab', 'taken-1', { name: 'first', versionId: 'v2' }),
+    );
+    const otherFile = await jobs.recordSubmission(
+      submission('lab', 'taken-1', { name: 'second', datasets: 1 }),
+    );
+    for (const outcome of [reupload, otherFile]) {
+      expect(outcome).toEqual({
+        kind: 'timestamp-taken',
+        existingSubmissionKey: 'lab/submissions/firstsubmit.json',
+        existingSubmittedAt: '2026-11-21T10:00:00.000Z',
+      });
+    }
+    // Redelivery of a refused object is refused again, the same way.
+    expect(
+      (await jobs.recordSubmission(submission('lab', 'taken-1', { name: 'second', datasets: 1 }))).kind,
+    ).toBe('timestamp-taken');
+    const job = await jobs.getJob({ group: 'lab', jobId: 'taken-1' });
+    expect(job?.header.submissionId).toBe('v1');
+    expect(job?.datasets).toHaveLength(3);
+  });
+
+  test('the same timestamp in two groups makes two jobs', async () => {
+    const jobs = store();
+    created(await jobs.recordSubmission(submission('lab-a', 'shared-ts')));
+    created(await jobs.recordSubmission(submission('lab-b', 'shared-ts')));
+    expect((await jobs.getJob({ group: 'lab-a', jobId: 'shared-ts' }))?.datasets).toHaveLength(3);
+    expect((await jobs.getJob({ group: 'lab-b', jobId: 'shared-ts' }))?.datasets).toHaveLength(3);
+  });
+
+  test('a crash after the dedupe item: the next delivery completes the job', async () => {
+    const jobs = store();
+    const input = submission('lab', 'crashed-early');
+    // What a handler that died right after its first write leaves behind.
+    await db.documentClient.send(
+      new PutCommand({
+        TableName: db.tableName,
+        Item: submissionItem(
+          {
+            group: 'lab',
+            jobId: input.jobId,
+            submissionBucket: input.bucket,
+            submissionKey: input.submissionKey,
+            submissionId: 'v1',
+            submissionEtag: input.etag,
+            submittedAt: input.submittedAt,
+            configKey: input.configKey,
+            instanceType: input.instanceType,
+            resultFolder: 'unused',
+            datasets: [],
+          },
+          '2026-11-21T10:00:01.000Z',
+        ),
+      }),
+    );
+    expect(await jobs.getJob({ group: 'lab', jobId: input.jobId })).toBeUndefined();
+
+    const job = created(await jobs.recordSubmission(input));
+    expect(job.header.complete).toBe(true);
+    expect(job.datasets).toHaveLength(3);
+    expect((await jobs.recordSubmission(input)).kind).toBe('duplicate-delivery');
+  });
+
+  test('a crash after any number of writes loses nothing and duplicates nothing', async () => {
+    // 3 datasets: 1 dedupe, 2 header, 3-5 datasets, 6-11 queue and live entries, 12 claim, 13 getJob.
+    for (let after = 0; after <= 12; after++) {
+      const input = submission('crash', `after-${after}`);
+      await expect(store('mock', crashingClient(after)).recordSubmission(input)).rejects.toThrow(
+        'simulated crash',
+      );
+
+      const retry = await store().recordSubmission(input);
+      expect(['created', 'duplicate-delivery']).toContain(retry.kind);
+      if (retry.kind === 'timestamp-taken') throw new Error('unexpected');
+      expect(retry.job.header.complete).toBe(true);
+      expect(retry.job.datasets.map((d) => d.state)).toEqual(['QUEUED', 'QUEUED', 'QUEUED']);
+      expect(await entriesOf(queuePartitionKey('mock'), input.jobId)).toBe(3);
+      expect(await entriesOf(livePartitionKey('mock'), input.jobId)).toBe(3);
+      // Only a crash after the claim leaves no one to be told "created".
+      expect(retry.kind).toBe(after <= 11 ? 'created' : 'duplicate-delivery');
+    }
+  });
+});
+
+describe('transition', () => {
+  test('states only move forward; duplicates and late events are no-ops', async () => {
+    const jobs = store();
+    const job = { group: 'lab', jobId: 'states' };
+    created(await jobs.recordSubmission(submission('lab', 'states')));
+
+    expect(await jobs.transition(job, 0, 'INITIALIZING')).toEqual({ applied: true, previous: 'QUEUED' });
+    expect(await jobs.transition(job, 0, 'INITIALIZING')).toEqual({
+      applied: false,
+      previous: 'INITIALIZING',
+    });
+    expect(await jobs.transition(job, 0, 'IN PROGRESS')).toEqual({ applied: true, previous: 'INITIALIZING' });
+    expect((await jobs.getJob(job))?.header.state).toBe('IN PROGRESS');
+    expect(await jobs.transition(job, 0, 'SUCCESS', { exitCode: 0 })).toEqual({
+      applied: true,
+      previous: 'IN PROGRESS',
+    });
+    // IN PROGRESS after SUCCESS, and a second final state, are ignored.
+    expect(await jobs.transition(job, 0, 'IN PROGRESS')).toEqual({ applied: false, previous: 'SUCCESS' });
+    expect(await jobs.transition(job, 0, 'FAILED', { reason: 'late' })).toEqual({
+      applied: false,
+      previous: 'SUCCESS',
+    });
+
+    // SUCCESS after FAILED is ignored; a skipped state (QUEUED -> FAILED) is fine.
+    expect(await jobs.transition(job, 1, 'FAILED', { exitCode: 2, reason: 'exit code 2' })).toEqual({
+      applied: true,
+      previous: 'QUEUED',
+    });
+    expect(await jobs.transition(job, 1, 'SUCCESS', { exitCode: 0 })).toEqual({
+      applied: false,
+      previous: 'FAILED',
+    });
+
+    // Nothing ever moves to QUEUED, and an unknown dataset is not created.
+    expect(await jobs.transition(job, 2, 'QUEUED')).toEqual({ applied: false, previous: 'QUEUED' });
+    expect(await jobs.transition(job, 9, 'IN PROGRESS')).toEqual({ applied: false, previous: undefined });
+
+    const datasets = (await jobs.getJob(job))?.datasets ?? [];
+    expect(datasets[0]).toMatchObject({ state: 'SUCCESS', exitCode: 0 });
+    expect(datasets[0].reason).toBeUndefined();
+    expect(datasets[0].startedAt).toBeDefined();
+    expect(datasets[0].finishedAt).toBeDefined();
+    expect(datasets[1]).toMatchObject({ state: 'FAILED', exitCode: 2, reason: 'exit code 2' });
+    // Queue entries go when a dataset leaves QUEUED; live entries when it is final.
+    expect(await entriesOf(queuePartitionKey('mock'), 'states')).toBe(1);
+    expect(await entriesOf(livePartitionKey('mock'), 'states')).toBe(1);
+  });
+
+  test('of 20 racing final states exactly one applies', async () => {
+    const jobs = store();
+    const job = { group: 'lab', jobId: 'race' };
+    created(await jobs.recordSubmission(submission('lab', 'race', { datasets: 1 })));
+    const finals = ['SUCCESS', 'FAILED', 'TIMED_OUT', 'CANCELLED'] as const;
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => jobs.transition(job, 0, finals[i % finals.length])),
+    );
+    expect(results.filter((r) => r.applied)).toHaveLength(1);
+  });
+});
+
+describe('running-worker slots', () => {
+  test('50 concurrent acquisitions against a limit of 5: exactly 5 succeed', async () => {
+    const slots = store('slots');
+    const results = await Promise.all(Array.from({ length: 50 }, () => slots.acquireSlot(5)));
+    expect(results.filter(Boolean)).toHaveLength(5);
+    expect(await slots.runningCount()).toBe(5);
+  });
+
+  test('releasing never goes below zero; the watchdog repairs the count', async () => {
+    const slots = store('slots-release');
+    expect(await slots.acquireSlot(2)).toBe(true);
+    expect(await slots.acquireSlot(2)).toBe(true);
+    const released = await Promise.all(Array.from({ length: 7 }, () => slots.releaseSlot()));
+    expect(released.filter(Boolean)).toHaveLength(2);
+    expect(await slots.runningCount()).toBe(0);
+    expect(await slots.releaseSlot()).toBe(false);
+    expect(await slots.acquireSlot(0)).toBe(false);
+
+    expect(await slots.repairRunningCount(3)).toBe(0);
+    expect(await slots.runningCount()).toBe(3);
+    expect(await slots.acquireSlot(3)).toBe(false);
+  });
+});
+
+describe('markDatasetFinished', () => {
+  test('true exactly once, for the last dataset of a job, even when called concurrently', async () => {
+    const jobs = store();
+    const job = { group: 'lab', jobId: 'finish' };
+    created(await jobs.recordSubmission(submission('lab', 'finish')));
+
+    expect(await jobs.markDatasetFinished(job, 0)).toBe(false); // not final yet: not counted
+    await jobs.transition(job, 0, 'SUCCESS');
+    await jobs.transition(job, 1, 'SUCCESS');
+    const early = await Promise.all([0, 1, 0, 1].map((i) => jobs.markDatasetFinished(job, i)));
+    expect(early).toEqual([false, false, false, false]);
+
+    await jobs.transition(job, 2, 'FAILED', { reason: 'exit code 1' });
+    const calls = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => jobs.markDatasetFinished(job, i % 3)),
+    );
+    expect(calls.filter(Boolean)).toHaveLength(1);
+    expect(await jobs.markDatasetFinished(job, 2)).toBe(false);
+
+    await jobs.markEndWritten(job);
+    const header = (await jobs.getJob(job))?.header;
+    expect(header).toMatchObject({
+      finishedDatasets: 3,
+      endClaimed: true,
+      endWritten: true,
+      state: 'FAILED',
+    });
+    expect(await jobs.listGroupJobs('lab', { state: 'FAILED' })).toEqual([
+      expect.objectContaining({ jobId: 'finish' }),
+    ]);
+  });
+});
+
+describe('queue and live lists', () => {
+  test('the queue drains oldest first across groups and skips what already left it', async () => {
+    const jobs = store('fifo');
+    // Submitted out of order; queued by submission time.
+    created(
+      await jobs.recordSubmission(
+        submission('lab-b', 'second', { submittedAt: '2026-11-21T10:02:00Z', datasets: 2 }),
+      ),
+    );
+    created(
+      await jobs.recordSubmission(
+        submission('lab-a', 'third', { submittedAt: '2026-11-21T10:03:00Z', datasets: 1 }),
+      ),
+    );
+    created(
+      await jobs.recordSubmission(
+        submission('lab-a', 'first', { submittedAt: '2026-11-21T10:01:00Z', datasets: 1 }),
+      ),
+    );
+
+    const order = (await jobs.listQueued(10)).map((d) => `${d.group}/${d.jobId}#${d.datasetIndex}`);
+    expect(order).toEqual(['lab-a/first#0', 'lab-b/second#0', 'lab-b/second#1', 'lab-a/third#0']);
+    expect((await jobs.listQueued(2)).map((d) => d.jobId)).toEqual(['first', 'second']);
+
+    await jobs.transition({ group: 'lab-a', jobId: 'first' }, 0, 'INITIALIZING');
+    // A stale entry (a slow duplicate delivery re-adding it) is skipped and removed.
+    await db.documentClient.send(
+      new PutCommand({
+        TableName: db.tableName,
+        Item: {
+          ...queueItemKey('fifo', { group: 'lab-a', jobId: 'first' }, 0, '2026-11-21T10:01:00.000Z'),
+          itemType: 'QUEUE',
+          group: 'lab-a',
+          jobId: 'first',
+          datasetIndex: 0,
+        },
+      }),
+    );
+    expect((await jobs.listQueued(1)).map((d) => `${d.jobId}#${d.datasetIndex}`)).toEqual(['second#0']);
+    expect(await entriesOf(queuePartitionKey('fifo'), 'first')).toBe(0);
+
+    const live = await jobs.listLive();
+    expect(live.map((d) => `${d.jobId}#${d.datasetIndex}:${d.state}`).sort()).toEqual([
+      'first#0:INITIALIZING',
+      'second#0:QUEUED',
+      'second#1:QUEUED',
+      'third#0:QUEUED',
+    ]);
+    await jobs.transition({ group: 'lab-a', jobId: 'first' }, 0, 'CANCELLED');
+    expect((await jobs.listLive()).map((d) => d.jobId)).not.toContain('first');
+  });
+});
+
+describe('budget', () => {
+  test('a reservation over the monthly max is refused with the figures', async () => {
+    const budget = store('budget');
+    expect(await budget.reserveBudget('lab', '2026-11', 60, 100)).toEqual({
+      ok: true,
+      committedUsd: 60,
+      maxUsd: 100,
+    });
+    expect(await budget.reserveBudget('lab', '2026-11', 50, 100)).toEqual({
+      ok: false,
+      committedUsd: 60,
+      maxUsd: 100,
+      requestedUsd: 50,
+    });
+    expect(await budget.reserveBudget('lab', '2026-12', 150, 100)).toEqual({
+      ok: false,
+      committedUsd: 0,
+      maxUsd: 100,
+      requestedUsd: 150,
+    });
+    // The estimate of 60 cost 12.5 in the end.
+    expect(await budget.settleBudget('lab', '2026-11', 60, 12.5)).toBe(12.5);
+    expect((await budget.reserveBudget('lab', '2026-11', 50, 100)).ok).toBe(true);
+    // Decimal amounts add up exactly at the boundary.
+    expect((await budget.reserveBudget('lab', '2027-01', 0.1, 0.3)).ok).toBe(true);
+    expect((await budget.reserveBudget('lab', '2027-01', 0.2, 0.3)).ok).toBe(true);
+    expect(await budget.getBudget('lab', '2027-01')).toBe(0.3);
+  });
+
+  test('20 concurrent reservations of $10 against $100: exactly 10', async () => {
+    const budget = store('budget-race');
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => budget.reserveBudget('lab', '2026-11', 10, 100)),
+    );
+    expect(results.filter((r) => r.ok)).toHaveLength(10);
+    expect(results.filter((r) => !r.ok).every((r) => r.committedUsd === 100 && r.maxUsd === 100)).toBe(true);
+    expect(await budget.getBudget('lab', '2026-11')).toBe(100);
+  });
+});
+
+describe('lookups', () => {
+  test('findByLauncher finds a dataset through the byLauncher index; an older attempt cannot overwrite', async () => {
+    const jobs = store();
+    const job = { group: 'lab', jobId: 'launcher' };
+    created(await jobs.recordSubmission(submission('lab', 'launcher', { datasets: 2 })));
+
+    expect(await jobs.setLauncher(job, 1, 'i-0abc', 1)).toBe(true);
+    expect(await jobs.setLauncher(job, 1, 'i-0old', 0)).toBe(false);
+    expect(await jobs.findByLauncher('i-0abc')).toMatchObject({
+      jobId: 'launcher',
+      datasetIndex: 1,
+      attempt: 1,
+    });
+    expect(await jobs.findByLauncher('i-0old')).toBeUndefined();
+    expect(await store('other-analysis').findByLauncher('i-0abc')).toBeUndefined();
+
+    // The header's submittedAt is on the dataset item too: only headers carry groupName.
+    const item = await partition(datasetItemKey('mock', job, 1).pk);
+    expect(item.filter((i) => i.groupName !== undefined).map((i) => i.sk)).toEqual(['JOB']);
+  });
+
+  test('listGroupJobs: one header per job, newest first, only that group and analysis', async () => {
+    const jobs = store('listing');
+    const times = ['2026-11-02T00:00:00Z', '2026-11-03T00:00:00Z', '2026-11-01T00:00:00Z'];
+    for (const [i, submittedAt] of times.entries()) {
+      created(await jobs.recordSubmission(submission('lister', `job-${i}`, { submittedAt, name: `r${i}` })));
+    }
+    created(await jobs.recordSubmission(submission('someone-else', 'job-x')));
+    created(await store('listing-other').recordSubmission(submission('lister', 'job-y')));
+
+    expect((await jobs.listGroupJobs('lister')).map((h) => h.jobId)).toEqual(['job-1', 'job-0', 'job-2']);
+    expect((await jobs.listGroupJobs('lister', { limit: 2 })).map((h) => h.jobId)).toEqual([
+      'job-1',
+      'job-0',
+    ]);
+    await jobs.transition({ group: 'lister', jobId: 'job-2' }, 0, 'INITIALIZING');
+    expect((await jobs.listGroupJobs('lister', { state: 'INITIALIZING' })).map((h) => h.jobId)).toEqual([
+      'job-2',
+    ]);
+  });
+});

