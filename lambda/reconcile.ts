@@ -1,4 +1,27 @@
-/** Placeholder until the job lifecycle lands: logs the event it receives and does nothing else. */
+/** EC2 state changes and workers' final reports -> job state. */
+import { awsControlContext } from '../lib/control/aws-context';
+import { isInstanceStateEvent, isS3Event, s3ObjectEvents } from '../lib/control/event-parsing';
+import { handlerLog } from '../lib/control/handler-log';
+import { onFinalReport, onWorkerState } from '../lib/control/reconcile';
+import { readHandlerEnvironment } from '../lib/handler-environment';
+
+const env = readHandlerEnvironment();
+const { log } = handlerLog(env.POWERTOOLS_SERVICE_NAME);
+const { ctx } = awsControlContext(env, log);
+
 export const handler = async (event: unknown): Promise<void> => {
-  console.log(JSON.stringify({ message: 'reconcile handler: not implemented yet', event }));
+  if (isInstanceStateEvent(event)) {
+    const { 'instance-id': instanceId, state } = event.detail;
+    log.info('instance state', {
+      instanceId,
+      state,
+      outcome: await onWorkerState(ctx, instanceId, state, event.time),
+    });
+  } else if (isS3Event(event)) {
+    for (const object of s3ObjectEvents(event)) {
+      log.info('final report', { key: object.key, outcome: await onFinalReport(ctx, object.key) });
+    }
+  } else {
+    log.warn('ignored an event of an unknown kind', { event: JSON.stringify(event).slice(0, 1000) });
+  }
 };

@@ -1,4 +1,16 @@
-/** Placeholder until the job lifecycle lands: logs the event it receives and does nothing else. */
-export const handler = async (event: unknown): Promise<void> => {
-  console.log(JSON.stringify({ message: 'watchdog handler: not implemented yet', event }));
+/** Every few minutes: deadlines, stuck launches, orphan workers, lost events, the running count. */
+import { awsControlContext, deadLetterSource, listWorkerInstances } from '../lib/control/aws-context';
+import { handlerLog } from '../lib/control/handler-log';
+import { runWatchdog } from '../lib/control/watchdog';
+import { readHandlerEnvironment } from '../lib/handler-environment';
+
+const env = readHandlerEnvironment();
+const { log } = handlerLog(env.POWERTOOLS_SERVICE_NAME);
+const { ctx, ec2, sqs } = awsControlContext(env, log);
+
+export const handler = async (): Promise<void> => {
+  await runWatchdog(ctx, {
+    listWorkers: ctx.config.runtime === 'ec2' ? () => listWorkerInstances(ec2, ctx.config.name) : undefined,
+    deadLetters: deadLetterSource(sqs, env.NCAAS_LAUNCH_DEAD_LETTER_URL, log),
+  });
 };

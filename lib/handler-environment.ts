@@ -8,6 +8,8 @@ export interface HandlerEnvironment {
   readonly NCAAS_BUCKET: string;
   readonly NCAAS_TABLE: string;
   readonly NCAAS_LAUNCH_QUEUE_URL: string;
+  /** Launch messages that exhausted their retries; the watchdog fails their datasets. */
+  readonly NCAAS_LAUNCH_DEAD_LETTER_URL?: string;
   /** The analysis config (lib/blueprint/analysis-config.ts) as JSON: handlers never read blueprint files. */
   readonly NCAAS_ANALYSIS_CONFIG: string;
   readonly NCAAS_RUNTIME: 'ec2' | 'batch' | 'local';

@@ -75,6 +75,7 @@ export class ControlPlane extends Construct {
       NCAAS_BUCKET: bucket.bucketName,
       NCAAS_TABLE: table.tableName,
       NCAAS_LAUNCH_QUEUE_URL: this.launchQueue.queue.queueUrl,
+      NCAAS_LAUNCH_DEAD_LETTER_URL: this.launchQueue.deadLetterQueue.queueUrl,
       NCAAS_ANALYSIS_CONFIG: JSON.stringify(handlerConfig(config)),
       NCAAS_RUNTIME: config.runtime,
       NCAAS_LAUNCH_TEMPLATE_ID: props.workers.launchTemplate.launchTemplateId,
@@ -99,6 +100,8 @@ export class ControlPlane extends Construct {
       entryName: 'launch',
       description: `ncaas ${config.name}: launches one worker per queued dataset`,
       environment,
+      // The worker script travels in each instance's user data.
+      copyFiles: ['worker/run-job.sh'],
       timeout: launcherTimeout,
     });
     this.reconcileHandler = new NodeLambda(this, 'ReconcileHandler', {
@@ -244,7 +247,11 @@ export class ControlPlane extends Construct {
       ['ssm:GetParameter', 'ssm:GetParameters'],
       [`arn:${Stack.of(this).partition}:ssm:${Stack.of(this).region}::parameter/aws/service/*`],
     );
-    for (const fn of [this.launcher, this.reconcileHandler, this.watchdog]) {
+    // MAXCOST budgets: on-demand prices (the Pricing API has no resource-level permissions).
+    for (const fn of [this.submitHandler, this.reconcileHandler, this.watchdog])
+      allow(fn, ['pricing:GetProducts'], ['*']);
+    // Everyone who may end a job may stop its worker (cancel, reconcile, deadlines, orphans).
+    for (const fn of [this.submitHandler, this.launcher, this.reconcileHandler, this.watchdog]) {
       workers.grantTerminate(fn, config.name);
       allow(fn, ['ec2:DescribeInstances'], ['*']);
     }
@@ -264,7 +271,7 @@ export class ControlPlane extends Construct {
           {
             id: 'AwsSolutions-IAM5',
             reason:
-              "Wildcards are limited to: object keys inside this bucket's group folders (any group's submissions/results are handled by the control plane), the job table's own indexes, EC2 Describe* calls (which support no resource scoping), instances/volumes created by RunInstances from this stack's launch template, terminations conditioned on this analysis's tag, and AWS public SSM parameters for AMI aliases.",
+              "Wildcards are limited to: object keys inside this bucket's group folders (the control plane handles every group's submissions and results), the job table's own indexes, EC2 Describe* and pricing:GetProducts (no resource-level permissions exist for them), instances and volumes created by RunInstances from this stack's launch template, terminations conditioned on this analysis's tag, and AWS's public SSM parameters for AMI aliases.",
           },
         ],
         true,

@@ -20,6 +20,8 @@ export interface NodeLambdaProps {
   readonly onFailure?: lambda.IDestination;
   /** Retries of a failed asynchronous invocation. @default 2 */
   readonly retryAttempts?: number;
+  /** Repository files copied next to the bundle (e.g. `worker/run-job.sh` for the launcher's user data). */
+  readonly copyFiles?: readonly string[];
   /** Days the function's logs are kept. @default 90 */
   readonly logRetentionDays?: logs.RetentionDays;
 }
@@ -56,6 +58,14 @@ export class NodeLambda extends nodejs.NodejsFunction {
         // Bundle the SDK too: the versions tested here are the versions that run.
         bundleAwsSDK: true,
         forceDockerBundling: false,
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          afterBundling: (inputDir: string, outputDir: string) =>
+            (props.copyFiles ?? []).map(
+              (file) => `cp "${path.join(inputDir, file)}" "${path.join(outputDir, path.basename(file))}"`,
+            ),
+        },
       },
     });
   }

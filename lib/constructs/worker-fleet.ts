@@ -16,13 +16,8 @@ export interface WorkerFleetProps {
   readonly rootVolumeGiB?: number;
 }
 
-/** Tag keys on every worker instance and volume: the control plane finds its instances by them. */
-export const WORKER_TAGS = {
-  analysis: 'ncaas:analysis',
-  group: 'ncaas:group',
-  job: 'ncaas:job',
-  dataset: 'ncaas:dataset',
-} as const;
+export { WORKER_TAGS } from '../launch/worker-tags';
+import { WORKER_TAGS } from '../launch/worker-tags';
 
 /**
  * What a dedicated EC2 worker is allowed to be: a security group with no ingress, one role and

@@ -41,7 +41,10 @@ export interface JobHeader extends JobKey {
   readonly configKey: string;
   readonly instanceType: string;
   readonly datasetCount: number;
-  /** Summary: the furthest live state any dataset reached, then the job's final state once all are final. */
+  /**
+   * Summary: the furthest live state any dataset reached (SUBMITTED until the job is admitted: show
+   * users `userVisibleState`), then the job's final state once all are final.
+   */
   readonly state: JobState;
   readonly resultFolder: string;
   readonly estimatedCostUsd: number;
@@ -53,8 +56,10 @@ export interface JobHeader extends JobKey {
   readonly endClaimed: boolean;
   /** end.txt has been written (set by `markEndWritten`). */
   readonly endWritten: boolean;
-  /** Every item of the job exists (header, datasets, queue and live entries). */
+  /** Every item of the job exists (header, datasets, live entries): set by the call told `created`. */
   readonly complete: boolean;
+  /** When `complete` was set (the job was created); absent while incomplete. */
+  readonly createdAt?: string;
   readonly finishedAt?: string;
   readonly updatedAt: string;
 }
@@ -69,8 +74,8 @@ export interface DatasetRecord extends JobKey {
   readonly attempt: number;
   readonly instanceType: string;
   readonly submittedAt: string;
-  /** When it joined the launch queue (FIFO order). */
-  readonly queuedAt: string;
+  /** When it was admitted to the launch queue (FIFO order); undefined while SUBMITTED or if never admitted. */
+  readonly queuedAt?: string;
   readonly estimatedCostUsd: number;
   /** EC2 instance id, Batch job id or `local:<pid>`. */
   readonly launcherId?: string;
@@ -153,7 +158,7 @@ export const headerItem = (analysis: string, job: NewJobFields, now: string): It
       configKey: job.configKey,
       instanceType: job.instanceType,
       datasetCount: job.datasets.length,
-      state: 'QUEUED' satisfies JobState,
+      state: 'SUBMITTED' satisfies JobState,
       resultFolder: job.resultFolder,
       estimatedCostUsd: roundUsd(job.datasets.reduce((sum, d) => sum + d.estimatedCostUsd, 0)),
       finishedDatasets: 0,
@@ -165,7 +170,7 @@ export const headerItem = (analysis: string, job: NewJobFields, now: string): It
     }),
   );
 
-/** A dataset item as first written: QUEUED, queued at the submission time. */
+/** A dataset item as first written: SUBMITTED (not in the launch queue until admitted), no `queuedAt`. */
 export const datasetItem = (
   analysis: string,
   header: JobHeader,
@@ -180,11 +185,10 @@ export const datasetItem = (
     datasetIndex: index,
     datasetKey: dataset.datasetKey,
     datasetLabel: dataset.datasetLabel,
-    state: 'QUEUED' satisfies JobState,
+    state: 'SUBMITTED' satisfies JobState,
     attempt: 0,
     instanceType: header.instanceType,
     submittedAt: header.submittedAt,
-    queuedAt: header.submittedAt,
     estimatedCostUsd: roundUsd(dataset.estimatedCostUsd),
     updatedAt: header.updatedAt,
   });
@@ -277,6 +281,7 @@ export const parseHeader = (item: Item): JobHeader => ({
   endClaimed: bool(item, 'endClaimed'),
   endWritten: bool(item, 'endWritten'),
   complete: bool(item, 'complete'),
+  createdAt: optStr(item, 'createdAt'),
   finishedAt: optStr(item, 'finishedAt'),
   updatedAt: str(item, 'updatedAt'),
 });
@@ -292,7 +297,7 @@ export const parseDataset = (item: Item): DatasetRecord => ({
   attempt: num(item, 'attempt'),
   instanceType: str(item, 'instanceType'),
   submittedAt: str(item, 'submittedAt'),
-  queuedAt: str(item, 'queuedAt'),
+  queuedAt: optStr(item, 'queuedAt'),
   estimatedCostUsd: num(item, 'estimatedCostUsd'),
   launcherId: optStr(item, 'launcherId'),
   startedAt: optStr(item, 'startedAt'),

@@ -9,24 +9,42 @@
  *   JOB#{analysis}#{group}#{jobId}      JOB                                  job header (only item with
  *                                                                            `groupName` + `submittedAt`: byGroup)
  *   JOB#{analysis}#{group}#{jobId}      DATASET#{index, 5 digits}            one per dataset (`launcherId`: byLauncher)
- *   QUEUE#{analysis}                    {queuedAt}#{group}#{jobId}#{index}   launch queue, FIFO by sort key
- *   LIVE#{analysis}                     {group}#{jobId}#{index}              datasets not final (watchdog)
+ *   QUEUE#{analysis}                    {queuedAt}#{group}#{jobId}#{index}   launch queue, FIFO by sort key: admitted
+ *                                                                            (QUEUED) datasets only
+ *   LIVE#{analysis}                     {group}#{jobId}#{index}              datasets not final, SUBMITTED included
+ *                                                                            (watchdog)
  *   COUNTER#{analysis}                  RUNNING                              `running`: workers holding a slot
  *   BUDGET#{analysis}#{group}           {YYYY-MM}                            `committedUsd` this month
  *
+ * Life of a job: recordSubmission creates it SUBMITTED (not in the launch queue: no drain can launch
+ * it); the caller told `created` checks it (budget, data) and then either admits it (`admit`: every
+ * SUBMITTED dataset -> QUEUED, with its queue entry) or refuses it (`transition` to FAILED from
+ * SUBMITTED). A refused job never has a queue entry, so it never starts a worker. SUBMITTED is left
+ * only for QUEUED or a final state (./job-rank.ts): a launch event cannot apply to a job not admitted.
+ * If the caller dies between `created` and its decision, the watchdog finds the job with
+ * `listUnadmitted` and decides in its place.
+ *
  * Rules that make it safe without transactions (dynalite has none):
- * - Every state change is a conditional update `state IN (states of lower rank)` (./job-rank.ts):
+ * - Every state change is a conditional update `state IN (states it may leave)` (./job-rank.ts):
  *   duplicate and out-of-order events are no-ops, and of two final states the first one wins.
  * - recordSubmission writes in this order, each write idempotent: dedupe item (conditional put),
  *   header (conditional put; an existing header for another submission object is "timestamp
- *   taken", never overwritten), dataset items (conditional puts, QUEUED), queue and live entries
- *   (plain puts of deterministic items), and last the header's `complete` flag (conditional update).
- *   A crash anywhere leaves a prefix of that sequence; any later delivery of the same submission
- *   redoes the missing writes. Exactly one caller flips `complete` and is told `created`.
+ *   taken", never overwritten), dataset items (conditional puts, SUBMITTED), live entries (plain
+ *   puts of deterministic items), and last the header's `complete` flag and `createdAt` (conditional
+ *   update). A crash anywhere leaves a prefix of that sequence; any later delivery of the same
+ *   submission redoes the missing writes. Exactly one caller flips `complete` and is told `created`.
+ * - Entering QUEUED (only from SUBMITTED: `admit`, or `transition(..., 'QUEUED')`, which is the same
+ *   code) writes the queue entry, with `queuedAt` = now, BEFORE the conditional state change that
+ *   sets the same `queuedAt`. A caller whose change did not apply deletes its entry unless it is the
+ *   winner's (same `queuedAt`, hence the same item). Leaving QUEUED deletes the entry after the change.
+ *   `queuedAt` is set once (states never move back to QUEUED), so an entry whose sort key does not
+ *   match its dataset's `queuedAt` can never become valid.
  * - Queue and live entries are an index the store maintains by hand, so they can go stale (a slow
- *   duplicate delivery may re-add an entry after the dataset moved on). Readers verify them against
- *   the dataset items (consistent batch read) and delete the stale ones: an entry can be stale,
- *   never missing, so no queued or live dataset is ever lost.
+ *   duplicate delivery may re-add an entry after the dataset moved on; a caller may die before
+ *   deleting a losing queue entry). Readers verify them against the dataset items (consistent batch
+ *   read) and delete the ones that can never become valid; an entry whose dataset is still SUBMITTED
+ *   is skipped, not deleted (its admission may be under way). An entry can be stale, never missing,
+ *   so no queued or live dataset is ever lost.
  * - Counters use conditional arithmetic (`running < :limit`, `committedUsd <= :max - amount`): no
  *   check-then-act race. Releasing a slot and settling a cost are not idempotent by themselves:
  *   callers do them only on the path whose transition applied (exactly one per dataset).
@@ -80,8 +98,8 @@ import {
   roundUsd,
   submissionItem,
 } from './job-items';
-import { forwardOnlyCondition, jobFinalState } from './job-rank';
-import { isFinal, type JobState } from './job-state';
+import { datasetTransitionCondition, forwardOnlyCondition, jobFinalState } from './job-rank';
+import { isFinal, type JobState, UNADMITTED_STATE } from './job-state';
 import { BY_GROUP_INDEX, BY_LAUNCHER_INDEX } from './job-table-schema';
 
 export type { DatasetRecord, DatasetRef, Job, JobHeader } from './job-items';
@@ -124,7 +142,10 @@ export interface SubmissionDataset {
 }
 
 export type RecordOutcome =
-  /** This call created the job (exactly one call per job is told so): admit and launch it. */
+  /**
+   * This call created the job (exactly one call per job is told so). Its datasets are SUBMITTED:
+   * check the job (budget, data), then `admit` it or refuse it (`transition` to FAILED).
+   */
   | { readonly kind: 'created'; readonly job: Job }
   /** The same submission object was recorded before: nothing to do. */
   | { readonly kind: 'duplicate-delivery'; readonly job: Job }
@@ -167,7 +188,7 @@ export type BudgetReservation =
 
 export interface ListGroupJobsOptions {
   readonly limit?: number;
-  /** Only jobs whose summary state is this. */
+  /** Only jobs whose stored summary state is this (SUBMITTED for jobs not admitted yet). */
   readonly state?: JobState;
 }
 
@@ -221,9 +242,10 @@ export class JobStore {
   // ---- submissions ------------------------------------------------------------------------------
 
   /**
-   * Records a submission's job exactly once: dedupe item, header, one QUEUED dataset item per dataset
-   * with its queue and live entries. Safe to call any number of times, concurrently, and after a
-   * crash midway (see the file comment for the order of writes).
+   * Records a submission's job exactly once: dedupe item, header, one SUBMITTED dataset item per
+   * dataset with its live entry (no queue entry: nothing launches it before `admit`). Safe to call any
+   * number of times, concurrently, and after a crash midway (see the file comment for the order of
+   * writes).
    */
   async recordSubmission(input: SubmissionInput): Promise<RecordOutcome> {
     const fields = this.newJobFields(input);
@@ -273,18 +295,13 @@ export class JobStore {
       await Promise.all(
         fields.datasets.map((dataset, i) => this.putIfAbsent(datasetItem(this.analysis, header, i, dataset))),
       );
-      await Promise.all(
-        fields.datasets.flatMap((_, i) => [
-          this.put(queueEntryItem(this.analysis, header, i, header.submittedAt)),
-          this.put(liveEntryItem(this.analysis, header, i)),
-        ]),
-      );
+      await Promise.all(fields.datasets.map((_, i) => this.put(liveEntryItem(this.analysis, header, i))));
       const claim = await this.tryUpdate({
         Key: headerItemKey(this.analysis, header),
-        UpdateExpression: 'SET #complete = :true',
+        UpdateExpression: 'SET #complete = :true, #createdAt = :now',
         ConditionExpression: '#complete = :false',
-        ExpressionAttributeNames: { '#complete': 'complete' },
-        ExpressionAttributeValues: { ':true': true, ':false': false },
+        ExpressionAttributeNames: { '#complete': 'complete', '#createdAt': 'createdAt' },
+        ExpressionAttributeValues: { ':true': true, ':false': false, ':now': this.nowIso() },
       });
       if (claim.applied) return { kind: 'created', job: await this.mustGetJob(header) };
     }
@@ -332,8 +349,13 @@ export class JobStore {
   // ---- state ------------------------------------------------------------------------------------
 
   /**
-   * Moves a dataset to `to` if, and only if, that is forward by rank. Leaving QUEUED removes its
-   * queue entry; a final state removes its live entry; a live state advances the header's summary.
+   * Moves a dataset to `to` if, and only if, that is forward by rank and, from SUBMITTED, only to
+   * QUEUED or a final state (./job-rank.ts). Entering QUEUED (from SUBMITTED: admission) sets
+   * `queuedAt` to now and writes the queue entry first; leaving QUEUED removes it. A final state
+   * removes the live entry; a live state advances the header's summary.
+   *
+   * Refusing a job not admitted (budget exceeded, data missing) is a final state from SUBMITTED, e.g.
+   * `transition(job, i, 'FAILED', { reason })` for each dataset: no queue entry is ever written.
    */
   async transition(
     job: JobKey,
@@ -342,15 +364,21 @@ export class JobStore {
     fields: TransitionFields = {},
   ): Promise<TransitionResult> {
     const key = datasetItemKey(this.analysis, job, datasetIndex);
-    const condition = forwardOnlyCondition(to);
+    const condition = datasetTransitionCondition(to);
     if (condition.expression === undefined) {
       return { applied: false, previous: await this.currentState(key) };
     }
     const now = this.nowIso();
+    const queuedAt = to === 'QUEUED' ? now : undefined;
+    const queueEntry =
+      queuedAt === undefined ? undefined : queueEntryItem(this.analysis, job, datasetIndex, queuedAt);
+    // Before the state: an entry may be stale (the change may not apply), never missing.
+    if (queueEntry) await this.put(queueEntry);
     const set = assignments(
       {
         state: to,
         updatedAt: now,
+        queuedAt,
         reason: fields.reason,
         exitCode: fields.exitCode,
         startedAt: fields.startedAt ?? (to === 'IN PROGRESS' ? now : undefined),
@@ -369,11 +397,21 @@ export class JobStore {
       ExpressionAttributeValues: { ...set.values, ...condition.values },
       ReturnValues: 'ALL_OLD',
     });
-    if (!outcome.applied) return { applied: false, previous: await this.currentState(key) };
+    if (!outcome.applied) {
+      const current = await this.getDataset(job, datasetIndex);
+      // Another caller's admission won, or the dataset moved on: this entry is not the queue's, unless
+      // the winner queued it at the same instant (then it is the very same item).
+      if (queueEntry && current?.queuedAt !== queuedAt) {
+        await this.settleFollowUps(`delete unused queue entry of ${job.group}/${job.jobId}#${datasetIndex}`, [
+          this.delete({ pk: String(queueEntry.pk), sk: String(queueEntry.sk) }),
+        ]);
+      }
+      return { applied: false, previous: current?.state };
+    }
 
     const before = parseDataset(outcome.attributes);
     const followUps: Promise<unknown>[] = [];
-    if (before.state === 'QUEUED') {
+    if (before.state === 'QUEUED' && before.queuedAt !== undefined) {
       followUps.push(this.delete(queueItemKey(this.analysis, job, datasetIndex, before.queuedAt)));
     }
     if (isFinal(to)) {
@@ -383,6 +421,30 @@ export class JobStore {
     }
     await this.settleFollowUps(`transition ${job.group}/${job.jobId}#${datasetIndex} to ${to}`, followUps);
     return { applied: true, previous: before.state };
+  }
+
+  /**
+   * Admits a created job: every SUBMITTED dataset moves to QUEUED (conditional on SUBMITTED, so
+   * idempotent and safe under concurrent calls) and joins the launch queue with `queuedAt` = now.
+   * Call only once the job has been checked (budget reserved, data present). Returns how many
+   * datasets this call admitted (0 when all were admitted, or refused, before). Throws for a job
+   * with no header or not yet complete: its datasets may not all exist, and admitting part of a job
+   * before its creator's checks would let it launch unchecked (redo `recordSubmission` first).
+   */
+  async admit(job: JobKey): Promise<{ admitted: number }> {
+    const found = await this.getJob(job);
+    if (!found) throw new Error(`job ${job.group}/${job.jobId} has no header: nothing to admit`);
+    if (!found.header.complete) {
+      throw new Error(
+        `job ${job.group}/${job.jobId} is not completely recorded: redo recordSubmission first`,
+      );
+    }
+    const results = await Promise.all(
+      found.datasets
+        .filter((dataset) => dataset.state === UNADMITTED_STATE)
+        .map((dataset) => this.transition(job, dataset.datasetIndex, 'QUEUED')),
+    );
+    return { admitted: results.filter((result) => result.applied).length };
   }
 
   /** The header's summary follows the furthest live state (forward only; final is set at the end). */
@@ -514,6 +576,21 @@ export class JobStore {
     return { header: parseHeader(headerValue), datasets };
   }
 
+  /**
+   * Whether this submission object (its version id, else ETag) was recorded: the watchdog's sweep
+   * for submissions whose S3 event never arrived.
+   */
+  async hasSubmission(bucket: string, submissionKey: string, identity: string): Promise<boolean> {
+    const out = await this.client.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: submissionItemKey(bucket, submissionKey, identity),
+        ConsistentRead: true,
+      }),
+    );
+    return out.Item !== undefined;
+  }
+
   async getDataset(job: JobKey, datasetIndex: number): Promise<DatasetRecord | undefined> {
     const item = await this.get(datasetItemKey(this.analysis, job, datasetIndex));
     return item ? parseDataset(item) : undefined;
@@ -586,8 +663,9 @@ export class JobStore {
   }
 
   /**
-   * Up to `limit` QUEUED datasets of this analysis, oldest first across groups (launch queue
-   * partition, checked against the dataset items; stale entries are deleted on the way).
+   * Up to `limit` QUEUED datasets of this analysis, oldest admission first across groups (launch
+   * queue partition, checked against the dataset items; stale entries are deleted on the way). Jobs
+   * not admitted (SUBMITTED) are never in it.
    */
   async listQueued(limit: number): Promise<DatasetRecord[]> {
     const queued: DatasetRecord[] = [];
@@ -606,7 +684,14 @@ export class JobStore {
         }),
       );
       const entries = page.Items ?? [];
-      const datasets = await this.verifyEntries(entries, (d) => d.state === 'QUEUED');
+      const datasets = await this.verifyEntries(entries, (d, entry) => {
+        if (d.state === UNADMITTED_STATE) return 'skip'; // an admission under way wrote it first
+        const current =
+          d.state === 'QUEUED' &&
+          d.queuedAt !== undefined &&
+          entry.sk === queueItemKey(this.analysis, d, d.datasetIndex, d.queuedAt).sk;
+        return current ? 'keep' : 'stale';
+      });
       queued.push(...datasets);
       startKey = page.LastEvaluatedKey;
     } while (startKey && queued.length < limit);
@@ -614,28 +699,63 @@ export class JobStore {
   }
 
   /**
-   * Every dataset of this analysis that is not final: QUEUED, INITIALIZING, IN PROGRESS (the
-   * watchdog's work list). Read from the live partition, so its cost follows the live datasets, not
-   * the table's history, then checked against the dataset items.
+   * Every dataset of this analysis that is not final: SUBMITTED (not admitted yet: no worker, not in
+   * the queue), QUEUED, INITIALIZING, IN PROGRESS (the watchdog's work list). Read from the live
+   * partition, so its cost follows the live datasets, not the table's history, then checked against
+   * the dataset items.
    */
   async listLive(): Promise<DatasetRecord[]> {
-    const entries = await this.queryAll({
+    return this.verifyEntries(await this.liveEntries(), (d) => (isFinal(d.state) ? 'stale' : 'keep'));
+  }
+
+  /**
+   * SUBMITTED datasets of complete jobs created (told `created`) before `olderThan`: jobs whose
+   * creator died between creation and its decision (admit or refuse). The watchdog decides in its
+   * place: check the job, then `admit` it or refuse it. Pass a time older than the submit handler's
+   * timeout, so a creator still deciding is never overtaken. A job with a final dataset that has no
+   * `queuedAt` was being refused: finish the refusal, do not admit the rest. Jobs not complete are
+   * not listed: a redelivery of their submission (`recordSubmission`) completes them first.
+   *
+   * Same read as `listLive` (the live partition, then the dataset items), plus the headers of the
+   * few jobs with SUBMITTED datasets: no extra index or entry to maintain, and `createdAt` (not
+   * `submittedAt`, the S3 event's time, which a late delivery makes old) tells the age.
+   */
+  async listUnadmitted(olderThan: Date): Promise<DatasetRecord[]> {
+    const cutoff = olderThan.toISOString();
+    const submitted = await this.verifyEntries(await this.liveEntries(), (d) => {
+      if (isFinal(d.state)) return 'stale';
+      return d.state === UNADMITTED_STATE ? 'keep' : 'skip';
+    });
+    const jobs = new Map<string, JobKey>();
+    for (const d of submitted)
+      jobs.set(keyString(headerItemKey(this.analysis, d)), { group: d.group, jobId: d.jobId });
+    const headers = await this.batchGet([...jobs.values()].map((job) => headerItemKey(this.analysis, job)));
+    return submitted.filter((d) => {
+      const item = headers.get(keyString(headerItemKey(this.analysis, d)));
+      if (!item) return false;
+      const header = parseHeader(item);
+      return header.complete && header.createdAt !== undefined && header.createdAt < cutoff;
+    });
+  }
+
+  private async liveEntries(): Promise<Item[]> {
+    return this.queryAll({
       KeyConditionExpression: '#pk = :pk',
       ExpressionAttributeNames: { '#pk': 'pk' },
       ExpressionAttributeValues: { ':pk': livePartitionKey(this.analysis) },
       ConsistentRead: true,
     });
-    return this.verifyEntries(entries, (d) => !isFinal(d.state));
   }
 
   /**
-   * The datasets that queue or live entries name, in entry order, keeping those `keep` accepts and
-   * deleting entries whose dataset has moved on for good (states never move back, so that is safe).
-   * An entry whose dataset item is missing is skipped, not deleted.
+   * The datasets that queue or live entries name, in entry order, keeping those `judge` calls `keep`,
+   * deleting the entries it calls `stale` (their dataset has moved on for good: states never move
+   * back, so that is safe) and leaving those it calls `skip`. An entry whose dataset item is missing
+   * is skipped, not deleted.
    */
   private async verifyEntries(
     entries: readonly Item[],
-    keep: (d: DatasetRecord) => boolean,
+    judge: (d: DatasetRecord, entry: ItemKey) => 'keep' | 'skip' | 'stale',
   ): Promise<DatasetRecord[]> {
     const refs = entries.map(parseDatasetRef);
     const datasets = await this.batchGetDatasets(refs);
@@ -644,8 +764,10 @@ export class JobStore {
     entries.forEach((entry, i) => {
       const dataset = datasets.get(keyString(datasetItemKey(this.analysis, refs[i], refs[i].datasetIndex)));
       if (!dataset) return;
-      if (keep(dataset)) kept.push(dataset);
-      else stale.push({ pk: String(entry.pk), sk: String(entry.sk) });
+      const entryKey = { pk: String(entry.pk), sk: String(entry.sk) };
+      const verdict = judge(dataset, entryKey);
+      if (verdict === 'keep') kept.push(dataset);
+      else if (verdict === 'stale') stale.push(entryKey);
     });
     await this.settleFollowUps(
       'delete stale queue/live entries',
@@ -655,15 +777,22 @@ export class JobStore {
   }
 
   private async batchGetDatasets(refs: readonly DatasetRef[]): Promise<Map<string, DatasetRecord>> {
+    const items = await this.batchGet(
+      refs.map((ref) => datasetItemKey(this.analysis, ref, ref.datasetIndex)),
+    );
     const found = new Map<string, DatasetRecord>();
+    for (const [key, item] of items) found.set(key, parseDataset(item));
+    return found;
+  }
+
+  /** Items by `keyString` of their key (consistent reads; missing items are absent). */
+  private async batchGet(keys: readonly ItemKey[]): Promise<Map<string, Item>> {
+    const found = new Map<string, Item>();
     const unique = new Map<string, ItemKey>();
-    for (const ref of refs) {
-      const key = datasetItemKey(this.analysis, ref, ref.datasetIndex);
-      unique.set(keyString(key), key);
-    }
-    const keys = [...unique.values()];
-    for (let start = 0; start < keys.length; start += BATCH_GET_LIMIT) {
-      let pending: Record<string, unknown>[] = keys
+    for (const key of keys) unique.set(keyString(key), key);
+    const all = [...unique.values()];
+    for (let start = 0; start < all.length; start += BATCH_GET_LIMIT) {
+      let pending: Record<string, unknown>[] = all
         .slice(start, start + BATCH_GET_LIMIT)
         .map((k) => ({ ...k }));
       for (let round = 0; pending.length > 0; round++) {
@@ -674,8 +803,7 @@ export class JobStore {
           }),
         );
         for (const item of result.Responses?.[this.tableName] ?? []) {
-          const dataset = parseDataset(item);
-          found.set(keyString(datasetItemKey(this.analysis, dataset, dataset.datasetIndex)), dataset);
+          found.set(keyString({ pk: String(item.pk), sk: String(item.sk) }), item);
         }
         pending = result.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
       }

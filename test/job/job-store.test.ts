@@ -7,7 +7,9 @@ import {
   queuePartitionKey,
   livePartitionKey,
 } from '../../lib/job/job-keys';
-import { submissionItem } from '../../lib/job/job-items';
+import { queueEntryItem, submissionItem } from '../../lib/job/job-items';
+import { datasetTransitionCondition, mayTransition, statesBelow } from '../../lib/job/job-rank';
+import { JOB_STATES, LIVE_STATES, stateRank, userVisibleState } from '../../lib/job/job-state';
 import { type Job, JobStore, type RecordOutcome, type SubmissionInput } from '../../lib/job/job-store';
 import { createJobTableInput, JOB_TABLE } from '../../lib/job/job-table-schema';
 import { type DynamoDbEmulator, startDynamoDbEmulator } from '../support/dynamodb-emulator';
@@ -24,6 +26,17 @@ afterAll(async () => {
 
 const store = (analysis = 'mock', client: DynamoDBDocumentClient = db.documentClient): JobStore =>
   new JobStore({ client, tableName: db.tableName, analysis });
+
+/** A store whose clock the test sets. */
+const clockedStore = (analysis: string, start: string): { jobs: JobStore; setNow: (iso: string) => void } => {
+  let now = new Date(start);
+  return {
+    jobs: new JobStore({ client: db.documentClient, tableName: db.tableName, analysis, now: () => now }),
+    setNow: (iso: string) => {
+      now = new Date(iso);
+    },
+  };
+};
 
 interface SubmissionOptions {
   readonly name?: string;
@@ -120,7 +133,8 @@ describe('recordSubmission', () => {
     const items = await partition(headerItemKey('mock', jobKeyOf(input)).pk);
     expect(items.filter((i) => i.sk === 'JOB')).toHaveLength(1);
     expect(items.filter((i) => String(i.sk).startsWith('DATASET#'))).toHaveLength(3);
-    expect(await entriesOf(queuePartitionKey('mock'), input.jobId)).toBe(3);
+    // Not admitted yet: live, but not in the launch queue.
+    expect(await entriesOf(queuePartitionKey('mock'), input.jobId)).toBe(0);
     expect(await entriesOf(livePartitionKey('mock'), input.jobId)).toBe(3);
 
     const job = created(outcomes.find((o) => o.kind === 'created') ?? outcomes[0]);
@@ -128,16 +142,17 @@ describe('recordSubmission', () => {
       group: 'lab',
       jobId: input.jobId,
       datasetCount: 3,
-      state: 'QUEUED',
+      state: 'SUBMITTED',
       complete: true,
       estimatedCostUsd: 0.75,
       resultFolder: 'lab/results/job__mock_16:52:06.836494condition_2_3',
       submissionId: 'v1',
     });
-    expect(job.datasets.map((d) => [d.datasetIndex, d.state, d.datasetLabel])).toEqual([
-      [0, 'QUEUED', 'data0.zip'],
-      [1, 'QUEUED', 'data1.zip'],
-      [2, 'QUEUED', 'data2.zip'],
+    expect(job.header.createdAt).toBeDefined();
+    expect(job.datasets.map((d) => [d.datasetIndex, d.state, d.datasetLabel, d.queuedAt])).toEqual([
+      [0, 'SUBMITTED', 'data0.zip', undefined],
+      [1, 'SUBMITTED', 'data1.zip', undefined],
+      [2, 'SUBMITTED', 'data2.zip', undefined],
     ]);
   });
 
@@ -209,8 +224,8 @@ describe('recordSubmission', () => {
   });
 
   test('a crash after any number of writes loses nothing and duplicates nothing', async () => {
-    // 3 datasets: 1 dedupe, 2 header, 3-5 datasets, 6-11 queue and live entries, 12 claim, 13 getJob.
-    for (let after = 0; after <= 12; after++) {
+    // 3 datasets: 1 dedupe, 2 header, 3-5 datasets, 6-8 live entries, 9 claim, 10 getJob.
+    for (let after = 0; after <= 9; after++) {
       const input = submission('crash', `after-${after}`);
       await expect(store('mock', crashingClient(after)).recordSubmission(input)).rejects.toThrow(
         'simulated crash',
@@ -220,11 +235,13 @@ describe('recordSubmission', () => {
       expect(['created', 'duplicate-delivery']).toContain(retry.kind);
       if (retry.kind === 'timestamp-taken') throw new Error('unexpected');
       expect(retry.job.header.complete).toBe(true);
-      expect(retry.job.datasets.map((d) => d.state)).toEqual(['QUEUED', 'QUEUED', 'QUEUED']);
-      expect(await entriesOf(queuePartitionKey('mock'), input.jobId)).toBe(3);
+      expect(retry.job.datasets.map((d) => d.state)).toEqual(['SUBMITTED', 'SUBMITTED', 'SUBMITTED']);
+      expect(await entriesOf(queuePartitionKey('mock'), input.jobId)).toBe(0);
       expect(await entriesOf(livePartitionKey('mock'), input.jobId)).toBe(3);
       // Only a crash after the claim leaves no one to be told "created".
-      expect(retry.kind).toBe(after <= 11 ? 'created' : 'duplicate-delivery');
+      expect(retry.kind).toBe(after <= 8 ? 'created' : 'duplicate-delivery');
+      expect(await store().admit(jobKeyOf(input))).toEqual({ admitted: 3 });
+      expect(await entriesOf(queuePartitionKey('mock'), input.jobId)).toBe(3);
     }
   });
 });
@@ -234,6 +251,12 @@ describe('transition', () => {
     const jobs = store();
     const job = { group: 'lab', jobId: 'states' };
     created(await jobs.recordSubmission(submission('lab', 'states')));
+    // Not admitted: no launch or worker event applies.
+    expect(await jobs.transition(job, 0, 'INITIALIZING')).toEqual({ applied: false, previous: 'SUBMITTED' });
+    expect(await jobs.transition(job, 0, 'IN PROGRESS')).toEqual({ applied: false, previous: 'SUBMITTED' });
+    expect((await jobs.getJob(job))?.header.state).toBe('SUBMITTED');
+    expect(await jobs.admit(job)).toEqual({ admitted: 3 });
+    expect((await jobs.getJob(job))?.header.state).toBe('QUEUED');
 
     expect(await jobs.transition(job, 0, 'INITIALIZING')).toEqual({ applied: true, previous: 'QUEUED' });
     expect(await jobs.transition(job, 0, 'INITIALIZING')).toEqual({
@@ -263,9 +286,11 @@ describe('transition', () => {
       previous: 'FAILED',
     });
 
-    // Nothing ever moves to QUEUED, and an unknown dataset is not created.
+    // QUEUED again, SUBMITTED ever, and an unknown dataset are no-ops that leave no entry behind.
     expect(await jobs.transition(job, 2, 'QUEUED')).toEqual({ applied: false, previous: 'QUEUED' });
+    expect(await jobs.transition(job, 2, 'SUBMITTED')).toEqual({ applied: false, previous: 'QUEUED' });
     expect(await jobs.transition(job, 9, 'IN PROGRESS')).toEqual({ applied: false, previous: undefined });
+    expect(await jobs.transition(job, 9, 'QUEUED')).toEqual({ applied: false, previous: undefined });
 
     const datasets = (await jobs.getJob(job))?.datasets ?? [];
     expect(datasets[0]).toMatchObject({ state: 'SUCCESS', exitCode: 0 });
@@ -319,6 +344,7 @@ describe('markDatasetFinished', () => {
     const jobs = store();
     const job = { group: 'lab', jobId: 'finish' };
     created(await jobs.recordSubmission(submission('lab', 'finish')));
+    await jobs.admit(job);
 
     expect(await jobs.markDatasetFinished(job, 0)).toBe(false); // not final yet: not counted
     await jobs.transition(job, 0, 'SUCCESS');
@@ -348,45 +374,54 @@ describe('markDatasetFinished', () => {
 });
 
 describe('queue and live lists', () => {
-  test('the queue drains oldest first across groups and skips what already left it', async () => {
-    const jobs = store('fifo');
-    // Submitted out of order; queued by submission time.
-    created(
-      await jobs.recordSubmission(
-        submission('lab-b', 'second', { submittedAt: '2026-11-21T10:02:00Z', datasets: 2 }),
-      ),
-    );
-    created(
-      await jobs.recordSubmission(
-        submission('lab-a', 'third', { submittedAt: '2026-11-21T10:03:00Z', datasets: 1 }),
-      ),
-    );
-    created(
-      await jobs.recordSubmission(
-        submission('lab-a', 'first', { submittedAt: '2026-11-21T10:01:00Z', datasets: 1 }),
-      ),
-    );
+  test('the queue drains oldest admission first across groups and skips what already left it', async () => {
+    const { jobs, setNow } = clockedStore('fifo', '2026-11-21T10:00:00Z');
+    const second = { group: 'lab-b', jobId: 'second' };
+    const third = { group: 'lab-a', jobId: 'third' };
+    const first = { group: 'lab-a', jobId: 'first' };
+    // Recorded in one order, admitted in another: the queue follows admission.
+    created(await jobs.recordSubmission(submission('lab-b', 'second', { datasets: 2 })));
+    created(await jobs.recordSubmission(submission('lab-a', 'third', { datasets: 1 })));
+    created(await jobs.recordSubmission(submission('lab-a', 'first', { datasets: 1 })));
+    expect(await jobs.listQueued(10)).toEqual([]);
+    for (const [job, at] of [
+      [first, '2026-11-21T10:01:00Z'],
+      [second, '2026-11-21T10:02:00Z'],
+      [third, '2026-11-21T10:03:00Z'],
+    ] as const) {
+      setNow(at);
+      await jobs.admit(job);
+    }
 
     const order = (await jobs.listQueued(10)).map((d) => `${d.group}/${d.jobId}#${d.datasetIndex}`);
     expect(order).toEqual(['lab-a/first#0', 'lab-b/second#0', 'lab-b/second#1', 'lab-a/third#0']);
     expect((await jobs.listQueued(2)).map((d) => d.jobId)).toEqual(['first', 'second']);
+    expect((await jobs.getDataset(first, 0))?.queuedAt).toBe('2026-11-21T10:01:00.000Z');
 
-    await jobs.transition({ group: 'lab-a', jobId: 'first' }, 0, 'INITIALIZING');
-    // A stale entry (a slow duplicate delivery re-adding it) is skipped and removed.
+    await jobs.transition(first, 0, 'INITIALIZING');
+    expect(await entriesOf(queuePartitionKey('fifo'), 'first')).toBe(0);
+    // A stale entry (a slow duplicate re-adding it) is skipped and removed.
     await db.documentClient.send(
       new PutCommand({
         TableName: db.tableName,
-        Item: {
-          ...queueItemKey('fifo', { group: 'lab-a', jobId: 'first' }, 0, '2026-11-21T10:01:00.000Z'),
-          itemType: 'QUEUE',
-          group: 'lab-a',
-          jobId: 'first',
-          datasetIndex: 0,
-        },
+        Item: queueEntryItem('fifo', first, 0, '2026-11-21T10:01:00.000Z'),
+      }),
+    );
+    // So is an entry of a queued dataset that is not its own (a losing admission's, left behind).
+    await db.documentClient.send(
+      new PutCommand({
+        TableName: db.tableName,
+        Item: queueEntryItem('fifo', second, 1, '2026-11-21T09:00:00.000Z'),
       }),
     );
     expect((await jobs.listQueued(1)).map((d) => `${d.jobId}#${d.datasetIndex}`)).toEqual(['second#0']);
     expect(await entriesOf(queuePartitionKey('fifo'), 'first')).toBe(0);
+    expect((await jobs.listQueued(10)).map((d) => `${d.jobId}#${d.datasetIndex}`)).toEqual([
+      'second#0',
+      'second#1',
+      'third#0',
+    ]);
+    expect(await entriesOf(queuePartitionKey('fifo'), 'second')).toBe(2);
 
     const live = await jobs.listLive();
     expect(live.map((d) => `${d.jobId}#${d.datasetIndex}:${d.state}`).sort()).toEqual([
@@ -395,8 +430,218 @@ describe('queue and live lists', () => {
       'second#1:QUEUED',
       'third#0:QUEUED',
     ]);
-    await jobs.transition({ group: 'lab-a', jobId: 'first' }, 0, 'CANCELLED');
+    await jobs.transition(first, 0, 'CANCELLED');
     expect((await jobs.listLive()).map((d) => d.jobId)).not.toContain('first');
+  });
+
+  test('an entry of a dataset not admitted yet is skipped, not deleted (its admission may be under way)', async () => {
+    const jobs = store('fifo-early');
+    const job = { group: 'lab', jobId: 'early' };
+    created(await jobs.recordSubmission(submission('lab', 'early', { datasets: 1 })));
+    // What an admission writes before its state change.
+    await db.documentClient.send(
+      new PutCommand({
+        TableName: db.tableName,
+        Item: queueEntryItem('fifo-early', job, 0, '2026-11-21T10:05:00.000Z'),
+      }),
+    );
+    expect(await jobs.listQueued(10)).toEqual([]);
+    expect(await entriesOf(queuePartitionKey('fifo-early'), 'early')).toBe(1);
+    // Admission then writes its own entry; the early one can never be valid and goes on the next read.
+    expect(await jobs.admit(job)).toEqual({ admitted: 1 });
+    expect((await jobs.listQueued(10)).map((d) => d.jobId)).toEqual(['early']);
+    expect(await entriesOf(queuePartitionKey('fifo-early'), 'early')).toBe(1);
+  });
+});
+
+describe('admission', () => {
+  test('a created job is not in the launch queue until admitted', async () => {
+    const jobs = store('admission');
+    const job = { group: 'lab', jobId: 'wait' };
+    created(await jobs.recordSubmission(submission('lab', 'wait', { datasets: 2 })));
+    expect(await jobs.listQueued(10)).toEqual([]);
+    expect((await jobs.listLive()).map((d) => `${d.jobId}#${d.datasetIndex}:${d.state}`)).toEqual([
+      'wait#0:SUBMITTED',
+      'wait#1:SUBMITTED',
+    ]);
+
+    expect(await jobs.admit(job)).toEqual({ admitted: 2 });
+    const queued = await jobs.listQueued(10);
+    expect(queued.map((d) => `${d.jobId}#${d.datasetIndex}:${d.state}`)).toEqual([
+      'wait#0:QUEUED',
+      'wait#1:QUEUED',
+    ]);
+    expect(queued.every((d) => d.queuedAt !== undefined)).toBe(true);
+    expect((await jobs.getJob(job))?.header.state).toBe('QUEUED');
+    // Again: nothing left to admit, nothing written.
+    expect(await jobs.admit(job)).toEqual({ admitted: 0 });
+    expect(await entriesOf(queuePartitionKey('admission'), 'wait')).toBe(2);
+  });
+
+  test('20 concurrent admissions admit each dataset exactly once, with one queue entry each', async () => {
+    const base = Date.parse('2026-11-21T11:00:00Z');
+    for (const clocks of ['same instant', 'different instants'] as const) {
+      const jobId = `concurrent-${clocks}`;
+      const job = { group: 'lab', jobId };
+      created(await store('admission-race').recordSubmission(submission('lab', jobId)));
+      const callers = Array.from(
+        { length: 20 },
+        (_, i) =>
+          new JobStore({
+            client: db.documentClient,
+            tableName: db.tableName,
+            analysis: 'admission-race',
+            now: () => new Date(clocks === 'same instant' ? base : base + i * 1000),
+          }),
+      );
+      const results = await Promise.all(callers.map((caller) => caller.admit(job)));
+      expect(results.reduce((sum, r) => sum + r.admitted, 0)).toBe(3);
+      expect(await entriesOf(queuePartitionKey('admission-race'), jobId)).toBe(3);
+      const datasets = (await store('admission-race').getJob(job))?.datasets ?? [];
+      expect(datasets.map((d) => d.state)).toEqual(['QUEUED', 'QUEUED', 'QUEUED']);
+      // Each entry is the one its dataset names.
+      const entries = (await partition(queuePartitionKey('admission-race'))).filter((e) => e.jobId === jobId);
+      expect(entries.map((e) => e.sk).sort()).toEqual(
+        datasets.map((d) => queueItemKey('admission-race', job, d.datasetIndex, d.queuedAt ?? '').sk).sort(),
+      );
+      expect((await store('admission-race').listQueued(10)).filter((d) => d.jobId === jobId)).toHaveLength(3);
+    }
+  });
+
+  test('a crash anywhere in an admission: the next admission completes it, nothing queued twice', async () => {
+    // 1 dataset: 1 getJob, 2 queue entry, 3 state change, 4 header summary.
+    for (let after = 0; after <= 4; after++) {
+      const jobId = `admit-crash-${after}`;
+      const job = { group: 'lab', jobId };
+      created(await store('admission-crash').recordSubmission(submission('lab', jobId, { datasets: 1 })));
+      await store('admission-crash', crashingClient(after))
+        .admit(job)
+        .catch(() => undefined);
+
+      await store('admission-crash').admit(job);
+      expect((await store('admission-crash').getDataset(job, 0))?.state).toBe('QUEUED');
+      const queued = (await store('admission-crash').listQueued(100)).filter((d) => d.jobId === jobId);
+      expect(queued).toHaveLength(1);
+      expect(await entriesOf(queuePartitionKey('admission-crash'), jobId)).toBe(1);
+    }
+  });
+
+  test('a job not completely recorded, or unknown, cannot be admitted', async () => {
+    const input = submission('lab', 'half-made');
+    // Dies after the dataset items: the job has no live entries and is not complete.
+    await expect(store('admission-partial', crashingClient(5)).recordSubmission(input)).rejects.toThrow(
+      'simulated crash',
+    );
+    const jobs = store('admission-partial');
+    await expect(jobs.admit(jobKeyOf(input))).rejects.toThrow('not completely recorded');
+    await expect(jobs.admit({ group: 'lab', jobId: 'never-submitted' })).rejects.toThrow('has no header');
+    expect(await entriesOf(queuePartitionKey('admission-partial'), 'half-made')).toBe(0);
+  });
+
+  test('refusing a job: FAILED from SUBMITTED, never queued, no entries left', async () => {
+    const jobs = store('refusal');
+    const job = { group: 'lab', jobId: 'over-budget' };
+    created(await jobs.recordSubmission(submission('lab', 'over-budget', { datasets: 2 })));
+
+    for (const i of [0, 1]) {
+      expect(await jobs.transition(job, i, 'FAILED', { reason: 'MAXCOST exceeded' })).toEqual({
+        applied: true,
+        previous: 'SUBMITTED',
+      });
+    }
+    expect(await entriesOf(queuePartitionKey('refusal'), 'over-budget')).toBe(0);
+    expect(await entriesOf(livePartitionKey('refusal'), 'over-budget')).toBe(0);
+    expect(await jobs.listQueued(10)).toEqual([]);
+    expect(await jobs.listLive()).toEqual([]);
+
+    // A late admission (a watchdog that read the job before the refusal) changes nothing.
+    expect(await jobs.admit(job)).toEqual({ admitted: 0 });
+    expect(await jobs.transition(job, 0, 'QUEUED')).toEqual({ applied: false, previous: 'FAILED' });
+    expect(await jobs.transition(job, 1, 'INITIALIZING')).toEqual({ applied: false, previous: 'FAILED' });
+    expect(await entriesOf(queuePartitionKey('refusal'), 'over-budget')).toBe(0);
+    expect(await jobs.listQueued(10)).toEqual([]);
+
+    const datasets = (await jobs.getJob(job))?.datasets ?? [];
+    expect(datasets.map((d) => [d.state, d.reason, d.queuedAt])).toEqual([
+      ['FAILED', 'MAXCOST exceeded', undefined],
+      ['FAILED', 'MAXCOST exceeded', undefined],
+    ]);
+    expect(await jobs.markDatasetFinished(job, 0)).toBe(false);
+    expect(await jobs.markDatasetFinished(job, 1)).toBe(true);
+    expect((await jobs.getJob(job))?.header.state).toBe('FAILED');
+  });
+
+  test('listUnadmitted finds complete jobs left SUBMITTED longer than asked, and nothing else', async () => {
+    const { jobs, setNow } = clockedStore('unadmitted', '2026-11-21T12:00:00Z');
+    const left = { group: 'lab', jobId: 'left' };
+    const admitted = { group: 'lab', jobId: 'admitted' };
+    const refused = { group: 'lab', jobId: 'refused' };
+    created(await jobs.recordSubmission(submission('lab', 'left', { datasets: 2 })));
+    created(await jobs.recordSubmission(submission('lab', 'admitted', { datasets: 1 })));
+    created(await jobs.recordSubmission(submission('lab', 'refused', { datasets: 1 })));
+    setNow('2026-11-21T12:01:00Z');
+    await jobs.admit(admitted);
+    await jobs.transition(refused, 0, 'FAILED', { reason: 'MAXCOST exceeded' });
+    // Created later: too recent (its creator may still be deciding), although submitted long ago.
+    setNow('2026-11-21T12:30:00Z');
+    created(
+      await jobs.recordSubmission(
+        submission('lab', 'recent', { submittedAt: '2026-11-20T00:00:00Z', datasets: 1 }),
+      ),
+    );
+    // Never completed: not listed (a redelivery completes it first).
+    await expect(
+      new JobStore({
+        client: crashingClient(4), // 1 dedupe, 2 header, 3 dataset, 4 live entry, 5 claim
+        tableName: db.tableName,
+        analysis: 'unadmitted',
+        now: () => new Date('2026-11-21T12:00:00Z'),
+      }).recordSubmission(submission('lab', 'incomplete', { datasets: 1 })),
+    ).rejects.toThrow('simulated crash');
+    expect((await jobs.getJob({ group: 'lab', jobId: 'incomplete' }))?.header.complete).toBe(false);
+
+    const names = async (olderThan: string): Promise<string[]> =>
+      (await jobs.listUnadmitted(new Date(olderThan)))
+        .map((d) => `${d.jobId}#${d.datasetIndex}:${d.state}`)
+        .sort();
+    expect(await names('2026-11-21T12:00:00Z')).toEqual([]);
+    expect(await names('2026-11-21T12:15:00Z')).toEqual(['left#0:SUBMITTED', 'left#1:SUBMITTED']);
+    expect(await names('2026-11-21T13:00:00Z')).toEqual([
+      'left#0:SUBMITTED',
+      'left#1:SUBMITTED',
+      'recent#0:SUBMITTED',
+    ]);
+    // The live entries of the admitted job are kept.
+    expect(await entriesOf(livePartitionKey('unadmitted'), 'admitted')).toBe(1);
+
+    expect(await jobs.admit(left)).toEqual({ admitted: 2 });
+    expect(await names('2026-11-21T13:00:00Z')).toEqual(['recent#0:SUBMITTED']);
+  });
+});
+
+describe('job states', () => {
+  test('SUBMITTED ranks first; final states tie above every live one; users never see SUBMITTED', () => {
+    expect(JOB_STATES[0]).toBe('SUBMITTED');
+    expect(LIVE_STATES).toEqual(['SUBMITTED', 'QUEUED', 'INITIALIZING', 'IN PROGRESS']);
+    expect(LIVE_STATES.map(stateRank)).toEqual([0, 1, 2, 3]);
+    for (const final of ['SUCCESS', 'FAILED', 'TIMED_OUT', 'CANCELLED', 'INTERRUPTED'] as const) {
+      expect(stateRank(final)).toBe(4);
+    }
+    expect(statesBelow('FAILED')).toEqual(LIVE_STATES);
+    expect(userVisibleState('SUBMITTED')).toBe('QUEUED');
+    expect(userVisibleState('IN PROGRESS')).toBe('IN PROGRESS');
+  });
+
+  test('a dataset leaves SUBMITTED only for QUEUED or a final state', () => {
+    expect(mayTransition('SUBMITTED', 'QUEUED')).toBe(true);
+    expect(mayTransition('SUBMITTED', 'CANCELLED')).toBe(true);
+    expect(mayTransition('SUBMITTED', 'INITIALIZING')).toBe(false);
+    expect(mayTransition('SUBMITTED', 'IN PROGRESS')).toBe(false);
+    expect(mayTransition('QUEUED', 'IN PROGRESS')).toBe(true);
+    expect(mayTransition('QUEUED', 'QUEUED')).toBe(false);
+    expect(datasetTransitionCondition('SUBMITTED').expression).toBeUndefined();
+    expect(Object.values(datasetTransitionCondition('QUEUED').values)).toEqual(['SUBMITTED']);
+    expect(Object.values(datasetTransitionCondition('INITIALIZING').values)).toEqual(['QUEUED']);
   });
 });
 
@@ -475,6 +720,12 @@ describe('lookups', () => {
       'job-1',
       'job-0',
     ]);
+    expect((await jobs.listGroupJobs('lister', { state: 'SUBMITTED' })).map((h) => h.jobId)).toEqual([
+      'job-1',
+      'job-0',
+      'job-2',
+    ]);
+    await jobs.admit({ group: 'lister', jobId: 'job-2' });
     await jobs.transition({ group: 'lister', jobId: 'job-2' }, 0, 'INITIALIZING');
     expect((await jobs.listGroupJobs('lister', { state: 'INITIALIZING' })).map((h) => h.jobId)).toEqual([
       'job-2',

@@ -103,7 +103,7 @@ export const startDynamoDbEmulator = async (
       AWS_DEFAULT_REGION: EMULATOR_REGION,
       AWS_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: EMULATOR_CREDENTIALS.secretAccessKey,
-      JOB_TABLE_NAME: tableName,
+      NCAAS_TABLE: tableName,
     },
     newDocumentClient,
     createJobTable,

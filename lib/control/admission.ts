@@ -1,0 +1,129 @@
+/**
+ * From a recorded job to launch messages: the budget check (MAXCOST), admission to the queue, and
+ * the drain that starts queued datasets oldest first while DEPLOY_LIMIT allows. The drain runs
+ * wherever a slot may have freed or a job arrived (submit, reconcile, watchdog); slots are counted
+ * with conditional writes, so concurrent drains never exceed the limit.
+ */
+import type { DatasetRecord, Job } from '../job/job-store';
+import { budgetMonth } from '../job/job-store';
+import { jobResultFolder } from '../layout';
+import type { ControlContext } from './control-context';
+import { finishDataset } from './dataset-finish';
+
+const usd = (n: number): string => `$${n.toFixed(2)}`;
+
+/**
+ * Budget check then admission of a job in SUBMITTED state. Safe to repeat (admit is idempotent);
+ * the one imprecision: when the watchdog finishes an admission a crashed handler had begun, a
+ * reservation the handler had made is counted again (the budget errs on the cautious side).
+ */
+export const admitJob = async (
+  ctx: ControlContext,
+  job: Job,
+  notes: readonly string[] = [],
+): Promise<void> => {
+  const { header } = job;
+  const { config, store, report } = ctx;
+  const resultFolder = jobResultFolder(header.group, config.name, header.jobId);
+  const datasets = job.datasets.filter((d) => d.state === 'SUBMITTED');
+  if (datasets.length === 0) return;
+
+  // A refusal interrupted midway (some datasets FAILED before admission): finish the refusal.
+  const refused = job.datasets.find((d) => d.state === 'FAILED' && d.queuedAt === undefined && d.reason);
+  if (refused) {
+    await failAll(ctx, datasets, refused.reason ?? 'the submission was refused');
+    return;
+  }
+
+  if (config.monitor && header.estimatedCostUsd > 0) {
+    const month = budgetMonth(header.submittedAt);
+    const reservation = await store.reserveBudget(
+      header.group,
+      month,
+      header.estimatedCostUsd,
+      config.maxCostUsd,
+    );
+    if (!reservation.ok) {
+      const reason =
+        `this job's estimated cost ${usd(reservation.requestedUsd)} does not fit the group's monthly budget for ` +
+        `${config.name}: ${usd(reservation.committedUsd)} of ${usd(reservation.maxUsd)} is already used or committed in ${month}. ` +
+        'Lower __duration__ in the config, submit fewer datasets, or ask the analysis developer to raise MAXCOST';
+      await failAll(ctx, datasets, reason);
+      return;
+    }
+  }
+
+  await store.admit(header);
+  const waiting = `waiting for a worker (at most ${config.deployLimit} of this analysis run at once)`;
+  for (const dataset of datasets) {
+    await report.setStatus(resultFolder, dataset.datasetLabel, {
+      status: 'QUEUED',
+      reason: waiting,
+      input: dataset.datasetKey,
+    });
+  }
+  await report.certify(
+    resultFolder,
+    header.submittedAt,
+    `submission ${header.submissionKey} accepted: ${datasets.length} dataset(s), instance type ${header.instanceType}` +
+      (header.estimatedCostUsd > 0 ? `, estimated cost ${usd(header.estimatedCostUsd)}` : ''),
+    ...notes,
+  );
+  await drainQueue(ctx);
+};
+
+const failAll = async (
+  ctx: ControlContext,
+  datasets: readonly DatasetRecord[],
+  reason: string,
+): Promise<void> => {
+  for (const dataset of datasets) {
+    const t = await ctx.store.transition(dataset, dataset.datasetIndex, 'FAILED', { reason });
+    if (t.applied) await finishDataset(ctx, { dataset, state: 'FAILED', previous: t.previous, reason });
+  }
+};
+
+/** Starts queued datasets, oldest first, while a worker slot is free. Returns how many it started. */
+export const drainQueue = async (ctx: ControlContext): Promise<number> => {
+  const { store, config } = ctx;
+  let started = 0;
+  for (;;) {
+    const queued = await store.listQueued(10);
+    if (queued.length === 0) return started;
+    let progressed = false;
+    for (const dataset of queued) {
+      if (!(await store.acquireSlot(config.deployLimit))) return started;
+      // The deadline is fixed here, once: every retry of this attempt sends the same user data, which its
+      // RunInstances ClientToken requires, and the watchdog enforces the same time the worker arms.
+      const deadline = new Date(ctx.now().getTime() + config.workerTimeoutSeconds * 1000).toISOString();
+      const t = await store.transition(dataset, dataset.datasetIndex, 'INITIALIZING', { deadline });
+      if (!t.applied) {
+        // Someone else started (or cancelled) it between the listing and now.
+        await store.releaseSlot();
+        continue;
+      }
+      progressed = true;
+      started += 1;
+      // Said before the message is sent, so the launcher's own lines come after these.
+      const resultFolder = jobResultFolder(dataset.group, config.name, dataset.jobId);
+      await ctx.report.setStatus(resultFolder, dataset.datasetLabel, {
+        status: 'INITIALIZING',
+        reason: 'a worker is being launched',
+        input: dataset.datasetKey,
+      });
+      await ctx.report.certify(
+        resultFolder,
+        dataset.submittedAt,
+        `dataset ${dataset.datasetKey}: launch requested`,
+      );
+      await ctx.launchQueue.send({
+        analysis: config.name,
+        group: dataset.group,
+        jobId: dataset.jobId,
+        datasetIndex: dataset.datasetIndex,
+        attempt: dataset.attempt + 1,
+      });
+    }
+    if (!progressed) return started;
+  }
+};

@@ -1,0 +1,97 @@
+/**
+ * The launcher's work for one launch message: re-read the dataset (the table is the truth, the
+ * message only a reference), build the worker's job, launch it, record the launcher id. Retryable
+ * failures go back to the queue; a final failure makes the dataset FAILED with a plain reason.
+ */
+import type { WorkerJob } from '../job/worker-job';
+import { jobResultFolder } from '../layout';
+import type { LaunchMessage } from '../launch/launcher';
+import { readJobConfig } from '../submission/job-config';
+import type { ControlContext } from './control-context';
+import { finishDataset } from './dataset-finish';
+
+export type LaunchResult =
+  | { readonly kind: 'launched'; readonly launcherId: string }
+  | { readonly kind: 'skipped'; readonly why: string }
+  | { readonly kind: 'retry'; readonly reason: string }
+  | { readonly kind: 'failed'; readonly reason: string };
+
+export interface LaunchOptions {
+  /** This delivery is the last before the dead-letter queue: a retryable failure becomes final. */
+  readonly lastAttempt: boolean;
+}
+
+export const launchDataset = async (
+  ctx: ControlContext,
+  message: LaunchMessage,
+  options: LaunchOptions,
+): Promise<LaunchResult> => {
+  const { store, config } = ctx;
+  if (!ctx.launcher) throw new Error('launchDataset needs a launcher');
+  if (message.analysis !== config.name)
+    return { kind: 'skipped', why: `message for analysis ${message.analysis}` };
+  const jobKey = { group: message.group, jobId: message.jobId };
+  const dataset = await store.getDataset(jobKey, message.datasetIndex);
+  if (!dataset) return { kind: 'skipped', why: 'no such dataset' };
+  if (dataset.state !== 'INITIALIZING') return { kind: 'skipped', why: `dataset is ${dataset.state}` };
+  if (dataset.launcherId && dataset.attempt >= message.attempt)
+    return { kind: 'skipped', why: 'already launched' };
+  const job = await store.getJob(jobKey);
+  if (!job) return { kind: 'skipped', why: 'no such job' };
+
+  // The config was checked at submission; it is read again for the estimates the worker needs.
+  const configBody = await ctx.objects.read(job.header.configKey);
+  const jobConfig = configBody ? readJobConfig(configBody, job.header.configKey, config.limits) : undefined;
+  const estimates = jobConfig?.ok ? jobConfig : undefined;
+
+  const deadline = dataset.deadline
+    ? new Date(dataset.deadline)
+    : new Date(ctx.now().getTime() + config.workerTimeoutSeconds * 1000);
+  const resultFolder = jobResultFolder(dataset.group, config.name, dataset.jobId);
+  const workerJob: WorkerJob = {
+    analysis: config.name,
+    region: config.region,
+    bucket: ctx.bucket,
+    group: dataset.group,
+    jobId: dataset.jobId,
+    datasetIndex: dataset.datasetIndex,
+    datasetKey: dataset.datasetKey,
+    datasetLabel: dataset.datasetLabel,
+    configKey: job.header.configKey,
+    resultFolder,
+    command: config.command,
+    deadlineEpochSeconds: Math.floor(deadline.getTime() / 1000),
+    ...(estimates?.durationMinutes !== undefined
+      ? { durationEstimateMinutes: estimates.durationMinutes }
+      : {}),
+    launcher: ctx.launcher.kind,
+  };
+
+  const outcome = await ctx.launcher.launch({
+    job: workerJob,
+    attempt: message.attempt,
+    instanceType: dataset.instanceType,
+    ...(estimates?.datasetSizeGiB !== undefined ? { datasetSizeGiB: estimates.datasetSizeGiB } : {}),
+  });
+
+  if (outcome.kind === 'launched') {
+    await store.setLauncher(jobKey, dataset.datasetIndex, outcome.launcherId, message.attempt);
+    await ctx.report.certify(
+      resultFolder,
+      dataset.submittedAt,
+      `dataset ${dataset.datasetKey}: worker ${outcome.launcherId} launched (${dataset.instanceType})`,
+    );
+    return outcome;
+  }
+  if (outcome.kind === 'retry' && !options.lastAttempt) {
+    ctx.log.warn('launch will be retried', { ...message, reason: outcome.reason });
+    return outcome;
+  }
+  const reason =
+    outcome.kind === 'retry'
+      ? `the worker could not be launched after several attempts: ${outcome.reason}`
+      : outcome.reason;
+  const t = await store.transition(jobKey, dataset.datasetIndex, 'FAILED', { reason });
+  if (t.applied) await finishDataset(ctx, { dataset, state: 'FAILED', previous: t.previous, reason });
+  return { kind: 'failed', reason };
+};

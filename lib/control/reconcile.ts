@@ -1,0 +1,133 @@
+/**
+ * Turns what happened to workers into job state (DESIGN.md "The flow"): instance state changes,
+ * and the final report a worker uploads before it powers off. Duplicate and out-of-order events are
+ * harmless: every state change is a forward-only conditional write, and only the caller whose write
+ * applied does the follow-up (slot, budget, certificate, end.txt, next queued job).
+ */
+import type { DatasetRecord } from '../job/job-store';
+import type { JobState } from '../job/job-state';
+import { finalReportKey, FINAL_REPORT_SUFFIX, jobFolderName, jobResultFolder } from '../layout';
+import type { ControlContext } from './control-context';
+import { finishDataset } from './dataset-finish';
+
+/** EC2 states that mean the worker is gone or going. */
+const ENDING_STATES = ['shutting-down', 'terminated', 'stopping', 'stopped'];
+const WORKER_FINAL_STATES: readonly JobState[] = ['SUCCESS', 'FAILED', 'TIMED_OUT'];
+
+/** The dataset a worker belongs to: by the table's launcher index, else by the worker's own tags. */
+export const findDatasetOfWorker = async (
+  ctx: ControlContext,
+  launcherId: string,
+): Promise<DatasetRecord | undefined> => {
+  const known = await ctx.store.findByLauncher(launcherId);
+  if (known) return known;
+  const identity = await ctx.identifyWorker?.(launcherId);
+  if (!identity) return undefined;
+  const dataset = await ctx.store.getDataset(identity, identity.datasetIndex);
+  if (dataset && !dataset.launcherId) {
+    // The launcher died between RunInstances and recording the id: record it now.
+    await ctx.store.setLauncher(identity, identity.datasetIndex, launcherId, Math.max(1, dataset.attempt));
+  }
+  return dataset;
+};
+
+export const onWorkerState = async (
+  ctx: ControlContext,
+  launcherId: string,
+  state: string,
+  time: string,
+): Promise<string> => {
+  const dataset = await findDatasetOfWorker(ctx, launcherId);
+  if (!dataset) return `no dataset of ${ctx.config.name} runs on ${launcherId}`;
+  const resultFolder = jobResultFolder(dataset.group, ctx.config.name, dataset.jobId);
+
+  if (state === 'running') {
+    const t = await ctx.store.transition(dataset, dataset.datasetIndex, 'IN PROGRESS', { startedAt: time });
+    if (t.applied) {
+      await ctx.report.certify(
+        resultFolder,
+        dataset.submittedAt,
+        `dataset ${dataset.datasetKey}: worker ${launcherId} is running`,
+      );
+    }
+    return t.applied ? 'IN PROGRESS' : `unchanged (${t.previous})`;
+  }
+  if (!ENDING_STATES.includes(state)) return `ignored state ${state}`;
+
+  // A stopped worker still costs its volume and could be restarted: no instance outlives its job.
+  if ((state === 'stopping' || state === 'stopped') && ctx.launcher) await ctx.launcher.terminate(launcherId);
+
+  // The final report is uploaded before power-off, but its S3 event may arrive after this one.
+  const report = await ctx.objects.readText(finalReportKey(resultFolder, dataset.datasetLabel));
+  if (report !== undefined) return applyFinalReport(ctx, dataset, report);
+
+  // The hard deadline stops the worker itself (shutdown armed at boot): that is a timeout, not a crash.
+  const pastDeadline =
+    dataset.deadline !== undefined && new Date(time).getTime() >= new Date(dataset.deadline).getTime();
+  const ended: JobState = pastDeadline ? 'TIMED_OUT' : 'FAILED';
+  const reason = pastDeadline
+    ? `the job reached its deadline (SSM_TIMEOUT) and its worker ${launcherId} was stopped; the logs it wrote are kept in logs/`
+    : `the worker stopped unexpectedly (instance ${launcherId} ${state}) before reporting a result; the logs it wrote are kept in logs/`;
+  const t = await ctx.store.transition(dataset, dataset.datasetIndex, ended, { reason });
+  if (t.applied) await finishDataset(ctx, { dataset, state: ended, previous: t.previous, reason });
+  return t.applied ? ended : `unchanged (${t.previous})`;
+};
+
+/** `{group}/results/job__{analysis}_{jobId}/logs/DATASET_NAME:{label}_STATUS.final.json`. */
+export const parseFinalReportKey = (
+  analysis: string,
+  key: string,
+): { group: string; jobId: string; label: string } | undefined => {
+  const match = /^([^/]+)\/results\/([^/]+)\/logs\/DATASET_NAME:(.+)_STATUS(\.final\.json)$/.exec(key);
+  if (!match || match[4] !== FINAL_REPORT_SUFFIX) return undefined;
+  const prefix = jobFolderName(analysis, '');
+  if (!match[2].startsWith(prefix)) return undefined;
+  return { group: match[1], jobId: match[2].slice(prefix.length), label: match[3] };
+};
+
+export const onFinalReport = async (ctx: ControlContext, key: string): Promise<string> => {
+  const parsed = parseFinalReportKey(ctx.config.name, key);
+  if (!parsed) return `not a final report of ${ctx.config.name}: ${key}`;
+  const job = await ctx.store.getJob(parsed);
+  const dataset = job?.datasets.find((d) => d.datasetLabel === parsed.label);
+  if (!dataset) return `no dataset ${parsed.label} in job ${parsed.jobId}`;
+  const text = await ctx.objects.readText(key);
+  if (text === undefined) return 'the final report disappeared';
+  return applyFinalReport(ctx, dataset, text);
+};
+
+const applyFinalReport = async (
+  ctx: ControlContext,
+  dataset: DatasetRecord,
+  text: string,
+): Promise<string> => {
+  let report: { status?: unknown; reason?: unknown; exit_code?: unknown };
+  try {
+    report = JSON.parse(text) as typeof report;
+  } catch {
+    report = {};
+  }
+  const reported = WORKER_FINAL_STATES.find((s) => s === report.status);
+  const state: JobState = reported ?? 'FAILED';
+  const exitCode = typeof report.exit_code === 'number' ? report.exit_code : undefined;
+  const reason = reported
+    ? typeof report.reason === 'string' && report.reason
+      ? report.reason
+      : undefined
+    : 'the worker wrote a final report that could not be read';
+  const t = await ctx.store.transition(dataset, dataset.datasetIndex, state, {
+    ...(reason ? { reason } : {}),
+    ...(exitCode !== undefined ? { exitCode } : {}),
+  });
+  if (t.applied) {
+    await finishDataset(ctx, {
+      dataset,
+      state,
+      previous: t.previous,
+      reason,
+      exitCode,
+      workerReported: reported !== undefined,
+    });
+  }
+  return t.applied ? state : `unchanged (${t.previous})`;
+};

@@ -1,0 +1,42 @@
+/**
+ * One interface, three implementations (DESIGN.md "Launchers"): ec2 (RunInstances), batch
+ * (SubmitJob) and local (a child process). The launch service decides *whether* to launch (slots,
+ * state); a launcher only knows *how*.
+ */
+import type { WorkerJob } from '../job/worker-job';
+
+/** What the launch queue carries: a reference, never the job itself (the table is the truth). */
+export interface LaunchMessage {
+  readonly analysis: string;
+  readonly group: string;
+  readonly jobId: string;
+  readonly datasetIndex: number;
+  /** 1 for the first launch of this dataset; a relaunch after a lost instance counts up. */
+  readonly attempt: number;
+}
+
+export interface LaunchRequest {
+  readonly job: WorkerJob;
+  readonly attempt: number;
+  readonly instanceType: string;
+  /** GB added to the root volume for the data (the config's `__dataset_size__`). */
+  readonly datasetSizeGiB?: number;
+}
+
+export type LaunchOutcome =
+  /** Launched: `launcherId` is the instance id, Batch job id or `local:<pid>:<start ms>`. */
+  | { readonly kind: 'launched'; readonly launcherId: string }
+  /**
+   * Worth trying again later (throttling, capacity in every subnet, a transient API error): the
+   * message goes back to the queue and is retried with backoff.
+   */
+  | { readonly kind: 'retry'; readonly reason: string }
+  /** Will not work however often it is tried: the dataset is FAILED with `reason`, in plain words. */
+  | { readonly kind: 'failed'; readonly reason: string };
+
+export interface Launcher {
+  readonly kind: 'ec2' | 'batch' | 'local';
+  launch(request: LaunchRequest): Promise<LaunchOutcome>;
+  /** Stops a worker whatever its state (cancel, deadline, orphan). Unknown ids are not an error. */
+  terminate(launcherId: string): Promise<void>;
+}

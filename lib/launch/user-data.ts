@@ -1,0 +1,103 @@
+/**
+ * What an EC2 worker receives in its user data (DESIGN.md "Worker contract"): a short POSIX sh script
+ * that cloud-init runs once, as root, at first boot. It writes the worker script and the job file
+ * from quoted here-documents (nothing in them is expanded, whatever they contain) and runs the
+ * worker. The job is data (`encodeWorkerJob`: `NAME=BASE64` lines), never shell text.
+ *
+ * On the wire the script is gzip-compressed (`packUserData`): the worker script alone is larger than
+ * EC2's 16 KB user-data limit, which applies to the raw bytes before base64; cloud-init decompresses
+ * gzip user data before acting on it, so the instance still runs the same script.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { encodeWorkerJob, type WorkerJob } from '../job/worker-job';
+
+/** EC2's limit on user data, in bytes before base64. */
+export const USER_DATA_LIMIT_BYTES = 16 * 1024;
+
+export const WORKER_DIR = '/var/lib/ncaas';
+export const WORKER_LOG_FILE = '/var/log/ncaas-worker.log';
+
+const WORKER_DELIMITER = 'NCAAS_WORKER';
+const JOB_DELIMITER = 'NCAAS_JOB';
+
+export interface UserDataOptions {
+  /** The worker script (worker/run-job.sh), written byte for byte. */
+  readonly workerScript: string;
+  readonly job: WorkerJob;
+  /** Where the script and job file go. Tests only: an instance always uses WORKER_DIR. */
+  readonly baseDir?: string;
+  /** Where the worker's output goes. Tests only: an instance always uses WORKER_LOG_FILE. */
+  readonly logFile?: string;
+}
+
+/** The user-data script (text, before compression). */
+export const buildUserData = (options: UserDataOptions): string => {
+  const baseDir = safePath(options.baseDir ?? WORKER_DIR, 'baseDir');
+  const logFile = safePath(options.logFile ?? WORKER_LOG_FILE, 'logFile');
+  // A here-document always ends its text with a newline; a script without one gets it (harmless
+  // for sh), so what lands on disk is exactly what is checked below.
+  const workerScript = options.workerScript.endsWith('\n')
+    ? options.workerScript
+    : `${options.workerScript}\n`;
+  const jobFile = encodeWorkerJob(options.job);
+  assertHereDocument(workerScript, WORKER_DELIMITER, 'the worker script');
+  assertHereDocument(jobFile, JOB_DELIMITER, 'the job file');
+  if (!/^(?:NCAAS_JOB_[A-Z_]+=[A-Za-z0-9+/=]*\n)+$/.test(jobFile)) {
+    throw new Error('the job file must be NAME=BASE64 lines only');
+  }
+  return [
+    '#!/bin/sh',
+    '# ncaas worker bootstrap (lib/launch/user-data.ts). cloud-init runs it once, as root, at first boot.',
+    '# Both files are written from quoted here-documents: their text is not expanded or interpreted.',
+    'set -eu',
+    `base='${baseDir}'`,
+    'umask 077',
+    'mkdir -p "$base"',
+    `cat >"$base/run-job.sh" <<'${WORKER_DELIMITER}'`,
+    `${workerScript}${WORKER_DELIMITER}`,
+    `cat >"$base/job.env" <<'${JOB_DELIMITER}'`,
+    `${jobFile}${JOB_DELIMITER}`,
+    '# In the foreground: cloud-init waits, and the worker powers the instance off when it is done.',
+    `exec sh "$base/run-job.sh" "$base/job.env" >>'${logFile}' 2>&1`,
+    '',
+  ].join('\n');
+};
+
+/** The bytes EC2 receives (before base64): the script, gzip-compressed for cloud-init. */
+export const packUserData = (script: string): Buffer => gzipSync(Buffer.from(script, 'utf8'), { level: 9 });
+
+/**
+ * The worker script: `worker/run-job.sh` in the repository (tests, local runtime, CLI), or a copy next
+ * to the bundled Lambda (the stack copies it there when bundling).
+ */
+export const readWorkerScript = (): string => {
+  const candidates = [
+    path.join(__dirname, '..', '..', 'worker', 'run-job.sh'),
+    path.join(__dirname, 'run-job.sh'),
+  ];
+  const found = candidates.find((candidate) => existsSync(candidate));
+  if (found === undefined) {
+    throw new Error(`worker script not found: looked for ${candidates.join(' and ')}`);
+  }
+  return readFileSync(found, 'utf8');
+};
+
+/** No line of the text would end its here-document early, and sh can carry every byte of it. */
+const assertHereDocument = (text: string, delimiter: string, what: string): void => {
+  if (text.includes('\0')) throw new Error(`${what} contains a NUL byte, which sh cannot carry`);
+  if (text.split('\n').some((line) => line === delimiter)) {
+    throw new Error(`${what} contains a line "${delimiter}", which would end its here-document early`);
+  }
+};
+
+/** Paths go into the script inside single quotes: absolute, and nothing a shell could read as syntax. */
+const safePath = (value: string, name: string): string => {
+  if (!/^\/[A-Za-z0-9._/-]*$/.test(value)) {
+    throw new Error(
+      `${name} must be an absolute path of letters, digits, . _ - and /, got ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
+};

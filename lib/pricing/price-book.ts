@@ -1,0 +1,121 @@
+/**
+ * On-demand hourly prices of instance types, for MAXCOST budgets. Prices come from the AWS Pricing
+ * API (cached in memory for a day), else from a price file generated from that API by
+ * `npm run prices` (with its date), never from a hand-typed table. When neither knows a type, the
+ * price is unknown and the caller says so to the user instead of guessing.
+ */
+import { GetProductsCommand, PricingClient } from '@aws-sdk/client-pricing';
+
+export interface HourlyPrice {
+  readonly usd: number;
+  /** Where it came from, for the certificate: "AWS Pricing API" or "price file of 2026-11-01". */
+  readonly source: string;
+}
+
+export interface PriceBook {
+  hourly(instanceType: string): Promise<HourlyPrice | undefined>;
+}
+
+/** The generated price file's shape (bin/update-prices.ts). */
+export interface PriceFile {
+  readonly generatedAt: string;
+  readonly region: string;
+  readonly hourlyUsd: Readonly<Record<string, number>>;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** The Pricing API's filter for Linux, shared tenancy, no pre-installed software, on-demand use. */
+export const priceFilters = (region: string, instanceType: string) =>
+  [
+    ['regionCode', region],
+    ['instanceType', instanceType],
+    ['operatingSystem', 'Linux'],
+    ['tenancy', 'Shared'],
+    ['preInstalledSw', 'NA'],
+    ['capacitystatus', 'Used'],
+  ].map(([Field, Value]) => ({ Type: 'TERM_MATCH' as const, Field, Value }));
+
+/** The USD price per hour in one PriceList entry of GetProducts (a JSON string). */
+export const onDemandHourlyUsd = (priceListEntry: string): number | undefined => {
+  const product = JSON.parse(priceListEntry) as {
+    terms?: {
+      OnDemand?: Record<
+        string,
+        { priceDimensions?: Record<string, { unit?: string; pricePerUnit?: { USD?: string } }> }
+      >;
+    };
+  };
+  for (const term of Object.values(product.terms?.OnDemand ?? {})) {
+    for (const dimension of Object.values(term.priceDimensions ?? {})) {
+      const usd = Number(dimension.pricePerUnit?.USD);
+      if (dimension.unit === 'Hrs' && Number.isFinite(usd) && usd > 0) return usd;
+    }
+  }
+  return undefined;
+};
+
+export class PricingApiPriceBook implements PriceBook {
+  private readonly cache = new Map<string, { price: HourlyPrice | undefined; at: number }>();
+
+  constructor(
+    private readonly region: string,
+    // The Pricing API is served from us-east-1 (and two other regions) whatever the analysis region.
+    private readonly client: PricingClient = new PricingClient({ region: 'us-east-1' }),
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async hourly(instanceType: string): Promise<HourlyPrice | undefined> {
+    const cached = this.cache.get(instanceType);
+    if (cached && this.now() - cached.at < DAY_MS) return cached.price;
+    const out = await this.client.send(
+      new GetProductsCommand({
+        ServiceCode: 'AmazonEC2',
+        Filters: priceFilters(this.region, instanceType),
+        MaxResults: 10,
+      }),
+    );
+    // The SDK types PriceList loosely; each entry is one product as a JSON string.
+    const entries = (out.PriceList ?? []) as unknown as string[];
+    const prices = entries
+      .map((entry) => onDemandHourlyUsd(String(entry)))
+      .filter((p): p is number => p !== undefined);
+    const price = prices.length > 0 ? { usd: Math.min(...prices), source: 'AWS Pricing API' } : undefined;
+    this.cache.set(instanceType, { price, at: this.now() });
+    return price;
+  }
+}
+
+export class PriceFileBook implements PriceBook {
+  constructor(private readonly file: PriceFile) {}
+
+  async hourly(instanceType: string): Promise<HourlyPrice | undefined> {
+    const usd = this.file.hourlyUsd[instanceType];
+    return usd === undefined
+      ? undefined
+      : { usd, source: `price file of ${this.file.generatedAt.slice(0, 10)}` };
+  }
+}
+
+/** The first book that knows a price; a book that fails (no network, no permission) is skipped. */
+export class FallbackPriceBook implements PriceBook {
+  constructor(
+    private readonly books: readonly PriceBook[],
+    private readonly onError: (error: unknown) => void = () => undefined,
+  ) {}
+
+  async hourly(instanceType: string): Promise<HourlyPrice | undefined> {
+    for (const book of this.books) {
+      try {
+        const price = await book.hourly(instanceType);
+        if (price) return price;
+      } catch (error) {
+        this.onError(error);
+      }
+    }
+    return undefined;
+  }
+}
+
+/** A book that knows nothing (the local runtime: no AWS to ask). */
+export const NO_PRICES: PriceBook = { hourly: async () => undefined };

@@ -1,0 +1,101 @@
+/**
+ * The local runtime's AWS: s3rver and dynalite in this process, on 127.0.0.1, keeping their data
+ * under the runtime's folder so a restart on the same folder keeps its jobs.
+ */
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import type { EventEmitter } from 'node:events';
+import * as fs from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import * as path from 'node:path';
+import S3rver from 's3rver';
+import { createJobTableInput } from '../lib/job/job-table-schema';
+
+// dynalite ships no types; this is the part used here.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const dynalite = require('dynalite') as (options: { path?: string; createTableMs?: number }) => Server;
+
+/** Credentials both emulators accept; they are not, and cannot be, real AWS credentials. */
+export const EMULATOR_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+export const EMULATOR_REGION = 'us-east-1';
+
+export interface Emulators {
+  readonly s3Endpoint: string;
+  readonly dynamoDbEndpoint: string;
+  readonly s3: S3Client;
+  readonly dynamoDb: DynamoDBClient;
+  /** s3rver's notifications: an 'event' (S3-event-shaped, keys not encoded) per put, copy and delete. */
+  readonly events: EventEmitter;
+  stop(): Promise<void>;
+}
+
+export const startEmulators = async (options: {
+  dir: string;
+  bucket: string;
+  table: string;
+  s3Port?: number;
+}): Promise<Emulators> => {
+  const s3Dir = path.join(options.dir, 's3');
+  const dynamoDir = path.join(options.dir, 'dynamodb');
+  fs.mkdirSync(s3Dir, { recursive: true });
+  fs.mkdirSync(dynamoDir, { recursive: true });
+
+  const s3rver = new S3rver({
+    address: '127.0.0.1',
+    port: options.s3Port ?? 0,
+    silent: true,
+    directory: s3Dir,
+    configureBuckets: [{ name: options.bucket, configs: [] }],
+  });
+  const { port: s3Port } = await s3rver.run();
+  const s3Endpoint = `http://127.0.0.1:${s3Port}`;
+
+  const dynamo = dynalite({ path: dynamoDir, createTableMs: 0 });
+  await new Promise<void>((resolve, reject) => {
+    dynamo.once('error', reject);
+    dynamo.listen(0, '127.0.0.1', () => resolve());
+  });
+  const dynamoDbEndpoint = `http://127.0.0.1:${(dynamo.address() as AddressInfo).port}`;
+
+  const s3 = new S3Client({
+    endpoint: s3Endpoint,
+    region: EMULATOR_REGION,
+    credentials: EMULATOR_CREDENTIALS,
+    forcePathStyle: true,
+    // Otherwise streamed uploads keep their aws-chunked framing inside the stored object.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  const dynamoDb = new DynamoDBClient({
+    endpoint: dynamoDbEndpoint,
+    region: EMULATOR_REGION,
+    credentials: EMULATOR_CREDENTIALS,
+  });
+  await ensureTable(dynamoDb, options.table);
+
+  return {
+    s3Endpoint,
+    dynamoDbEndpoint,
+    s3,
+    dynamoDb,
+    // s3rver is an EventEmitter; its type declarations leave that out.
+    events: s3rver as unknown as EventEmitter,
+    stop: async () => {
+      s3.destroy();
+      dynamoDb.destroy();
+      await s3rver.close();
+      await new Promise<void>((resolve) => dynamo.close(() => resolve()));
+    },
+  };
+};
+
+/** Creates the job table as the stack does (same definition), unless a previous run left it. */
+const ensureTable = async (client: DynamoDBClient, table: string): Promise<void> => {
+  try {
+    await client.send(new DescribeTableCommand({ TableName: table }));
+  } catch (error) {
+    if ((error as { name?: string }).name !== 'ResourceNotFoundException') throw error;
+    await client.send(new CreateTableCommand(createJobTableInput(table)));
+  }
+};

@@ -1,0 +1,134 @@
+/**
+ * The `local` launcher: the same worker script as on EC2, run as a child process in its own process
+ * group. Power-off is the process exiting; the deadline kills the group; its AWS calls (the
+ * worker's and the analysis's) go to the emulators through the environment and the `aws` wrapper.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { encodeWorkerJob } from '../lib/job/worker-job';
+import type { LaunchOutcome, LaunchRequest, Launcher } from '../lib/launch/launcher';
+import type { RunningWorker } from '../lib/control/watchdog';
+import type { WorkerIdentity } from '../lib/control/control-context';
+
+export const REPOSITORY_ROOT = path.join(__dirname, '..');
+export const WORKER_SCRIPT = path.join(REPOSITORY_ROOT, 'worker', 'run-job.sh');
+/** The `aws` wrapper that adds `--endpoint-url` for CLIs too old to read AWS_ENDPOINT_URL. */
+export const AWS_WRAPPER_DIR = path.join(REPOSITORY_ROOT, 'local', 'bin');
+
+export interface LocalLauncherProps {
+  /** Where each worker gets a folder (job file, scratch, its own log). */
+  readonly workersDir: string;
+  /** The environment of every worker: emulator endpoints and credentials, and nothing real. */
+  readonly workerEnv: Readonly<Record<string, string>>;
+  /** Seconds between the worker's status uploads. @default 5 */
+  readonly statusIntervalSeconds?: number;
+  readonly now?: () => Date;
+}
+
+interface Worker {
+  readonly child: ChildProcess;
+  readonly identity: WorkerIdentity;
+  readonly launchedAt: Date;
+  readonly exited: Promise<void>;
+  deadlineTimer?: NodeJS.Timeout;
+}
+
+/** Emits `state` (launcherId, 'running' | 'terminated', isoTime) as EC2 would through EventBridge. */
+export class LocalLauncher extends EventEmitter implements Launcher {
+  readonly kind = 'local' as const;
+  private readonly workers = new Map<string, Worker>();
+  private readonly now: () => Date;
+
+  constructor(private readonly props: LocalLauncherProps) {
+    super();
+    this.now = props.now ?? (() => new Date());
+  }
+
+  async launch(request: LaunchRequest): Promise<LaunchOutcome> {
+    const { job } = request;
+    const startedAt = this.now();
+    const folder = path.join(
+      this.props.workersDir,
+      `${startedAt.getTime()}-${job.group}-${job.datasetIndex}`,
+    );
+    fs.mkdirSync(path.join(folder, 'work'), { recursive: true });
+    const jobFile = path.join(folder, 'job.env');
+    fs.writeFileSync(jobFile, encodeWorkerJob(job));
+    const log = fs.openSync(path.join(folder, 'worker.log'), 'a');
+    const child = spawn('sh', [WORKER_SCRIPT, jobFile], {
+      cwd: folder,
+      detached: true, // its own process group: the deadline and cancel stop the analysis too
+      stdio: ['ignore', log, log],
+      env: {
+        ...this.props.workerEnv,
+        PATH: `${AWS_WRAPPER_DIR}${path.delimiter}${process.env.PATH ?? ''}`,
+        HOME: process.env.HOME ?? folder,
+        NCAAS_WORK_DIR: path.join(folder, 'work'),
+        NCAAS_STATUS_INTERVAL: String(this.props.statusIntervalSeconds ?? 5),
+        NCAAS_INSTANCE_ID: '',
+      },
+    });
+    fs.closeSync(log);
+    if (child.pid === undefined) {
+      return { kind: 'failed', reason: 'the local worker process could not be started (is `sh` on PATH?)' };
+    }
+    const launcherId = `local:${child.pid}:${startedAt.getTime()}`;
+    // The worker reports its "instance" as the launcher id, like an EC2 instance id.
+    const exited = new Promise<void>((resolve) =>
+      child.once('exit', () => {
+        const worker = this.workers.get(launcherId);
+        if (worker?.deadlineTimer) clearTimeout(worker.deadlineTimer);
+        this.workers.delete(launcherId);
+        this.emit('state', launcherId, 'terminated', this.now().toISOString());
+        resolve();
+      }),
+    );
+    const worker: Worker = {
+      child,
+      identity: { group: job.group, jobId: job.jobId, datasetIndex: job.datasetIndex },
+      launchedAt: startedAt,
+      exited,
+    };
+    this.workers.set(launcherId, worker);
+    const msToDeadline = job.deadlineEpochSeconds * 1000 - startedAt.getTime();
+    worker.deadlineTimer = setTimeout(() => this.killGroup(child, 'SIGKILL'), Math.max(0, msToDeadline));
+    // Like EC2's "running" event, after the launch call has returned and been recorded.
+    setImmediate(() => {
+      if (this.workers.has(launcherId)) this.emit('state', launcherId, 'running', this.now().toISOString());
+    });
+    return { kind: 'launched', launcherId };
+  }
+
+  async terminate(launcherId: string): Promise<void> {
+    const worker = this.workers.get(launcherId);
+    if (!worker) return;
+    this.killGroup(worker.child, 'SIGTERM');
+    const forced = setTimeout(() => this.killGroup(worker.child, 'SIGKILL'), 5000);
+    await worker.exited;
+    clearTimeout(forced);
+  }
+
+  identify(launcherId: string): WorkerIdentity | undefined {
+    return this.workers.get(launcherId)?.identity;
+  }
+
+  running(): RunningWorker[] {
+    return [...this.workers].map(([launcherId, w]) => ({ launcherId, launchedAt: w.launchedAt }));
+  }
+
+  /** Stops every worker and waits for them to exit (the runtime is shutting down). */
+  async terminateAll(): Promise<void> {
+    await Promise.all([...this.workers.keys()].map((id) => this.terminate(id)));
+  }
+
+  private killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+    if (child.pid === undefined || child.exitCode !== null) return;
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      // Already gone.
+    }
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * The local runtime's public shape (the implementation lives in ./local-runtime.ts). The CLI's
+ * `ncaas local` and `npm run demo`, and the end-to-end tests, use only this.
+ */
+import type { AnalysisConfig } from '../lib/blueprint/analysis-config';
+
+export interface LocalRuntimeOptions {
+  /** A blueprint name (blueprints/<name>.json) or a path. */
+  readonly blueprint: string;
+  /** Where the emulators keep their data and the runtime writes env.sh. @default .ncaas-local */
+  readonly dir?: string;
+  /** S3 emulator port; DynamoDB takes a free one. @default 0 (any free port) */
+  readonly port?: number;
+  /** How often the watchdog runs. @default 30 s */
+  readonly watchdogIntervalMs?: number;
+  /** Progress lines (jobs started, finished); silent when false. @default console.log */
+  readonly print?: (line: string) => void;
+}
+
+export interface LocalRuntime {
+  readonly config: AnalysisConfig;
+  readonly bucket: string;
+  readonly table: string;
+  /** `http://127.0.0.1:<port>` of the S3 emulator. */
+  readonly s3Endpoint: string;
+  readonly dynamoDbEndpoint: string;
+  /** The variables a client needs (what env.sh exports). */
+  readonly clientEnv: Readonly<Record<string, string>>;
+  /** Path of the written env.sh. */
+  readonly envFile: string;
+  /** Resolves when no event, launch or worker is in flight. */
+  idle(): Promise<void>;
+  /** Stops workers (their jobs become INTERRUPTED), the emulators and timers. */
+  stop(): Promise<void>;
+}

@@ -1,0 +1,260 @@
+/**
+ * The whole service on one machine (`ncaas local`, `npm run demo`): the emulators stand in for S3
+ * and DynamoDB, s3rver's events become the S3 notifications the stack would deliver (same filters,
+ * keys encoded as S3 encodes them), and the SAME services the Lambdas run handle them. Workers are
+ * child processes running the same worker script; their AWS calls land on the emulators.
+ */
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { S3Event } from 'aws-lambda';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { AnalysisConfig } from '../lib/blueprint/analysis-config';
+import { loadBlueprintFile, resolveBlueprintPath } from '../lib/blueprint/load-blueprint';
+import { processCancel } from '../lib/control/cancel-request';
+import type { ControlContext, Log } from '../lib/control/control-context';
+import { finishDataset } from '../lib/control/dataset-finish';
+import { encodeS3Key, s3ObjectEvents } from '../lib/control/event-parsing';
+import { JobReport } from '../lib/control/job-report';
+import { launchDataset } from '../lib/control/launch-service';
+import { onFinalReport, onWorkerState } from '../lib/control/reconcile';
+import { S3Objects } from '../lib/control/s3-objects';
+import { processSubmission } from '../lib/control/submission-intake';
+import { runWatchdog } from '../lib/control/watchdog';
+import { JobStore } from '../lib/job/job-store';
+import { isFinal } from '../lib/job/job-state';
+import type { LaunchMessage } from '../lib/launch/launcher';
+import {
+  CANCEL_SUFFIX,
+  FINAL_REPORT_SUFFIX,
+  resultsPrefix,
+  SUBMIT_SUFFIX,
+  submissionsPrefix,
+} from '../lib/layout';
+import { NO_PRICES } from '../lib/pricing/price-book';
+import { EMULATOR_CREDENTIALS, EMULATOR_REGION, startEmulators } from './emulators';
+import { LocalLauncher, REPOSITORY_ROOT } from './local-launcher';
+import type { LocalRuntime, LocalRuntimeOptions } from './local-runtime-api';
+
+export type { LocalRuntime, LocalRuntimeOptions } from './local-runtime-api';
+
+/** Retries of a launch that asked to be retried, as the SQS queue's maxReceiveCount allows. */
+const MAX_LAUNCH_ATTEMPTS = 5;
+
+/** Which handler a created object goes to, exactly as the stack's notification filters route it. */
+export const routeObject = (
+  config: AnalysisConfig,
+  key: string,
+): 'submission' | 'cancel' | 'final-report' | undefined => {
+  for (const group of config.groups) {
+    if (group.userInput && key.startsWith(submissionsPrefix(group.name))) {
+      if (key.endsWith(SUBMIT_SUFFIX)) return 'submission';
+      if (key.endsWith(CANCEL_SUFFIX)) return 'cancel';
+    }
+    if (key.startsWith(resultsPrefix(group.name)) && key.endsWith(FINAL_REPORT_SUFFIX)) return 'final-report';
+  }
+  return undefined;
+};
+
+/** Shell-safe single quoting for env.sh. */
+const shellQuote = (value: string): string => `'${value.replace(/'/g, `'\\''`)}'`;
+
+export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<LocalRuntime> => {
+  const config = loadBlueprintFile(
+    resolveBlueprintPath(options.blueprint, path.join(REPOSITORY_ROOT, 'blueprints')),
+  );
+  const dir = path.resolve(options.dir ?? '.ncaas-local');
+  const print = options.print ?? ((line: string) => console.log(line));
+  const bucket = `${config.name}-local`;
+  const table = `${config.name}-jobs`;
+  fs.mkdirSync(path.join(dir, 'aws'), { recursive: true });
+  // Empty AWS config files: no real profile or credential file is ever read by a worker.
+  const awsConfigFile = path.join(dir, 'aws', 'config');
+  const awsCredentialsFile = path.join(dir, 'aws', 'credentials');
+  fs.writeFileSync(awsConfigFile, '');
+  fs.writeFileSync(awsCredentialsFile, '');
+
+  const emulators = await startEmulators({ dir, bucket, table, s3Port: options.port });
+  const clientEnv: Record<string, string> = {
+    AWS_ENDPOINT_URL: emulators.s3Endpoint,
+    AWS_ENDPOINT_URL_S3: emulators.s3Endpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: emulators.dynamoDbEndpoint,
+    AWS_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: EMULATOR_CREDENTIALS.secretAccessKey,
+    AWS_REGION: EMULATOR_REGION,
+    AWS_DEFAULT_REGION: EMULATOR_REGION,
+    AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
+    AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
+    NCAAS_BUCKET: bucket,
+    NCAAS_TABLE: table,
+    NCAAS_ANALYSIS: config.name,
+  };
+  const workerEnv: Record<string, string> = {
+    ...clientEnv,
+    AWS_CONFIG_FILE: awsConfigFile,
+    AWS_SHARED_CREDENTIALS_FILE: awsCredentialsFile,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    LANG: process.env.LANG ?? 'C.UTF-8',
+  };
+  const envFile = path.join(dir, 'env.sh');
+  fs.writeFileSync(
+    envFile,
+    `# ncaas local runtime for ${config.name}: \`. ${envFile}\` points the AWS CLI, SDKs and ncaas at it.\n` +
+      Object.entries(clientEnv)
+        .map(([k, v]) => `export ${k}=${shellQuote(v)}`)
+        .join('\n') +
+      '\n',
+  );
+
+  const log: Log = {
+    info: () => undefined,
+    warn: (message, details) => print(`warning: ${message} ${details ? JSON.stringify(details) : ''}`),
+    error: (message, details) => print(`error: ${message} ${details ? JSON.stringify(details) : ''}`),
+  };
+  const launcher = new LocalLauncher({ workersDir: path.join(dir, 'workers'), workerEnv });
+  const objects = new S3Objects(emulators.s3, bucket);
+  const now = () => new Date();
+
+  // In-flight work, so idle() and stop() know when everything has settled.
+  const inFlight = new Set<Promise<unknown>>();
+  const track = (what: string, work: () => Promise<unknown>): void => {
+    const p = work()
+      .catch((error: unknown) =>
+        print(`error: ${what}: ${error instanceof Error ? error.message : String(error)}`),
+      )
+      .finally(() => inFlight.delete(p));
+    inFlight.add(p);
+  };
+
+  const launchQueue = {
+    send: async (message: LaunchMessage) => track('launch', () => deliverLaunch(message, 1)),
+  };
+  const ctx: ControlContext = {
+    config,
+    bucket,
+    objects,
+    report: new JobReport(objects, now),
+    store: new JobStore({
+      client: DynamoDBDocumentClient.from(emulators.dynamoDb, {
+        marshallOptions: { removeUndefinedValues: true },
+      }),
+      tableName: table,
+      analysis: config.name,
+      onRepairableError: (what, error) => log.warn(what, { error: String(error) }),
+    }),
+    launchQueue,
+    prices: NO_PRICES,
+    launcher,
+    identifyWorker: async (id) => launcher.identify(id),
+    now,
+    log,
+  };
+
+  const deliverLaunch = async (message: LaunchMessage, receive: number): Promise<void> => {
+    const result = await launchDataset(ctx, message, { lastAttempt: receive >= MAX_LAUNCH_ATTEMPTS });
+    if (result.kind === 'launched')
+      print(`job ${message.group}/${message.jobId}: worker ${result.launcherId} started`);
+    if (result.kind === 'failed')
+      print(`job ${message.group}/${message.jobId}: launch failed: ${result.reason}`);
+    if (result.kind === 'retry') {
+      const backoff = Math.min(30_000, 1000 * 2 ** receive);
+      setTimeout(() => track('launch', () => deliverLaunch(message, receive + 1)), backoff).unref();
+    }
+  };
+
+  launcher.on('state', (launcherId: string, state: string, time: string) =>
+    track(`worker ${launcherId} ${state}`, async () => {
+      const outcome = await onWorkerState(ctx, launcherId, state, time);
+      if (state === 'terminated' && !outcome.startsWith('unchanged'))
+        print(`worker ${launcherId} ended: ${outcome}`);
+    }),
+  );
+
+  // s3rver reports every put with the raw key; S3 filters by the notification rules and encodes.
+  emulators.events.on('event', (event: S3Event) => {
+    for (const record of event.Records ?? []) {
+      if (!record.eventName?.startsWith('ObjectCreated') || record.s3.bucket.name !== bucket) continue;
+      const route = routeObject(config, record.s3.object.key);
+      if (!route) continue;
+      const shaped: S3Event = {
+        Records: [
+          {
+            ...record,
+            s3: { ...record.s3, object: { ...record.s3.object, key: encodeS3Key(record.s3.object.key) } },
+          },
+        ],
+      };
+      for (const object of s3ObjectEvents(shaped)) {
+        if (route === 'submission') {
+          track(`submission ${object.key}`, async () => {
+            const outcome = await processSubmission(ctx, object);
+            print(
+              outcome.kind === 'refused'
+                ? `submission ${object.key} refused: see s3://${bucket}/${outcome.messageKey}`
+                : `submission ${object.key}: ${outcome.kind}`,
+            );
+          });
+        } else if (route === 'cancel') {
+          track(`cancel ${object.key}`, async () =>
+            print(`cancel ${object.key}: ${(await processCancel(ctx, object.key)).kind}`),
+          );
+        } else {
+          track(`final report ${object.key}`, () => onFinalReport(ctx, object.key));
+        }
+      }
+    }
+  });
+
+  // Workers of a previous run of this folder died with it: say so instead of leaving them live.
+  for (const dataset of await ctx.store.listLive()) {
+    if (dataset.launcherId?.startsWith('local:') && !launcher.identify(dataset.launcherId)) {
+      const reason = 'the local runtime stopped while this dataset ran';
+      const t = await ctx.store.transition(dataset, dataset.datasetIndex, 'INTERRUPTED', { reason });
+      if (t.applied)
+        await finishDataset(ctx, { dataset, state: 'INTERRUPTED', previous: t.previous, reason });
+    }
+  }
+
+  const watchdog = setInterval(
+    () => track('watchdog', () => runWatchdog(ctx, { listWorkers: async () => launcher.running() })),
+    options.watchdogIntervalMs ?? 30_000,
+  );
+  watchdog.unref();
+
+  const idle = async (): Promise<void> => {
+    while (inFlight.size > 0 || launcher.running().length > 0) {
+      await Promise.race([...inFlight, new Promise((r) => setTimeout(r, 100))]);
+    }
+  };
+
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    clearInterval(watchdog);
+    // Running jobs become INTERRUPTED before their workers are stopped, so the exit events that
+    // follow do not read as crashes.
+    for (const dataset of await ctx.store.listLive()) {
+      if (isFinal(dataset.state) || !dataset.launcherId || !launcher.identify(dataset.launcherId)) continue;
+      const reason = 'the local runtime was stopped';
+      const t = await ctx.store.transition(dataset, dataset.datasetIndex, 'INTERRUPTED', { reason });
+      if (t.applied)
+        await finishDataset(ctx, { dataset, state: 'INTERRUPTED', previous: t.previous, reason });
+    }
+    await launcher.terminateAll();
+    await Promise.allSettled([...inFlight]);
+    await emulators.stop();
+  };
+
+  return {
+    config,
+    bucket,
+    table,
+    s3Endpoint: emulators.s3Endpoint,
+    dynamoDbEndpoint: emulators.dynamoDbEndpoint,
+    clientEnv,
+    envFile,
+    idle,
+    stop,
+  };
+};

@@ -1,0 +1,196 @@
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { encodeWorkerJob, type WorkerJob } from '../../lib/job/worker-job';
+import {
+  buildUserData,
+  packUserData,
+  readWorkerScript,
+  USER_DATA_LIMIT_BYTES,
+  WORKER_DIR,
+  WORKER_LOG_FILE,
+} from '../../lib/launch/user-data';
+
+const realisticJob: WorkerJob = {
+  analysis: 'dlc2-web',
+  region: 'us-east-1',
+  bucket: 'ncaas-dlc2-web-data-123456789012',
+  group: 'labA',
+  jobId: '16:52:06.836494condition_2_3',
+  datasetIndex: 3,
+  datasetKey: 'labA/inputs/session 2024-05-01/mouse_12 camera-left.mp4',
+  datasetLabel: 'mouse_12 camera-left.mp4',
+  configKey: 'labA/configs/config.yaml',
+  resultFolder: 'labA/results/job__dlc2-web_16:52:06.836494condition_2_3',
+  command:
+    'ls; cd /home/ubuntu; neurocaas_contrib/run_main_cli.sh "{}" "{}" "{}" "{}" "neurocaas_contrib/dlc/run_dlc2_cli.sh"; . neurocaas_contrib/ncap_utils/workflow.sh; cleanup',
+  deadlineEpochSeconds: 1767225600,
+  durationEstimateMinutes: 45,
+  launcher: 'ec2',
+};
+
+/** Everything a shell could trip over, including text that looks like the here-document delimiters. */
+const hostile = 'it\'s "quoted" `date` $(touch pwned) $HOME \\n \\\nline\nNCAAS_JOB\nNCAAS_WORKER\nEOF\n';
+
+const hostileJob: WorkerJob = {
+  ...realisticJob,
+  jobId: `job ${hostile}`,
+  datasetKey: `labA/inputs/${hostile}.bin`,
+  datasetLabel: hostile,
+  configKey: `labA/configs/${hostile}.yaml`,
+  command: `echo ${hostile} "{}" '{}' {} {}; cleanup`,
+};
+
+interface Run {
+  readonly status: number | null;
+  readonly stderr: string;
+  readonly dir: string;
+  readonly baseDir: string;
+  readonly logFile: string;
+  /** The arguments the worker was started with. */
+  readonly workerArgs: string[];
+}
+
+const sandboxes: string[] = [];
+
+afterAll(() => {
+  for (const dir of sandboxes) rmSync(dir, { recursive: true, force: true });
+});
+
+/**
+ * Runs user data with `shell` in a fresh directory. A stub `sh` first on PATH stands in for the worker
+ * run (it records its arguments and prints a line), so the worker script itself never executes.
+ */
+const runUserData = (
+  shell: string,
+  options: { readonly workerScript: string; readonly job: WorkerJob },
+): Run => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ncaas-user-data-'));
+  sandboxes.push(dir);
+  const baseDir = path.join(dir, 'var-lib-ncaas');
+  const logFile = path.join(dir, 'ncaas-worker.log');
+  const bin = path.join(dir, 'bin');
+  mkdirSync(bin);
+  writeFileSync(
+    path.join(bin, 'sh'),
+    '#!/bin/sh\nfor arg in "$@"; do printf \'%s\\n\' "$arg"; done >"$NCAAS_TEST_ARGS"\necho "stub worker ran"\n',
+  );
+  chmodSync(path.join(bin, 'sh'), 0o755);
+  const script = path.join(dir, 'user-data');
+  writeFileSync(script, buildUserData({ ...options, baseDir, logFile }));
+  const argsFile = path.join(dir, 'args');
+  const result = spawnSync(shell, [script], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, NCAAS_TEST_ARGS: argsFile, HOME: dir },
+  });
+  return {
+    status: result.status,
+    stderr: result.stderr,
+    dir,
+    baseDir,
+    logFile,
+    workerArgs: existsSync(argsFile) ? readFileSync(argsFile, 'utf8').split('\n').slice(0, -1) : [],
+  };
+};
+
+const shells = ['/bin/sh', '/bin/bash'].filter((shell) => existsSync(shell));
+
+describe.each(shells)('user data run by %s', (shell) => {
+  test('writes the worker script and the job file byte for byte and starts the worker on them', () => {
+    const workerScript = readWorkerScript();
+    const run = runUserData(shell, { workerScript, job: realisticJob });
+
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(readFileSync(path.join(run.baseDir, 'run-job.sh'), 'utf8')).toBe(workerScript);
+    expect(readFileSync(path.join(run.baseDir, 'job.env'), 'utf8')).toBe(encodeWorkerJob(realisticJob));
+    expect(run.workerArgs).toEqual([path.join(run.baseDir, 'run-job.sh'), path.join(run.baseDir, 'job.env')]);
+    expect(readFileSync(run.logFile, 'utf8')).toBe('stub worker ran\n');
+  });
+
+  test('quotes, backticks, $(...), backslashes, newlines and delimiter-like lines reach the files verbatim', () => {
+    // Its own delimiter may appear anywhere but alone on a line (that is refused, see below).
+    const workerScript =
+      '#!/bin/sh\n# it\'s "quoted" `date` $(touch pwned) $HOME \\n \\\nline\nNCAAS_JOB\nEOF\n' +
+      'echo \'$(touch pwned)\' "`touch pwned`"\n NCAAS_WORKER\nNCAAS_WORKER \nNCAAS_WORKER_2\n';
+    const run = runUserData(shell, { workerScript, job: hostileJob });
+
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(readFileSync(path.join(run.baseDir, 'run-job.sh'), 'utf8')).toBe(workerScript);
+    const jobFile = readFileSync(path.join(run.baseDir, 'job.env'), 'utf8');
+    expect(jobFile).toBe(encodeWorkerJob(hostileJob));
+    const command = jobFile.split('\n').find((line) => line.startsWith('NCAAS_JOB_COMMAND='));
+    expect(Buffer.from(command?.split('=', 2)[1] ?? '', 'base64').toString('utf8')).toBe(hostileJob.command);
+    expect(existsSync(path.join(run.dir, 'pwned'))).toBe(false);
+  });
+});
+
+test('the job file is NAME=BASE64 lines: nothing in it a shell could interpret', () => {
+  for (const line of encodeWorkerJob(hostileJob).trimEnd().split('\n')) {
+    expect(line).toMatch(/^NCAAS_JOB_[A-Z_]+=[A-Za-z0-9+/=]*$/);
+  }
+});
+
+test('a worker script without a final newline gets one (a here-document always ends with one)', () => {
+  const run = runUserData(shells[0] ?? '/bin/sh', {
+    workerScript: '#!/bin/sh\necho no newline',
+    job: realisticJob,
+  });
+  expect(run.status).toBe(0);
+  expect(readFileSync(path.join(run.baseDir, 'run-job.sh'), 'utf8')).toBe('#!/bin/sh\necho no newline\n');
+});
+
+test('a worker script with a line equal to its here-document delimiter is refused', () => {
+  expect(() =>
+    buildUserData({ workerScript: '#!/bin/sh\nNCAAS_WORKER\necho after\n', job: realisticJob }),
+  ).toThrow(/line "NCAAS_WORKER"/);
+});
+
+test('a worker script with a NUL byte is refused', () => {
+  expect(() => buildUserData({ workerScript: '#!/bin/sh\necho \0\n', job: realisticJob })).toThrow(/NUL/);
+});
+
+test('on an instance the files go to /var/lib/ncaas and the output to /var/log/ncaas-worker.log', () => {
+  const script = buildUserData({ workerScript: '#!/bin/sh\n', job: realisticJob });
+  expect(WORKER_DIR).toBe('/var/lib/ncaas');
+  expect(WORKER_LOG_FILE).toBe('/var/log/ncaas-worker.log');
+  expect(script.startsWith('#!/bin/sh\n')).toBe(true);
+  expect(script).toContain("base='/var/lib/ncaas'\n");
+  expect(script).toContain(`cat >"$base/run-job.sh" <<'NCAAS_WORKER'\n`);
+  expect(script).toContain(`cat >"$base/job.env" <<'NCAAS_JOB'\n`);
+  expect(script).toContain(`exec sh "$base/run-job.sh" "$base/job.env" >>'/var/log/ncaas-worker.log' 2>&1\n`);
+});
+
+test('a base directory a shell could misread is refused', () => {
+  expect(() =>
+    buildUserData({ workerScript: '#!/bin/sh\n', job: realisticJob, baseDir: "/tmp/x'; reboot; '" }),
+  ).toThrow(/baseDir must be an absolute path/);
+  expect(() =>
+    buildUserData({ workerScript: '#!/bin/sh\n', job: realisticJob, baseDir: 'relative' }),
+  ).toThrow(/baseDir must be an absolute path/);
+});
+
+test('readWorkerScript finds worker/run-job.sh in the repository', () => {
+  const inRepository = readFileSync(path.join(__dirname, '..', '..', 'worker', 'run-job.sh'), 'utf8');
+  expect(readWorkerScript()).toBe(inRepository);
+});
+
+test('packed user data is gzip (cloud-init decompresses it) of the script', () => {
+  const script = buildUserData({ workerScript: readWorkerScript(), job: realisticJob });
+  const packed = packUserData(script);
+  expect([...packed.subarray(0, 2)]).toEqual([0x1f, 0x8b]);
+  expect(gunzipSync(packed).toString('utf8')).toBe(script);
+  expect(packUserData(script).equals(packed)).toBe(true);
+});
+
+const realisticScript = buildUserData({ workerScript: readWorkerScript(), job: realisticJob });
+const realisticSize = packUserData(realisticScript).length;
+const realisticRawSize = Buffer.byteLength(realisticScript, 'utf8');
+
+test(`user data for a realistic job is ${realisticSize} bytes compressed (${realisticRawSize} raw), under 3/4 of EC2's ${USER_DATA_LIMIT_BYTES}-byte limit`, () => {
+  expect(realisticSize).toBeLessThan(USER_DATA_LIMIT_BYTES * 0.75);
+});

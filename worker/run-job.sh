@@ -1,0 +1,727 @@
+#!/bin/sh
+# The worker: runs one dataset of one job, the same way on EC2, in a Batch container and locally.
+#
+#   run-job.sh <job-file>        run the job (`-` reads the job from stdin)
+#   run-job.sh --rewrite-command print the COMMAND read on stdin as the worker will run it
+#
+# The job file is lib/job/worker-job.ts `encodeWorkerJob`: one `NCAAS_JOB_<FIELD>=<base64>` line per
+# field. It is data: each value is decoded with `base64 -d` into a variable; the file is never
+# sourced or eval'd, and no user-controlled string (keys, job id) is ever part of shell text.
+#
+# Needs a POSIX sh, coreutils (base64, date, tail, ...), awk, grep and the AWS CLI v1 or v2.
+# Optional: bash (runs COMMAND, as NeuroCAAS did; sh otherwise), timeout (stops the analysis
+# before the hard deadline so the worker can still report), curl (instance id from IMDSv2).
+# See worker/README.md for the contract; the environment variables it reads are listed there.
+set -eu
+
+# ---------------------------------------------------------------------------------------------
+# Small tools, defined first because every later step (even a failing one) uses them.
+# ---------------------------------------------------------------------------------------------
+
+# JSON string escaper. Reads bytes on stdin, prints one quoted JSON string. Runs under LC_ALL=C so
+# awk sees bytes; valid UTF-8 sequences pass through, any other byte becomes U+FFFD, so the result
+# is valid JSON (and valid UTF-8) whatever an analysis printed.
+JSON_STRING_AWK='
+BEGIN { for (b = 1; b < 256; b++) ord[sprintf("%c", b)] = b; out = "" }
+{
+  line = $0; len = length(line); s = ""; i = 1
+  while (i <= len) {
+    ch = substr(line, i, 1); c = ord[ch] + 0
+    if (c < 128) {
+      if (ch == "\"") s = s "\\\""
+      else if (ch == "\\") s = s "\\\\"
+      else if (c == 9) s = s "\\t"
+      else if (c == 13) s = s "\\r"
+      else if (c < 32 || c == 127) s = s sprintf("\\u%04x", c)
+      else s = s ch
+      i++
+      continue
+    }
+    need = 0
+    if (c >= 194 && c <= 223) need = 1
+    else if (c >= 224 && c <= 239) need = 2
+    else if (c >= 240 && c <= 244) need = 3
+    ok = (need > 0 && i + need <= len)
+    if (ok) {
+      lo = 128; hi = 191
+      if (c == 224) lo = 160; else if (c == 237) hi = 159; else if (c == 240) lo = 144; else if (c == 244) hi = 143
+      c1 = ord[substr(line, i + 1, 1)] + 0
+      if (c1 < lo || c1 > hi) ok = 0
+      for (k = 2; ok && k <= need; k++) {
+        ck = ord[substr(line, i + k, 1)] + 0
+        if (ck < 128 || ck > 191) ok = 0
+      }
+    }
+    if (ok) { s = s substr(line, i, need + 1); i += need + 1 }
+    else { s = s "\\ufffd"; i++ }
+  }
+  out = (NR > 1) ? out "\\n" s : s
+}
+END { printf "\"%s\"", out }
+'
+
+# COMMAND rewrite. The blueprint's COMMAND (trusted, written by the analysis developer) has four `{}`
+# placeholders, quoted or not. Each is replaced by a reference to a positional parameter, chosen by
+# the quoting context it sits in, so the values (untrusted keys) are only ever expanded, never parsed:
+#   unquoted `{}`, `"{}"` or `'{}'`  ->  "$N"
+#   `{}` inside "..."               ->  ${N}
+#   `{}` inside '...'               ->  '"$N"'   (close the quotes, expand, reopen)
+# Placeholders after the fourth are left alone (NeuroCAAS filled exactly four).
+COMMAND_REWRITE_AWK='
+BEGIN {
+  s = ENVIRON["NCAAS_COMMAND_TEMPLATE"]; len = length(s); out = ""; q = ""; n = 0; i = 1
+  while (i <= len) {
+    c = substr(s, i, 1)
+    if (n < 4 && q == "" && (substr(s, i, 4) == "\"{}\"" || substr(s, i, 4) == "\047{}\047")) {
+      n++; out = out "\"$" n "\""; i += 4; continue
+    }
+    if (n < 4 && substr(s, i, 2) == "{}") {
+      n++
+      if (q == "") out = out "\"$" n "\""
+      else if (q == "\"") out = out "${" n "}"
+      else out = out "\047\"$" n "\"\047"
+      i += 2; continue
+    }
+    if (q == "\047") { if (c == "\047") q = "" }
+    else if (c == "\\") { out = out substr(s, i, 2); i += 2; continue }
+    else if (q == "\"") { if (c == "\"") q = "" }
+    else if (c == "\047" || c == "\"") q = c
+    out = out c; i++
+  }
+  printf "%s", out
+}
+'
+
+rewrite_command() {
+  NCAAS_COMMAND_TEMPLATE=$1 LC_ALL=C awk "$COMMAND_REWRITE_AWK"
+}
+
+if [ "${1-}" = --rewrite-command ]; then
+  # A debugging aid for analysis developers (and the tests): shows what will run, touches nothing.
+  template=$(cat)
+  rewrite_command "$template"
+  printf '\n'
+  exit 0
+fi
+
+if [ "$#" -ne 1 ]; then
+  printf 'usage: %s <job-file>\n' "$0" >&2
+  exit 2
+fi
+job_file=$1
+
+worker_started=$(date +%s)
+now() { date +%s; }
+iso_utc() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || printf '%s' "$1"; }
+
+# Until the scratch dir exists the worker log is stderr only (cloud-init-output.log on EC2).
+worker_log=''
+log() {
+  line="$(date -u +%Y-%m-%dT%H:%M:%SZ) [+$(($(now) - worker_started))s] $*"
+  printf '%s\n' "$line" >&2
+  if [ -n "$worker_log" ]; then printf '%s\n' "$line" >>"$worker_log" || true; fi
+}
+
+json_string() { printf '%s' "$1" | LC_ALL=C awk "$JSON_STRING_AWK"; }
+# The tail of a log as a JSON string; NUL bytes are dropped (awk implementations disagree on them).
+json_tail() {
+  if [ -f "$1" ]; then
+    tail -n "$tail_lines" "$1" | tail -c "$tail_bytes" | tr -d '\000' | LC_ALL=C awk "$JSON_STRING_AWK"
+  else
+    printf '""'
+  fi
+}
+
+# State the traps need; set before any trap can fire.
+step='reading the job file'
+finishing=0
+reportable=0
+analysis_pid=''
+analysis_ran=0
+monitor_pid=''
+created_work_dir=''
+final_status=''
+launcher='local'
+real_shutdown=$(command -v shutdown 2>/dev/null || true)
+for candidate in /sbin/shutdown /usr/sbin/shutdown; do
+  if [ -z "$real_shutdown" ] && [ -x "$candidate" ]; then real_shutdown=$candidate; fi
+done
+
+# ---------------------------------------------------------------------------------------------
+# Power-off and deadline. Overridable so the local runtime and tests can replace them; on EC2 the
+# defaults use the real `shutdown` (found before the analysis's PATH gets our shim).
+# ---------------------------------------------------------------------------------------------
+
+# arm_deadline <epoch>: (re)schedule the hard stop. Minutes are rounded up, at least one, so a late
+# start still leaves a minute to report.
+arm_deadline() {
+  remaining=$(($1 - $(now)))
+  minutes=$(((remaining + 59) / 60))
+  if [ "$minutes" -lt 1 ]; then minutes=1; fi
+  if [ -n "${NCAAS_ARM_DEADLINE_COMMAND+set}" ]; then
+    if [ -z "$NCAAS_ARM_DEADLINE_COMMAND" ]; then return 0; fi
+    sh -c "$NCAAS_ARM_DEADLINE_COMMAND" ncaas-arm-deadline "$minutes" "$1" ||
+      log "WARNING: arming the deadline failed (NCAAS_ARM_DEADLINE_COMMAND)"
+  elif [ "$launcher" = ec2 ]; then
+    if [ -n "$real_shutdown" ]; then
+      "$real_shutdown" -h "+$minutes" >/dev/null 2>&1 || log "WARNING: shutdown -h +$minutes failed"
+    else
+      log "WARNING: no shutdown command: the hard deadline is not armed on this instance"
+    fi
+  fi
+  # batch: the job definition's timeout; local: the launcher kills the process group.
+}
+
+# power_off <exit status>: the last thing the worker does, whatever happened.
+power_off() {
+  if [ -n "${NCAAS_POWEROFF_COMMAND+set}" ]; then
+    if [ -n "$NCAAS_POWEROFF_COMMAND" ]; then
+      sh -c "$NCAAS_POWEROFF_COMMAND" ncaas-poweroff "${final_status:-FAILED}" ||
+        log "WARNING: NCAAS_POWEROFF_COMMAND failed"
+    fi
+  elif [ "$launcher" = ec2 ]; then
+    log "powering off"
+    if [ -n "$real_shutdown" ]; then "$real_shutdown" -h now || log "WARNING: shutdown -h now failed"; fi
+  fi
+  exit "$1"
+}
+
+# Reading the job comes before arming only because the deadline is in the job; any failure here
+# still powers the instance off.
+die_unreported() {
+  log "ERROR: $* (the job cannot be reported: powering off)"
+  finishing=1
+  power_off 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# 1. Read the job (data only).
+# ---------------------------------------------------------------------------------------------
+job_analysis='' job_region='' job_bucket='' job_group='' job_id='' job_dataset_index=''
+job_dataset_key='' job_dataset_label='' job_config_key='' job_result_folder='' job_command=''
+job_deadline='' job_duration_estimate=''
+cr=$(printf '\r')
+
+read_job() {
+  while IFS= read -r line || [ -n "$line" ]; do
+    line=${line%"$cr"}
+    case $line in
+      '') continue ;;
+      NCAAS_JOB_*=*) ;;
+      *) die_unreported "the job file has a line that is not NCAAS_JOB_<FIELD>=<base64>" ;;
+    esac
+    name=${line%%=*}
+    encoded=${line#*=}
+    case $encoded in *[!A-Za-z0-9+/=]*) die_unreported "$name is not base64" ;; esac
+    # The trailing x keeps trailing newlines of a value (command substitution would strip them).
+    value=$(printf '%s' "$encoded" | base64 -d && printf x) || die_unreported "$name is not base64"
+    value=${value%x}
+    case $name in
+      NCAAS_JOB_ANALYSIS) job_analysis=$value ;;
+      NCAAS_JOB_REGION) job_region=$value ;;
+      NCAAS_JOB_BUCKET) job_bucket=$value ;;
+      NCAAS_JOB_GROUP) job_group=$value ;;
+      NCAAS_JOB_JOB_ID) job_id=$value ;;
+      NCAAS_JOB_DATASET_INDEX) job_dataset_index=$value ;;
+      NCAAS_JOB_DATASET_KEY) job_dataset_key=$value ;;
+      NCAAS_JOB_DATASET_LABEL) job_dataset_label=$value ;;
+      NCAAS_JOB_CONFIG_KEY) job_config_key=$value ;;
+      NCAAS_JOB_RESULT_FOLDER) job_result_folder=$value ;;
+      NCAAS_JOB_COMMAND) job_command=$value ;;
+      NCAAS_JOB_DEADLINE_EPOCH_SECONDS) job_deadline=$value ;;
+      NCAAS_JOB_DURATION_ESTIMATE_MINUTES) job_duration_estimate=$value ;;
+      NCAAS_JOB_LAUNCHER) launcher=$value ;;
+      *) log "ignoring unknown job field $name" ;;
+    esac
+  done
+}
+
+if [ "$job_file" = - ]; then
+  read_job
+elif [ -r "$job_file" ]; then
+  read_job <"$job_file"
+else
+  die_unreported "cannot read the job file $job_file"
+fi
+
+case $launcher in ec2 | batch | local) ;; *) die_unreported "unknown launcher in the job" ;; esac
+case $job_deadline in '' | *[!0-9]*) die_unreported "the job has no valid deadline" ;; esac
+
+# ---------------------------------------------------------------------------------------------
+# 2. Arm the hard deadline FIRST: from here on, nothing (a hung download, a crashed worker, a dead
+#    control plane) can keep this instance running past it.
+# ---------------------------------------------------------------------------------------------
+arm_deadline "$job_deadline"
+
+require() { if [ -z "$1" ]; then die_unreported "the job has no $2"; fi; }
+require "$job_bucket" bucket
+require "$job_dataset_key" datasetKey
+require "$job_dataset_label" datasetLabel
+require "$job_config_key" configKey
+require "$job_result_folder" resultFolder
+require "$job_command" command
+require "$job_id" jobId
+case $job_dataset_label in */*) die_unreported "the dataset label contains a slash" ;; esac
+case $job_duration_estimate in
+  '') ;;
+  *[!0-9.]* | *.*.* | .) log "ignoring a duration estimate that is not a number" && job_duration_estimate='' ;;
+esac
+
+# ---------------------------------------------------------------------------------------------
+# 3. Settings and the scratch dir. /var/tmp, not /tmp: /tmp is a small tmpfs on some AMIs
+#    (Amazon Linux 2023) and datasets go here.
+# ---------------------------------------------------------------------------------------------
+status_interval=${NCAAS_STATUS_INTERVAL:-30}
+tail_lines=${NCAAS_TAIL_LINES:-20}
+tail_bytes=${NCAAS_TAIL_BYTES:-4000}
+retry_attempts=${NCAAS_RETRY_ATTEMPTS:-4}
+retry_delay=${NCAAS_RETRY_DELAY:-2}
+upload_grace=${NCAAS_UPLOAD_GRACE_SECONDS:-300}
+for number in "$status_interval" "$tail_lines" "$tail_bytes" "$retry_attempts" "$retry_delay" \
+  "$upload_grace"; do
+  case $number in '' | *[!0-9]*) die_unreported "NCAAS_* settings must be whole numbers" ;; esac
+done
+if [ "$status_interval" -lt 1 ]; then status_interval=1; fi
+
+if [ -n "${NCAAS_WORK_DIR-}" ]; then
+  work_dir=$NCAAS_WORK_DIR
+  mkdir -p "$work_dir" || die_unreported "cannot create NCAAS_WORK_DIR"
+else
+  work_dir=$(mktemp -d "${TMPDIR:-/var/tmp}/ncaas-job.XXXXXX") || die_unreported "cannot create a scratch dir"
+  created_work_dir=$work_dir
+fi
+input_dir=$work_dir/input
+config_dir=$work_dir/config
+output_dir=$work_dir/output
+run_dir=$work_dir/run
+shim_dir=$work_dir/bin
+local_logs=$work_dir/logs
+upload_dir=$work_dir/upload/logs
+final_dir=$work_dir/upload/final
+mkdir -p "$input_dir" "$config_dir" "$output_dir" "$run_dir" "$shim_dir" "$local_logs" "$upload_dir" \
+  "$final_dir" || die_unreported "cannot create the scratch dirs"
+worker_log=$local_logs/worker.txt
+stdout_file=$local_logs/stdout.txt
+stderr_file=$local_logs/stderr.txt
+shutdown_requests=$work_dir/shutdown-requests.txt
+: >"$stdout_file"
+: >"$stderr_file"
+log "worker started: job $job_id, dataset $job_dataset_key, launcher $launcher, scratch $work_dir"
+
+# Names in S3 (keep in step with lib/layout.ts statusKey / finalReportKey).
+label=$job_dataset_label
+logs_prefix="$job_result_folder/logs/"
+process_prefix="$job_result_folder/process_results/"
+status_name="DATASET_NAME:${label}_STATUS.txt"
+final_name="DATASET_NAME:${label}_STATUS.final.json"
+status_file=$upload_dir/$status_name
+s3_base="s3://$job_bucket/"
+
+# The CLI needs a region (v1 never reads it from the instance); never a pager (v2 in a terminal).
+if [ -z "${AWS_DEFAULT_REGION-}" ] && [ -n "$job_region" ]; then AWS_DEFAULT_REGION=$job_region; fi
+if [ -z "${AWS_REGION-}" ] && [ -n "${AWS_DEFAULT_REGION-}" ]; then AWS_REGION=$AWS_DEFAULT_REGION; fi
+export AWS_DEFAULT_REGION AWS_REGION
+AWS_PAGER=''
+export AWS_PAGER
+if [ -z "${HOME-}" ]; then HOME=/root && export HOME; fi
+
+instance_id() {
+  if [ -n "${NCAAS_INSTANCE_ID-}" ]; then printf '%s' "$NCAAS_INSTANCE_ID" && return 0; fi
+  if [ "$launcher" = ec2 ] && [ "${AWS_EC2_METADATA_DISABLED-}" != true ] && command -v curl >/dev/null 2>&1; then
+    token=$(curl -sf -m 2 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' \
+      http://169.254.169.254/latest/api/token 2>/dev/null) &&
+      curl -sf -m 2 -H "X-aws-ec2-metadata-token: $token" \
+        http://169.254.169.254/latest/meta-data/instance-id 2>/dev/null &&
+      return 0
+  fi
+  if [ -n "${AWS_BATCH_JOB_ID-}" ]; then printf '%s' "$AWS_BATCH_JOB_ID" && return 0; fi
+  uname -n
+}
+instance=$(instance_id || uname -n)
+job_start=$(now)
+analysis_started=''
+reportable=1
+
+# ---------------------------------------------------------------------------------------------
+# S3 with retries. The CLI retries throttling itself; this adds a few slower attempts for network
+# trouble, but gives up at once on errors that will not go away (missing key, access denied).
+# ---------------------------------------------------------------------------------------------
+aws_err=$work_dir/aws-main.err
+last_aws_error=''
+aws_retry() {
+  attempt=1
+  delay=$retry_delay
+  while :; do
+    aws "$@" --only-show-errors >>"$worker_log" 2>"$aws_err" && return 0
+    rc=$?
+    last_aws_error=$(grep -v '^[[:space:]]*$' "$aws_err" | tail -n 1 | cut -c 1-400 || true)
+    cat "$aws_err" >>"$worker_log" 2>/dev/null || true
+    if grep -Eq '\((403|404)\)|NoSuchKey|NoSuchBucket|AccessDenied|does not exist' "$aws_err"; then
+      return "$rc"
+    fi
+    if [ "$attempt" -ge "$retry_attempts" ]; then return "$rc"; fi
+    log "aws $1 $2 failed (attempt $attempt, exit $rc): retrying in ${delay}s"
+    sleep "$delay"
+    attempt=$((attempt + 1))
+    delay=$((delay * 2))
+  done
+}
+
+# ---------------------------------------------------------------------------------------------
+# The status file (NeuroCAAS-style JSON) and what goes with it.
+# ---------------------------------------------------------------------------------------------
+cpu_json() {
+  load=$(LC_ALL=C awk '{ print $1; exit }' /proc/loadavg 2>/dev/null) || load=''
+  cores=$(nproc 2>/dev/null) || cores=''
+  case $load in '' | *[!0-9.]* | .*) printf 'null' && return 0 ;; esac
+  case $cores in '' | *[!0-9]*) cores=null ;; esac
+  printf '{"load_average_1m": %s, "cores": %s}' "$load" "$cores"
+}
+memory_json() {
+  LC_ALL=C awk '/^MemTotal:/ { t = $2 } /^MemAvailable:/ { a = $2 }
+    END { if (t > 0 && a != "") printf "{\"total_mb\": %d, \"used_mb\": %d, \"used_percent\": %.1f}", t / 1024, (t - a) / 1024, (t - a) * 100 / t; else printf "null" }' \
+    /proc/meminfo 2>/dev/null || printf 'null'
+}
+duration_exceeded() {
+  if [ -z "$job_duration_estimate" ] || [ -z "$analysis_started" ]; then return 1; fi
+  LC_ALL=C awk -v e="$(($(now) - analysis_started))" -v m="$job_duration_estimate" 'BEGIN { exit !(e > m * 60) }'
+}
+
+# write_status <status> <reason> [exit code] [finish epoch]: writes $status_file atomically.
+write_status() {
+  if duration_exceeded; then exceeded=true; else exceeded=false; fi
+  finish_json=null
+  if [ -n "${4-}" ]; then finish_json=$(json_string "$(iso_utc "$4")"); fi
+  estimate_json=${job_duration_estimate:-null}
+  case $estimate_json in .*) estimate_json="0$estimate_json" ;; esac
+  case $estimate_json in *.) estimate_json="${estimate_json}0" ;; esac
+  {
+    printf '{\n'
+    printf '  "status": %s,\n' "$(json_string "$1")"
+    printf '  "reason": %s,\n' "$(json_string "$2")"
+    printf '  "input": %s,\n' "$(json_string "$job_dataset_key")"
+    printf '  "instance": %s,\n' "$(json_string "$instance")"
+    printf '  "job_id": %s,\n' "$(json_string "$job_id")"
+    printf '  "analysis": %s,\n' "$(json_string "$job_analysis")"
+    printf '  "launcher": %s,\n' "$(json_string "$launcher")"
+    printf '  "job_start": %s,\n' "$(json_string "$(iso_utc "$job_start")")"
+    printf '  "job_finish": %s,\n' "$finish_json"
+    printf '  "updated": %s,\n' "$(json_string "$(iso_utc "$(now)")")"
+    printf '  "deadline": %s,\n' "$(json_string "$(iso_utc "$job_deadline")")"
+    printf '  "duration_estimate_minutes": %s,\n' "$estimate_json"
+    printf '  "duration_estimate_exceeded": %s,\n' "$exceeded"
+    printf '  "exit_code": %s,\n' "${3:-null}"
+    printf '  "std": {\n    "stdout": %s,\n    "stderr": %s\n  },\n' "$(json_tail "$stdout_file")" \
+      "$(json_tail "$stderr_file")"
+    printf '  "cpu": %s,\n' "$(cpu_json)"
+    printf '  "memory": %s\n' "$(memory_json)"
+    printf '}\n'
+  } >"$status_file.tmp" && mv "$status_file.tmp" "$status_file"
+}
+
+# Copies of the growing logs under their S3 names, so an upload never reads a file being written.
+snapshot_logs() {
+  cp "$stdout_file" "$upload_dir/DATASET_NAME:${label}_stdout.txt" 2>/dev/null || true
+  cp "$stderr_file" "$upload_dir/DATASET_NAME:${label}_stderr.txt" 2>/dev/null || true
+  cp "$worker_log" "$upload_dir/DATASET_NAME:${label}_worker.txt" 2>/dev/null || true
+}
+
+# ---------------------------------------------------------------------------------------------
+# The end: one path for success and every failure. Results first, then logs and status, the final
+# report last (the control plane reacts to its creation and may write end.txt), then power off.
+# ---------------------------------------------------------------------------------------------
+stop_monitor() {
+  if [ -n "$monitor_pid" ]; then
+    # The monitor finishes an upload in flight before it stops (TERM is handled between uploads),
+    # so no IN PROGRESS status can land after the final one.
+    kill -TERM "$monitor_pid" 2>/dev/null || true
+    wait "$monitor_pid" 2>/dev/null || true
+    monitor_pid=''
+  fi
+}
+
+finish() {
+  finishing=1
+  set +e
+  trap '' TERM INT HUP # uploads must finish; only the hard deadline (or SIGKILL) stops them now
+  final_status=$1
+  final_reason=$2
+  final_exit=${3-}
+  stop_monitor
+  if [ "$analysis_ran" = 1 ]; then
+    # The config used goes beside the results, unless the analysis wrote a file of that name.
+    if [ -n "${config_file-}" ] && [ -f "$config_file" ] && [ ! -e "$output_dir/$config_name" ]; then
+      cp "$config_file" "$output_dir/$config_name" || log "WARNING: could not copy the config to the results"
+    fi
+    if [ -d "$output_dir" ]; then
+      log "uploading results to $process_prefix"
+      if ! aws_retry s3 sync "$output_dir" "$s3_base$process_prefix"; then
+        log "ERROR: uploading the results failed: $last_aws_error"
+        if [ "$final_status" = SUCCESS ]; then
+          final_status=FAILED
+          final_reason="uploading the results to $process_prefix failed: $last_aws_error"
+        fi
+      fi
+    else
+      log "WARNING: NCAAS_OUTPUT_DIR was removed by the analysis: no results to upload"
+    fi
+  fi
+  log "final status $final_status: $final_reason"
+  write_status "$final_status" "$final_reason" "$final_exit" "$(now)" || log "ERROR: writing the status failed"
+  snapshot_logs
+  aws_retry s3 cp --recursive "$upload_dir" "$s3_base$logs_prefix" ||
+    log "ERROR: uploading the logs and status failed: $last_aws_error"
+  cp "$status_file" "$final_dir/$final_name" &&
+    aws_retry s3 cp "$final_dir/$final_name" "$s3_base$logs_prefix$final_name" ||
+    log "ERROR: uploading the final report failed: $last_aws_error"
+  if [ -n "$created_work_dir" ] && [ "${NCAAS_KEEP_WORK_DIR-}" != 1 ]; then
+    rm -rf "$created_work_dir" || true
+    worker_log=''
+  fi
+  if [ "$final_status" = SUCCESS ]; then power_off 0; else power_off 1; fi
+}
+
+# fail <reason>: a step failed; report it (the reason names the step) and power off.
+fail() {
+  finish FAILED "$1" "${2-}"
+}
+
+on_exit() {
+  # A command failed under `set -e`, or the shell is exiting for a reason nobody reported yet.
+  if [ "$finishing" = 1 ]; then return 0; fi
+  if [ "$reportable" = 1 ]; then
+    fail "the worker stopped unexpectedly while $step (exit status $1)"
+  else
+    finishing=1
+    log "ERROR: the worker stopped while $step (exit status $1)"
+    power_off 1
+  fi
+}
+
+on_signal() {
+  if [ "$finishing" = 1 ]; then return 0; fi
+  log "received SIG$1 while $step"
+  if [ -n "$analysis_pid" ]; then
+    kill -TERM "$analysis_pid" 2>/dev/null || true
+    wait "$analysis_pid" 2>/dev/null || true
+    analysis_pid=''
+  fi
+  if [ "$(now)" -ge "$job_deadline" ]; then
+    finish TIMED_OUT "the job reached its deadline ($(iso_utc "$job_deadline")) while $step"
+  else
+    finish FAILED "the worker was stopped (SIG$1) while $step"
+  fi
+}
+
+trap 'on_exit "$?"' EXIT
+trap 'on_signal TERM' TERM
+trap 'on_signal INT' INT
+trap 'on_signal HUP' HUP
+
+# ---------------------------------------------------------------------------------------------
+# 4. Say we started, before the slow staging, so the user sees the job has a worker.
+# ---------------------------------------------------------------------------------------------
+step='reporting the start'
+write_status 'IN PROGRESS' 'staging the dataset and config' || fail "writing the status file failed"
+aws_retry s3 cp "$status_file" "$s3_base$logs_prefix$status_name" ||
+  log "WARNING: uploading the first status failed: $last_aws_error (continuing)"
+
+if [ "$(now)" -ge "$job_deadline" ]; then
+  finish TIMED_OUT "the deadline ($(iso_utc "$job_deadline")) had passed before the analysis started"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 5. Stage the dataset and the config. A key ending in / is a folder: the whole folder is one dataset.
+# ---------------------------------------------------------------------------------------------
+safe_basename() {
+  name=${1%/}
+  name=${name##*/}
+  case $name in '' | . | ..) name=$2 ;; esac
+  printf '%s' "$name"
+}
+data_name=$(safe_basename "$job_dataset_key" dataset)
+config_name=$(safe_basename "$job_config_key" config)
+
+step='staging the dataset'
+case $job_dataset_key in
+  */)
+    log "staging the folder s3://$job_bucket/$job_dataset_key"
+    aws_retry s3 sync "$s3_base$job_dataset_key" "$input_dir/" ||
+      fail "staging the dataset s3://$job_bucket/$job_dataset_key failed: $last_aws_error"
+    if [ -z "$(ls -A "$input_dir")" ]; then
+      fail "staging the dataset failed: the folder s3://$job_bucket/$job_dataset_key holds no files"
+    fi
+    input_path=$input_dir
+    ;;
+  *)
+    log "staging s3://$job_bucket/$job_dataset_key"
+    input_path=$input_dir/$data_name
+    aws_retry s3 cp "$s3_base$job_dataset_key" "$input_path" ||
+      fail "staging the dataset s3://$job_bucket/$job_dataset_key failed: $last_aws_error"
+    ;;
+esac
+
+step='staging the config'
+config_file=$config_dir/$config_name
+log "staging s3://$job_bucket/$job_config_key"
+aws_retry s3 cp "$s3_base$job_config_key" "$config_file" ||
+  fail "staging the config s3://$job_bucket/$job_config_key failed: $last_aws_error"
+
+# ---------------------------------------------------------------------------------------------
+# 6. The analysis environment: NeuroCAAS's names (as its ncap_utils/workflow.sh parseargsstd sets
+#    them from the four arguments) and ours.
+# ---------------------------------------------------------------------------------------------
+case $job_dataset_key in
+  */inputs*) neurocaas_inputdir="${job_dataset_key%/inputs*}/inputs" ;;
+  */*) neurocaas_inputdir=${job_dataset_key%/*} ;;
+  *) neurocaas_inputdir='' ;;
+esac
+bucketname=$job_bucket
+groupdir=${job_group:-${job_dataset_key%%/*}}
+resultdir=$job_result_folder
+processdir=$job_result_folder/process_results
+dataname=$data_name
+inputpath=$job_dataset_key
+inputdir=$neurocaas_inputdir
+configname=$config_name
+configpath=$job_config_key
+export bucketname groupdir resultdir processdir dataname inputpath inputdir configname configpath
+NCAAS_INPUT_DIR=$input_dir
+NCAAS_INPUT_PATH=$input_path
+NCAAS_CONFIG_FILE=$config_file
+NCAAS_OUTPUT_DIR=$output_dir
+NCAAS_JOB_ID=$job_id
+NCAAS_DEADLINE=$job_deadline
+NCAAS_RESULT_FOLDER=$job_result_folder
+NCAAS_SHUTDOWN_REQUEST_FILE=$shutdown_requests
+export NCAAS_INPUT_DIR NCAAS_INPUT_PATH NCAAS_CONFIG_FILE NCAAS_OUTPUT_DIR NCAAS_JOB_ID NCAAS_DEADLINE \
+  NCAAS_RESULT_FOLDER NCAAS_SHUTDOWN_REQUEST_FILE
+
+# Our shutdown first on PATH: NeuroCAAS COMMANDs end with `cleanup` (shutdown -h 1 / sudo poweroff);
+# the request is only recorded, the worker uploads everything and then powers off itself.
+step='preparing the analysis'
+cat >"$shim_dir/shutdown" <<'SHIM'
+#!/bin/sh
+# Installed by the ncaas worker: records a power-off request; the worker powers off after its uploads.
+if [ -n "${NCAAS_SHUTDOWN_REQUEST_FILE-}" ]; then
+  printf '%s %s\n' "$(basename "$0")" "$*" >>"$NCAAS_SHUTDOWN_REQUEST_FILE" 2>/dev/null || true
+fi
+echo "ncaas worker: power-off deferred until the results are uploaded" >&2
+exit 0
+SHIM
+cat >"$shim_dir/sudo" <<'SHIM'
+#!/bin/sh
+# Installed by the ncaas worker: `sudo poweroff` and friends are recorded like `shutdown`; anything
+# else goes to the real sudo (the next one on PATH).
+case "${1-}" in
+  shutdown | poweroff | halt | reboot)
+    name=$1
+    shift
+    exec "$(dirname "$0")/$name" "$@"
+    ;;
+esac
+self_dir=$(cd "$(dirname "$0")" && pwd)
+set -f
+IFS=:
+for dir in $PATH; do
+  [ "$dir" = "$self_dir" ] && continue
+  if [ -x "$dir/sudo" ]; then unset IFS; exec "$dir/sudo" "$@"; fi
+done
+echo "sudo: not found" >&2
+exit 127
+SHIM
+for alias in poweroff halt reboot; do cp "$shim_dir/shutdown" "$shim_dir/$alias"; done
+chmod 755 "$shim_dir/shutdown" "$shim_dir/poweroff" "$shim_dir/halt" "$shim_dir/reboot" "$shim_dir/sudo"
+
+command_text=$(rewrite_command "$job_command")
+log "COMMAND as run: $command_text"
+command_shell=$(command -v bash 2>/dev/null || command -v sh)
+
+# The analysis stops `grace` seconds before the hard deadline (at most half the remaining time) so
+# the worker itself can upload and report TIMED_OUT before the instance goes down.
+remaining=$((job_deadline - $(now)))
+grace=$upload_grace
+if [ "$grace" -gt $((remaining / 2)) ]; then grace=$((remaining / 2)); fi
+analysis_budget=$((remaining - grace))
+if [ "$analysis_budget" -lt 1 ]; then analysis_budget=1; fi
+analysis_deadline=$(($(now) + analysis_budget))
+use_timeout=0
+if command -v timeout >/dev/null 2>&1; then use_timeout=1; fi
+
+# ---------------------------------------------------------------------------------------------
+# 7. Run COMMAND. Keys reach it only as "$1".."$4" (see COMMAND_REWRITE_AWK). It runs in the
+#    background so the worker can publish its status while it runs.
+# ---------------------------------------------------------------------------------------------
+step='running the analysis'
+analysis_started=$(now)
+analysis_ran=1
+(
+  cd "$run_dir"
+  PATH="$shim_dir:$PATH"
+  export PATH
+  if [ "$use_timeout" = 1 ]; then
+    # timeout signals its whole process group: the analysis's children stop too.
+    exec timeout -k 10 "$analysis_budget" "$command_shell" -c "$command_text" ncaas \
+      "$job_bucket" "$job_dataset_key" "$job_result_folder" "$job_config_key"
+  fi
+  exec "$command_shell" -c "$command_text" ncaas \
+    "$job_bucket" "$job_dataset_key" "$job_result_folder" "$job_config_key"
+) <"/dev/null" >"$stdout_file" 2>"$stderr_file" &
+analysis_pid=$!
+log "analysis started (pid $analysis_pid, stops at $(iso_utc "$analysis_deadline") at the latest)"
+
+# The live status: a background loop. TERM only sets a flag, checked between uploads, so stopping
+# it never interrupts an upload half-way (stop_monitor waits for it).
+(
+  trap 'stop=1' TERM
+  stop=0
+  aws_err=$work_dir/aws-monitor.err
+  while :; do
+    if [ "$stop" = 1 ]; then break; fi
+    sleep "$status_interval" &
+    sleep_pid=$!
+    if [ "$stop" != 1 ]; then wait "$sleep_pid" 2>/dev/null || true; fi
+    kill "$sleep_pid" 2>/dev/null || true
+    if [ "$stop" = 1 ]; then break; fi
+    if duration_exceeded; then
+      reason="running the analysis (longer than its __duration__ estimate of $job_duration_estimate minutes)"
+    else
+      reason='running the analysis'
+    fi
+    write_status 'IN PROGRESS' "$reason" || true
+    snapshot_logs
+    if [ "$stop" = 1 ]; then break; fi
+    aws_retry s3 sync "$upload_dir" "$s3_base$logs_prefix" || log "WARNING: live status upload failed: $last_aws_error"
+  done
+) &
+monitor_pid=$!
+
+analysis_exit=0
+wait "$analysis_pid" || analysis_exit=$?
+analysis_pid=''
+log "analysis exited with status $analysis_exit"
+if [ -s "$shutdown_requests" ]; then
+  log "the analysis asked to power off ($(tr '\n' ';' <"$shutdown_requests")): done after the uploads"
+fi
+
+# The analysis may have reached the real shutdown despite our shim (an absolute path, sudo with a
+# reset PATH) and replaced the deadline with its own, sooner one: restore ours for the uploads.
+arm_deadline "$job_deadline"
+
+# ---------------------------------------------------------------------------------------------
+# 8. Decide and report.
+# ---------------------------------------------------------------------------------------------
+step='reporting the result'
+if [ "$analysis_exit" -eq 0 ]; then
+  finish SUCCESS 'the analysis finished' 0
+elif [ "$use_timeout" = 1 ] && [ "$(now)" -ge "$analysis_deadline" ]; then
+  finish TIMED_OUT "the analysis was stopped at its deadline ($(iso_utc "$analysis_deadline"), \
+${analysis_budget}s after it started)" "$analysis_exit"
+else
+  last_stderr=$(tr -d '\000' <"$stderr_file" | grep -v '^[[:space:]]*$' | tail -n 1 | cut -c 1-300 || true)
+  if [ -n "$last_stderr" ]; then
+    fail "the analysis exited with code $analysis_exit: $last_stderr" "$analysis_exit"
+  else
+    fail "the analysis exited with code $analysis_exit" "$analysis_exit"
+  fi
+fi
