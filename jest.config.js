@@ -7,4 +7,5 @@ module.exports = {
   // Two cores: run test files two at a time; emulators are shared within a file.
   maxWorkers: 2,
   testTimeout: 30000,
+  setupFiles: ['<rootDir>/jest.setup.js'],
 };

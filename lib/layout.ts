@@ -49,6 +49,9 @@ const baseName = (key: string): string => path.posix.basename(key.replace(/\/+$/
 
 export const statusKey = (resultFolder: string, label: string): string =>
   `${resultFolder}/logs/DATASET_NAME:${label}_STATUS.txt`;
+/** Label of the status file a refused submission writes in its (would-be) job folder. */
+export const REFUSAL_LABEL = 'submission';
+
 export const finalReportKey = (resultFolder: string, label: string): string =>
   `${resultFolder}/logs/DATASET_NAME:${label}_STATUS${FINAL_REPORT_SUFFIX}`;
 export const processResultsPrefix = (resultFolder: string): string => `${resultFolder}/process_results/`;

@@ -93,7 +93,15 @@ export class LocalLauncher extends EventEmitter implements Launcher {
     };
     this.workers.set(launcherId, worker);
     const msToDeadline = job.deadlineEpochSeconds * 1000 - startedAt.getTime();
-    worker.deadlineTimer = setTimeout(() => this.killGroup(child, 'SIGKILL'), Math.max(0, msToDeadline));
+    // At the deadline: SIGTERM to the worker (it stops the analysis, reports and exits), then the
+    // group is killed if it has not exited (the instance's hard power-off, on EC2).
+    worker.deadlineTimer = setTimeout(
+      () => {
+        this.signal(child, 'SIGTERM');
+        setTimeout(() => this.killGroup(child, 'SIGKILL'), 15_000).unref();
+      },
+      Math.max(0, msToDeadline),
+    );
     // Like EC2's "running" event, after the launch call has returned and been recorded.
     setImmediate(() => {
       if (this.workers.has(launcherId)) this.emit('state', launcherId, 'running', this.now().toISOString());
@@ -104,7 +112,8 @@ export class LocalLauncher extends EventEmitter implements Launcher {
   async terminate(launcherId: string): Promise<void> {
     const worker = this.workers.get(launcherId);
     if (!worker) return;
-    this.killGroup(worker.child, 'SIGTERM');
+    // The worker traps SIGTERM: it stops the analysis (in its own group, under `timeout`) and reports.
+    this.signal(worker.child, 'SIGTERM');
     const forced = setTimeout(() => this.killGroup(worker.child, 'SIGKILL'), 5000);
     await worker.exited;
     clearTimeout(forced);
@@ -115,12 +124,20 @@ export class LocalLauncher extends EventEmitter implements Launcher {
   }
 
   running(): RunningWorker[] {
-    return [...this.workers].map(([launcherId, w]) => ({ launcherId, launchedAt: w.launchedAt }));
+    return [...this.workers].map(([launcherId, w]) => ({
+      launcherId,
+      launchedAt: w.launchedAt,
+      state: 'running',
+    }));
   }
 
   /** Stops every worker and waits for them to exit (the runtime is shutting down). */
   async terminateAll(): Promise<void> {
     await Promise.all([...this.workers.keys()].map((id) => this.terminate(id)));
+  }
+
+  private signal(child: ChildProcess, signal: NodeJS.Signals): void {
+    if (child.exitCode === null) child.kill(signal);
   }
 
   private killGroup(child: ChildProcess, signal: NodeJS.Signals): void {

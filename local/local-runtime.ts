@@ -129,19 +129,23 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
   const launchQueue = {
     send: async (message: LaunchMessage) => track('launch', () => deliverLaunch(message, 1)),
   };
+  const store = new JobStore({
+    client: DynamoDBDocumentClient.from(emulators.dynamoDb, {
+      marshallOptions: { removeUndefinedValues: true },
+    }),
+    tableName: table,
+    analysis: config.name,
+    onRepairableError: (what, error) => log.warn(what, { error: String(error) }),
+  });
   const ctx: ControlContext = {
     config,
     bucket,
     objects,
-    report: new JobReport(objects, now),
-    store: new JobStore({
-      client: DynamoDBDocumentClient.from(emulators.dynamoDb, {
-        marshallOptions: { removeUndefinedValues: true },
-      }),
-      tableName: table,
+    report: new JobReport(objects, now, {
       analysis: config.name,
-      onRepairableError: (what, error) => log.warn(what, { error: String(error) }),
+      append: (job, lines) => store.appendLog(job, lines),
     }),
+    store,
     launchQueue,
     prices: NO_PRICES,
     launcher,

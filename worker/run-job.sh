@@ -21,6 +21,7 @@ set -eu
 # JSON string escaper. Reads bytes on stdin, prints one quoted JSON string. Runs under LC_ALL=C so
 # awk sees bytes; valid UTF-8 sequences pass through, any other byte becomes U+FFFD, so the result
 # is valid JSON (and valid UTF-8) whatever an analysis printed.
+# shellcheck disable=SC2016 # an awk program: the $ are awk's, not the shell's
 JSON_STRING_AWK='
 BEGIN { for (b = 1; b < 256; b++) ord[sprintf("%c", b)] = b; out = "" }
 {
@@ -67,6 +68,7 @@ END { printf "\"%s\"", out }
 #   `{}` inside "..."               ->  ${N}
 #   `{}` inside '...'               ->  '"$N"'   (close the quotes, expand, reopen)
 # Placeholders after the fourth are left alone (NeuroCAAS filled exactly four).
+# shellcheck disable=SC2016 # an awk program that writes "$1".."$4" into the command on purpose
 COMMAND_REWRITE_AWK='
 BEGIN {
   s = ENVIRON["NCAAS_COMMAND_TEMPLATE"]; len = length(s); out = ""; q = ""; n = 0; i = 1
@@ -141,7 +143,7 @@ analysis_ran=0
 monitor_pid=''
 created_work_dir=''
 final_status=''
-launcher='local'
+launcher=${NCAAS_LAUNCHER:-local} # the job's launcher field replaces it; set by user data for failures before that
 real_shutdown=$(command -v shutdown 2>/dev/null || true)
 for candidate in /sbin/shutdown /usr/sbin/shutdown; do
   if [ -z "$real_shutdown" ] && [ -x "$candidate" ]; then real_shutdown=$candidate; fi
@@ -193,6 +195,46 @@ die_unreported() {
   finishing=1
   power_off 1
 }
+
+# The safety net, armed before anything can fail: whatever stops the worker (a failed command under
+# `set -e`, a signal) reports when the job is known well enough (`reportable`) and always powers off.
+# shellcheck disable=SC2317 # on_exit and on_signal run from traps
+on_exit() {
+  # A command failed under `set -e`, or the shell is exiting for a reason nobody reported yet.
+  if [ "$finishing" = 1 ]; then return 0; fi
+  if [ "$reportable" = 1 ]; then
+    fail "the worker stopped unexpectedly while $step (exit status $1)"
+  else
+    finishing=1
+    log "ERROR: the worker stopped while $step (exit status $1)"
+    power_off 1
+  fi
+}
+
+# shellcheck disable=SC2317
+on_signal() {
+  if [ "$finishing" = 1 ]; then return 0; fi
+  log "received SIG$1 while $step"
+  if [ "$reportable" != 1 ]; then
+    finishing=1
+    power_off 1
+  fi
+  if [ -n "$analysis_pid" ]; then
+    kill -TERM "$analysis_pid" 2>/dev/null || true
+    wait "$analysis_pid" 2>/dev/null || true
+    analysis_pid=''
+  fi
+  if [ "$(now)" -ge "$job_deadline" ]; then
+    finish TIMED_OUT "the job reached its deadline ($(iso_utc "$job_deadline")) while $step"
+  else
+    finish FAILED "the worker was stopped (SIG$1) while $step"
+  fi
+}
+
+trap 'on_exit "$?"' EXIT
+trap 'on_signal TERM' TERM
+trap 'on_signal INT' INT
+trap 'on_signal HUP' HUP
 
 # ---------------------------------------------------------------------------------------------
 # 1. Read the job (data only).
@@ -252,6 +294,7 @@ case $job_deadline in '' | *[!0-9]*) die_unreported "the job has no valid deadli
 #    control plane) can keep this instance running past it.
 # ---------------------------------------------------------------------------------------------
 arm_deadline "$job_deadline"
+step='preparing the job'
 
 require() { if [ -z "$1" ]; then die_unreported "the job has no $2"; fi; }
 require "$job_bucket" bucket
@@ -340,7 +383,6 @@ instance_id() {
 instance=$(instance_id || uname -n)
 job_start=$(now)
 analysis_started=''
-reportable=1
 
 # ---------------------------------------------------------------------------------------------
 # S3 with retries. The CLI retries throttling itself; this adds a few slower attempts for network
@@ -393,6 +435,7 @@ write_status() {
   finish_json=null
   if [ -n "${4-}" ]; then finish_json=$(json_string "$(iso_utc "$4")"); fi
   estimate_json=${job_duration_estimate:-null}
+  case $job_dataset_index in '' | *[!0-9]*) index_json=null ;; *) index_json=$job_dataset_index ;; esac
   case $estimate_json in .*) estimate_json="0$estimate_json" ;; esac
   case $estimate_json in *.) estimate_json="${estimate_json}0" ;; esac
   {
@@ -400,6 +443,7 @@ write_status() {
     printf '  "status": %s,\n' "$(json_string "$1")"
     printf '  "reason": %s,\n' "$(json_string "$2")"
     printf '  "input": %s,\n' "$(json_string "$job_dataset_key")"
+    printf '  "dataset_index": %s,\n' "$index_json"
     printf '  "instance": %s,\n' "$(json_string "$instance")"
     printf '  "job_id": %s,\n' "$(json_string "$job_id")"
     printf '  "analysis": %s,\n' "$(json_string "$job_analysis")"
@@ -471,9 +515,12 @@ finish() {
   snapshot_logs
   aws_retry s3 cp --recursive "$upload_dir" "$s3_base$logs_prefix" ||
     log "ERROR: uploading the logs and status failed: $last_aws_error"
-  cp "$status_file" "$final_dir/$final_name" &&
-    aws_retry s3 cp "$final_dir/$final_name" "$s3_base$logs_prefix$final_name" ||
+  if cp "$status_file" "$final_dir/$final_name" &&
+    aws_retry s3 cp "$final_dir/$final_name" "$s3_base$logs_prefix$final_name"; then
+    log "final report uploaded"
+  else
     log "ERROR: uploading the final report failed: $last_aws_error"
+  fi
   if [ -n "$created_work_dir" ] && [ "${NCAAS_KEEP_WORK_DIR-}" != 1 ]; then
     rm -rf "$created_work_dir" || true
     worker_log=''
@@ -486,41 +533,12 @@ fail() {
   finish FAILED "$1" "${2-}"
 }
 
-on_exit() {
-  # A command failed under `set -e`, or the shell is exiting for a reason nobody reported yet.
-  if [ "$finishing" = 1 ]; then return 0; fi
-  if [ "$reportable" = 1 ]; then
-    fail "the worker stopped unexpectedly while $step (exit status $1)"
-  else
-    finishing=1
-    log "ERROR: the worker stopped while $step (exit status $1)"
-    power_off 1
-  fi
-}
-
-on_signal() {
-  if [ "$finishing" = 1 ]; then return 0; fi
-  log "received SIG$1 while $step"
-  if [ -n "$analysis_pid" ]; then
-    kill -TERM "$analysis_pid" 2>/dev/null || true
-    wait "$analysis_pid" 2>/dev/null || true
-    analysis_pid=''
-  fi
-  if [ "$(now)" -ge "$job_deadline" ]; then
-    finish TIMED_OUT "the job reached its deadline ($(iso_utc "$job_deadline")) while $step"
-  else
-    finish FAILED "the worker was stopped (SIG$1) while $step"
-  fi
-}
-
-trap 'on_exit "$?"' EXIT
-trap 'on_signal TERM' TERM
-trap 'on_signal INT' INT
-trap 'on_signal HUP' HUP
 
 # ---------------------------------------------------------------------------------------------
-# 4. Say we started, before the slow staging, so the user sees the job has a worker.
+# 4. Say we started, before the slow staging, so the user sees the job has a worker. From here on
+#    every failure is reported in the status file.
 # ---------------------------------------------------------------------------------------------
+reportable=1
 step='reporting the start'
 write_status 'IN PROGRESS' 'staging the dataset and config' || fail "writing the status file failed"
 aws_retry s3 cp "$status_file" "$s3_base$logs_prefix$status_name" ||

@@ -231,6 +231,10 @@ export class ControlPlane extends Construct {
       [objects('*/submissions/*'), objects('*/configs/*'), objects('*/inputs/*')],
     );
     allow(this.submitHandler, ['s3:PutObject'], [objects('*/submissions/*')]);
+    // Accepting a job removes the FAILED status an earlier refused submission left in its folder.
+    for (const fn of [this.submitHandler, this.watchdog]) {
+      allow(fn, ['s3:DeleteObject'], [objects('*/results/*/logs/DATASET_NAME:submission_STATUS.txt')]);
+    }
     // The watchdog re-processes submissions whose event was lost.
     allow(
       this.watchdog,

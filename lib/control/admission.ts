@@ -6,7 +6,7 @@
  */
 import type { DatasetRecord, Job } from '../job/job-store';
 import { budgetMonth } from '../job/job-store';
-import { jobResultFolder } from '../layout';
+import { jobResultFolder, REFUSAL_LABEL, statusKey } from '../layout';
 import type { ControlContext } from './control-context';
 import { finishDataset } from './dataset-finish';
 
@@ -54,6 +54,9 @@ export const admitJob = async (
   }
 
   await store.admit(header);
+  // A refused earlier submission with this timestamp left a FAILED status; this job replaces it.
+  const refusal = statusKey(resultFolder, REFUSAL_LABEL);
+  if (await ctx.objects.head(refusal)) await ctx.objects.delete(refusal);
   const waiting = `waiting for a worker (at most ${config.deployLimit} of this analysis run at once)`;
   for (const dataset of datasets) {
     await report.setStatus(resultFolder, dataset.datasetLabel, {

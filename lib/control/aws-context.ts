@@ -51,17 +51,21 @@ export const awsControlContext = (env: HandlerEnvironment, log: Log): AwsControl
           ami: config.ec2.ami,
         })
       : undefined;
+  const store = new JobStore({
+    client: documentClient,
+    tableName: env.NCAAS_TABLE,
+    analysis: config.name,
+    onRepairableError: (what, error) => log.warn(what, { error: String(error) }),
+  });
   const ctx: ControlContext = {
     config,
     bucket: env.NCAAS_BUCKET,
     objects,
-    report: new JobReport(objects, now),
-    store: new JobStore({
-      client: documentClient,
-      tableName: env.NCAAS_TABLE,
+    report: new JobReport(objects, now, {
       analysis: config.name,
-      onRepairableError: (what, error) => log.warn(what, { error: String(error) }),
+      append: (job, lines) => store.appendLog(job, lines),
     }),
+    store,
     launchQueue: {
       send: async (message) => {
         await sqs.send(
@@ -123,7 +127,11 @@ export const listWorkerInstances = async (ec2: EC2Client, analysis: string): Pro
     for (const reservation of out.Reservations ?? []) {
       for (const instance of reservation.Instances ?? []) {
         if (instance.InstanceId) {
-          workers.push({ launcherId: instance.InstanceId, launchedAt: instance.LaunchTime ?? new Date(0) });
+          workers.push({
+            launcherId: instance.InstanceId,
+            launchedAt: instance.LaunchTime ?? new Date(0),
+            state: instance.State?.Name,
+          });
         }
       }
     }

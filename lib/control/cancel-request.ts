@@ -3,7 +3,8 @@
  * EC2 call: lab members hold only S3 permissions. Every unfinished dataset of the job becomes
  * CANCELLED and its worker is stopped; finished datasets keep their results.
  */
-import { isFinal } from '../job/job-state';
+import type { DatasetRecord } from '../job/job-store';
+import { isFinal, type JobState } from '../job/job-state';
 import { CANCEL_SUFFIX, jobResultFolder, submissionsPrefix } from '../layout';
 import { decodeTextBody } from '../submission/text-body';
 import type { ControlContext } from './control-context';
@@ -55,16 +56,20 @@ export const processCancel = async (ctx: ControlContext, key: string): Promise<C
 
   const resultFolder = jobResultFolder(group, ctx.config.name, jobId);
   const reason = `cancelled at the group's request (${key})`;
-  let cancelled = 0;
+  // Every dataset first, then the follow-ups: a slot freed by the first must not launch the next one.
+  const cancelled: { dataset: DatasetRecord; previous: JobState | undefined }[] = [];
   for (const dataset of job.datasets) {
     if (isFinal(dataset.state)) continue;
     const t = await ctx.store.transition(dataset, dataset.datasetIndex, 'CANCELLED', { reason });
-    if (!t.applied) continue;
-    cancelled += 1;
-    if (dataset.launcherId && ctx.launcher) await ctx.launcher.terminate(dataset.launcherId);
-    await finishDataset(ctx, { dataset, state: 'CANCELLED', previous: t.previous, reason });
+    if (t.applied) cancelled.push({ dataset, previous: t.previous });
   }
-  if (cancelled === 0) {
+  for (const { dataset, previous } of cancelled) {
+    // Read again: a launcher may have recorded its worker since the job was read (it checks too).
+    const current = (await ctx.store.getDataset(dataset, dataset.datasetIndex)) ?? dataset;
+    if (current.launcherId && ctx.launcher) await ctx.launcher.terminate(current.launcherId);
+    await finishDataset(ctx, { dataset: current, state: 'CANCELLED', previous, reason });
+  }
+  if (cancelled.length === 0) {
     await ctx.report.certify(
       resultFolder,
       job.header.submittedAt,
@@ -72,5 +77,5 @@ export const processCancel = async (ctx: ControlContext, key: string): Promise<C
     );
     return { kind: 'nothing-to-cancel' };
   }
-  return { kind: 'cancelled', datasets: cancelled };
+  return { kind: 'cancelled', datasets: cancelled.length };
 };

@@ -33,7 +33,9 @@ export const finishDataset = async (ctx: ControlContext, finished: FinishedDatas
   const now = ctx.now();
 
   if (holdsSlot(finished.previous)) await store.releaseSlot();
-  await settleCost(ctx, dataset, now);
+  // The budget is reserved on admission (SUBMITTED -> QUEUED): a dataset refused or cancelled before
+  // it has no reservation to settle, and settling would hand the group its estimate a second time.
+  if (finished.previous !== 'SUBMITTED') await settleCost(ctx, dataset, now);
 
   if (!finished.workerReported) {
     await report.setStatus(resultFolder, dataset.datasetLabel, {

@@ -5,8 +5,9 @@
  * The worker writes the status files while it runs; this writer merges into what is there, so a
  * dead worker's last stdout/stderr tail stays visible.
  */
+import type { JobKey } from '../job/job-keys';
 import type { JobState } from '../job/job-state';
-import { certificateKey, endMarkerKey, statusKey, submissionMessageKey } from '../layout';
+import { certificateKey, endMarkerKey, jobFolderName, statusKey, submissionMessageKey } from '../layout';
 import type { S3Objects } from './s3-objects';
 
 export interface DatasetStatus {
@@ -29,23 +30,35 @@ export const elapsed = (since: Date, now: Date): string => {
   return `+${h}:${String(m).padStart(2, '0')}:${String(s).padStart(2, '0')}`;
 };
 
+/** Appends to a job's certificate log and returns all of it (the job store), or undefined without a job. */
+export type CertificateLog = (job: JobKey, lines: readonly string[]) => Promise<string[] | undefined>;
+
 export class JobReport {
   constructor(
     private readonly objects: S3Objects,
     private readonly now: () => Date = () => new Date(),
+    /** Where a job's lines are kept in order; without it (or for a job not recorded) S3 is read and rewritten. */
+    private readonly log?: { analysis: string; append: CertificateLog },
   ) {}
 
   /**
-   * Appends lines to the certificate. S3 has no append: read, add, write. Only the control plane
-   * writes certificates, and a job's events are few and seconds apart.
+   * Appends lines to the certificate. S3 has no append, and several handlers may write one job's
+   * certificate at once (its datasets finish together): the lines are appended atomically to the
+   * job's record and the whole certificate is written from there, so none is lost.
    */
   async certify(resultFolder: string, submittedAt: string, ...lines: string[]): Promise<void> {
     const key = certificateKey(resultFolder);
-    const existing = (await this.objects.readText(key)) ?? '';
     const now = this.now();
     const stamp = `${now.toISOString().replace(/\.\d{3}Z$/, 'Z')} ${elapsed(new Date(submittedAt), now)}`;
-    const added = lines.map((line) => `${stamp}  ${line}\n`).join('');
-    await this.objects.write(key, existing + added);
+    const stamped = lines.map((line) => `${stamp}  ${line}`);
+    const job = this.log ? jobOfResultFolder(this.log.analysis, resultFolder) : undefined;
+    const all = job && this.log ? await this.log.append(job, stamped) : undefined;
+    if (all) {
+      await this.objects.write(key, all.map((line) => `${line}\n`).join(''));
+      return;
+    }
+    const existing = (await this.objects.readText(key)) ?? '';
+    await this.objects.write(key, existing + stamped.map((line) => `${line}\n`).join(''));
   }
 
   /** Writes a dataset's status file, keeping fields the worker wrote (its std tail, usage) unless replaced. */
@@ -77,3 +90,11 @@ export class JobReport {
 
 const withoutUndefined = (value: object): Record<string, unknown> =>
   Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
+
+/** `{group}/results/job__{analysis}_{jobId}` -> the job; undefined for any other folder. */
+export const jobOfResultFolder = (analysis: string, resultFolder: string): JobKey | undefined => {
+  const [group, results, folder, ...rest] = resultFolder.split('/');
+  const prefix = jobFolderName(analysis, '');
+  if (!group || results !== 'results' || rest.length > 0 || !folder?.startsWith(prefix)) return undefined;
+  return { group, jobId: folder.slice(prefix.length) };
+};

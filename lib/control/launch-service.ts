@@ -3,6 +3,7 @@
  * message only a reference), build the worker's job, launch it, record the launcher id. Retryable
  * failures go back to the queue; a final failure makes the dataset FAILED with a plain reason.
  */
+import { isFinal } from '../job/job-state';
 import type { WorkerJob } from '../job/worker-job';
 import { jobResultFolder } from '../layout';
 import type { LaunchMessage } from '../launch/launcher';
@@ -81,6 +82,17 @@ export const launchDataset = async (
       dataset.submittedAt,
       `dataset ${dataset.datasetKey}: worker ${outcome.launcherId} launched (${dataset.instanceType})`,
     );
+    // Cancelled (or failed) while the worker was being started: whoever ended it may not have known
+    // the worker's id yet, so no instance outlives its dataset (the canceller reads again too).
+    const now = await store.getDataset(jobKey, dataset.datasetIndex);
+    if (now && isFinal(now.state)) {
+      await ctx.launcher.terminate(outcome.launcherId);
+      await ctx.report.certify(
+        resultFolder,
+        dataset.submittedAt,
+        `dataset ${dataset.datasetKey}: worker ${outcome.launcherId} terminated: the dataset ended (${now.state}) while it was starting`,
+      );
+    }
     return outcome;
   }
   if (outcome.kind === 'retry' && !options.lastAttempt) {

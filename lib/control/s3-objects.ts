@@ -3,6 +3,7 @@
  * `undefined` so callers read as the rule they implement.
  */
 import {
+  DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsCommand,
@@ -57,6 +58,10 @@ export class S3Objects {
   async readText(key: string): Promise<string | undefined> {
     const bytes = await this.read(key);
     return bytes === undefined ? undefined : Buffer.from(bytes).toString('utf8');
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
   }
 
   async write(key: string, body: string, contentType = 'text/plain; charset=utf-8'): Promise<void> {

@@ -11,7 +11,7 @@ import { renderProblems } from '../submission/problems-text';
 import type { SubmissionProblem } from '../submission/submission-problem';
 import { MAX_TEXT_FILE_BYTES } from '../submission/submission-problem';
 import { formatSize } from '../submission/text-body';
-import { jobResultFolder } from '../layout';
+import { jobResultFolder, REFUSAL_LABEL } from '../layout';
 import type { ControlContext } from './control-context';
 import { admitJob } from './admission';
 
@@ -50,7 +50,7 @@ export const processSubmission = async (ctx: ControlContext, ref: SubmissionRef)
         problems: [
           {
             field: 'submit.json',
-            message: `is ${formatSize(head.size)}; a submission is a small JSON file of at most ${formatSize(MAX_TEXT_FILE_BYTES)}: upload only the submit.json that names your data and config`,
+            message: `submit.json is ${formatSize(head.size)}; a submission is a small JSON file of at most ${formatSize(MAX_TEXT_FILE_BYTES)}: upload only the submit.json that names your data and config`,
           },
         ],
       };
@@ -92,7 +92,7 @@ export const processSubmission = async (ctx: ControlContext, ref: SubmissionRef)
       [
         {
           field: 'timestamp',
-          message: `"${submission.jobId}" is already the id of the job submitted by ${outcome.existingSubmissionKey} at ${outcome.existingSubmittedAt}; its results are kept. Choose a new timestamp and upload the submission again`,
+          message: `timestamp "${submission.jobId}" is already the id of the job submitted by ${outcome.existingSubmissionKey} at ${outcome.existingSubmittedAt}; its results are kept. Choose a new timestamp and upload the submission again`,
         },
       ],
       undefined,
@@ -128,13 +128,13 @@ const checkReferencedObjects = async (
         if (!(await objects.hasObjectsUnder(key))) {
           problems.push({
             field,
-            message: `the folder "${key}" is empty or does not exist in s3://${bucket}/: upload the dataset's files into it first`,
+            message: `${field} names the folder "${key}", which is empty or does not exist in s3://${bucket}/: upload the dataset's files into it first`,
           });
         }
       } else if (!(await objects.head(key))) {
         problems.push({
           field,
-          message: `"${key}" does not exist in s3://${bucket}/: upload the dataset first (the key is case-sensitive)`,
+          message: `${field} "${key}" does not exist in s3://${bucket}/: upload the dataset first (the key is case-sensitive)`,
         });
       }
     }),
@@ -143,25 +143,31 @@ const checkReferencedObjects = async (
   if (!configHead) {
     problems.push({
       field: 'configname',
-      message: `"${submission.configKey}" does not exist in s3://${bucket}/: upload the config first`,
+      message: `configname "${submission.configKey}" does not exist in s3://${bucket}/: upload the config first (the key is case-sensitive)`,
     });
-    return { problems };
+    return { problems: sortByField(problems) };
   }
   if (configHead.size > MAX_TEXT_FILE_BYTES) {
     problems.push({
       field: 'configname',
-      message: `"${submission.configKey}" is ${formatSize(configHead.size)}; a config may be at most ${formatSize(MAX_TEXT_FILE_BYTES)}`,
+      message: `configname "${submission.configKey}" is ${formatSize(configHead.size)}, but a config may be at most ${formatSize(MAX_TEXT_FILE_BYTES)}: a config holds settings, not data; put large files under inputs/ instead`,
     });
-    return { problems };
+    return { problems: sortByField(problems) };
   }
   const configBody = (await objects.read(submission.configKey)) ?? new Uint8Array();
   const jobConfig = readJobConfig(configBody, submission.configKey, config.limits);
-  if (!jobConfig.ok) return { problems: [...problems, ...jobConfig.problems] };
+  if (!jobConfig.ok) return { problems: sortByField([...problems, ...jobConfig.problems]) };
   return { problems: sortByField(problems), durationMinutes: jobConfig.durationMinutes };
 };
 
-const sortByField = (problems: SubmissionProblem[]): SubmissionProblem[] =>
-  [...problems].sort((a, b) => a.field.localeCompare(b.field, 'en', { numeric: true }));
+/** File order: the datanames by index, then the config. */
+const sortByField = (problems: SubmissionProblem[]): SubmissionProblem[] => {
+  const rank = (field: string): number => {
+    const index = /^dataname(?:\[(\d+)\])?$/.exec(field);
+    return index ? Number(index[1] ?? 0) : field === 'configname' ? 1e6 : 2e6;
+  };
+  return [...problems].sort((a, b) => rank(a.field) - rank(b.field));
+};
 
 /**
  * Writes the refusal into the job's results folder when the timestamp is usable and no other job
@@ -183,7 +189,7 @@ const refuse = async (
   // A job that exists owns its folder: a refusal never lands among its results.
   if (jobId && resultFolder && !(await ctx.store.getJob({ group, jobId }))) {
     await ctx.report.certify(resultFolder, ref.eventTime, ...text.trimEnd().split('\n'));
-    await ctx.report.setStatus(resultFolder, 'submission', {
+    await ctx.report.setStatus(resultFolder, REFUSAL_LABEL, {
       status: 'FAILED',
       reason: problems.map((p) => `${p.field}: ${p.message}`).join('; '),
       input: ref.key,

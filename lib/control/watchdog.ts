@@ -7,7 +7,14 @@
 import type { DatasetRecord } from '../job/job-store';
 import { isFinal } from '../job/job-state';
 import type { LaunchMessage } from '../launch/launcher';
-import { jobResultFolder, SUBMIT_SUFFIX, submissionMessageKey, submissionsPrefix } from '../layout';
+import {
+  CANCEL_SUFFIX,
+  jobResultFolder,
+  SUBMIT_SUFFIX,
+  submissionMessageKey,
+  submissionsPrefix,
+} from '../layout';
+import { cancelledJobId, processCancel } from './cancel-request';
 import { admitJob, drainQueue } from './admission';
 import type { ControlContext } from './control-context';
 import { finishDataset, holdsSlot } from './dataset-finish';
@@ -17,6 +24,8 @@ import { processSubmission } from './submission-intake';
 export interface RunningWorker {
   readonly launcherId: string;
   readonly launchedAt: Date;
+  /** EC2's state name (`pending`, `running`, `stopped`...), when the source knows it. */
+  readonly state?: string;
 }
 
 export interface WatchdogSources {
@@ -65,13 +74,26 @@ export const runWatchdog = async (
   };
   const now = ctx.now();
   const live = await ctx.store.listLive();
+  const workers = (await sources.listWorkers?.()) ?? [];
+  const runningIds = new Set(workers.filter((w) => w.state === 'running').map((w) => w.launcherId));
+  // Workers this run stops for a reason of their own are not stopped again as orphans.
+  const stopped = new Set<string>();
 
   for (const dataset of live) {
-    if (dataset.state === 'IN PROGRESS') await enforceDeadline(ctx, dataset, now, found);
-    else if (dataset.state === 'INITIALIZING') await checkLaunch(ctx, dataset, now, found);
+    if (dataset.state === 'IN PROGRESS') await enforceDeadline(ctx, dataset, now, found, stopped);
+    else if (dataset.state === 'INITIALIZING')
+      await checkLaunch(ctx, dataset, now, runningIds, found, stopped);
   }
-  await failDeadLetters(ctx, sources, found);
-  await terminateOrphans(ctx, sources, now, found);
+  await failDeadLetters(ctx, sources, found, stopped);
+  if (sources.listWorkers) {
+    await terminateOrphans(
+      ctx,
+      workers.filter((w) => !stopped.has(w.launcherId)),
+      now,
+      found,
+    );
+  }
+  await sweepCancelRequests(ctx, now);
   await sweepSubmissions(ctx, now, found);
 
   const admittedJobs = new Set<string>();
@@ -99,8 +121,11 @@ export const runWatchdog = async (
 const ageMs = (since: string | undefined, now: Date): number =>
   since ? now.getTime() - new Date(since).getTime() : Number.POSITIVE_INFINITY;
 
-const stop = async (ctx: ControlContext, dataset: DatasetRecord): Promise<void> => {
-  if (dataset.launcherId && ctx.launcher) await ctx.launcher.terminate(dataset.launcherId);
+const stop = async (ctx: ControlContext, dataset: DatasetRecord, stopped: Set<string>): Promise<void> => {
+  if (dataset.launcherId && ctx.launcher) {
+    await ctx.launcher.terminate(dataset.launcherId);
+    stopped.add(dataset.launcherId);
+  }
 };
 
 const enforceDeadline = async (
@@ -108,6 +133,7 @@ const enforceDeadline = async (
   dataset: DatasetRecord,
   now: Date,
   found: WatchdogFindings,
+  stopped: Set<string>,
 ) => {
   const deadline = dataset.deadline
     ? new Date(dataset.deadline).getTime()
@@ -117,7 +143,7 @@ const enforceDeadline = async (
   const reason = `the job ran past its deadline (SSM_TIMEOUT, ${hours} h) and its worker was stopped`;
   const t = await ctx.store.transition(dataset, dataset.datasetIndex, 'TIMED_OUT', { reason });
   if (!t.applied) return;
-  await stop(ctx, dataset);
+  await stop(ctx, dataset, stopped);
   await finishDataset(ctx, { dataset, state: 'TIMED_OUT', previous: t.previous, reason });
   found.timedOut += 1;
 };
@@ -127,21 +153,31 @@ const checkLaunch = async (
   ctx: ControlContext,
   dataset: DatasetRecord,
   now: Date,
+  runningWorkers: ReadonlySet<string>,
   found: WatchdogFindings,
+  stopped: Set<string>,
 ) => {
   const boundMs = ctx.config.launchTimeoutSeconds * 1000;
   const age = ageMs(dataset.updatedAt, now);
   if (age <= boundMs) return;
+  const attempt = Math.max(1, dataset.attempt);
   if (!dataset.launcherId && age <= 3 * boundMs) {
-    // Lost between the drain and the queue: the same attempt again (its ClientToken makes it idempotent).
+    // Lost between the drain and the queue: the same attempt again, once (its ClientToken makes a
+    // launch that did happen come back as the same instance).
+    if (!(await ctx.store.claimLaunchResend(dataset, dataset.datasetIndex, attempt))) return;
     await ctx.launchQueue.send({
       analysis: ctx.config.name,
       group: dataset.group,
       jobId: dataset.jobId,
       datasetIndex: dataset.datasetIndex,
-      attempt: Math.max(1, dataset.attempt),
+      attempt,
     });
     found.launchesResent += 1;
+    return;
+  }
+  if (dataset.launcherId && runningWorkers.has(dataset.launcherId)) {
+    // Its "running" event was lost, not the worker: record what the cloud says.
+    await ctx.store.transition(dataset, dataset.datasetIndex, 'IN PROGRESS', {});
     return;
   }
   const reason = dataset.launcherId
@@ -149,19 +185,24 @@ const checkLaunch = async (
     : 'the worker could not be launched: no launch was recorded';
   const t = await ctx.store.transition(dataset, dataset.datasetIndex, 'FAILED', { reason });
   if (!t.applied) return;
-  await stop(ctx, dataset);
+  await stop(ctx, dataset, stopped);
   await finishDataset(ctx, { dataset, state: 'FAILED', previous: t.previous, reason });
   found.launchesFailed += 1;
 };
 
-const failDeadLetters = async (ctx: ControlContext, sources: WatchdogSources, found: WatchdogFindings) => {
+const failDeadLetters = async (
+  ctx: ControlContext,
+  sources: WatchdogSources,
+  found: WatchdogFindings,
+  stopped: Set<string>,
+) => {
   for (const { message, acknowledge } of (await sources.deadLetters?.()) ?? []) {
     const dataset = await ctx.store.getDataset(message, message.datasetIndex);
     if (dataset && dataset.state === 'INITIALIZING') {
       const reason = 'the worker could not be launched: every launch attempt failed (see the analysis logs)';
       const t = await ctx.store.transition(dataset, dataset.datasetIndex, 'FAILED', { reason });
       if (t.applied) {
-        await stop(ctx, dataset);
+        await stop(ctx, dataset, stopped);
         await finishDataset(ctx, { dataset, state: 'FAILED', previous: t.previous, reason });
         found.launchesFailed += 1;
       }
@@ -173,13 +214,13 @@ const failDeadLetters = async (ctx: ControlContext, sources: WatchdogSources, fo
 /** No instance outlives its job: a tagged worker with no live dataset is terminated, and said so. */
 const terminateOrphans = async (
   ctx: ControlContext,
-  sources: WatchdogSources,
+  workers: readonly RunningWorker[],
   now: Date,
   found: WatchdogFindings,
 ) => {
-  if (!sources.listWorkers || !ctx.launcher) return;
+  if (!ctx.launcher) return;
   const liveIds = new Set((await ctx.store.listLive()).map((d) => d.launcherId).filter(Boolean));
-  for (const worker of await sources.listWorkers()) {
+  for (const worker of workers) {
     if (liveIds.has(worker.launcherId)) continue;
     if (now.getTime() - worker.launchedAt.getTime() < WATCHDOG_TIMING.orphanGraceMs) continue;
     const dataset = await ctx.store.findByLauncher(worker.launcherId);
@@ -219,6 +260,22 @@ const sweepSubmissions = async (ctx: ControlContext, now: Date, found: WatchdogF
       });
       found.lostSubmissions += 1;
       ctx.log.warn('processed a submission whose event was lost', { key: object.key, outcome: outcome.kind });
+    }
+  }
+};
+
+/** Cancel requests whose event was lost: acted on while their job still has unfinished datasets. */
+const sweepCancelRequests = async (ctx: ControlContext, now: Date) => {
+  for (const group of ctx.config.groups.filter((g) => g.userInput)) {
+    for (const object of await ctx.objects.listKeys(submissionsPrefix(group.name))) {
+      if (!object.key.endsWith(CANCEL_SUFFIX) || !object.lastModified) continue;
+      const age = now.getTime() - object.lastModified.getTime();
+      if (age < WATCHDOG_TIMING.eventGraceMs || age > WATCHDOG_TIMING.submissionLookbackMs) continue;
+      const jobId = cancelledJobId(object.key, await ctx.objects.read(object.key));
+      const job = jobId ? await ctx.store.getJob({ group: group.name, jobId }) : undefined;
+      if (!job || job.datasets.every((d) => isFinal(d.state))) continue;
+      ctx.log.warn('processing a cancel request whose event was lost', { key: object.key });
+      await processCancel(ctx, object.key);
     }
   }
 };

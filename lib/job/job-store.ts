@@ -577,6 +577,40 @@ export class JobStore {
   }
 
   /**
+   * Claims the one resend of a launch message the watchdog may make for this attempt (a message lost
+   * between the drain and the queue). True for exactly one caller per dataset and attempt.
+   */
+  async claimLaunchResend(job: JobKey, datasetIndex: number, attempt: number): Promise<boolean> {
+    const outcome = await this.tryUpdate({
+      Key: datasetItemKey(this.analysis, job, datasetIndex),
+      UpdateExpression: 'SET #resent = :attempt',
+      ConditionExpression: 'attribute_exists(#pk) AND (attribute_not_exists(#resent) OR #resent < :attempt)',
+      ExpressionAttributeNames: { '#pk': 'pk', '#resent': 'resentAttempt' },
+      ExpressionAttributeValues: { ':attempt': attempt },
+    });
+    return outcome.applied;
+  }
+
+  /**
+   * Appends lines to the job's certificate log, kept in the header so concurrent writers (several
+   * datasets finishing at once) never lose each other's lines, and returns the whole log in order.
+   * Undefined when the job has no header (a refusal before recording).
+   */
+  async appendLog(job: JobKey, lines: readonly string[]): Promise<string[] | undefined> {
+    const outcome = await this.tryUpdate({
+      Key: headerItemKey(this.analysis, job),
+      UpdateExpression: 'SET #log = list_append(if_not_exists(#log, :empty), :lines)',
+      ConditionExpression: 'attribute_exists(#pk)',
+      ExpressionAttributeNames: { '#pk': 'pk', '#log': 'certificate' },
+      ExpressionAttributeValues: { ':empty': [], ':lines': [...lines] },
+      ReturnValues: 'UPDATED_NEW',
+    });
+    return outcome.applied
+      ? ((outcome.attributes.certificate as string[] | undefined) ?? [...lines])
+      : undefined;
+  }
+
+  /**
    * Whether this submission object (its version id, else ETag) was recorded: the watchdog's sweep
    * for submissions whose S3 event never arrived.
    */

@@ -61,6 +61,27 @@ interface WorkerRun {
   readonly stderr: string;
 }
 
+/**
+ * Worker runs at once. Each is a chain of AWS CLI start-ups (CPU-bound): on two cores more in parallel
+ * only time-slice and stretch every test. Tests that wait for a slot get a generous hang guard.
+ */
+const MAX_PARALLEL_WORKERS = 3;
+const WORKER_TEST_TIMEOUT_MS = 90_000;
+let runningWorkers = 0;
+const waitingForSlot: (() => void)[] = [];
+const acquireWorkerSlot = async (): Promise<void> => {
+  if (runningWorkers < MAX_PARALLEL_WORKERS) {
+    runningWorkers += 1;
+    return;
+  }
+  await new Promise<void>((resolve) => waitingForSlot.push(resolve));
+};
+const releaseWorkerSlot = (): void => {
+  const next = waitingForSlot.shift();
+  if (next) next();
+  else runningWorkers -= 1;
+};
+
 let s3: S3Emulator;
 let tmp: string;
 let fakeBin: string;
@@ -138,6 +159,15 @@ const RECORDING_COMMANDS: Readonly<Record<string, string>> = {
 };
 
 const runWorker = async (options: RunOptions): Promise<WorkerRun> => {
+  await acquireWorkerSlot();
+  try {
+    return await runWorkerNow(options);
+  } finally {
+    releaseWorkerSlot();
+  }
+};
+
+const runWorkerNow = async (options: RunOptions): Promise<WorkerRun> => {
   caseNumber += 1;
   const caseDir = path.join(tmp, `case-${caseNumber}`);
   const workDir = path.join(caseDir, 'work');
@@ -190,11 +220,15 @@ const runWorker = async (options: RunOptions): Promise<WorkerRun> => {
   return { job, exitCode, workDir, record, stderr };
 };
 
+/** A test that runs the worker: concurrent with the others, with the hang guard above. */
+const workerTest = (name: string, fn: () => Promise<void>): void =>
+  test.concurrent(name, fn, WORKER_TEST_TIMEOUT_MS);
+
 const finalStatus = (run: WorkerRun): Promise<WorkerStatus> =>
   getStatus(finalReportKey(run.job.resultFolder, labelOf(run.job)));
 
 describe('worker/run-job.sh', () => {
-  test.concurrent(
+  workerTest(
     'a successful analysis: results, config copy, SUCCESS status and final report, then power-off',
     async () => {
       const run = await runWorker({
@@ -235,7 +269,54 @@ describe('worker/run-job.sh', () => {
     },
   );
 
-  test.concurrent('a non-zero exit is FAILED with the exit code and the stderr tail', async () => {
+  // The two long, mostly idle cases come early so they overlap the short ones (see MAX_PARALLEL_WORKERS).
+  workerTest('an analysis that runs into its deadline is stopped and reported TIMED_OUT', async () => {
+    // Room for slow staging on a busy machine: the analysis gets what is left minus a 2 s grace.
+    const run = await runWorker({
+      deadlineInSeconds: 10,
+      env: { NCAAS_UPLOAD_GRACE_SECONDS: '2' },
+      command: 'echo "started"; sleep 60; echo "never"',
+    });
+    const status = await finalStatus(run);
+    expect(status.status).toBe('TIMED_OUT');
+    expect(status.std.stdout).toBe('started'); // stopped in its sleep, long before the test's timeout
+    expect(status.reason).toContain('stopped at its deadline');
+    expect(run.record[0]).toBe('arm-deadline 1');
+    expect(run.record).toContain('poweroff TIMED_OUT');
+  });
+
+  workerTest(
+    'while it runs, the status is IN PROGRESS with a stdout tail, and an exceeded estimate is flagged',
+    async () => {
+      let live: WorkerStatus | undefined;
+      const release = path.join(tmp, 'release-live');
+      const run = await runWorker({
+        durationEstimateMinutes: 0.001,
+        env: { RELEASE_FILE: release },
+        command:
+          'i=0; while [ ! -e "$RELEASE_FILE" ] && [ "$i" -lt 600 ]; do echo "tick $i"; i=$((i + 1)); sleep 0.1; done',
+        whileRunning: async (job) => {
+          const key = statusKey(job.resultFolder, labelOf(job));
+          const giveUp = Date.now() + 45_000;
+          while (!live && Date.now() < giveUp) {
+            await sleep(250);
+            const status = (await exists(key)) ? await getStatus(key) : undefined;
+            if (status?.status === 'IN PROGRESS' && status.std.stdout.includes('tick')) live = status;
+          }
+          fs.writeFileSync(release, '');
+        },
+      });
+      expect(live).toBeDefined();
+      expect(live?.job_finish).toBeNull();
+      expect(live?.duration_estimate_exceeded).toBe(true);
+      expect(live?.reason).toContain('longer than its __duration__ estimate');
+      const status = await finalStatus(run);
+      expect(status.status).toBe('SUCCESS'); // flagged, not killed
+      expect(status.duration_estimate_exceeded).toBe(true);
+    },
+  );
+
+  workerTest('a non-zero exit is FAILED with the exit code and the stderr tail', async () => {
     const run = await runWorker({
       command: 'echo "loading frames"; echo "ValueError: frame 17 is empty" >&2; exit 3',
     });
@@ -292,32 +373,35 @@ describe('worker/run-job.sh', () => {
     };
   };
 
-  test.concurrent.each([
+  const placeholderStyles: readonly (readonly [string, string])[] = [
     ['quoted', '"$MOCK_ANALYSIS" "{}" "{}" "{}" "{}"'],
     ['bare', '"$MOCK_ANALYSIS" {} {} {} {}'],
-  ])(
-    'keys with quotes, backticks, $(...) and ; reach the analysis verbatim (%s placeholders)',
-    async (tag, command) => {
-      const nasty = nastyKeys(tag);
-      await put(nasty.datasetKey, 'nasty data\n');
-      await put(nasty.configKey, 'nasty: config\n');
-      const run = await runWorker({ command, ...nasty });
-      const output = path.join(run.workDir, 'output');
-      expect(fs.readFileSync(path.join(output, 'arg1'), 'utf8')).toBe(BUCKET);
-      expect(fs.readFileSync(path.join(output, 'arg2'), 'utf8')).toBe(nasty.datasetKey);
-      expect(fs.readFileSync(path.join(output, 'arg3'), 'utf8')).toBe(run.job.resultFolder);
-      expect(fs.readFileSync(path.join(output, 'arg4'), 'utf8')).toBe(nasty.configKey);
-      for (const file of nasty.pwned) expect(fs.existsSync(file)).toBe(false);
-      const status = await finalStatus(run);
-      expect(status.status).toBe('SUCCESS');
-      expect(status.input).toBe(nasty.datasetKey);
-      expect(await getText(`${processResultsPrefix(run.job.resultFolder)}result.txt`)).toBe(
-        'config: nasty: config\ninput: nasty data\n',
-      );
-    },
-  );
+  ];
+  for (const [tag, command] of placeholderStyles) {
+    workerTest(
+      `keys with quotes, backticks, $(...) and ; reach the analysis verbatim (${tag} placeholders)`,
+      async () => {
+        const nasty = nastyKeys(tag);
+        await put(nasty.datasetKey, 'nasty data\n');
+        await put(nasty.configKey, 'nasty: config\n');
+        const run = await runWorker({ command, ...nasty });
+        const output = path.join(run.workDir, 'output');
+        expect(fs.readFileSync(path.join(output, 'arg1'), 'utf8')).toBe(BUCKET);
+        expect(fs.readFileSync(path.join(output, 'arg2'), 'utf8')).toBe(nasty.datasetKey);
+        expect(fs.readFileSync(path.join(output, 'arg3'), 'utf8')).toBe(run.job.resultFolder);
+        expect(fs.readFileSync(path.join(output, 'arg4'), 'utf8')).toBe(nasty.configKey);
+        for (const file of nasty.pwned) expect(fs.existsSync(file)).toBe(false);
+        const status = await finalStatus(run);
+        expect(status.status).toBe('SUCCESS');
+        expect(status.input).toBe(nasty.datasetKey);
+        expect(await getText(`${processResultsPrefix(run.job.resultFolder)}result.txt`)).toBe(
+          'config: nasty: config\ninput: nasty data\n',
+        );
+      },
+    );
+  }
 
-  test.concurrent('a folder dataset (key ending in /) is staged whole', async () => {
+  workerTest('a folder dataset (key ending in /) is staged whole', async () => {
     await put('lab/inputs/session1/a.txt', 'a\n');
     await put('lab/inputs/session1/sub/b.txt', 'b\n');
     await put('lab/inputs/session10/not-this.txt', 'no\n');
@@ -335,65 +419,22 @@ describe('worker/run-job.sh', () => {
     expect(status.std.stdout).toBe('session1');
   });
 
-  test.concurrent(
-    'a missing config is FAILED with a reason naming the config, and still powers off',
-    async () => {
-      const run = await runWorker({
-        configKey: 'lab/configs/does-not-exist.yaml',
-        command: 'touch "$NCAAS_OUTPUT_DIR/ran"',
-      });
-      expect(run.exitCode).toBe(1);
-      const status = await finalStatus(run);
-      expect(status.status).toBe('FAILED');
-      expect(status.reason).toContain('staging the config');
-      expect(status.reason).toContain('lab/configs/does-not-exist.yaml');
-      expect(fs.existsSync(path.join(run.workDir, 'output', 'ran'))).toBe(false);
-      expect(await listKeys(processResultsPrefix(run.job.resultFolder))).toEqual([]);
-      expect(run.record).toContain('poweroff FAILED');
-    },
-  );
-
-  test.concurrent('an analysis that runs into its deadline is stopped and reported TIMED_OUT', async () => {
-    const run = await runWorker({ deadlineInSeconds: 5, command: 'echo "started"; sleep 60; echo "never"' });
+  workerTest('a missing config is FAILED with a reason naming the config, and still powers off', async () => {
+    const run = await runWorker({
+      configKey: 'lab/configs/does-not-exist.yaml',
+      command: 'touch "$NCAAS_OUTPUT_DIR/ran"',
+    });
+    expect(run.exitCode).toBe(1);
     const status = await finalStatus(run);
-    expect(status.status).toBe('TIMED_OUT');
-    expect(status.std.stdout).toBe('started'); // stopped in its sleep, long before the test's timeout
-    expect(status.reason).toContain('stopped at its deadline');
-    expect(run.record[0]).toBe('arm-deadline 1');
-    expect(run.record).toContain('poweroff TIMED_OUT');
+    expect(status.status).toBe('FAILED');
+    expect(status.reason).toContain('staging the config');
+    expect(status.reason).toContain('lab/configs/does-not-exist.yaml');
+    expect(fs.existsSync(path.join(run.workDir, 'output', 'ran'))).toBe(false);
+    expect(await listKeys(processResultsPrefix(run.job.resultFolder))).toEqual([]);
+    expect(run.record).toContain('poweroff FAILED');
   });
 
-  test.concurrent(
-    'while it runs, the status is IN PROGRESS with a stdout tail, and an exceeded estimate is flagged',
-    async () => {
-      let live: WorkerStatus | undefined;
-      const release = path.join(tmp, 'release-live');
-      const run = await runWorker({
-        durationEstimateMinutes: 0.001,
-        env: { RELEASE_FILE: release },
-        command:
-          'i=0; while [ ! -e "$RELEASE_FILE" ] && [ "$i" -lt 150 ]; do echo "tick $i"; i=$((i + 1)); sleep 0.1; done',
-        whileRunning: async (job) => {
-          const key = statusKey(job.resultFolder, labelOf(job));
-          for (let attempt = 0; attempt < 60 && !live; attempt += 1) {
-            await sleep(250);
-            const status = (await exists(key)) ? await getStatus(key) : undefined;
-            if (status?.status === 'IN PROGRESS' && status.std.stdout.includes('tick')) live = status;
-          }
-          fs.writeFileSync(release, '');
-        },
-      });
-      expect(live).toBeDefined();
-      expect(live?.job_finish).toBeNull();
-      expect(live?.duration_estimate_exceeded).toBe(true);
-      expect(live?.reason).toContain('longer than its __duration__ estimate');
-      const status = await finalStatus(run);
-      expect(status.status).toBe('SUCCESS'); // flagged, not killed
-      expect(status.duration_estimate_exceeded).toBe(true);
-    },
-  );
-
-  test.concurrent('the status is valid JSON and UTF-8 whatever the analysis prints', async () => {
+  workerTest('the status is valid JSON and UTF-8 whatever the analysis prints', async () => {
     const run = await runWorker({
       command:
         "printf 'q\"uote back\\\\slash\\ttab\\001\\002\\033[31m\\r\\377\\376 caf\\303\\251 \\346\\227\\245\\n'; " +

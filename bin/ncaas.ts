@@ -1,0 +1,293 @@
+/**
+ * `ncaas`: the lab member's and developer's command line. This file only defines the commands and
+ * their flags; the work is in lib/cli/. Run through bin/ncaas.js (tsx), e.g. `npx ncaas --help`.
+ *
+ * Targets the local runtime (after `source <dir>/env.sh`, no flags needed) or a deployed analysis
+ * (standard AWS credentials, `--bucket` / NCAAS_BUCKET, `--analysis` / NCAAS_ANALYSIS).
+ */
+import { Command, CommanderError } from 'commander';
+import { createRequire } from 'node:module';
+import { version } from '../package.json';
+import { runCancel } from '../lib/cli/cancel-command';
+import { CliError, EXIT } from '../lib/cli/errors';
+import { runJobs } from '../lib/cli/jobs-table';
+import { parsePort, runLocal } from '../lib/cli/local-command';
+import { runLogs } from '../lib/cli/logs-command';
+import { createOutput } from '../lib/cli/output';
+import { runResults } from '../lib/cli/results-command';
+import { groupOption, requireGroup, type TargetOptions } from '../lib/cli/s3-target';
+import { CliSession } from '../lib/cli/session';
+import { runStatus } from '../lib/cli/status-command';
+import { runSubmit } from '../lib/cli/submit-command';
+import { loadBlueprintForCommand, runValidate } from '../lib/cli/validate-command';
+import { parseInterval, runWatch } from '../lib/cli/watch';
+
+interface TargetFlags extends TargetOptions {
+  readonly group?: string;
+}
+
+const ENVIRONMENT_HELP = `
+Where it works:
+  local runtime    start it with \`ncaas local\`, then in your shell: source <dir>/env.sh
+                   (exports the endpoint, credentials, NCAAS_BUCKET and NCAAS_ANALYSIS: no flags needed)
+  deployed         your AWS credentials (profile, SSO or environment) with S3 access to your group,
+                   plus --bucket (or NCAAS_BUCKET) and --analysis (or NCAAS_ANALYSIS)
+
+Environment: NCAAS_BUCKET, NCAAS_ANALYSIS, NCAAS_GROUP (default --group), NCAAS_BLUEPRINT,
+  AWS_ENDPOINT_URL(_S3), AWS_REGION, NO_COLOR (no colour even on a terminal).
+Exit codes: 0 success; 1 failure (watch: the job FAILED, TIMED_OUT, CANCELLED or INTERRUPTED);
+  2 usage error, missing setting, or job not found.`;
+
+// The SDK's notice that its releases after January 2027 need Node 22 is for maintainers, not for a
+// lab member reading a job's status: keep the CLI's output to what it says itself.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+export const main = async (argv: readonly string[]): Promise<number> => {
+  const output = createOutput({ stdout: process.stdout, stderr: process.stderr });
+  const session = new CliSession(output);
+  const env = session.env;
+  let exitCode: number = EXIT.ok;
+
+  /** A live line left on the terminal by Ctrl-C would swallow the shell's prompt. */
+  const clearOnInterrupt = (): void => {
+    process.once('SIGINT', () => {
+      output.clearLive();
+      process.exit(130);
+    });
+  };
+  const act = async (work: () => Promise<number> | number): Promise<void> => {
+    clearOnInterrupt();
+    exitCode = await session.run(work);
+  };
+  const withTarget = (command: Command): Command =>
+    command
+      .option('--bucket <name>', "the analysis's bucket (default: $NCAAS_BUCKET)")
+      .option('--analysis <name>', 'the analysis (PipelineName) for job folders (default: $NCAAS_ANALYSIS)')
+      .option('--region <region>', 'AWS region of the bucket (default: $AWS_REGION or your profile)');
+  const target = (flags: TargetFlags): TargetOptions => ({
+    ...(flags.bucket !== undefined ? { bucket: flags.bucket } : {}),
+    ...(flags.analysis !== undefined ? { analysis: flags.analysis } : {}),
+    ...(flags.region !== undefined ? { region: flags.region } : {}),
+  });
+  const GROUP_HELP = 'your group, the first folder of its keys (default: $NCAAS_GROUP)';
+  const jobOptions = (job: string, flags: TargetFlags): { job: string; group?: string } => {
+    const group = groupOption(flags.group, env);
+    return { job, ...(group !== undefined ? { group } : {}) };
+  };
+
+  const program = new Command('ncaas')
+    .description('Run a neuroscience analysis as a cloud service: submit jobs and follow them with S3 alone.')
+    .version(version)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => process.stdout.write(text),
+      writeErr: (text) => process.stderr.write(text),
+      outputError: (text, write) => write(`ncaas: ${text.replace(/^error: /, '')}`),
+    })
+    .addHelpText('after', ENVIRONMENT_HELP);
+
+  program
+    .command('validate')
+    .description("check a blueprint against the schema (synth's own check); lists every problem")
+    .argument('<blueprint>', 'a blueprint name (blueprints/<name>.json) or a path')
+    .action(async (blueprint: string) => act(() => runValidate(blueprint, output)));
+
+  withTarget(
+    program
+      .command('submit')
+      .description('upload data and config, write submit.json; prints the job id')
+      .option('--group <group>', GROUP_HELP)
+      .option(
+        '--data <file|folder|key...>',
+        'a dataset: a local file or folder (uploaded to inputs/) or a key; repeat for more',
+      )
+      .option('--config <file|key>', 'the config: a local file (uploaded to configs/) or a key')
+      .option('--instance-type <type>', "an instance type the analysis's blueprint offers")
+      .option('--timestamp <id>', 'the job id (default: the UTC time plus a random suffix)')
+      .option(
+        '--blueprint <name|path>',
+        "the analysis's blueprint, to check the submission in full (default: $NCAAS_BLUEPRINT)",
+      )
+      .option('--dry-run', 'check everything the analysis would and print the submit.json; upload nothing'),
+  ).action(
+    async (
+      flags: TargetFlags & {
+        data?: string[];
+        config?: string;
+        instanceType?: string;
+        timestamp?: string;
+        blueprint?: string;
+        dryRun?: boolean;
+      },
+    ) =>
+      act(async () => {
+        const group = requireGroup(flags.group, env);
+        if (!flags.data?.length || flags.config === undefined) {
+          throw new CliError(
+            'submit needs --data <file|folder|key> (one or more) and --config <file|key>',
+            EXIT.usage,
+          );
+        }
+        const blueprint = flags.blueprint ?? env.NCAAS_BLUEPRINT;
+        const analysis = blueprint ? loadBlueprintForCommand(blueprint) : undefined;
+        return runSubmit(
+          session.s3(target(flags)),
+          {
+            group,
+            data: flags.data,
+            config: flags.config,
+            ...(flags.instanceType !== undefined ? { instanceType: flags.instanceType } : {}),
+            ...(flags.timestamp !== undefined ? { timestamp: flags.timestamp } : {}),
+            ...(analysis !== undefined ? { analysis } : {}),
+          },
+          output,
+          { dryRun: flags.dryRun === true },
+        );
+      }),
+  );
+
+  withTarget(
+    program
+      .command('watch')
+      .description('follow a job live until it ends; exit code = its outcome (0 SUCCESS, 1 otherwise)')
+      .argument('<job>', 'the job id (its timestamp)')
+      .option('--group <group>', GROUP_HELP)
+      .option('--interval <seconds>', 'how often to look (default: 2)'),
+  ).action(async (job: string, flags: TargetFlags & { interval?: string }) =>
+    act(async () => {
+      const intervalMs = parseInterval(flags.interval);
+      return runWatch(
+        session.s3(target(flags)),
+        { ...jobOptions(job, flags), ...(intervalMs !== undefined ? { intervalMs } : {}) },
+        output,
+      );
+    }),
+  );
+
+  withTarget(
+    program
+      .command('status')
+      .description("a job's state and each dataset's status")
+      .argument('<job>', 'the job id (its timestamp)')
+      .option('--group <group>', GROUP_HELP)
+      .option('--json', 'print JSON'),
+  ).action(async (job: string, flags: TargetFlags & { json?: boolean }) =>
+    act(() =>
+      runStatus(session.s3(target(flags)), { ...jobOptions(job, flags), json: flags.json === true }, output),
+    ),
+  );
+
+  withTarget(
+    program
+      .command('jobs')
+      .description("a table of the group's jobs (all groups the credentials can list without --group)")
+      .option('--group <group>', GROUP_HELP)
+      .option('--state <states>', 'only jobs in these states, comma-separated (e.g. IN_PROGRESS,FAILED)')
+      .option('--json', 'print JSON'),
+  ).action(async (flags: TargetFlags & { state?: string; json?: boolean }) =>
+    act(() => {
+      const group = groupOption(flags.group, env);
+      return runJobs(
+        session.s3(target(flags)),
+        {
+          ...(group !== undefined ? { group } : {}),
+          ...(flags.state !== undefined ? { state: flags.state } : {}),
+          json: flags.json === true,
+        },
+        output,
+      );
+    }),
+  );
+
+  withTarget(
+    program
+      .command('logs')
+      .description("a job's certificate and each dataset's stdout and stderr")
+      .argument('<job>', 'the job id (its timestamp)')
+      .option('--group <group>', GROUP_HELP)
+      .option('--dataset <label>', 'only this dataset (its name in the status file)'),
+  ).action(async (job: string, flags: TargetFlags & { dataset?: string }) =>
+    act(() =>
+      runLogs(
+        session.s3(target(flags)),
+        { ...jobOptions(job, flags), ...(flags.dataset !== undefined ? { dataset: flags.dataset } : {}) },
+        output,
+      ),
+    ),
+  );
+
+  withTarget(
+    program
+      .command('results')
+      .description("list a job's results (process_results/), or download them")
+      .argument('<job>', 'the job id (its timestamp)')
+      .option('--group <group>', GROUP_HELP)
+      .option('--download <dir>', 'download the results into this folder'),
+  ).action(async (job: string, flags: TargetFlags & { download?: string }) =>
+    act(() =>
+      runResults(
+        session.s3(target(flags)),
+        { ...jobOptions(job, flags), ...(flags.download !== undefined ? { download: flags.download } : {}) },
+        output,
+      ),
+    ),
+  );
+
+  withTarget(
+    program
+      .command('cancel')
+      .description('ask the analysis to stop a job (uploads <group>/submissions/<job>.cancel.json)')
+      .argument('<job>', 'the job id (its timestamp)')
+      .option('--group <group>', GROUP_HELP),
+  ).action(async (job: string, flags: TargetFlags) =>
+    act(() => runCancel(session.s3(target(flags)), jobOptions(job, flags), output)),
+  );
+
+  program
+    .command('local')
+    .description('run the analysis on this machine (emulated S3 and DynamoDB) until Ctrl-C')
+    .option('--blueprint <name|path>', 'the blueprint (default: $NCAAS_BLUEPRINT or mock)')
+    .option('--port <n>', 'port of the S3 emulator (default: any free port)')
+    .option(
+      '--dir <dir>',
+      'where the emulators keep their data and env.sh is written (default: .ncaas-local)',
+    )
+    .action(async (flags: { blueprint?: string; port?: string; dir?: string }) => {
+      exitCode = await session.run(async () => {
+        const port = parsePort(flags.port);
+        // Loaded here only, so the other commands never load the emulators. `require` (through tsx's
+        // CommonJS hook), not `import()`: Node would load a native import of a .ts file without tsx.
+        const load = createRequire(__filename);
+        const { startLocalRuntime } = load(
+          '../local/local-runtime',
+        ) as typeof import('../local/local-runtime');
+        return runLocal(
+          {
+            blueprint: flags.blueprint ?? env.NCAAS_BLUEPRINT ?? 'mock',
+            ...(port !== undefined ? { port } : {}),
+            ...(flags.dir !== undefined ? { dir: flags.dir } : {}),
+          },
+          output,
+          startLocalRuntime,
+        );
+      });
+    });
+
+  try {
+    await program.parseAsync([...argv]);
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    throw error;
+  }
+  return exitCode;
+};
+
+main(process.argv).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`ncaas: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}\n`);
+    process.exitCode = EXIT.failed;
+  },
+);

@@ -1,0 +1,75 @@
+/**
+ * `ncaas local`: starts the local runtime (emulated S3 and DynamoDB, the same handlers, workers as
+ * child processes), prints what a client shell needs, and stays in the foreground until SIGINT or
+ * SIGTERM, then stops it. The runtime is passed in: the CLI loads it only for this command, so the
+ * other commands never load the emulators.
+ */
+import type { LocalRuntime, LocalRuntimeOptions } from '../../local/local-runtime-api';
+import { CliError, EXIT } from './errors';
+import type { Output } from './output';
+
+export type StartLocalRuntime = (options: LocalRuntimeOptions) => Promise<LocalRuntime>;
+
+/** Resolves with the signal's name on the first SIGINT or SIGTERM. */
+export const nextStopSignal = (): Promise<string> =>
+  new Promise((resolve) => {
+    const stop = (signal: NodeJS.Signals): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve(signal);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+
+/** `--port` as a TCP port (0: any free one). */
+export const parsePort = (value: string | undefined): number | undefined => {
+  if (value === undefined) return undefined;
+  const port = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new CliError(`--port "${value}" is not a port number (0 to 65535; 0 picks a free one)`, EXIT.usage);
+  }
+  return port;
+};
+
+/** Single-quoted for a POSIX shell. */
+const shellQuote = (value: string): string => `'${value.replace(/'/g, `'\\''`)}'`;
+
+export interface RunLocalOptions {
+  readonly blueprint: string;
+  readonly port?: number;
+  readonly dir?: string;
+}
+
+export const runLocal = async (
+  options: RunLocalOptions,
+  output: Output,
+  start: StartLocalRuntime,
+  waitForStop: () => Promise<string> = nextStopSignal,
+): Promise<number> => {
+  // Listen first: a signal during start-up still stops the runtime once it is up.
+  const stopRequested = waitForStop();
+  const runtime = await start({
+    blueprint: options.blueprint,
+    ...(options.port !== undefined ? { port: options.port } : {}),
+    ...(options.dir !== undefined ? { dir: options.dir } : {}),
+    print: (line) => output.err(line),
+  });
+  const { paint } = output;
+  output.out(
+    `${paint.green('ncaas local')}: analysis ${runtime.config.name}, bucket ${runtime.bucket}, S3 at ${runtime.s3Endpoint}, DynamoDB at ${runtime.dynamoDbEndpoint}`,
+  );
+  output.out(
+    `In another shell: ${paint.bold(`source ${shellQuote(runtime.envFile)}`)}   (${runtime.envFile})`,
+  );
+  for (const [name, value] of Object.entries(runtime.clientEnv))
+    output.out(`export ${name}=${shellQuote(value)}`);
+  output.out(
+    'Then e.g.: ncaas submit --group <group> --data <file> --config <file>; ncaas jobs. Ctrl-C stops.',
+  );
+  const signal = await stopRequested;
+  output.err(`${signal}: stopping the local runtime (running jobs become INTERRUPTED)...`);
+  await runtime.stop();
+  output.err('stopped');
+  return EXIT.ok;
+};

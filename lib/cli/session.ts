@@ -1,0 +1,40 @@
+/**
+ * One CLI invocation: the output, the S3 target once a command asks for it, and the rule that every
+ * failure ends as one line on stderr (`ncaas: ...`) and an exit code, never a stack trace.
+ */
+import { describeError } from './errors';
+import type { Output } from './output';
+import { resolveTarget, type Env, type S3Target, type TargetOptions } from './s3-target';
+
+export class CliSession {
+  private target: S3Target | undefined;
+
+  constructor(
+    readonly output: Output,
+    readonly env: Env = process.env,
+  ) {}
+
+  /** The S3 target from flags and the environment (remembered for error messages and clean-up). */
+  s3(flags: TargetOptions): S3Target {
+    this.target = resolveTarget(flags, this.env);
+    return this.target;
+  }
+
+  /** Runs a command; returns its exit code, or the code of the error it failed with. */
+  async run(work: () => Promise<number> | number): Promise<number> {
+    try {
+      return await work();
+    } catch (error) {
+      const report = describeError(error, {
+        ...(this.target ? { bucket: this.target.bucket } : {}),
+        ...(this.target?.endpoint ? { endpoint: this.target.endpoint } : {}),
+      });
+      this.output.clearLive();
+      this.output.err(`ncaas: ${report.message}`);
+      return report.exitCode;
+    } finally {
+      this.target?.client.destroy();
+      this.target = undefined;
+    }
+  }
+}

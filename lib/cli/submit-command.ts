@@ -1,0 +1,496 @@
+/**
+ * `ncaas submit`: what a lab member does by hand, in one command. Local files given as --data are
+ * uploaded to `{group}/inputs/<name>` (a folder to `{group}/inputs/<name>/`, one dataset), a local
+ * --config to `{group}/configs/<name>`; a value that is not a local file is taken as a key that is
+ * already in the bucket. Then `{group}/submissions/{timestamp}submit.json` is written last (its upload
+ * starts the job). The job id is the timestamp.
+ *
+ * Before anything is uploaded the submission is checked with the handler's own code (parseSubmission,
+ * readJobConfig) plus what the handler checks in the bucket (named keys exist, the timestamp is new).
+ * With the analysis's blueprint (--blueprint / NCAAS_BLUEPRINT) the check is the handler's in full;
+ * without one, the blueprint's own rules (groups, instance types, caps) are left to the handler, whose
+ * refusal `ncaas watch` shows. `--dry-run` needs the blueprint, uploads nothing and prints the
+ * submit.json it would write.
+ */
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+  type CompletedPart,
+} from '@aws-sdk/client-s3';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { AnalysisConfig } from '../blueprint/analysis-config';
+import { configsPrefix, groupOfKey, inputsPrefix, jobResultFolder } from '../layout';
+import { readJobConfig } from '../submission/job-config';
+import { parseSubmission } from '../submission/parse-submission';
+import type { SubmissionProblem } from '../submission/submission-problem';
+import { MAX_TEXT_FILE_BYTES } from '../submission/submission-problem';
+import { formatSize } from '../submission/text-body';
+import { CliError, EXIT } from './errors';
+import { s3Url, submissionKeyFor } from './job-folders';
+import { formatBytes, type Output } from './output';
+import type { S3Target } from './s3-target';
+
+export interface SubmitRequest {
+  readonly group: string;
+  /** Local files or folders, or keys; one dataset each. */
+  readonly data: readonly string[];
+  /** A local file or a key. */
+  readonly config: string;
+  readonly instanceType?: string;
+  /** The job id; default: `defaultJobId()`. */
+  readonly timestamp?: string;
+  /** The analysis (from its blueprint): the check is then the handler's in full. Required for a dry run. */
+  readonly analysis?: AnalysisConfig;
+}
+
+/** The NeuroCAAS submit.json. */
+export interface SubmitJson {
+  readonly dataname: string | string[];
+  readonly configname: string;
+  readonly timestamp: string;
+  readonly instance_type?: string;
+}
+
+export interface Upload {
+  readonly local: string;
+  readonly key: string;
+  readonly size: number;
+}
+
+export interface SubmissionPlan {
+  readonly group: string;
+  readonly jobId: string;
+  readonly datasetKeys: readonly string[];
+  readonly configKey: string;
+  /** Local files to upload: every dataset's, then the config. */
+  readonly uploads: readonly Upload[];
+  /** The config file when it is local (read for the check). */
+  readonly localConfig?: string;
+  /** --data/--config values taken as keys already in the bucket. */
+  readonly namedKeys: readonly string[];
+  readonly submitKey: string;
+  readonly submitJson: SubmitJson;
+}
+
+/** `2026-11-21T23-59-59Z-k3f9`: sortable UTC time to the second, plus 4 random characters. */
+export const defaultJobId = (now: Date = new Date(), random: () => string = randomSuffix): string =>
+  `${now.toISOString().slice(0, 19).replace(/:/g, '-')}Z-${random()}`;
+
+const randomSuffix = (): string =>
+  [...randomBytes(4)].map((b) => '0123456789abcdefghijklmnopqrstuvwxyz'[b % 36]).join('');
+
+const statOrUndefined = (file: string): fs.Stats | undefined => {
+  try {
+    return fs.statSync(file);
+  } catch {
+    return undefined;
+  }
+};
+
+/** Regular files under `dir` (following file symlinks, not folder ones), as sorted `/`-separated paths. */
+export const filesUnder = (dir: string): string[] => {
+  const found: string[] = [];
+  const walk = (folder: string, relative: string): void => {
+    for (const entry of fs.readdirSync(folder, { withFileTypes: true })) {
+      const full = path.join(folder, entry.name);
+      const rel = relative === '' ? entry.name : `${relative}/${entry.name}`;
+      if (entry.isDirectory()) walk(full, rel);
+      else if (entry.isFile()) found.push(rel);
+      else if (entry.isSymbolicLink() && statOrUndefined(full)?.isFile()) found.push(rel);
+    }
+  };
+  walk(dir, '');
+  return found.sort();
+};
+
+/** Name of a local file or folder as it appears in keys (`.` gives the folder's own name). */
+const localName = (file: string): string => path.basename(path.resolve(file));
+
+/** Works out keys and uploads from the arguments; local problems (an empty folder, two files one key) throw. */
+export const planSubmission = (request: SubmitRequest, now: Date = new Date()): SubmissionPlan => {
+  const { group } = request;
+  if (request.data.length === 0) {
+    throw new CliError('no data given: pass --data <file|folder|key> (once per dataset)', EXIT.usage);
+  }
+  const jobId = request.timestamp ?? defaultJobId(now);
+  const uploads: Upload[] = [];
+  const namedKeys: string[] = [];
+  const datasetKeys = request.data.map((value) => {
+    const stat = statOrUndefined(value);
+    if (stat?.isDirectory()) {
+      const folderKey = `${inputsPrefix(group)}${localName(value)}/`;
+      const files = filesUnder(value);
+      if (files.length === 0) {
+        throw new CliError(
+          `--data ${value}: the folder is empty; a folder dataset needs at least one file`,
+          EXIT.usage,
+        );
+      }
+      for (const rel of files) {
+        const local = path.join(value, ...rel.split('/'));
+        uploads.push({ local, key: `${folderKey}${rel}`, size: fs.statSync(local).size });
+      }
+      return folderKey;
+    }
+    if (stat?.isFile()) {
+      const key = `${inputsPrefix(group)}${localName(value)}`;
+      uploads.push({ local: value, key, size: stat.size });
+      return key;
+    }
+    namedKeys.push(value);
+    return value;
+  });
+
+  const configStat = statOrUndefined(request.config);
+  if (configStat?.isDirectory()) {
+    throw new CliError(`--config ${request.config} is a folder: the config must be one file`, EXIT.usage);
+  }
+  let configKey = request.config;
+  let localConfig: string | undefined;
+  if (configStat?.isFile()) {
+    configKey = `${configsPrefix(group)}${localName(request.config)}`;
+    localConfig = request.config;
+    uploads.push({ local: request.config, key: configKey, size: configStat.size });
+  } else {
+    namedKeys.push(request.config);
+  }
+
+  // One key, one file: a file named twice is uploaded once; two files with one name are refused.
+  const unique = new Map<string, Upload>();
+  for (const upload of uploads) {
+    const other = unique.get(upload.key);
+    if (other === undefined) unique.set(upload.key, upload);
+    else if (path.resolve(other.local) !== path.resolve(upload.local)) {
+      throw new CliError(
+        `${other.local} and ${upload.local} would both be uploaded to ${upload.key}: rename one of them`,
+        EXIT.usage,
+      );
+    }
+  }
+
+  const submitJson: SubmitJson = {
+    dataname: datasetKeys.length === 1 ? datasetKeys[0] : [...datasetKeys],
+    configname: configKey,
+    timestamp: jobId,
+    ...(request.instanceType !== undefined ? { instance_type: request.instanceType } : {}),
+  };
+  return {
+    group,
+    jobId,
+    datasetKeys,
+    configKey,
+    uploads: [...unique.values()],
+    ...(localConfig !== undefined ? { localConfig } : {}),
+    namedKeys,
+    submitKey: submissionKeyFor(group, jobId),
+    submitJson,
+  };
+};
+
+/**
+ * Stands in for the blueprint when none is given: the group may submit, any instance type asked for
+ * is allowed and there are no caps, so only the rules that need no blueprint are checked here.
+ */
+export const blueprintFreeAnalysis = (
+  group: string,
+  instanceType: string | undefined,
+  analysisName: string | undefined,
+): AnalysisConfig => ({
+  sourceFile: '(no blueprint)',
+  name: analysisName ?? 'analysis',
+  region: '',
+  stage: '',
+  runtime: 'ec2',
+  command: '',
+  launchTimeoutSeconds: 0,
+  workerTimeoutSeconds: 0,
+  deployLimit: 0,
+  maxCostUsd: 0,
+  monitor: false,
+  groups: [{ name: group, userNames: [], userInput: true }],
+  limits: {
+    allowedInstanceTypes: instanceType !== undefined ? [instanceType] : [],
+    maxDurationMinutes: Number.POSITIVE_INFINITY,
+    maxDatasetSizeGiB: Number.POSITIVE_INFINITY,
+    maxDatasets: Number.POSITIVE_INFINITY,
+  },
+  efsOnEc2Workers: false,
+  notifications: { emails: [], events: [] },
+  adopt: {},
+  ignoredKeys: [],
+  warnings: [],
+});
+
+export interface SubmissionCheck {
+  readonly problems: SubmissionProblem[];
+  readonly warnings: string[];
+}
+
+export const submitJsonText = (plan: SubmissionPlan): string =>
+  `${JSON.stringify(plan.submitJson, null, 2)}\n`;
+
+/** Reads the config as the handler would (local file, or the key in the bucket), within the size cap. */
+const readConfig = async (
+  target: S3Target,
+  plan: SubmissionPlan,
+): Promise<{ body?: Uint8Array; problem?: SubmissionProblem }> => {
+  const tooLarge = (size: number): SubmissionProblem => ({
+    field: 'configname',
+    message: `the config ${plan.configKey} is ${formatSize(size)}; a config may be at most ${formatSize(MAX_TEXT_FILE_BYTES)}`,
+  });
+  if (plan.localConfig !== undefined) {
+    const size = fs.statSync(plan.localConfig).size;
+    return size > MAX_TEXT_FILE_BYTES
+      ? { problem: tooLarge(size) }
+      : { body: fs.readFileSync(plan.localConfig) };
+  }
+  const head = await target.objects.head(plan.configKey);
+  if (head === undefined) {
+    return {
+      problem: {
+        field: 'configname',
+        message: `"${plan.configKey}" is not a local file and does not exist in s3://${target.bucket}/: give a config file, or the key of one already uploaded`,
+      },
+    };
+  }
+  if (head.size > MAX_TEXT_FILE_BYTES) return { problem: tooLarge(head.size) };
+  return { body: (await target.objects.read(plan.configKey)) ?? new Uint8Array() };
+};
+
+/** Everything the submit handler would refuse, found before anything is uploaded. */
+export const checkSubmission = async (
+  target: S3Target,
+  plan: SubmissionPlan,
+  analysis: AnalysisConfig | undefined,
+): Promise<SubmissionCheck> => {
+  const rules = analysis ?? blueprintFreeAnalysis(plan.group, plan.submitJson.instance_type, target.analysis);
+  const parsed = parseSubmission({ body: submitJsonText(plan), key: plan.submitKey, analysis: rules });
+  const problems: SubmissionProblem[] = parsed.ok ? [] : [...parsed.problems];
+  const warnings = parsed.ok ? [...parsed.warnings] : [];
+  const refusedFields = new Set(problems.map((p) => p.field));
+  const many = plan.datasetKeys.length > 1;
+
+  // Keys given by name must exist, as the handler checks (only the group's own: others are refused above).
+  const ownKey = (key: string): boolean => groupOfKey(key) === plan.group;
+  await Promise.all(
+    plan.datasetKeys.map(async (key, i) => {
+      const field = many ? `dataname[${i}]` : 'dataname';
+      if (!plan.namedKeys.includes(key) || !ownKey(key) || refusedFields.has(field)) return;
+      const exists = key.endsWith('/')
+        ? await target.objects.hasObjectsUnder(key)
+        : (await target.objects.head(key)) !== undefined;
+      if (!exists) {
+        problems.push({
+          field,
+          message: `"${key}" is not a local file${key.endsWith('/') ? ' or folder' : ''} and ${key.endsWith('/') ? 'is empty or missing' : 'does not exist'} in s3://${target.bucket}/: give a local path, or the key of data already uploaded (keys are case-sensitive)`,
+        });
+      }
+    }),
+  );
+  if (!refusedFields.has('configname') && (plan.localConfig !== undefined || ownKey(plan.configKey))) {
+    const config = await readConfig(target, plan);
+    if (config.problem) problems.push(config.problem);
+    else if (config.body) {
+      const result = readJobConfig(config.body, plan.configKey, rules.limits);
+      if (!result.ok) problems.push(...result.problems);
+    }
+  }
+
+  // The timestamp is the job id: a second job with it would be refused (and must not overwrite the first).
+  if (!refusedFields.has('timestamp')) {
+    if ((await target.objects.head(plan.submitKey)) !== undefined) {
+      problems.push({
+        field: 'timestamp',
+        message: `a submission with timestamp "${plan.jobId}" already exists (${s3Url(target, plan.submitKey)}): choose another --timestamp, or leave it out for a new one`,
+      });
+    } else {
+      const analysisName = analysis?.name ?? target.analysis;
+      const folder = analysisName ? jobResultFolder(plan.group, analysisName, plan.jobId) : undefined;
+      if (folder !== undefined && (await target.objects.hasObjectsUnder(`${folder}/`))) {
+        problems.push({
+          field: 'timestamp',
+          message: `job "${plan.jobId}" already exists (${s3Url(target, `${folder}/`)}): choose another --timestamp, or leave it out for a new one`,
+        });
+      }
+    }
+  }
+  if (analysis !== undefined && target.analysis !== undefined && analysis.name !== target.analysis) {
+    warnings.push(
+      `the blueprint is analysis "${analysis.name}", but NCAAS_ANALYSIS/--analysis says "${target.analysis}": check that they name the same analysis`,
+    );
+  }
+  for (const upload of plan.uploads) {
+    if (Buffer.byteLength(upload.key, 'utf8') > 1024) {
+      problems.push({
+        field: 'dataname',
+        message: `${upload.local} would get the key ${upload.key}, longer than S3's 1024 bytes: use a shorter name`,
+      });
+    }
+  }
+  return { problems, warnings };
+};
+
+export interface UploadOptions {
+  /** Files larger than this are uploaded in parts. @default 64 MiB */
+  readonly multipartThreshold?: number;
+  /** Part size (S3's minimum is 5 MiB; raised so a file needs at most 10,000 parts). @default 16 MiB */
+  readonly partSize?: number;
+  /** Called as bytes of one file are sent. */
+  readonly onProgress?: (upload: Upload, sentBytes: number) => void;
+}
+
+const MIB = 1024 * 1024;
+
+/** Uploads one local file, in parts when it is large (no extra library needed). */
+export const uploadFile = async (
+  target: S3Target,
+  upload: Upload,
+  options: UploadOptions = {},
+): Promise<void> => {
+  const threshold = options.multipartThreshold ?? 64 * MIB;
+  const onProgress = options.onProgress ?? (() => undefined);
+  const { client, bucket } = target;
+  if (upload.size <= threshold) {
+    await client.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: upload.key,
+        Body: fs.createReadStream(upload.local),
+        ContentLength: upload.size,
+      }),
+    );
+    onProgress(upload, upload.size);
+    return;
+  }
+  const partSize = Math.max(options.partSize ?? 16 * MIB, Math.ceil(upload.size / 10_000));
+  const { UploadId } = await client.send(
+    new CreateMultipartUploadCommand({ Bucket: bucket, Key: upload.key }),
+  );
+  if (!UploadId) throw new Error(`S3 started no multipart upload for ${upload.key}`);
+  const file = await fs.promises.open(upload.local, 'r');
+  try {
+    const parts: CompletedPart[] = [];
+    for (let offset = 0, number = 1; offset < upload.size; offset += partSize, number += 1) {
+      const length = Math.min(partSize, upload.size - offset);
+      const buffer = Buffer.alloc(length);
+      const { bytesRead } = await file.read(buffer, 0, length, offset);
+      const out = await client.send(
+        new UploadPartCommand({
+          Bucket: bucket,
+          Key: upload.key,
+          UploadId,
+          PartNumber: number,
+          Body: buffer.subarray(0, bytesRead),
+        }),
+      );
+      parts.push({ ETag: out.ETag, PartNumber: number });
+      onProgress(upload, offset + bytesRead);
+    }
+    await client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: bucket,
+        Key: upload.key,
+        UploadId,
+        MultipartUpload: { Parts: parts },
+      }),
+    );
+  } catch (error) {
+    await client
+      .send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: upload.key, UploadId }))
+      .catch(() => undefined);
+    throw error;
+  } finally {
+    await file.close();
+  }
+};
+
+/** Uploads the data and config, then writes submit.json (last: its upload starts the job). */
+export const sendSubmission = async (
+  target: S3Target,
+  plan: SubmissionPlan,
+  output: Output,
+  options: Omit<UploadOptions, 'onProgress'> = {},
+): Promise<void> => {
+  const total = plan.uploads.length;
+  for (const [index, upload] of plan.uploads.entries()) {
+    const what = `${index + 1}/${total} ${upload.key} (${formatBytes(upload.size)})`;
+    output.live(`uploading ${what}`);
+    await uploadFile(target, upload, {
+      ...options,
+      onProgress: (u, sent) =>
+        output.live(`uploading ${what} ${u.size > 0 ? Math.floor((sent * 100) / u.size) : 100}%`),
+    });
+    if (!output.tty) output.err(`uploaded ${upload.local} -> ${s3Url(target, upload.key)}`);
+  }
+  await target.objects.write(plan.submitKey, submitJsonText(plan), 'application/json');
+  output.clearLive();
+};
+
+/** Prints the problems of a check, one per line, complete sentences from the handler's own rules. */
+const printProblems = (
+  output: Output,
+  problems: readonly SubmissionProblem[],
+  plan: SubmissionPlan,
+): void => {
+  for (const p of problems) output.err(`  - ${p.message}`);
+  const unknownValues = plan.namedKeys.filter((v) => !v.startsWith(`${plan.group}/`));
+  for (const value of unknownValues) {
+    output.err(`  (note: "${value}" is not a local file, so it was taken as a key in the bucket)`);
+  }
+};
+
+export interface SubmitCommandOptions extends Omit<UploadOptions, 'onProgress'> {
+  readonly dryRun?: boolean;
+  readonly now?: Date;
+}
+
+/** `ncaas submit`: prints the job id (stdout) or, for a dry run, the submit.json; returns the exit code. */
+export const runSubmit = async (
+  target: S3Target,
+  request: SubmitRequest,
+  output: Output,
+  options: SubmitCommandOptions = {},
+): Promise<number> => {
+  if (options.dryRun && request.analysis === undefined) {
+    throw new CliError(
+      '--dry-run checks the submission as the analysis would, so it needs the blueprint: pass --blueprint <name|path> or set NCAAS_BLUEPRINT',
+      EXIT.usage,
+    );
+  }
+  const plan = planSubmission(request, options.now);
+  const check = await checkSubmission(target, plan, request.analysis);
+  for (const warning of check.warnings) output.err(`warning: ${warning}`);
+
+  if (options.dryRun) {
+    output.out(submitJsonText(plan).trimEnd());
+    if (check.problems.length > 0) {
+      output.err(
+        `dry run: the submission would be refused (${check.problems.length} problem${check.problems.length === 1 ? '' : 's'}):`,
+      );
+      printProblems(output, check.problems, plan);
+      return EXIT.failed;
+    }
+    for (const u of plan.uploads)
+      output.err(`would upload ${u.local} -> ${s3Url(target, u.key)} (${formatBytes(u.size)})`);
+    output.err(`would write ${s3Url(target, plan.submitKey)}`);
+    output.err('dry run: the submission is valid; nothing was uploaded');
+    return EXIT.ok;
+  }
+  if (check.problems.length > 0) {
+    output.err(
+      `the submission was not sent (${check.problems.length} problem${check.problems.length === 1 ? '' : 's'}); nothing was uploaded:`,
+    );
+    printProblems(output, check.problems, plan);
+    return EXIT.failed;
+  }
+  await sendSubmission(target, plan, output, options);
+  output.err(`submitted job ${plan.jobId}: ${s3Url(target, plan.submitKey)}`);
+  output.err(`follow it: ncaas watch ${plan.jobId} --group ${plan.group}`);
+  output.out(plan.jobId);
+  return EXIT.ok;
+};

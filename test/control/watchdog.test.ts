@@ -1,0 +1,313 @@
+/**
+ * The watchdog's sweep, against s3rver and dynalite with a fake clock: deadlines, launches that never
+ * started, workers with no live job, submissions whose event was lost, jobs never admitted, and the
+ * running count.
+ */
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { runWatchdog, WATCHDOG_TIMING, type WatchdogSources } from '../../lib/control/watchdog';
+import type { LaunchMessage } from '../../lib/launch/launcher';
+import { submissionMessageKey } from '../../lib/layout';
+import {
+  type ControlEmulators,
+  type ControlHarness,
+  newControl,
+  newInstanceId,
+  startControlEmulators,
+  submitJson,
+} from '../support/control-harness';
+
+let emulators: ControlEmulators;
+
+beforeAll(async () => {
+  emulators = await startControlEmulators();
+});
+
+afterAll(async () => {
+  await emulators.stop();
+});
+
+const MINUTE = 60 * 1000;
+
+const sources = (h: ControlHarness, extra: Partial<WatchdogSources> = {}): WatchdogSources => ({
+  listWorkers: h.launcher.listWorkers,
+  ...extra,
+});
+
+/** Submits single-dataset job `ts`; launches it unless `launch` is false; marks it running if asked. */
+const submitJob = async (
+  h: ControlHarness,
+  ts: string,
+  { launch = true, running = true }: { launch?: boolean; running?: boolean } = {},
+): Promise<string | undefined> => {
+  await h.put(`lab/inputs/${ts}.bin`);
+  await h.put('lab/configs/config.yaml', '__duration__: 20\n');
+  expect((await h.submit('lab', ts, submitJson('lab', ts, `lab/inputs/${ts}.bin`))).kind).toBe('accepted');
+  if (!launch) return undefined;
+  const [launched] = await h.deliverLaunches();
+  if (launched.kind !== 'launched') return undefined;
+  if (running) await h.workerState(launched.launcherId, 'running');
+  return launched.launcherId;
+};
+
+describe('deadlines', () => {
+  test('a job IN PROGRESS past its deadline is TIMED_OUT and its worker terminated', async () => {
+    const h = await newControl(emulators, 'deadline', { workerTimeout: 3600 });
+    const instance = await submitJob(h, 'slow');
+    const deadline = Date.parse((await h.dataset('lab', 'slow')).deadline ?? '');
+    expect(deadline).toBe(h.clock.now().getTime() + 3600 * 1000);
+
+    // At the deadline the worker's own timer acts; the watchdog waits out the grace for its report.
+    h.clock.advance(3600 * 1000 + WATCHDOG_TIMING.deadlineGraceMs);
+    expect((await runWatchdog(h.ctx, sources(h))).timedOut).toBe(0);
+    expect(h.launcher.terminations).toEqual([]);
+
+    h.clock.advance(1000);
+    const found = await runWatchdog(h.ctx, sources(h));
+    expect(found.timedOut).toBe(1);
+    expect(h.launcher.terminations).toEqual([instance]);
+    const reason = 'the job ran past its deadline (SSM_TIMEOUT, 1.0 h) and its worker was stopped';
+    expect(await h.dataset('lab', 'slow')).toMatchObject({ state: 'TIMED_OUT', reason });
+    expect(await h.status('lab', 'slow', 'slow.bin')).toMatchObject({ status: 'TIMED_OUT', reason });
+    expect(await h.store.runningCount()).toBe(0);
+    expect(await h.end('lab', 'slow')).toMatch(/1 TIMED_OUT/);
+
+    // The worker's late final report does not overturn it.
+    expect(await h.finishWorker('lab', 'slow', 'slow.bin', { status: 'SUCCESS', exit_code: 0 })).toBe(
+      'unchanged (TIMED_OUT)',
+    );
+    expect((await runWatchdog(h.ctx, sources(h))).timedOut).toBe(0);
+    expect(h.endWrites('lab', 'slow')).toBe(1);
+  });
+});
+
+describe('launches that never started', () => {
+  test('a lost launch message is resent, and the dataset FAILED if it still never launches', async () => {
+    const h = await newControl(emulators, 'lost-launch', { launchTimeout: 300 });
+    await submitJob(h, 'stuck', { launch: false });
+    const [original] = h.queue.lose();
+    expect(original).toMatchObject({ jobId: 'stuck', attempt: 1 });
+
+    h.clock.advance(300 * 1000);
+    expect((await runWatchdog(h.ctx, sources(h))).launchesResent).toBe(0);
+
+    h.clock.advance(1000);
+    expect((await runWatchdog(h.ctx, sources(h))).launchesResent).toBe(1);
+    expect(h.queue.sent).toEqual([original, original]);
+
+    // The resent message is lost too; the watchdog gives up after three times EXECUTION_TIMEOUT.
+    h.queue.lose();
+    h.clock.advance(2 * 300 * 1000);
+    const found = await runWatchdog(h.ctx, sources(h));
+    expect(found.launchesFailed).toBe(1);
+    const reason = 'the worker could not be launched: no launch was recorded';
+    expect(await h.dataset('lab', 'stuck')).toMatchObject({ state: 'FAILED', reason });
+    expect(await h.status('lab', 'stuck', 'stuck.bin')).toMatchObject({ status: 'FAILED', reason });
+    expect(await h.store.runningCount()).toBe(0);
+    expect(h.endWrites('lab', 'stuck')).toBe(1);
+  });
+
+  // The resend is claimed in the job store (claimLaunchResend), so later runs do not repeat it.
+  test('a lost launch message is resent only once', async () => {
+    const h = await newControl(emulators, 'resend-once', { launchTimeout: 300 });
+    await submitJob(h, 'once', { launch: false });
+    h.queue.lose();
+    h.clock.advance(301 * 1000);
+    expect((await runWatchdog(h.ctx, sources(h))).launchesResent).toBe(1);
+    h.clock.advance(MINUTE);
+    expect((await runWatchdog(h.ctx, sources(h))).launchesResent).toBe(0);
+  });
+
+  test('a resent message launches the worker once', async () => {
+    const h = await newControl(emulators, 'resend-ok', { launchTimeout: 300 });
+    await submitJob(h, 'again', { launch: false });
+    h.queue.lose();
+    h.clock.advance(301 * 1000);
+    await runWatchdog(h.ctx, sources(h));
+    const [launched] = await h.deliverLaunches();
+    expect(launched.kind).toBe('launched');
+    expect(h.launcher.launches.map((l) => l.attempt)).toEqual([1]);
+    expect((await runWatchdog(h.ctx, sources(h))).launchesResent).toBe(0);
+  });
+
+  test('a worker launched but never running within EXECUTION_TIMEOUT is stopped and FAILED', async () => {
+    const h = await newControl(emulators, 'never-runs', { launchTimeout: 300 });
+    const instance = await submitJob(h, 'pending', { running: false });
+    h.clock.advance(301 * 1000);
+    expect((await runWatchdog(h.ctx, sources(h))).launchesFailed).toBe(1);
+    expect(h.launcher.terminations).toEqual([instance]);
+    expect((await h.dataset('lab', 'pending')).reason).toBe(
+      `the worker ${instance} did not start within 300 s (EXECUTION_TIMEOUT) and was stopped`,
+    );
+    expect(await h.store.runningCount()).toBe(0);
+  });
+
+  test('a launch message in the dead-letter queue fails its dataset', async () => {
+    const h = await newControl(emulators, 'dead-letter');
+    await submitJob(h, 'dlq', { launch: false });
+    const [message] = h.queue.lose();
+    const acknowledged: LaunchMessage[] = [];
+    const deadLetters = async () => [{ message, acknowledge: async () => void acknowledged.push(message) }];
+    expect((await runWatchdog(h.ctx, sources(h, { deadLetters }))).launchesFailed).toBe(1);
+    expect(acknowledged).toEqual([message]);
+    expect(await h.states('lab', 'dlq')).toEqual(['FAILED']);
+    expect(await h.store.runningCount()).toBe(0);
+  });
+});
+
+describe('workers with no live job', () => {
+  test('are terminated once older than the grace; workers of live jobs are left alone', async () => {
+    const h = await newControl(emulators, 'orphans', { deployLimit: 5 });
+    const live = await submitJob(h, 'live');
+    const done = await submitJob(h, 'done');
+    await h.finishWorker('lab', 'done', 'done.bin', { status: 'SUCCESS', exit_code: 0 });
+    // `done`'s instance is still listed (its power-off failed); a stray never recorded anywhere too.
+    const stray = newInstanceId();
+    h.launcher.addStrayWorker(stray, { group: 'lab', jobId: 'ghost', datasetIndex: 0 }, h.clock.now());
+
+    h.clock.advance(WATCHDOG_TIMING.orphanGraceMs - 1000);
+    expect((await runWatchdog(h.ctx, sources(h))).orphansTerminated).toBe(0);
+
+    h.clock.advance(2000);
+    const found = await runWatchdog(h.ctx, sources(h));
+    expect(found.orphansTerminated).toBe(2);
+    expect([...h.launcher.terminations].sort()).toEqual([done, stray].sort());
+    expect(h.launcher.terminations).not.toContain(live);
+    expect((await h.certificateLines('lab', 'done')).at(-1)?.text).toBe(
+      `worker ${done} was still running after the dataset ended (SUCCESS): terminated by the watchdog`,
+    );
+    expect((await runWatchdog(h.ctx, sources(h))).orphansTerminated).toBe(0);
+  });
+});
+
+describe('submissions whose event was lost', () => {
+  test('are processed by the sweep, once; a refused one is not processed again', async () => {
+    const h = await newControl(emulators, 'sweep');
+    await h.put('lab/inputs/lost.bin');
+    await h.put('lab/configs/config.yaml', '__duration__: 20\n');
+    const lostKey = await h.upload('lab', 'lost', submitJson('lab', 'lost', 'lab/inputs/lost.bin'));
+    const badKey = await h.upload('lab', 'bad', submitJson('lab', 'bad', 'lab/inputs/missing.bin'));
+    const handledKey = await h.upload('lab', 'handled', { dataname: 'lab/inputs/lost.bin' });
+    await h.submit('lab', 'handled', { dataname: 'lab/inputs/lost.bin' }); // its event did arrive: refused
+    await h.put('lab/submissions/notes.txt', 'not a submission');
+
+    // Events may still be in flight for two minutes.
+    expect((await runWatchdog(h.ctx, sources(h))).lostSubmissions).toBe(0);
+
+    h.clock.advance(WATCHDOG_TIMING.eventGraceMs + MINUTE);
+    const found = await runWatchdog(h.ctx, sources(h));
+    expect(found.lostSubmissions).toBe(2);
+    expect(await h.states('lab', 'lost')).toEqual(['INITIALIZING']);
+    expect(h.queue.sentFor('lost')).toHaveLength(1);
+    expect(await h.besideMessage(badKey)).toContain('dataname "lab/inputs/missing.bin" does not exist');
+    expect(await h.certificate('lab', 'bad')).toContain('dataname "lab/inputs/missing.bin" does not exist');
+    expect(await h.besideMessage(handledKey)).toContain('no "timestamp"');
+    const badCertificate = await h.certificate('lab', 'bad');
+
+    h.clock.advance(MINUTE);
+    expect((await runWatchdog(h.ctx, sources(h))).lostSubmissions).toBe(0);
+    expect(h.queue.sentFor('lost')).toHaveLength(1);
+    expect(await h.certificate('lab', 'bad')).toBe(badCertificate);
+    expect(await h.job('lab', 'bad')).toBeUndefined();
+    expect(lostKey).toBe('lab/submissions/lost_submit.json');
+    expect(submissionMessageKey(lostKey)).toBe('lab/submissions/lost_submit.error.txt');
+    expect(await h.besideMessage(lostKey)).toBeUndefined();
+  });
+
+  test('the sweep sees every submission, beyond the first page of a listing', async () => {
+    const h = await newControl(emulators, 'many');
+    await h.put('lab/inputs/x.bin');
+    await h.put('lab/configs/config.yaml', '__duration__: 20\n');
+    // 1,000 older files sort before the submission (one listing page holds 1,000 keys).
+    const client = emulators.s3.client;
+    for (let batch = 0; batch < 10; batch++) {
+      await Promise.all(
+        Array.from({ length: 100 }, (_, i) =>
+          client.send(
+            new PutObjectCommand({
+              Bucket: h.bucket,
+              Key: `lab/submissions/a-${String(batch * 100 + i).padStart(4, '0')}.notes.txt`,
+              Body: Buffer.from('n'),
+            }),
+          ),
+        ),
+      );
+    }
+    await h.upload('lab', 'z-late', submitJson('lab', 'z-late', 'lab/inputs/x.bin'));
+    h.clock.advance(WATCHDOG_TIMING.eventGraceMs + MINUTE);
+    expect((await runWatchdog(h.ctx, sources(h))).lostSubmissions).toBe(1);
+    expect(await h.states('lab', 'z-late')).toEqual(['INITIALIZING']);
+  });
+});
+
+describe('jobs recorded but never admitted', () => {
+  test('the watchdog admits a job left SUBMITTED once its submit handler must have died', async () => {
+    const h = await newControl(emulators, 'unadmitted');
+    await h.put('lab/configs/config.yaml', '__duration__: 20\n');
+    // The handler recorded the job, then died before admitting it.
+    const created = await h.store.recordSubmission({
+      bucket: h.bucket,
+      submissionKey: 'lab/submissions/crashed_submit.json',
+      etag: '0123456789abcdef',
+      jobId: 'crashed',
+      submittedAt: h.clock.now().toISOString(),
+      configKey: 'lab/configs/config.yaml',
+      instanceType: 'm5.xlarge',
+      datasets: [
+        { datasetKey: 'lab/inputs/a.bin', estimatedCostUsd: 0.064 },
+        { datasetKey: 'lab/inputs/b.bin', estimatedCostUsd: 0.064 },
+      ],
+    });
+    expect(created.kind).toBe('created');
+    expect(await h.states('lab', 'crashed')).toEqual(['SUBMITTED', 'SUBMITTED']);
+
+    expect((await runWatchdog(h.ctx, sources(h))).admitted).toBe(0);
+    expect(h.queue.sent).toEqual([]);
+
+    h.clock.advance(WATCHDOG_TIMING.admissionGraceMs + 1000);
+    const found = await runWatchdog(h.ctx, sources(h));
+    expect(found.admitted).toBe(1);
+    expect(await h.states('lab', 'crashed')).toEqual(['INITIALIZING', 'INITIALIZING']);
+    expect(h.queue.sentFor('crashed').map((m) => m.datasetIndex)).toEqual([0, 1]);
+    expect(await h.certificate('lab', 'crashed')).toContain(
+      'admitted by the watchdog after an interrupted submission',
+    );
+    expect((await runWatchdog(h.ctx, sources(h))).admitted).toBe(0);
+    expect(h.queue.sentFor('crashed')).toHaveLength(2);
+  });
+});
+
+describe('the running count', () => {
+  test('drift either way is repaired from the live datasets, and stranded queued work starts', async () => {
+    const h = await newControl(emulators, 'drift', { deployLimit: 2 });
+    await submitJob(h, 'one');
+    await submitJob(h, 'two');
+    await submitJob(h, 'three', { launch: false });
+    expect(await h.states('lab', 'three')).toEqual(['QUEUED']);
+
+    // Too low: a third worker would start beyond DEPLOY_LIMIT. The watchdog repairs it before draining.
+    await h.store.repairRunningCount(0);
+    const low = await runWatchdog(h.ctx, sources(h));
+    expect(low.runningRepairedFrom).toBe(0);
+    expect(low.drained).toBe(0);
+    expect(await h.store.runningCount()).toBe(2);
+    expect(await h.states('lab', 'three')).toEqual(['QUEUED']);
+
+    // Too high (a release was lost): queued work would wait forever. Repaired, then drained.
+    await h.finishWorker('lab', 'one', 'one.bin', { status: 'SUCCESS', exit_code: 0 });
+    expect(await h.states('lab', 'three')).toEqual(['INITIALIZING']);
+    await h.finishWorker('lab', 'two', 'two.bin', { status: 'SUCCESS', exit_code: 0 });
+    expect(await h.store.runningCount()).toBe(1);
+    await h.store.repairRunningCount(7);
+    await submitJob(h, 'four', { launch: false });
+    expect(await h.states('lab', 'four')).toEqual(['QUEUED']);
+    await h.finishWorker('lab', 'three', 'three.bin', { status: 'SUCCESS', exit_code: 0 });
+    expect(await h.states('lab', 'four')).toEqual(['QUEUED']);
+
+    const high = await runWatchdog(h.ctx, sources(h));
+    expect(high.runningRepairedFrom).toBe(6);
+    expect(high.drained).toBe(1);
+    expect(await h.states('lab', 'four')).toEqual(['INITIALIZING']);
+    expect(await h.store.runningCount()).toBe(1);
+    expect((await runWatchdog(h.ctx, sources(h))).runningRepairedFrom).toBeUndefined();
+  });
+});
