@@ -89,6 +89,8 @@ export const watchJob = async (options: WatchOptions): Promise<number> => {
   const stamp = (view: JobView | undefined): string => paint.dim(`+${formatDuration(since(view))}`);
 
   const showDataset = (view: JobView, d: DatasetView, many: boolean): void => {
+    // A status file caught mid-write (possible on the local emulator, never on S3) is read next poll.
+    if (d.status === 'unreadable') return;
     const before = seen.get(d.label);
     // A job never moves backwards: a late write of an earlier state is not shown.
     const backwards =
