@@ -5,10 +5,26 @@
  * Targets the local runtime (after `source <dir>/env.sh`, no flags needed) or a deployed analysis
  * (standard AWS credentials, `--bucket` / NCAAS_BUCKET, `--analysis` / NCAAS_ANALYSIS).
  */
+import { EC2Client } from '@aws-sdk/client-ec2';
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
+import * as os from 'node:os';
 import { version } from '../package.json';
+import { runBulkSubmit } from '../lib/cli/bulk-submit';
+import { useAmi } from '../lib/cli/blueprint-ami';
 import { runCancel } from '../lib/cli/cancel-command';
+import {
+  lastSavedAmi,
+  parseHours,
+  runDevExtend,
+  runDevLaunch,
+  runDevSaveAmi,
+  runDevStart,
+  runDevStatus,
+  runDevStop,
+  runDevTerminate,
+  type DevTarget,
+} from '../lib/cli/dev-instance';
 import { CliError, EXIT } from '../lib/cli/errors';
 import { runJobs } from '../lib/cli/jobs-table';
 import { parsePort, runLocal } from '../lib/cli/local-command';
@@ -19,7 +35,8 @@ import { groupOption, requireGroup, type TargetOptions } from '../lib/cli/s3-tar
 import { CliSession } from '../lib/cli/session';
 import { runStatus } from '../lib/cli/status-command';
 import { runSubmit } from '../lib/cli/submit-command';
-import { loadBlueprintForCommand, runValidate } from '../lib/cli/validate-command';
+import { BLUEPRINTS_DIR, loadBlueprintForCommand, runValidate } from '../lib/cli/validate-command';
+import { resolveBlueprintPath } from '../lib/blueprint/load-blueprint';
 import { parseInterval, runWatch } from '../lib/cli/watch';
 
 interface TargetFlags extends TargetOptions {
@@ -95,7 +112,7 @@ export const main = async (argv: readonly string[]): Promise<number> => {
   withTarget(
     program
       .command('submit')
-      .description('upload data and config, write submit.json; prints the job id')
+      .description('upload data and config, write submit.json; prints the job id (--csv: many jobs)')
       .option('--group <group>', GROUP_HELP)
       .option(
         '--data <file|folder|key...>',
@@ -108,6 +125,10 @@ export const main = async (argv: readonly string[]): Promise<number> => {
         '--blueprint <name|path>',
         "the analysis's blueprint, to check the submission in full (default: $NCAAS_BLUEPRINT)",
       )
+      .option(
+        '--csv <file>',
+        'many jobs, one a row: columns group,data,config[,instance_type][,timestamp]; every row is checked before anything is uploaded',
+      )
       .option('--dry-run', 'check everything the analysis would and print the submit.json; upload nothing'),
   ).action(
     async (
@@ -117,14 +138,40 @@ export const main = async (argv: readonly string[]): Promise<number> => {
         instanceType?: string;
         timestamp?: string;
         blueprint?: string;
+        csv?: string;
         dryRun?: boolean;
       },
     ) =>
       act(async () => {
+        if (flags.csv !== undefined) {
+          const perJob = (
+            [
+              ['--group', flags.group],
+              ['--data', flags.data],
+              ['--config', flags.config],
+              ['--instance-type', flags.instanceType],
+              ['--timestamp', flags.timestamp],
+            ] as const
+          ).filter(([, value]) => value !== undefined);
+          if (perJob.length > 0) {
+            throw new CliError(
+              `--csv takes each job's ${perJob.map(([name]) => name).join(', ')} from its columns: leave ${perJob.length === 1 ? 'it' : 'them'} out`,
+              EXIT.usage,
+            );
+          }
+          const csvBlueprint = flags.blueprint ?? env.NCAAS_BLUEPRINT;
+          const csvAnalysis = csvBlueprint ? loadBlueprintForCommand(csvBlueprint) : undefined;
+          return runBulkSubmit(
+            session.s3(target(flags)),
+            { csvFile: flags.csv, ...(csvAnalysis !== undefined ? { analysis: csvAnalysis } : {}) },
+            output,
+            { dryRun: flags.dryRun === true },
+          );
+        }
         const group = requireGroup(flags.group, env);
         if (!flags.data?.length || flags.config === undefined) {
           throw new CliError(
-            'submit needs --data <file|folder|key> (one or more) and --config <file|key>',
+            'submit needs --data <file|folder|key> (one or more) and --config <file|key>, or --csv <file>',
             EXIT.usage,
           );
         }
@@ -272,6 +319,202 @@ export const main = async (argv: readonly string[]): Promise<number> => {
         );
       });
     });
+
+  // ---- ncaas dev: the analysis developer's instance ----
+  interface DevFlags {
+    readonly blueprint?: string;
+    readonly owner?: string;
+    readonly region?: string;
+    readonly instance?: string;
+  }
+  const DEV_HELP = `
+The dev instance belongs to an analysis (--blueprint or $NCAAS_BLUEPRINT) and an owner (--owner,
+$NCAAS_DEV_OWNER, else your login name). It runs in the blueprint's REGION with your AWS credentials
+(EC2 permissions); you reach it with SSM Session Manager: aws ssm start-session --target <id>.`;
+  const dev = program
+    .command('dev')
+    .description(
+      "the analysis developer's instance: launch, status, extend, stop, start, save-ami, use-ami, terminate",
+    )
+    .addHelpText('after', DEV_HELP);
+  const devCommand = (name: string, description: string): Command =>
+    dev
+      .command(name)
+      .description(description)
+      .option('--blueprint <name|path>', "the analysis's blueprint (default: $NCAAS_BLUEPRINT)")
+      .option('--owner <name>', 'whose dev instance (default: $NCAAS_DEV_OWNER, else your login name)')
+      .option('--region <region>', "AWS region (default: the blueprint's REGION)")
+      .option('--instance <id>', 'the dev instance (default: your only one of this analysis)');
+  const devBlueprint = (flags: DevFlags): string => {
+    const blueprint = flags.blueprint ?? env.NCAAS_BLUEPRINT;
+    if (!blueprint) {
+      throw new CliError(
+        'ncaas dev needs the blueprint: pass --blueprint <name|path> or set NCAAS_BLUEPRINT',
+        EXIT.usage,
+      );
+    }
+    return blueprint;
+  };
+  /** Runs a dev command with an EC2 client in the analysis's region, closed afterwards. */
+  const devAct = (
+    flags: DevFlags,
+    work: (target: DevTarget, config: ReturnType<typeof loadBlueprintForCommand>) => Promise<number>,
+  ): Promise<void> =>
+    act(async () => {
+      const config = loadBlueprintForCommand(devBlueprint(flags));
+      const owner = (flags.owner ?? env.NCAAS_DEV_OWNER ?? os.userInfo().username).trim();
+      if (owner === '') throw new CliError('no owner: pass --owner NAME or set NCAAS_DEV_OWNER', EXIT.usage);
+      const ec2 = new EC2Client({ region: flags.region ?? config.region });
+      try {
+        return await work({ ec2, analysis: config.name, owner }, config);
+      } finally {
+        ec2.destroy();
+      }
+    });
+  const instanceOf = (flags: DevFlags): { instance?: string } =>
+    flags.instance !== undefined ? { instance: flags.instance } : {};
+
+  devCommand('launch', "start a dev instance from the blueprint's AMI (or --ami); prints its id")
+    .option(
+      '--ami <id|alias>',
+      'ami-..., resolve:ssm:/..., or a base image: al2023, al2023-arm64, ubuntu-22.04, ubuntu-24.04',
+    )
+    .option('--hours <h>', 'lifetime before the watchdog stops it (default: 4, at most 72)')
+    .option('--instance-type <type>', "default: the blueprint's INSTANCE_TYPE")
+    .option(
+      '--instance-profile <name>',
+      'the dev instance profile (default: $NCAAS_DEV_INSTANCE_PROFILE; stack output DevInstance)',
+    )
+    .option(
+      '--security-group <id>',
+      'a group with no inbound rule (default: $NCAAS_DEV_SECURITY_GROUP; stack output DevInstance)',
+    )
+    .option('--subnet <id>', 'default: $NCAAS_DEV_SUBNET, else the default VPC')
+    .option('--volume-gib <n>', 'root volume size (default: 30, or the image snapshot if larger)')
+    .action(
+      async (
+        flags: DevFlags & {
+          ami?: string;
+          hours?: string;
+          instanceType?: string;
+          instanceProfile?: string;
+          securityGroup?: string;
+          subnet?: string;
+          volumeGib?: string;
+        },
+      ) =>
+        devAct(flags, async (target, config) => {
+          const instanceProfile = flags.instanceProfile ?? env.NCAAS_DEV_INSTANCE_PROFILE;
+          const securityGroup = flags.securityGroup ?? env.NCAAS_DEV_SECURITY_GROUP;
+          const subnet = flags.subnet ?? env.NCAAS_DEV_SUBNET;
+          if (!instanceProfile || !securityGroup) {
+            throw new CliError(
+              'launch needs --instance-profile and --security-group (or NCAAS_DEV_INSTANCE_PROFILE and NCAAS_DEV_SECURITY_GROUP): the stack output DevInstance names both',
+              EXIT.usage,
+            );
+          }
+          const volume = flags.volumeGib === undefined ? undefined : Number(flags.volumeGib);
+          if (volume !== undefined && !(Number.isInteger(volume) && volume > 0 && volume <= 16384)) {
+            throw new CliError(
+              `--volume-gib "${flags.volumeGib}" is not a size in GiB (1 to 16384)`,
+              EXIT.usage,
+            );
+          }
+          return runDevLaunch(
+            target,
+            {
+              config,
+              hours: parseHours(flags.hours),
+              instanceProfile,
+              securityGroup,
+              ...(flags.ami !== undefined ? { ami: flags.ami } : {}),
+              ...(flags.instanceType !== undefined ? { instanceType: flags.instanceType } : {}),
+              ...(subnet ? { subnet } : {}),
+              ...(volume !== undefined ? { rootVolumeGiB: volume } : {}),
+            },
+            output,
+          );
+        }),
+    );
+  devCommand('status', 'state and lifetime left of your dev instance')
+    .option('--json', 'print JSON')
+    .action(async (flags: DevFlags & { json?: boolean }) =>
+      devAct(flags, (target) =>
+        runDevStatus(target, { ...instanceOf(flags), json: flags.json === true }, output),
+      ),
+    );
+  devCommand('extend', 'give your dev instance more hours before the watchdog stops it')
+    .argument('<hours>', 'hours to add (at most 72 from now)')
+    .action(async (hours: string, flags: DevFlags) =>
+      devAct(flags, (target) =>
+        runDevExtend(target, { ...instanceOf(flags), hours: parseHours(hours) }, output),
+      ),
+    );
+  devCommand('stop', 'stop your dev instance (its volume is kept)').action(async (flags: DevFlags) =>
+    devAct(flags, (target) => runDevStop(target, instanceOf(flags), output)),
+  );
+  devCommand('start', 'start your stopped dev instance').action(async (flags: DevFlags) =>
+    devAct(flags, (target) => runDevStart(target, instanceOf(flags), output)),
+  );
+  devCommand('save-ami', 'make an AMI of your dev instance and wait until it is available; prints its id')
+    .argument('<name>', 'the AMI name (3-128 characters)')
+    .option('--no-wait', 'return once the image is requested')
+    .action(async (name: string, flags: DevFlags & { wait?: boolean }) =>
+      devAct(flags, (target) =>
+        runDevSaveAmi(target, { ...instanceOf(flags), name, noWait: flags.wait === false }, output),
+      ),
+    );
+  devCommand(
+    'use-ami',
+    "point the blueprint's AMI at an image and commit it (default: the AMI you saved last)",
+  )
+    .argument('[ami]', 'ami-... or resolve:ssm:/...')
+    .option('--message <text>', 'more text for the commit message')
+    .option('--no-commit', 'change the file, commit nothing')
+    .action(async (ami: string | undefined, flags: DevFlags & { message?: string; commit?: boolean }) =>
+      devAct(flags, async (target) => {
+        const saved = ami === undefined ? await lastSavedAmi(target, flags.instance) : undefined;
+        const file = resolveBlueprintPath(devBlueprint(flags), BLUEPRINTS_DIR);
+        const result = useAmi({
+          file,
+          newAmi: ami ?? saved?.ami ?? '',
+          ...(saved !== undefined ? { origin: `saved from dev instance ${saved.instanceId}` } : {}),
+          ...(flags.message !== undefined ? { message: flags.message } : {}),
+          noCommit: flags.commit === false,
+        });
+        if (!result.changed) {
+          output.err(`the blueprint already uses ${result.newAmi}: nothing to change`);
+          return EXIT.ok;
+        }
+        if (result.beforeCommit)
+          output.err(`committed the blueprint as it was: ${result.beforeCommit.slice(0, 12)}`);
+        output.err(
+          `${file}: AMI ${result.oldAmi} -> ${result.newAmi}${result.afterCommit ? `, committed ${result.afterCommit.slice(0, 12)}` : ' (not committed)'}`,
+        );
+        output.err('deploy it: npx cdk deploy AnalysisStack -c blueprint=<name>');
+        output.out(result.afterCommit ?? result.newAmi);
+        return EXIT.ok;
+      }),
+    );
+  devCommand('terminate', 'terminate your dev instance (refused until an AMI was saved, unless --force)')
+    .option('--force', 'terminate even though no AMI was saved from it')
+    .action(async (flags: DevFlags & { force?: boolean }) =>
+      devAct(flags, (target) =>
+        runDevTerminate(target, { ...instanceOf(flags), force: flags.force === true }, output),
+      ),
+    );
+  dev
+    .command('run')
+    .description('not implemented yet: run a submit.json on the dev instance with the worker contract')
+    .argument('<submit.json>')
+    .action(async () =>
+      act(() => {
+        throw new CliError(
+          'ncaas dev run is not implemented yet (it needs SSM Run Command): connect with `aws ssm start-session --target <id>` and run worker/run-job.sh there, or submit to the local runtime (`ncaas local`)',
+          EXIT.usage,
+        );
+      }),
+    );
 
   try {
     await program.parseAsync([...argv]);

@@ -1,5 +1,6 @@
-/** EC2 state changes and workers' final reports -> job state. */
+/** EC2 instance and Batch job state changes, and workers' final reports -> job state. */
 import { awsControlContext } from '../lib/control/aws-context';
+import { isBatchJobStateEvent, onBatchJobState } from '../lib/control/batch-reconcile';
 import { isInstanceStateEvent, isS3Event, s3ObjectEvents } from '../lib/control/event-parsing';
 import { handlerLog } from '../lib/control/handler-log';
 import { onFinalReport, onWorkerState } from '../lib/control/reconcile';
@@ -7,7 +8,7 @@ import { readHandlerEnvironment } from '../lib/handler-environment';
 
 const env = readHandlerEnvironment();
 const { log } = handlerLog(env.POWERTOOLS_SERVICE_NAME);
-const { ctx } = awsControlContext(env, log);
+const { ctx, batch } = awsControlContext(env, log);
 
 export const handler = async (event: unknown): Promise<void> => {
   if (isInstanceStateEvent(event)) {
@@ -17,6 +18,12 @@ export const handler = async (event: unknown): Promise<void> => {
       state,
       outcome: await onWorkerState(ctx, instanceId, state, event.time),
     });
+  } else if (isBatchJobStateEvent(event)) {
+    const { jobId, jobName, status } = event.detail;
+    const outcome = batch
+      ? await onBatchJobState(ctx, batch, event.detail, event.time)
+      : 'ignored: this analysis does not run on Batch';
+    log.info('Batch job state', { jobId, jobName, status, outcome });
   } else if (isS3Event(event)) {
     for (const object of s3ObjectEvents(event)) {
       log.info('final report', { key: object.key, outcome: await onFinalReport(ctx, object.key) });

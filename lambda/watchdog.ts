@@ -1,5 +1,13 @@
-/** Every few minutes: deadlines, stuck launches, orphan workers, lost events, the running count. */
-import { awsControlContext, deadLetterSource, listWorkerInstances } from '../lib/control/aws-context';
+/**
+ * Every few minutes: deadlines, stuck launches, orphan workers, lost events, the running count, and
+ * developers' dev instances past their expiry (stopped).
+ */
+import {
+  awsControlContext,
+  deadLetterSource,
+  devInstanceSource,
+  listWorkerInstances,
+} from '../lib/control/aws-context';
 import { handlerLog } from '../lib/control/handler-log';
 import { runWatchdog } from '../lib/control/watchdog';
 import { readHandlerEnvironment } from '../lib/handler-environment';
@@ -12,5 +20,6 @@ export const handler = async (): Promise<void> => {
   await runWatchdog(ctx, {
     listWorkers: ctx.config.runtime === 'ec2' ? () => listWorkerInstances(ec2, ctx.config.name) : undefined,
     deadLetters: deadLetterSource(sqs, env.NCAAS_LAUNCH_DEAD_LETTER_URL, log),
+    devInstances: devInstanceSource(ec2, ctx.config.name),
   });
 };

@@ -1,13 +1,15 @@
-import { Annotations, CfnOutput, Stack, StackProps, Tags } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, Stack, StackProps, Tags } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import type { AnalysisConfig } from './blueprint/analysis-config';
 import { BatchEnvironment } from './constructs/batch-environment';
 import { ControlPlane } from './constructs/control-plane';
 import { DataBucket } from './constructs/data-bucket';
+import { DevInstanceAccess } from './constructs/dev-instance-access';
 import { AnalysisFileSystem } from './constructs/file-system';
 import { GroupAccess } from './constructs/group-access';
 import { JobTable } from './constructs/job-table';
 import { Network } from './constructs/network';
+import { JobNotifications } from './constructs/notifications';
 import { WorkerFleet } from './constructs/worker-fleet';
 import { submissionsPrefix } from './layout';
 
@@ -68,9 +70,21 @@ export class AnalysisStack extends Stack {
             groups: config.groups,
             container: config.batch,
             deployLimit: config.deployLimit,
+            // A job waiting RUNNABLE that long is cancelled with a reason users can act on (no
+            // capacity), about when the watchdog would call its launch stuck (EXECUTION_TIMEOUT).
+            maxRunnableWait: Duration.seconds(Math.min(86_400, Math.max(600, config.launchTimeoutSeconds))),
           })
         : undefined;
 
+    // The developer's dev instance builds the EC2 workers' image.
+    if (config.ec2) {
+      new DevInstanceAccess(this, 'DevInstanceAccess', {
+        analysisName: config.name,
+        vpc: network.vpc,
+        subnets: network.workerSubnets,
+      });
+    }
+    const notifications = new JobNotifications(this, 'Notifications', { config });
     const controlPlane = new ControlPlane(this, 'ControlPlane', {
       config,
       bucket: data.bucket,
@@ -78,6 +92,15 @@ export class AnalysisStack extends Stack {
       workers,
       subnetIds: network.vpc.selectSubnets(network.workerSubnets).subnetIds,
       batchJobQueueArn: batchEnvironment?.jobQueue.jobQueueArn,
+      ...(config.efsOnEc2Workers
+        ? {
+            efsForEc2Workers: {
+              fileSystemId: files.fileSystem.fileSystemId,
+              accessPointIds: new Map([...files.accessPoints].map(([g, ap]) => [g, ap.accessPointId])),
+            },
+          }
+        : {}),
+      notifications,
     });
 
     new CfnOutput(this, 'BucketName', { value: data.bucket.bucketName, description: 'The analysis bucket' });
@@ -94,6 +117,14 @@ export class AnalysisStack extends Stack {
         })),
       ),
     });
+    if (notifications.topics.size > 0) {
+      new CfnOutput(this, 'NotificationTopics', {
+        description: "Each group's notification topic (subscribe more addresses with `aws sns subscribe`)",
+        value: this.toJsonString(
+          Object.fromEntries([...notifications.topics].map(([group, topic]) => [group, topic.topicArn])),
+        ),
+      });
+    }
   }
 }
 

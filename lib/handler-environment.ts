@@ -18,6 +18,22 @@ export interface HandlerEnvironment {
   readonly NCAAS_SUBNET_IDS?: string;
   /** Group name -> instance profile ARN, as JSON. */
   readonly NCAAS_INSTANCE_PROFILES?: string;
+  /**
+   * Batch runtime: the job queue's ARN. Each group's job definitions have fixed names
+   * (lib/launch/batch-stages.ts `batchJobDefinitionName`), so they need no variable.
+   */
+  readonly NCAAS_BATCH_JOB_QUEUE?: string;
+  /**
+   * `Efs.MountOnEc2Workers`: `{"fileSystemId": "fs-...", "accessPoints": {"<group>": "fsap-..."}}` as
+   * JSON; EC2 workers mount their group's access point. Absent: EC2 workers do not mount EFS.
+   */
+  readonly NCAAS_EFS?: string;
+  /**
+   * Notifications: the SNS ARN of this account and region up to the topic name
+   * (`arn:aws:sns:us-east-1:123456789012:`); each group's topic is `notificationTopicName` in
+   * lib/control/notify.ts. Absent: no notifications are sent.
+   */
+  readonly NCAAS_NOTIFICATION_TOPIC_ARN_PREFIX?: string;
   readonly POWERTOOLS_SERVICE_NAME?: string;
 }
 

@@ -48,6 +48,7 @@ export const startEmulators = async (options: {
     directory: s3Dir,
     configureBuckets: [{ name: options.bucket, configs: [] }],
   });
+  completeDelimiterListings((s3rver as unknown as { store: ListingStore }).store);
   const { port: s3Port } = await s3rver.run();
   const s3Endpoint = `http://127.0.0.1:${s3Port}`;
 
@@ -90,6 +91,37 @@ export const startEmulators = async (options: {
   };
 };
 
+/** The part of s3rver's filesystem store a listing uses. */
+interface ListingStore {
+  listObjects(
+    bucket: string,
+    options: { delimiter?: string; prefix?: string; startAfter?: string; maxKeys?: number },
+  ): Promise<{ objects: { key: string }[]; commonPrefixes: string[]; isTruncated: boolean }>;
+}
+
+/**
+ * s3rver 3.7.1 leaves out of a Delimiter listing every folder that holds only sub-folders (its walk
+ * never enters them): `aws s3 ls s3://<bucket>/` showed no group, `.../results/` no job folder. The
+ * common prefixes are completed from the keys under the prefix (fine for a local bucket's size).
+ */
+const completeDelimiterListings = (store: ListingStore): void => {
+  const list = store.listObjects.bind(store);
+  store.listObjects = async (bucket, options) => {
+    const result = await list(bucket, options);
+    const { delimiter } = options;
+    if (!delimiter) return result;
+    const prefix = options.prefix ?? '';
+    // A truncated page's prefixes stop at its last key; the next page (marker) brings the rest.
+    const last = result.isTruncated ? result.objects[result.objects.length - 1]?.key : undefined;
+    const prefixes = new Set(result.commonPrefixes);
+    for (const { key } of (await list(bucket, { ...options, delimiter: '', maxKeys: Infinity })).objects) {
+      const at = key.indexOf(delimiter, prefix.length);
+      if (at !== -1 && (last === undefined || key < last)) prefixes.add(key.slice(0, at + delimiter.length));
+    }
+    return { ...result, commonPrefixes: [...prefixes].sort() };
+  };
+};
+
 /** Creates the job table as the stack does (same definition), unless a previous run left it. */
 const ensureTable = async (client: DynamoDBClient, table: string): Promise<void> => {
   try {
@@ -97,5 +129,13 @@ const ensureTable = async (client: DynamoDBClient, table: string): Promise<void>
   } catch (error) {
     if ((error as { name?: string }).name !== 'ResourceNotFoundException') throw error;
     await client.send(new CreateTableCommand(createJobTableInput(table)));
+  }
+  // Even with createTableMs 0, dynalite answers CreateTable while the table is CREATING, and a
+  // query of a CREATING table fails with ResourceNotFoundException: wait until it is ACTIVE.
+  for (let attempt = 0; ; attempt += 1) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: table }));
+    if (Table?.TableStatus === 'ACTIVE') return;
+    if (attempt >= 100) throw new Error(`the local job table ${table} did not become ACTIVE`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 };

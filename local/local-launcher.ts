@@ -57,7 +57,11 @@ export class LocalLauncher extends EventEmitter implements Launcher {
     const jobFile = path.join(folder, 'job.env');
     fs.writeFileSync(jobFile, encodeWorkerJob(job));
     const log = fs.openSync(path.join(folder, 'worker.log'), 'a');
-    const child = spawn('sh', [WORKER_SCRIPT, jobFile], {
+    // The worker names itself by its launcher id (the status's `instance`, like an EC2 instance id):
+    // `exec` keeps the pid, which only exists once spawned. Paths are arguments, never shell text.
+    const ms = startedAt.getTime();
+    const naming = `NCAAS_INSTANCE_ID="local:$$:${ms}"; export NCAAS_INSTANCE_ID; exec sh "$0" "$1"`;
+    const child = spawn('sh', ['-c', naming, WORKER_SCRIPT, jobFile], {
       cwd: folder,
       detached: true, // its own process group: the deadline and cancel stop the analysis too
       stdio: ['ignore', log, log],
@@ -67,15 +71,15 @@ export class LocalLauncher extends EventEmitter implements Launcher {
         HOME: process.env.HOME ?? folder,
         NCAAS_WORK_DIR: path.join(folder, 'work'),
         NCAAS_STATUS_INTERVAL: String(this.props.statusIntervalSeconds ?? 5),
-        NCAAS_INSTANCE_ID: '',
+        // Seen under load: an AWS CLI transfer to s3rver that never returns. Fail it and retry instead.
+        NCAAS_AWS_CALL_TIMEOUT: '120',
       },
     });
     fs.closeSync(log);
     if (child.pid === undefined) {
       return { kind: 'failed', reason: 'the local worker process could not be started (is `sh` on PATH?)' };
     }
-    const launcherId = `local:${child.pid}:${startedAt.getTime()}`;
-    // The worker reports its "instance" as the launcher id, like an EC2 instance id.
+    const launcherId = `local:${child.pid}:${ms}`;
     const exited = new Promise<void>((resolve) =>
       child.once('exit', () => {
         const worker = this.workers.get(launcherId);

@@ -13,6 +13,8 @@ export interface LocalRuntimeOptions {
   readonly port?: number;
   /** How often the watchdog runs. @default 30 s */
   readonly watchdogIntervalMs?: number;
+  /** Seconds between a worker's live status uploads (NCAAS_STATUS_INTERVAL). @default 5 */
+  readonly statusIntervalSeconds?: number;
   /** Progress lines (jobs started, finished); silent when false. @default console.log */
   readonly print?: (line: string) => void;
 }

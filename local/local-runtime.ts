@@ -17,15 +17,18 @@ import { encodeS3Key, s3ObjectEvents } from '../lib/control/event-parsing';
 import { JobReport } from '../lib/control/job-report';
 import { launchDataset } from '../lib/control/launch-service';
 import { onFinalReport, onWorkerState } from '../lib/control/reconcile';
+import { onBatchJobState } from '../lib/control/batch-reconcile';
 import { S3Objects } from '../lib/control/s3-objects';
 import { processSubmission } from '../lib/control/submission-intake';
 import { runWatchdog } from '../lib/control/watchdog';
-import { JobStore } from '../lib/job/job-store';
-import { isFinal } from '../lib/job/job-state';
+import { JobStore, type DatasetRecord } from '../lib/job/job-store';
+import { isFinal, type JobState } from '../lib/job/job-state';
 import type { LaunchMessage } from '../lib/launch/launcher';
 import {
   CANCEL_SUFFIX,
   FINAL_REPORT_SUFFIX,
+  finalReportKey,
+  jobResultFolder,
   resultsPrefix,
   SUBMIT_SUFFIX,
   submissionsPrefix,
@@ -33,6 +36,8 @@ import {
 import { NO_PRICES } from '../lib/pricing/price-book';
 import { EMULATOR_CREDENTIALS, EMULATOR_REGION, startEmulators } from './emulators';
 import { LocalLauncher, REPOSITORY_ROOT } from './local-launcher';
+import { LocalBatchLauncher } from './local-batch-launcher';
+import { LocalNotifier } from './local-notifier';
 import type { LocalRuntime, LocalRuntimeOptions } from './local-runtime-api';
 
 export type { LocalRuntime, LocalRuntimeOptions } from './local-runtime-api';
@@ -111,12 +116,29 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
     warn: (message, details) => print(`warning: ${message} ${details ? JSON.stringify(details) : ''}`),
     error: (message, details) => print(`error: ${message} ${details ? JSON.stringify(details) : ''}`),
   };
-  const launcher = new LocalLauncher({ workersDir: path.join(dir, 'workers'), workerEnv });
+  // A batch blueprint runs its three stages as processes around a local EFS stand-in (<dir>/efs).
+  const launcher =
+    config.runtime === 'batch'
+      ? new LocalBatchLauncher({
+          analysis: config.name,
+          groups: config.groups.map((g) => g.name),
+          dir,
+          workerEnv,
+        })
+      : new LocalLauncher({
+          workersDir: path.join(dir, 'workers'),
+          workerEnv,
+          ...(options.statusIntervalSeconds !== undefined
+            ? { statusIntervalSeconds: options.statusIntervalSeconds }
+            : {}),
+        });
   const objects = new S3Objects(emulators.s3, bucket);
   const now = () => new Date();
 
   // In-flight work, so idle() and stop() know when everything has settled.
   const inFlight = new Set<Promise<unknown>>();
+  // Set by stop(): no new worker is launched (the next start re-sends the launch).
+  let stopping = false;
   const track = (what: string, work: () => Promise<unknown>): void => {
     const p = work()
       .catch((error: unknown) =>
@@ -150,11 +172,14 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
     prices: NO_PRICES,
     launcher,
     identifyWorker: async (id) => launcher.identify(id),
+    // What a deployed analysis would email to the group's topic: printed, and kept in notifications.log.
+    notifier: new LocalNotifier(config.name, path.join(dir, 'notifications.log'), print),
     now,
     log,
   };
 
   const deliverLaunch = async (message: LaunchMessage, receive: number): Promise<void> => {
+    if (stopping) return;
     const result = await launchDataset(ctx, message, { lastAttempt: receive >= MAX_LAUNCH_ATTEMPTS });
     if (result.kind === 'launched')
       print(`job ${message.group}/${message.jobId}: worker ${result.launcherId} started`);
@@ -173,6 +198,15 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
         print(`worker ${launcherId} ended: ${outcome}`);
     }),
   );
+
+  if (launcher instanceof LocalBatchLauncher) {
+    launcher.on('batch-state', (detail: unknown, time: string) =>
+      track('Batch job state change', async () => {
+        const outcome = await onBatchJobState(ctx, launcher.stages, detail, time);
+        if (/^(SUCCESS|FAILED|TIMED_OUT|CANCELLED)$/.test(outcome)) print(`batch job ended: ${outcome}`);
+      }),
+    );
+  }
 
   // s3rver reports every put with the raw key; S3 filters by the notification rules and encodes.
   emulators.events.on('event', (event: S3Event) => {
@@ -210,13 +244,28 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
   });
 
   // Workers of a previous run of this folder died with it: say so instead of leaving them live.
-  for (const dataset of await ctx.store.listLive()) {
-    if (dataset.launcherId?.startsWith('local:') && !launcher.identify(dataset.launcherId)) {
-      const reason = 'the local runtime stopped while this dataset ran';
-      const t = await ctx.store.transition(dataset, dataset.datasetIndex, 'INTERRUPTED', { reason });
-      if (t.applied)
-        await finishDataset(ctx, { dataset, state: 'INTERRUPTED', previous: t.previous, reason });
+  // Launches it requested but never delivered (its queue was in memory) are delivered now.
+  try {
+    for (const dataset of await ctx.store.listLive()) {
+      if (dataset.launcherId?.startsWith('local:') && !launcher.identify(dataset.launcherId)) {
+        const reason = 'the local runtime stopped while this dataset ran';
+        const t = await ctx.store.transition(dataset, dataset.datasetIndex, 'INTERRUPTED', { reason });
+        if (t.applied)
+          await finishDataset(ctx, { dataset, state: 'INTERRUPTED', previous: t.previous, reason });
+      } else if (dataset.state === 'INITIALIZING' && !dataset.launcherId) {
+        await launchQueue.send({
+          analysis: config.name,
+          group: dataset.group,
+          jobId: dataset.jobId,
+          datasetIndex: dataset.datasetIndex,
+          attempt: dataset.attempt + 1,
+        });
+      }
     }
+  } catch (error) {
+    // A runtime that fails to start leaves no server running (the process could not exit).
+    await emulators.stop().catch(() => undefined);
+    throw error;
   }
 
   const watchdog = setInterval(
@@ -226,7 +275,8 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
   watchdog.unref();
 
   const idle = async (): Promise<void> => {
-    while (inFlight.size > 0 || launcher.running().length > 0) {
+    const batchBusy = () => launcher instanceof LocalBatchLauncher && launcher.busy();
+    while (inFlight.size > 0 || launcher.running().length > 0 || batchBusy()) {
       await Promise.race([...inFlight, new Promise((r) => setTimeout(r, 100))]);
     }
   };
@@ -235,17 +285,29 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
+    stopping = true;
     clearInterval(watchdog);
-    // Running jobs become INTERRUPTED before their workers are stopped, so the exit events that
-    // follow do not read as crashes.
+    // Running jobs become INTERRUPTED before their workers are stopped, so the exit events and the
+    // FAILED reports of the stopped workers that follow do not count. A worker that has already
+    // uploaded its final report keeps its result.
+    const reason = 'the local runtime was stopped';
+    const interrupted: { dataset: DatasetRecord; previous: JobState | undefined }[] = [];
     for (const dataset of await ctx.store.listLive()) {
       if (isFinal(dataset.state) || !dataset.launcherId || !launcher.identify(dataset.launcherId)) continue;
-      const reason = 'the local runtime was stopped';
+      const folder = jobResultFolder(dataset.group, config.name, dataset.jobId);
+      const report = finalReportKey(folder, dataset.datasetLabel);
+      if (await objects.head(report)) {
+        await onFinalReport(ctx, report);
+        continue;
+      }
       const t = await ctx.store.transition(dataset, dataset.datasetIndex, 'INTERRUPTED', { reason });
-      if (t.applied)
-        await finishDataset(ctx, { dataset, state: 'INTERRUPTED', previous: t.previous, reason });
+      if (t.applied) interrupted.push({ dataset, previous: t.previous });
     }
     await launcher.terminateAll();
+    await Promise.allSettled([...inFlight]);
+    // After the stopped workers' last writes, so their status files end INTERRUPTED.
+    for (const { dataset, previous } of interrupted)
+      await finishDataset(ctx, { dataset, state: 'INTERRUPTED', previous, reason });
     await Promise.allSettled([...inFlight]);
     await emulators.stop();
   };

@@ -1,8 +1,17 @@
 #!/bin/sh
 # The worker: runs one dataset of one job, the same way on EC2, in a Batch container and locally.
 #
-#   run-job.sh <job-file>        run the job (`-` reads the job from stdin)
-#   run-job.sh --rewrite-command print the COMMAND read on stdin as the worker will run it
+#   run-job.sh <job-file>                 run the job (`-` reads the job from stdin)
+#   run-job.sh --stage in|out <job-file>  Batch: stage in, or stage out and clean up (see below)
+#   run-job.sh --stage run <job-folder>   Batch: run the COMMAND staged in <job-folder>
+#   run-job.sh --rewrite-command          print the COMMAND read on stdin as the worker will run it
+#
+# On AWS Batch one job runs as three containers around a job folder on the analysis EFS,
+# `$NCAAS_EFS_ROOT/jobs/$NCAAS_JOB_DIR` (lib/launch/batch-stages.ts): `in` (the staging image: sh,
+# coreutils, awk and the AWS CLI) stages the dataset and config there and writes the analysis's
+# environment; `run` (the analysis image: only a POSIX sh is assumed, no AWS tooling) runs COMMAND
+# with stdout/stderr to the container log and to files; `out` (the staging image) uploads results,
+# logs, the status and the final report, then removes the job folder. Each stage is this script.
 #
 # The job file is lib/job/worker-job.ts `encodeWorkerJob`: one `NCAAS_JOB_<FIELD>=<base64>` line per
 # field. It is data: each value is decoded with `base64 -d` into a variable; the file is never
@@ -106,11 +115,112 @@ if [ "${1-}" = --rewrite-command ]; then
   exit 0
 fi
 
+# Batch stages (see the top). `run` is handled right here, before anything that needs more than sh.
+stage=''
+if [ "${1-}" = --stage ]; then
+  stage=${2-}
+  case $stage in in | run | out) ;; *)
+    printf 'usage: %s --stage in|run|out <job-file | job-folder>\n' "$0" >&2
+    exit 2
+    ;;
+  esac
+  shift 2
+fi
+
+# sh_quote <value>: the value as one single-quoted shell word, every byte kept (newlines included).
+# Stage `in` writes the analysis environment with it; stage `run` reads that file with `.`, so user
+# values (keys, job id) are only ever data inside quotes, never shell text. Pure sh: no sed or awk.
+sh_quote() {
+  rest=$1
+  quoted=''
+  while :; do
+    case $rest in
+      *"'"*)
+        quoted="$quoted${rest%%"'"*}'\\''"
+        rest=${rest#*"'"}
+        ;;
+      *)
+        quoted="$quoted$rest"
+        break
+        ;;
+    esac
+  done
+  printf "'%s'" "$quoted"
+}
+
+# Stage `run`, in the analysis image: no AWS calls, no awk, no base64; only sh and, when the image
+# has it, tee (stdout/stderr go to the container's log, Batch's CloudWatch stream, and to files).
+run_stage() {
+  dir=$1
+  case $dir in /*) ;; *) printf 'ncaas run stage: %s is not an absolute path\n' "$dir" >&2 && exit 2 ;; esac
+  if [ ! -f "$dir/stage-in.ok" ] || [ ! -f "$dir/analysis.env" ]; then
+    printf 'ncaas run stage: %s was not prepared by the stage-in job\n' "$dir" >&2
+    exit 3
+  fi
+  ncaas_command='' ncaas_arg1='' ncaas_arg2='' ncaas_arg3='' ncaas_arg4=''
+  # Written by stage `in` with sh_quote: assignments of quoted values and `export` lines only.
+  # shellcheck disable=SC1091
+  . "$dir/analysis.env"
+  analysis_shell=$(command -v bash 2>/dev/null || command -v sh)
+  : >"$dir/analysis.started"
+  cd "$dir/run"
+  # The shutdown/poweroff/sudo shims stage `in` installed: a NeuroCAAS `cleanup` only records a request.
+  PATH="$dir/bin:$PATH"
+  export PATH
+  printf 'ncaas: running the analysis (COMMAND as run: %s)\n' "$ncaas_command" >&2
+  if command -v tee >/dev/null 2>&1; then
+    # fd 4 carries the analysis's stdout to one tee, its stderr goes through the pipe to the other.
+    {
+      {
+        "$analysis_shell" -c "$ncaas_command" ncaas "$ncaas_arg1" "$ncaas_arg2" "$ncaas_arg3" \
+          "$ncaas_arg4" </dev/null 2>&1 1>&4 4>&- && rc=0 || rc=$?
+        printf '%s\n' "$rc" >"$dir/exit_code.part"
+      } | tee -a "$dir/logs/stderr.txt" >&2 4>&-
+    } 4>&1 | tee -a "$dir/logs/stdout.txt"
+    IFS= read -r rc <"$dir/exit_code.part" || rc=1
+  else
+    "$analysis_shell" -c "$ncaas_command" ncaas "$ncaas_arg1" "$ncaas_arg2" "$ncaas_arg3" \
+      "$ncaas_arg4" </dev/null >>"$dir/logs/stdout.txt" 2>>"$dir/logs/stderr.txt" && rc=0 || rc=$?
+  fi
+  # Read by stage `out`: the exit code decides SUCCESS or FAILED, as on EC2.
+  printf '%s\n' "$rc" >"$dir/exit_code"
+  printf 'ncaas: the analysis exited with status %s\n' "$rc" >&2
+  exit "$rc"
+}
+
+if [ "$stage" = run ]; then
+  if [ "$#" -ne 1 ]; then
+    printf 'usage: %s --stage run <job-folder>\n' "$0" >&2
+    exit 2
+  fi
+  run_stage "$1"
+fi
+
 if [ "$#" -ne 1 ]; then
   printf 'usage: %s <job-file>\n' "$0" >&2
   exit 2
 fi
 job_file=$1
+
+# Stages `in` and `out` work in the job folder on the analysis EFS. Its name comes from the
+# launcher (letters, digits, - and _ only), never from a user.
+batch_job_dir=''
+if [ -n "$stage" ]; then
+  case ${NCAAS_JOB_DIR-} in
+    '' | *[!A-Za-z0-9_-]*)
+      printf 'ncaas %s stage: NCAAS_JOB_DIR must be letters, digits, - and _\n' "$stage" >&2
+      exit 2
+      ;;
+  esac
+  batch_job_dir=${NCAAS_EFS_ROOT:-/mnt/efs}/jobs/$NCAAS_JOB_DIR
+  # A clean-up only stage-out (the control plane found a stage-in whose launch did not go through):
+  # nothing to report, the folder goes.
+  if [ "$stage" = out ] && [ "${NCAAS_STAGE_OUT_CLEANUP_ONLY-}" = 1 ]; then
+    rm -rf "$batch_job_dir"
+    printf 'ncaas out stage: removed the job folder %s (clean-up only)\n' "$batch_job_dir" >&2
+    exit 0
+  fi
+fi
 
 worker_started=$(date +%s)
 now() { date +%s; }
@@ -143,6 +253,7 @@ analysis_ran=0
 monitor_pid=''
 created_work_dir=''
 final_status=''
+uploads_failed=0
 launcher=${NCAAS_LAUNCHER:-local} # the job's launcher field replaces it; set by user data for failures before that
 real_shutdown=$(command -v shutdown 2>/dev/null || true)
 for candidate in /sbin/shutdown /usr/sbin/shutdown; do
@@ -241,7 +352,7 @@ trap 'on_signal HUP' HUP
 # ---------------------------------------------------------------------------------------------
 job_analysis='' job_region='' job_bucket='' job_group='' job_id='' job_dataset_index=''
 job_dataset_key='' job_dataset_label='' job_config_key='' job_result_folder='' job_command=''
-job_deadline='' job_duration_estimate=''
+job_deadline='' job_duration_estimate='' job_efs_file_system='' job_efs_access_point=''
 cr=$(printf '\r')
 
 read_job() {
@@ -273,6 +384,8 @@ read_job() {
       NCAAS_JOB_DEADLINE_EPOCH_SECONDS) job_deadline=$value ;;
       NCAAS_JOB_DURATION_ESTIMATE_MINUTES) job_duration_estimate=$value ;;
       NCAAS_JOB_LAUNCHER) launcher=$value ;;
+      NCAAS_JOB_EFS_FILE_SYSTEM_ID) job_efs_file_system=$value ;;
+      NCAAS_JOB_EFS_ACCESS_POINT_ID) job_efs_access_point=$value ;;
       *) log "ignoring unknown job field $name" ;;
     esac
   done
@@ -326,7 +439,11 @@ for number in "$status_interval" "$tail_lines" "$tail_bytes" "$retry_attempts" "
 done
 if [ "$status_interval" -lt 1 ]; then status_interval=1; fi
 
-if [ -n "${NCAAS_WORK_DIR-}" ]; then
+if [ -n "$batch_job_dir" ]; then
+  # Batch: the job folder on EFS is the scratch dir of all three stages; stage `out` removes it.
+  work_dir=$batch_job_dir
+  mkdir -p "$work_dir" || die_unreported "cannot create the job folder $work_dir on the analysis EFS"
+elif [ -n "${NCAAS_WORK_DIR-}" ]; then
   work_dir=$NCAAS_WORK_DIR
   mkdir -p "$work_dir" || die_unreported "cannot create NCAAS_WORK_DIR"
 else
@@ -347,9 +464,12 @@ worker_log=$local_logs/worker.txt
 stdout_file=$local_logs/stdout.txt
 stderr_file=$local_logs/stderr.txt
 shutdown_requests=$work_dir/shutdown-requests.txt
-: >"$stdout_file"
-: >"$stderr_file"
-log "worker started: job $job_id, dataset $job_dataset_key, launcher $launcher, scratch $work_dir"
+# Stage `out` reports what stage `run` wrote into these: it must not empty them.
+if [ "$stage" != out ]; then
+  : >"$stdout_file"
+  : >"$stderr_file"
+fi
+log "worker started: job $job_id, dataset $job_dataset_key, launcher $launcher${stage:+, stage $stage}, scratch $work_dir"
 
 # Names in S3 (keep in step with lib/layout.ts statusKey / finalReportKey).
 label=$job_dataset_label
@@ -382,6 +502,13 @@ instance_id() {
 }
 instance=$(instance_id || uname -n)
 job_start=$(now)
+# On Batch the job started with stage `in`, which keeps its start time in the job folder.
+if [ "$stage" = in ]; then
+  printf '%s\n' "$job_start" >"$work_dir/job-start" || true
+elif [ "$stage" = out ] && [ -f "$work_dir/job-start" ]; then
+  recorded_start=$(cat "$work_dir/job-start" 2>/dev/null || true)
+  case $recorded_start in '' | *[!0-9]*) ;; *) job_start=$recorded_start ;; esac
+fi
 analysis_started=''
 
 # ---------------------------------------------------------------------------------------------
@@ -394,7 +521,13 @@ aws_retry() {
   attempt=1
   delay=$retry_delay
   while :; do
-    aws "$@" --only-show-errors >>"$worker_log" 2>"$aws_err" && return 0
+    # NCAAS_AWS_CALL_TIMEOUT (seconds, unset by default): a stalled transfer fails and is retried
+    # instead of holding the worker until its deadline (the local runtime sets it).
+    if [ -n "${NCAAS_AWS_CALL_TIMEOUT:-}" ] && command -v timeout >/dev/null 2>&1; then
+      timeout "$NCAAS_AWS_CALL_TIMEOUT" aws "$@" --only-show-errors >>"$worker_log" 2>"$aws_err" && return 0
+    else
+      aws "$@" --only-show-errors >>"$worker_log" 2>"$aws_err" && return 0
+    fi
     rc=$?
     last_aws_error=$(grep -v '^[[:space:]]*$' "$aws_err" | tail -n 1 | cut -c 1-400 || true)
     cat "$aws_err" >>"$worker_log" 2>/dev/null || true
@@ -448,6 +581,10 @@ write_status() {
     printf '  "job_id": %s,\n' "$(json_string "$job_id")"
     printf '  "analysis": %s,\n' "$(json_string "$job_analysis")"
     printf '  "launcher": %s,\n' "$(json_string "$launcher")"
+    # Batch: where the analysis container's live log is (CloudWatch Logs, group /aws/batch/job).
+    if [ -n "${NCAAS_LOG_STREAM-}" ]; then
+      printf '  "log_stream": %s,\n' "$(json_string "$NCAAS_LOG_STREAM")"
+    fi
     printf '  "job_start": %s,\n' "$(json_string "$(iso_utc "$job_start")")"
     printf '  "job_finish": %s,\n' "$finish_json"
     printf '  "updated": %s,\n' "$(json_string "$(iso_utc "$(now)")")"
@@ -457,8 +594,13 @@ write_status() {
     printf '  "exit_code": %s,\n' "${3:-null}"
     printf '  "std": {\n    "stdout": %s,\n    "stderr": %s\n  },\n' "$(json_tail "$stdout_file")" \
       "$(json_tail "$stderr_file")"
-    printf '  "cpu": %s,\n' "$(cpu_json)"
-    printf '  "memory": %s\n' "$(memory_json)"
+    # A Batch stage would measure its own staging container, not the analysis: left out there.
+    if [ -n "$stage" ]; then
+      printf '  "cpu": null,\n  "memory": null\n'
+    else
+      printf '  "cpu": %s,\n' "$(cpu_json)"
+      printf '  "memory": %s\n' "$(memory_json)"
+    fi
     printf '}\n'
   } >"$status_file.tmp" && mv "$status_file.tmp" "$status_file"
 }
@@ -492,6 +634,14 @@ finish() {
   final_reason=$2
   final_exit=${3-}
   stop_monitor
+  if [ "$stage" = in ]; then
+    # Stage `in` never reports a final state: stage `out` does (it runs whatever happened here) and
+    # reads why staging failed from this file, first line the status, then the reason.
+    log "stage-in failed ($final_status): $final_reason"
+    printf '%s\n%s\n' "$final_status" "$final_reason" >"$work_dir/stage-in.error" ||
+      log "ERROR: could not record the stage-in failure in the job folder"
+    power_off 1
+  fi
   if [ "$analysis_ran" = 1 ]; then
     # The config used goes beside the results, unless the analysis wrote a file of that name.
     if [ -n "${config_file-}" ] && [ -f "$config_file" ] && [ ! -e "$output_dir/$config_name" ]; then
@@ -500,6 +650,7 @@ finish() {
     if [ -d "$output_dir" ]; then
       log "uploading results to $process_prefix"
       if ! aws_retry s3 sync "$output_dir" "$s3_base$process_prefix"; then
+        uploads_failed=1
         log "ERROR: uploading the results failed: $last_aws_error"
         if [ "$final_status" = SUCCESS ]; then
           final_status=FAILED
@@ -513,19 +664,41 @@ finish() {
   log "final status $final_status: $final_reason"
   write_status "$final_status" "$final_reason" "$final_exit" "$(now)" || log "ERROR: writing the status failed"
   snapshot_logs
-  aws_retry s3 cp --recursive "$upload_dir" "$s3_base$logs_prefix" ||
+  if ! aws_retry s3 cp --recursive "$upload_dir" "$s3_base$logs_prefix"; then
+    uploads_failed=1
     log "ERROR: uploading the logs and status failed: $last_aws_error"
+  fi
   if cp "$status_file" "$final_dir/$final_name" &&
     aws_retry s3 cp "$final_dir/$final_name" "$s3_base$logs_prefix$final_name"; then
     log "final report uploaded"
   else
+    uploads_failed=1
     log "ERROR: uploading the final report failed: $last_aws_error"
   fi
   if [ -n "$created_work_dir" ] && [ "${NCAAS_KEEP_WORK_DIR-}" != 1 ]; then
     rm -rf "$created_work_dir" || true
     worker_log=''
   fi
+  if [ "$stage" = out ]; then remove_batch_job_dir; fi
   if [ "$final_status" = SUCCESS ]; then power_off 0; else power_off 1; fi
+}
+
+# Stage `out`, last step: the job folder goes whatever the outcome, once everything is uploaded. If
+# an upload failed and Batch will try this stage again (NCAAS_STAGE_OUT_ATTEMPTS, the job
+# definition's retry attempts), the folder stays for that attempt; the last attempt removes it.
+remove_batch_job_dir() {
+  attempt=${AWS_BATCH_JOB_ATTEMPT:-1}
+  attempts=${NCAAS_STAGE_OUT_ATTEMPTS:-1}
+  case $attempt in '' | *[!0-9]*) attempt=1 ;; esac
+  case $attempts in '' | *[!0-9]*) attempts=1 ;; esac
+  if [ "$uploads_failed" = 1 ] && [ "$attempt" -lt "$attempts" ]; then
+    log "an upload failed: the job folder is kept for attempt $((attempt + 1)) of $attempts"
+    finishing=1
+    exit 1
+  fi
+  log "removing the job folder $work_dir"
+  worker_log=''
+  rm -rf "$work_dir" || log "ERROR: could not remove the job folder $work_dir"
 }
 
 # fail <reason>: a step failed; report it (the reason names the step) and power off.
@@ -533,6 +706,71 @@ fail() {
   finish FAILED "$1" "${2-}"
 }
 
+
+safe_basename() {
+  name=${1%/}
+  name=${name##*/}
+  case $name in '' | . | ..) name=$2 ;; esac
+  printf '%s' "$name"
+}
+data_name=$(safe_basename "$job_dataset_key" dataset)
+config_name=$(safe_basename "$job_config_key" config)
+
+# The last non-blank line of the analysis's stderr, for the reason of a failure.
+last_stderr_line() {
+  tr -d '\000' <"$stderr_file" | grep -v '^[[:space:]]*$' | tail -n 1 | cut -c 1-300 || true
+}
+
+# Batch stages `in` and `out` run in the staging image (Container.StagingImage): say plainly what
+# it lacks (its log is the job's CloudWatch stream) rather than fail somewhere further on.
+if [ -n "$stage" ]; then
+  reportable=1
+  missing_tools=''
+  for tool in aws awk base64 gzip; do
+    command -v "$tool" >/dev/null 2>&1 || missing_tools="$missing_tools $tool"
+  done
+  if [ -n "$missing_tools" ]; then
+    fail "the staging image (Container.StagingImage) lacks:$missing_tools. It needs sh, coreutils, awk, gzip and the AWS CLI, and no ENTRYPOINT"
+  fi
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Batch stage `out`: the final state from what the other stages left in the job folder and what
+# the control plane saw of them (NCAAS_STAGE_OUT_STATUS / _REASON: a cancel, the deadline, a stage
+# that never started), then the same report as on EC2 (finish), then the job folder goes.
+# ---------------------------------------------------------------------------------------------
+if [ "$stage" = out ]; then
+  reportable=1
+  step='reporting the result (stage-out)'
+  config_file=$config_dir/$config_name
+  if [ -f "$work_dir/analysis.started" ]; then analysis_ran=1; fi
+  forced_status=${NCAAS_STAGE_OUT_STATUS-}
+  case $forced_status in
+    '' | FAILED | TIMED_OUT | CANCELLED | INTERRUPTED) ;;
+    *) log "ignoring NCAAS_STAGE_OUT_STATUS (not a final state the control plane sets)" && forced_status='' ;;
+  esac
+  given_reason=${NCAAS_STAGE_OUT_REASON-}
+  recorded_exit=''
+  if [ -f "$work_dir/exit_code" ]; then
+    recorded_exit=$(head -n 1 "$work_dir/exit_code" 2>/dev/null || true)
+    case $recorded_exit in '' | *[!0-9]*) recorded_exit='' ;; esac
+  fi
+  if [ -n "$forced_status" ]; then
+    finish "$forced_status" "${given_reason:-the control plane ended the job ($forced_status)}" "$recorded_exit"
+  elif [ -n "$recorded_exit" ] && [ "$recorded_exit" -eq 0 ]; then
+    finish SUCCESS 'the analysis finished' 0
+  elif [ -n "$recorded_exit" ]; then
+    last_stderr=$(last_stderr_line)
+    fail "the analysis exited with code $recorded_exit${last_stderr:+: $last_stderr}" "$recorded_exit"
+  elif [ -f "$work_dir/stage-in.error" ]; then
+    stage_in_status=$(head -n 1 "$work_dir/stage-in.error" 2>/dev/null || true)
+    stage_in_reason=$(tail -n +2 "$work_dir/stage-in.error" 2>/dev/null | tr '\n' ' ' || true)
+    case $stage_in_status in TIMED_OUT) ;; *) stage_in_status=FAILED ;; esac
+    finish "$stage_in_status" "stage-in failed: ${stage_in_reason% }"
+  else
+    fail "${given_reason:-the analysis stage did not run}"
+  fi
+fi
 
 # ---------------------------------------------------------------------------------------------
 # 4. Say we started, before the slow staging, so the user sees the job has a worker. From here on
@@ -549,17 +787,36 @@ if [ "$(now)" -ge "$job_deadline" ]; then
 fi
 
 # ---------------------------------------------------------------------------------------------
+# EC2 workers of a blueprint with Efs.MountOnEc2Workers: the analysis EFS through the group's access
+# point, over TLS with the instance role (amazon-efs-utils' mount helper), before staging.
+# ---------------------------------------------------------------------------------------------
+if [ -z "$stage" ] && [ -n "$job_efs_file_system" ]; then
+  step='mounting the analysis EFS'
+  efs_mount_point=${NCAAS_EFS_MOUNT_POINT:-/mnt/efs}
+  case $job_efs_file_system in fs-*) ;; *) fail "the job names no valid EFS file system" ;; esac
+  case $job_efs_access_point in fsap-*) ;; *) fail "the job names no valid EFS access point" ;; esac
+  case "$job_efs_file_system$job_efs_access_point" in
+    *[!A-Za-z0-9-]*) fail "the job's EFS ids hold unexpected characters" ;;
+  esac
+  if ! command -v mount.efs >/dev/null 2>&1; then
+    fail "this analysis mounts its EFS on EC2 workers (Efs.MountOnEc2Workers), but the worker AMI has no EFS mount helper (mount.efs): install the package amazon-efs-utils in the AMI and point the blueprint at the new image"
+  fi
+  mkdir -p "$efs_mount_point" || fail "cannot create the EFS mount point $efs_mount_point"
+  log "mounting $job_efs_file_system (access point $job_efs_access_point) at $efs_mount_point"
+  if command -v timeout >/dev/null 2>&1; then
+    timeout 180 mount -t efs -o "tls,iam,accesspoint=$job_efs_access_point" "$job_efs_file_system" \
+      "$efs_mount_point" >>"$worker_log" 2>&1 || fail "mounting the analysis EFS ($job_efs_file_system) failed: see the worker log"
+  else
+    mount -t efs -o "tls,iam,accesspoint=$job_efs_access_point" "$job_efs_file_system" "$efs_mount_point" \
+      >>"$worker_log" 2>&1 || fail "mounting the analysis EFS ($job_efs_file_system) failed: see the worker log"
+  fi
+  NCAAS_EFS_DIR=$efs_mount_point
+  export NCAAS_EFS_DIR
+fi
+
+# ---------------------------------------------------------------------------------------------
 # 5. Stage the dataset and the config. A key ending in / is a folder: the whole folder is one dataset.
 # ---------------------------------------------------------------------------------------------
-safe_basename() {
-  name=${1%/}
-  name=${name##*/}
-  case $name in '' | . | ..) name=$2 ;; esac
-  printf '%s' "$name"
-}
-data_name=$(safe_basename "$job_dataset_key" dataset)
-config_name=$(safe_basename "$job_config_key" config)
-
 step='staging the dataset'
 case $job_dataset_key in
   */)
@@ -653,6 +910,55 @@ chmod 755 "$shim_dir/shutdown" "$shim_dir/poweroff" "$shim_dir/halt" "$shim_dir/
 
 command_text=$(rewrite_command "$job_command")
 log "COMMAND as run: $command_text"
+
+# ---------------------------------------------------------------------------------------------
+# Batch stage `in` ends here: what stage `run` needs goes into the job folder (the worker script
+# itself, the environment above as quoted assignments, COMMAND as run and its four arguments), then
+# `stage-in.ok` says it is complete. The analysis container runs next (it depends on this job).
+# ---------------------------------------------------------------------------------------------
+if [ "$stage" = in ]; then
+  step='writing the analysis environment into the job folder'
+  env_line() { printf '%s=%s\n' "$1" "$(sh_quote "$2")"; }
+  {
+    printf '# ncaas stage-in: the analysis environment. Values are single-quoted data (sh_quote).\n'
+    env_line bucketname "$bucketname"
+    env_line groupdir "$groupdir"
+    env_line resultdir "$resultdir"
+    env_line processdir "$processdir"
+    env_line dataname "$dataname"
+    env_line inputpath "$inputpath"
+    env_line inputdir "$inputdir"
+    env_line configname "$configname"
+    env_line configpath "$configpath"
+    env_line NCAAS_INPUT_DIR "$NCAAS_INPUT_DIR"
+    env_line NCAAS_INPUT_PATH "$NCAAS_INPUT_PATH"
+    env_line NCAAS_CONFIG_FILE "$NCAAS_CONFIG_FILE"
+    env_line NCAAS_OUTPUT_DIR "$NCAAS_OUTPUT_DIR"
+    env_line NCAAS_JOB_ID "$NCAAS_JOB_ID"
+    env_line NCAAS_DEADLINE "$NCAAS_DEADLINE"
+    env_line NCAAS_RESULT_FOLDER "$NCAAS_RESULT_FOLDER"
+    env_line NCAAS_SHUTDOWN_REQUEST_FILE "$NCAAS_SHUTDOWN_REQUEST_FILE"
+    printf 'export bucketname groupdir resultdir processdir dataname inputpath inputdir configname configpath\n'
+    printf 'export NCAAS_INPUT_DIR NCAAS_INPUT_PATH NCAAS_CONFIG_FILE NCAAS_OUTPUT_DIR NCAAS_JOB_ID NCAAS_DEADLINE\n'
+    printf 'export NCAAS_RESULT_FOLDER NCAAS_SHUTDOWN_REQUEST_FILE\n'
+    env_line ncaas_command "$command_text"
+    env_line ncaas_arg1 "$job_bucket"
+    env_line ncaas_arg2 "$job_dataset_key"
+    env_line ncaas_arg3 "$job_result_folder"
+    env_line ncaas_arg4 "$job_config_key"
+  } >"$work_dir/analysis.env.part" || fail "writing the analysis environment to the job folder failed"
+  mv "$work_dir/analysis.env.part" "$work_dir/analysis.env" || fail "writing the analysis environment failed"
+  printf '%s\n' "$command_text" >"$work_dir/command.sh" || fail "writing command.sh failed"
+  cp "$0" "$work_dir/run-job.sh" || fail "copying the worker script into the job folder failed"
+  : >"$work_dir/stage-in.ok" || fail "marking the job folder ready failed"
+  write_status 'IN PROGRESS' 'the dataset and config are staged; the analysis container starts next' ||
+    log "WARNING: writing the status failed"
+  aws_retry s3 cp "$status_file" "$s3_base$logs_prefix$status_name" ||
+    log "WARNING: uploading the status failed: $last_aws_error (continuing)"
+  log "stage-in done: $work_dir is ready for the analysis container"
+  finishing=1
+  exit 0
+fi
 command_shell=$(command -v bash 2>/dev/null || command -v sh)
 
 # The analysis stops `grace` seconds before the hard deadline (at most half the remaining time) so
@@ -736,7 +1042,7 @@ elif [ "$use_timeout" = 1 ] && [ "$(now)" -ge "$analysis_deadline" ]; then
   finish TIMED_OUT "the analysis was stopped at its deadline ($(iso_utc "$analysis_deadline"), \
 ${analysis_budget}s after it started)" "$analysis_exit"
 else
-  last_stderr=$(tr -d '\000' <"$stderr_file" | grep -v '^[[:space:]]*$' | tail -n 1 | cut -c 1-300 || true)
+  last_stderr=$(last_stderr_line)
   if [ -n "$last_stderr" ]; then
     fail "the analysis exited with code $analysis_exit: $last_stderr" "$analysis_exit"
   else

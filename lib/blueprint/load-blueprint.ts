@@ -41,7 +41,11 @@ const DEFAULTS = {
   batch: {
     vcpus: 2,
     memoryMiB: 4096,
-    stagingImage: 'public.ecr.aws/aws-cli/aws-cli:2.17.0',
+    // Batch cannot override an image's ENTRYPOINT, and the AWS CLI's own image has `aws` as its
+    // entrypoint, so the stages could not run `sh` in it. AWS's SAM build image has the AWS CLI v2,
+    // sh, coreutils, gzip and awk, and an empty ENTRYPOINT (aws/aws-sam-build-images); it is large
+    // (pulled once per instance): a slimmer image of one's own can be named in Container.StagingImage.
+    stagingImage: 'public.ecr.aws/sam/build-python3.12:latest',
   },
   notificationEvents: ['BEGIN', 'END', 'FAIL'] as NotificationEvent[],
 };

@@ -32,6 +32,8 @@ export interface DatasetView {
   /** The dataset key. */
   readonly input?: string;
   readonly instance?: string;
+  /** The launcher named by a worker's status (`ec2`, `batch`, `local`): a worker wrote this dataset's status. */
+  readonly launcher?: string;
   readonly jobStart?: string;
   readonly jobFinish?: string;
   readonly updated?: string;
@@ -99,6 +101,7 @@ export const parseStatusFile = (label: string, key: string, body: string): Datas
     ...(text(json.reason) ? { reason: text(json.reason) } : {}),
     ...(text(json.input) ? { input: text(json.input) } : {}),
     ...(text(json.instance) ? { instance: text(json.instance) } : {}),
+    ...(text(json.launcher) ? { launcher: text(json.launcher) } : {}),
     ...(text(json.job_start) ? { jobStart: text(json.job_start) } : {}),
     ...(text(json.job_finish) ? { jobFinish: text(json.job_finish) } : {}),
     ...(text(json.updated) ? { updated: text(json.updated) } : {}),

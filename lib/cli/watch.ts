@@ -16,6 +16,12 @@ import type { S3Target } from './s3-target';
 
 /** How often the live line is redrawn between polls on a terminal. */
 const LIVE_TICK_MS = 250;
+/**
+ * How long a final state a worker reported waits for the control plane's end.txt. The worker's word
+ * is not the last: a cancelled or interrupted worker reports FAILED, then the control plane writes
+ * CANCELLED (or INTERRUPTED) and end.txt. Past this, the states are reported as they are.
+ */
+const END_GRACE_MS = 30_000;
 
 export interface WatchOptions {
   readonly target: S3Target;
@@ -70,7 +76,22 @@ interface Seen {
   reason?: string;
   stdout?: string[];
   stderr?: string[];
+  /** Per stream: the last line of a live tail, held back, and the status upload (`updated`) it was in. */
+  held?: Partial<Record<'stdout' | 'stderr', { line: string; updated?: string }>>;
+  /** Per stream: a held-back last line printed once it stayed the same across two status uploads. */
+  released?: Partial<Record<'stdout' | 'stderr', string>>;
 }
+
+/**
+ * The last line of a live tail, when it has no newline after it. The worker's tail never ends with a
+ * newline (its lines are joined), so a finished line and one still being written look alike: the line
+ * is held back until a later status upload (another `updated`) shows it unchanged.
+ */
+const lastLine = (text: string): string | undefined => {
+  const normal = text.replace(/\r\n/g, '\n');
+  if (normal === '' || normal.endsWith('\n')) return undefined;
+  return normal.slice(normal.lastIndexOf('\n') + 1);
+};
 
 export const watchJob = async (options: WatchOptions): Promise<number> => {
   const { target, ref, output } = options;
@@ -84,6 +105,7 @@ export const watchJob = async (options: WatchOptions): Promise<number> => {
   const seen = new Map<string, Seen>();
   let jobLine: string | undefined;
   let errors = 0;
+  let finalSeenAt: number | undefined;
 
   const since = (view: JobView | undefined): number => now() - (view?.submittedAt?.getTime() ?? started);
   const stamp = (view: JobView | undefined): string => paint.dim(`+${formatDuration(since(view))}`);
@@ -105,13 +127,35 @@ export const watchJob = async (options: WatchOptions): Promise<number> => {
     }
     const final = d.state !== undefined && isFinal(d.state);
     for (const stream of ['stdout', 'stderr'] as const) {
-      const lines = completeLines(stream === 'stdout' ? d.stdout : d.stderr, final);
+      const text = stream === 'stdout' ? d.stdout : d.stderr;
+      const lines = completeLines(text, final);
       const previous = entry[stream];
       const fresh = previous === undefined ? lines.slice(-firstLines) : newTailLines(previous, lines);
       if (lines.length > 0 || previous !== undefined) entry[stream] = lines;
       const label = many ? `${d.label} ` : '';
       const mark = stream === 'stdout' ? paint.dim(`${label}out |`) : paint.yellow(`${label}err |`);
+      const released = entry.released?.[stream];
+      // A line printed early is not printed again when it turns out complete.
+      if (released !== undefined && fresh[0] === released) fresh.shift();
+      if (fresh.length > 0 && entry.released) delete entry.released[stream];
       for (const line of fresh) output.out(`${mark} ${line}`);
+
+      const last = final ? undefined : lastLine(text);
+      const held = entry.held?.[stream];
+      if (
+        last !== undefined &&
+        held?.line === last &&
+        d.updated !== undefined &&
+        held.updated !== d.updated &&
+        entry.released?.[stream] !== last
+      ) {
+        output.out(`${mark} ${last}`);
+        entry.released = { ...entry.released, [stream]: last };
+      }
+      entry.held = {
+        ...entry.held,
+        [stream]: last === undefined ? undefined : { line: last, updated: d.updated },
+      };
     }
     seen.set(d.label, entry);
   };
@@ -160,6 +204,13 @@ export const watchJob = async (options: WatchOptions): Promise<number> => {
     }
     for (const d of view.datasets) showDataset(view, d, many);
 
+    // Every dataset looks final, but a worker said so and the control plane has not confirmed it yet.
+    const unconfirmed = view.final && !view.ended && view.datasets.some((d) => d.launcher !== undefined);
+    if (unconfirmed) finalSeenAt ??= now();
+    if (unconfirmed && now() - (finalSeenAt ?? now()) < END_GRACE_MS) {
+      await waitForNextPoll(view);
+      continue;
+    }
     if (view.final) {
       output.clearLive();
       const took = formatDuration(since(view));

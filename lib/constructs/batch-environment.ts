@@ -3,11 +3,21 @@ import * as batch from 'aws-cdk-lib/aws-batch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Duration } from 'aws-cdk-lib';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import type { BatchRuntimeConfig, GroupConfig } from '../blueprint/analysis-config';
+import {
+  BATCH_LOG_GROUP,
+  batchJobDefinitionName,
+  type BatchStage,
+  EFS_MOUNT_PATH,
+  STAGE_OUT_ATTEMPTS,
+  stageCommand,
+  stageDefinitionEnvironment,
+} from '../launch/batch-stages';
 import { AnalysisFileSystem } from './file-system';
 import { workerStatements } from './worker-fleet';
 
@@ -26,30 +36,47 @@ export interface BatchEnvironmentProps {
   readonly maxRunnableWait?: Duration;
 }
 
-/** Where the analysis EFS appears inside every container. */
-export const EFS_MOUNT_PATH = '/mnt/efs';
+export { EFS_MOUNT_PATH } from '../launch/batch-stages';
+
+/** A group's three job definitions (lib/launch/batch-stages.ts). */
+export interface BatchJobDefinitionSet {
+  readonly stageIn: batch.EcsJobDefinition;
+  readonly analysis: batch.EcsJobDefinition;
+  readonly stageOut: batch.EcsJobDefinition;
+}
+
+/** Size of the stage-in and stage-out containers (they copy files; the analysis has its own size). */
+const STAGING_VCPUS = 1;
+const STAGING_MEMORY_MIB = 2048;
 
 /**
  * The batch runtime: a managed EC2 compute environment that scales to zero (min 0 vCPUs: no idle
  * cost), a job queue that cancels jobs stuck RUNNABLE, and per group a job role limited to its
- * prefix and a job definition mounting the analysis EFS through the group's access point (the
- * access point and role cannot be overridden per job, hence one definition per group).
+ * prefix and three job definitions (stage-in and stage-out on the staging image, the analysis on
+ * the analysis image; lib/launch/batch-stages.ts) mounting the analysis EFS through the group's
+ * access point over TLS (the access point and role cannot be overridden per job, hence one set per
+ * group). Batch cannot override an image's ENTRYPOINT: both images must have none, or one that
+ * runs its arguments.
  */
 export class BatchEnvironment extends Construct {
   readonly jobQueue: batch.JobQueue;
-  readonly jobDefinitions: ReadonlyMap<string, batch.EcsJobDefinition>;
+  /** Per group: its stage-in, analysis and stage-out job definitions. */
+  readonly jobDefinitions: ReadonlyMap<string, BatchJobDefinitionSet>;
   readonly jobRoles: ReadonlyMap<string, iam.Role>;
+  /** Image pulls and container logs, for every container of the analysis. */
+  readonly executionRole: iam.Role;
 
   constructor(scope: Construct, id: string, props: BatchEnvironmentProps) {
     super(scope, id);
-    const { container } = props;
+    const { container: containerConfig } = props;
     const computeEnvironment = new batch.ManagedEc2EcsComputeEnvironment(this, 'Compute', {
       vpc: props.vpc,
       vpcSubnets: props.subnets,
       securityGroups: [props.securityGroup],
       minvCpus: 0,
-      maxvCpus: Math.max(1, Math.ceil(props.deployLimit * container.vcpus)),
-      spot: container.spot,
+      // A dataset runs one container at a time (stage-in, analysis, stage-out), at most DEPLOY_LIMIT at once.
+      maxvCpus: Math.max(1, Math.ceil(props.deployLimit * Math.max(containerConfig.vcpus, STAGING_VCPUS))),
+      spot: containerConfig.spot,
       useOptimalInstanceClasses: true,
     });
     NagSuppressions.addResourceSuppressions(
@@ -74,7 +101,34 @@ export class BatchEnvironment extends Construct {
       ].map((reason) => ({ reason, maxTime: maxWait, action: batch.JobStateTimeLimitActionsAction.CANCEL })),
     });
 
-    const jobDefinitions = new Map<string, batch.EcsJobDefinition>();
+    // One execution role for every container of the analysis: it pulls images and writes the
+    // containers' logs, nothing of any group's data.
+    this.executionRole = new iam.Role(this, 'ExecutionRole', {
+      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
+      description: `ncaas ${props.analysisName} Batch containers: image pulls and their own log streams`,
+    });
+    logs.LogGroup.fromLogGroupName(this, 'JobLogs', BATCH_LOG_GROUP).grantWrite(this.executionRole);
+    NagSuppressions.addResourceSuppressions(
+      this.executionRole,
+      [
+        {
+          id: 'AwsSolutions-IAM5',
+          reason:
+            'The execution role writes container logs to the /aws/batch/job log group; its streams are named per job at run time, hence the stream wildcard.',
+          appliesTo: [
+            `Resource::arn:<AWS::Partition>:logs:${Stack.of(this).region}:<AWS::AccountId>:log-group:${BATCH_LOG_GROUP}:*`,
+          ],
+        },
+        {
+          id: 'NIST.800.53.R5-IAMNoInlinePolicy',
+          reason:
+            "The execution role's inline policy (write its jobs' log streams only) belongs to this one role and is created and deleted with it.",
+        },
+      ],
+      true,
+    );
+
+    const jobDefinitions = new Map<string, BatchJobDefinitionSet>();
     const jobRoles = new Map<string, iam.Role>();
     for (const group of props.groups) {
       const jobRole = new iam.Role(this, `JobRole-${group.name}`, {
@@ -90,47 +144,62 @@ export class BatchEnvironment extends Construct {
             id: 'AwsSolutions-IAM5',
             reason: "Object wildcards are confined to this group's prefix, as for the EC2 worker role.",
           },
+          {
+            id: 'NIST.800.53.R5-IAMNoInlinePolicy',
+            reason:
+              "The job role's policy (AWS::IAM::Policy) belongs to this one role and is created, changed and deleted with it, as for the EC2 worker roles; what it may reach is checked with a policy simulator in test/security.",
+          },
         ],
         true,
       );
       jobRoles.set(group.name, jobRole);
 
       const accessPoint = props.fileSystem.accessPoints.get(group.name);
-      const analysisContainer = new batch.EcsEc2ContainerDefinition(this, `AnalysisContainer-${group.name}`, {
-        image: ecs.ContainerImage.fromRegistry(container.image),
-        cpu: container.vcpus,
-        memory: Size.mebibytes(container.memoryMiB),
-        ...(container.gpus > 0 ? { gpu: container.gpus } : {}),
-        jobRole,
-        volumes: [
-          batch.EcsVolume.efs({
-            name: 'analysis-efs',
-            fileSystem: props.fileSystem.fileSystem,
-            accessPointId: accessPoint?.accessPointId,
-            containerPath: EFS_MOUNT_PATH,
-            enableTransitEncryption: true,
-            useJobRole: true,
-          }),
-        ],
+      if (!accessPoint) throw new Error(`no EFS access point for group ${group.name}`);
+      // Every stage mounts the analysis EFS at /mnt/efs through the group's access point, over TLS,
+      // with the group's job role: the access point and role are fixed here, not per submission.
+      const efsVolume = () =>
+        batch.EcsVolume.efs({
+          name: 'analysis-efs',
+          fileSystem: props.fileSystem.fileSystem,
+          accessPointId: accessPoint.accessPointId,
+          containerPath: EFS_MOUNT_PATH,
+          enableTransitEncryption: true,
+          useJobRole: true,
+        });
+      const container = (stage: BatchStage, id: string) =>
+        new batch.EcsEc2ContainerDefinition(this, `${id}-${group.name}`, {
+          image: ecs.ContainerImage.fromRegistry(
+            stage === 'run' ? containerConfig.image : containerConfig.stagingImage,
+          ),
+          cpu: stage === 'run' ? containerConfig.vcpus : STAGING_VCPUS,
+          memory: Size.mebibytes(stage === 'run' ? containerConfig.memoryMiB : STAGING_MEMORY_MIB),
+          ...(stage === 'run' && containerConfig.gpus > 0 ? { gpu: containerConfig.gpus } : {}),
+          command: stageCommand(stage),
+          environment: stageDefinitionEnvironment(stage),
+          jobRole,
+          executionRole: this.executionRole,
+          volumes: [efsVolume()],
+        });
+      jobDefinitions.set(group.name, {
+        stageIn: new batch.EcsJobDefinition(this, `StageIn-${group.name}`, {
+          jobDefinitionName: batchJobDefinitionName(props.analysisName, group.name, 'in'),
+          container: container('in', 'StageInContainer'),
+          // The submission sets the job's deadline; this bounds a stage-in submitted without one.
+          timeout: Duration.hours(24),
+        }),
+        analysis: new batch.EcsJobDefinition(this, `Analysis-${group.name}`, {
+          jobDefinitionName: batchJobDefinitionName(props.analysisName, group.name, 'run'),
+          container: container('run', 'AnalysisContainer'),
+        }),
+        stageOut: new batch.EcsJobDefinition(this, `StageOut-${group.name}`, {
+          jobDefinitionName: batchJobDefinitionName(props.analysisName, group.name, 'out'),
+          container: container('out', 'StageOutContainer'),
+          // A failed upload is tried again; the last attempt removes the job folder regardless.
+          retryAttempts: STAGE_OUT_ATTEMPTS,
+          timeout: Duration.hours(2),
+        }),
       });
-      NagSuppressions.addResourceSuppressions(
-        analysisContainer,
-        [
-          {
-            id: 'AwsSolutions-IAM5',
-            reason:
-              'The execution role writes container logs to the /aws/batch/job log group; its streams are named per job at run time, hence the stream wildcard.',
-            appliesTo: [
-              `Resource::arn:<AWS::Partition>:logs:${Stack.of(this).region}:<AWS::AccountId>:log-group:/aws/batch/job:*`,
-            ],
-          },
-        ],
-        true,
-      );
-      jobDefinitions.set(
-        group.name,
-        new batch.EcsJobDefinition(this, `Analysis-${group.name}`, { container: analysisContainer }),
-      );
     }
     this.jobDefinitions = jobDefinitions;
     this.jobRoles = jobRoles;

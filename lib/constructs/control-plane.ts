@@ -12,15 +12,19 @@ import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import type { AnalysisConfig } from '../blueprint/analysis-config';
 import type { HandlerEnvironment } from '../handler-environment';
+import { BATCH_ANALYSIS_TAG, BATCH_STAGES, batchJobDefinitionName } from '../launch/batch-stages';
+import { DEV_TAGS } from '../launch/dev-instance-tags';
 import {
   CANCEL_SUFFIX,
   FINAL_REPORT_SUFFIX,
   resultsPrefix,
+  SUBMISSION_MESSAGE_SUFFIX,
   SUBMIT_SUFFIX,
   submissionsPrefix,
 } from '../layout';
 import { LaunchQueue } from './launch-queue';
 import { NodeLambda } from './node-lambda';
+import type { JobNotifications } from './notifications';
 import { WorkerFleet } from './worker-fleet';
 
 export interface ControlPlaneProps {
@@ -32,8 +36,15 @@ export interface ControlPlaneProps {
   readonly subnetIds: readonly string[];
   /** Batch job queue ARN, when the analysis uses the batch runtime. */
   readonly batchJobQueueArn?: string;
+  /** The analysis EFS and each group's access point id, when EC2 workers mount it (Efs.MountOnEc2Workers). */
+  readonly efsForEc2Workers?: {
+    readonly fileSystemId: string;
+    readonly accessPointIds: ReadonlyMap<string, string>;
+  };
   /** How often the watchdog runs. @default 5 minutes */
   readonly watchdogInterval?: Duration;
+  /** The groups' notification topics: every handler may publish to them. @default no notifications */
+  readonly notifications?: JobNotifications;
 }
 
 /** Largest environment a Lambda function accepts, in bytes (all variables together). */
@@ -83,6 +94,18 @@ export class ControlPlane extends Construct {
       NCAAS_INSTANCE_PROFILES: Stack.of(this).toJsonString(
         Object.fromEntries([...props.workers.instanceProfiles].map(([g, p]) => [g, p.instanceProfileArn])),
       ),
+      ...(props.batchJobQueueArn !== undefined ? { NCAAS_BATCH_JOB_QUEUE: props.batchJobQueueArn } : {}),
+      ...(props.efsForEc2Workers !== undefined
+        ? {
+            NCAAS_EFS: Stack.of(this).toJsonString({
+              fileSystemId: props.efsForEc2Workers.fileSystemId,
+              accessPoints: Object.fromEntries(props.efsForEc2Workers.accessPointIds),
+            }),
+          }
+        : {}),
+      ...(props.notifications?.topicArnPrefix !== undefined
+        ? { NCAAS_NOTIFICATION_TOPIC_ARN_PREFIX: props.notifications.topicArnPrefix }
+        : {}),
       POWERTOOLS_SERVICE_NAME: `ncaas-${config.name}`,
     };
     assertEnvironmentFits(environment);
@@ -108,6 +131,8 @@ export class ControlPlane extends Construct {
       entryName: 'reconcile',
       description: `ncaas ${config.name}: turns instance, Batch and worker events into job state`,
       environment,
+      // The Batch stage-out job it submits carries the worker script.
+      ...(props.batchJobQueueArn !== undefined ? { copyFiles: ['worker/run-job.sh'] } : {}),
       timeout: Duration.seconds(60),
       onFailure,
       retryAttempts: 2,
@@ -122,6 +147,7 @@ export class ControlPlane extends Construct {
     this.wireTriggers(props);
     this.grantPermissions(props);
     this.acknowledgeNotificationHandler();
+    this.acknowledgeNotificationPolicy(bucket);
   }
 
   /** CDK's own singleton that writes the bucket's notification configuration at deploy time. */
@@ -139,6 +165,23 @@ export class ControlPlane extends Construct {
           appliesTo: [
             'Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole',
           ],
+        },
+      ],
+      true,
+    );
+  }
+
+  /** The policy CDK gives that handler to write the notification configuration of our bucket. */
+  private acknowledgeNotificationPolicy(bucket: s3.IBucket): void {
+    const notifications = bucket.node.tryFindChild('Notifications');
+    if (!notifications) return;
+    NagSuppressions.addResourceSuppressions(
+      notifications,
+      [
+        {
+          id: 'NIST.800.53.R5-IAMNoInlinePolicy',
+          reason:
+            "aws-cdk-lib's own inline policy for its bucket-notification handler: s3:PutBucketNotification on this bucket only, created and deleted with that handler.",
         },
       ],
       true,
@@ -223,24 +266,26 @@ export class ControlPlane extends Construct {
       allow(fn, ['s3:GetObject', 's3:PutObject'], [objects('*/results/*')]);
       allow(fn, ['s3:ListBucket'], [bucket.bucketArn]);
     }
-    // The submit handler reads submissions, configs and checks that inputs exist; it writes refusals
-    // beside submissions that have no usable timestamp.
-    allow(
-      this.submitHandler,
-      ['s3:GetObject'],
-      [objects('*/submissions/*'), objects('*/configs/*'), objects('*/inputs/*')],
-    );
-    allow(this.submitHandler, ['s3:PutObject'], [objects('*/submissions/*')]);
+    // The submit handler (and the watchdog, which re-processes submissions whose event was lost) reads
+    // submissions, configs and checks that inputs exist; it writes refusals beside submissions that
+    // have no usable timestamp, and nothing else there: never users' data, never a `submit.json`
+    // (that would trigger the submit handler again).
+    for (const fn of [this.submitHandler, this.watchdog]) {
+      allow(
+        fn,
+        ['s3:GetObject'],
+        [objects('*/submissions/*'), objects('*/configs/*'), objects('*/inputs/*')],
+      );
+      allow(fn, ['s3:PutObject'], [objects(`*/submissions/*${SUBMISSION_MESSAGE_SUFFIX}`)]);
+    }
+    // The launcher reads the job's config again for the estimates its worker needs.
+    allow(this.launcher, ['s3:GetObject'], [objects('*/configs/*')]);
     // Accepting a job removes the FAILED status an earlier refused submission left in its folder.
     for (const fn of [this.submitHandler, this.watchdog]) {
       allow(fn, ['s3:DeleteObject'], [objects('*/results/*/logs/DATASET_NAME:submission_STATUS.txt')]);
     }
-    // The watchdog re-processes submissions whose event was lost.
-    allow(
-      this.watchdog,
-      ['s3:GetObject', 's3:PutObject'],
-      [objects('*/submissions/*'), objects('*/configs/*'), objects('*/inputs/*')],
-    );
+    // Any handler may begin, retry or end a job, so any may tell its group (its topic only).
+    for (const fn of handlers) props.notifications?.grantPublish(fn);
     this.failedEvents.grantConsumeMessages(this.watchdog);
     this.launchQueue.deadLetterQueue.grantConsumeMessages(this.watchdog);
 
@@ -251,19 +296,60 @@ export class ControlPlane extends Construct {
       ['ssm:GetParameter', 'ssm:GetParameters'],
       [`arn:${Stack.of(this).partition}:ssm:${Stack.of(this).region}::parameter/aws/service/*`],
     );
-    // MAXCOST budgets: on-demand prices (the Pricing API has no resource-level permissions).
-    for (const fn of [this.submitHandler, this.reconcileHandler, this.watchdog])
-      allow(fn, ['pricing:GetProducts'], ['*']);
+    // MAXCOST budgets: on-demand prices (the Pricing API has no resource-level permissions). The
+    // launcher settles a dataset's cost too when its launch fails for good (finishDataset).
+    for (const fn of handlers) allow(fn, ['pricing:GetProducts'], ['*']);
+    // The watchdog stops developers' dev instances of this analysis past their expiry, and says so on them.
+    allow(
+      this.watchdog,
+      ['ec2:StopInstances', 'ec2:CreateTags'],
+      [`arn:${Stack.of(this).partition}:ec2:${Stack.of(this).region}:${Stack.of(this).account}:instance/*`],
+      { StringEquals: { [`aws:ResourceTag/${DEV_TAGS.analysis}`]: config.name } },
+    );
     // Everyone who may end a job may stop its worker (cancel, reconcile, deadlines, orphans).
     for (const fn of [this.submitHandler, this.launcher, this.reconcileHandler, this.watchdog]) {
       workers.grantTerminate(fn, config.name);
       allow(fn, ['ec2:DescribeInstances'], ['*']);
     }
 
+    if (props.batchJobQueueArn !== undefined) {
+      grantBatchJobs(this, config, props.batchJobQueueArn, {
+        submitters: [this.launcher, this.reconcileHandler],
+        stoppers: handlers,
+      });
+    }
+
+    // Where a failed invocation goes: each handler has one, but not as the Lambda DLQ setting.
+    const failures = new Map<NodeLambda, string>([
+      [
+        this.submitHandler,
+        'S3 invokes it asynchronously; a failed invocation goes, after 2 retries, to the on-failure destination (the FailedEvents queue), which AWS recommends over a DLQ and which keeps the error; the watchdog also sweeps submissions that have no job row.',
+      ],
+      [
+        this.reconcileHandler,
+        'S3 and EventBridge invoke it asynchronously; a failed invocation goes, after 2 retries, to the on-failure destination (the FailedEvents queue), which AWS recommends over a DLQ; EventBridge delivery failures go to the same queue.',
+      ],
+      [
+        this.launcher,
+        "It consumes the launch queue through an event source mapping, where a Lambda DLQ never applies: a message that keeps failing moves to the launch queue's own dead-letter queue (maxReceiveCount 5), which the watchdog reads and reports.",
+      ],
+      [
+        this.watchdog,
+        'A schedule invokes it every few minutes and each run is a full, idempotent sweep: a failed run is repeated by the next one, so there is no event to keep; EventBridge delivery failures go to the FailedEvents queue.',
+      ],
+    ]);
+    for (const [fn, reason] of failures) {
+      NagSuppressions.addResourceSuppressions(fn, [{ id: 'NIST.800.53.R5-LambdaDLQ', reason }]);
+    }
     for (const fn of handlers) {
       NagSuppressions.addResourceSuppressions(
         fn,
         [
+          {
+            id: 'NIST.800.53.R5-IAMNoInlinePolicy',
+            reason:
+              "The function's role policy (AWS::IAM::Policy) belongs to that one role and is created, changed and deleted with it; nothing shares it. A customer managed policy would add a resource and use the account's managed-policy quota per analysis without narrowing any permission. What each handler may do is checked with a policy simulator in test/security.",
+          },
           {
             id: 'AwsSolutions-IAM4',
             reason:
@@ -275,7 +361,7 @@ export class ControlPlane extends Construct {
           {
             id: 'AwsSolutions-IAM5',
             reason:
-              "Wildcards are limited to: object keys inside this bucket's group folders (the control plane handles every group's submissions and results), the job table's own indexes, EC2 Describe* and pricing:GetProducts (no resource-level permissions exist for them), instances and volumes created by RunInstances from this stack's launch template, terminations conditioned on this analysis's tag, and AWS's public SSM parameters for AMI aliases.",
+              "Wildcards are limited to: Batch jobs (ids are generated at submission; SubmitJob needs job/*, tagging only with this analysis's tag, TerminateJob only on jobs tagged with this analysis, DescribeJobs has no resource-level permissions) and the revisions of this analysis's job definitions, object keys inside this bucket's group folders (the control plane handles every group's submissions and results), the job table's own indexes, EC2 Describe* and pricing:GetProducts (no resource-level permissions exist for them), instances and volumes created by RunInstances from this stack's launch template, terminations conditioned on this analysis's tag, stopping and tagging only dev instances conditioned on this analysis's dev-instance tag (watchdog), and AWS's public SSM parameters for AMI aliases.",
           },
         ],
         true,
@@ -284,10 +370,14 @@ export class ControlPlane extends Construct {
   }
 }
 
-/** What handlers need of the config: user names stay in IAM, not in every function's environment. */
+/**
+ * What handlers need of the config: user names stay in IAM and email addresses in the topics'
+ * subscriptions, not in every function's environment.
+ */
 export const handlerConfig = (config: AnalysisConfig): AnalysisConfig => ({
   ...config,
-  groups: config.groups.map((g) => ({ ...g, userNames: [] })),
+  groups: config.groups.map(({ contactEmail: _contact, ...g }) => ({ ...g, userNames: [] })),
+  notifications: { ...config.notifications, emails: [] },
   ignoredKeys: [],
   warnings: [],
 });
@@ -302,5 +392,53 @@ const assertEnvironmentFits = (environment: HandlerEnvironment): void => {
     throw new Error(
       `the analysis config is too large for the handlers' environment (${size} bytes, limit about ${LAMBDA_ENVIRONMENT_LIMIT - 512}): shorten COMMAND or split the groups over several analyses`,
     );
+  }
+};
+
+/**
+ * The batch runtime's rights: submit into this analysis's queue with its job definitions (by name,
+ * any revision) and only with its analysis tag; stop only jobs with that tag; describe jobs (no
+ * resource-level permissions exist for DescribeJobs).
+ */
+const grantBatchJobs = (
+  scope: Construct,
+  config: AnalysisConfig,
+  jobQueueArn: string,
+  who: { readonly submitters: readonly NodeLambda[]; readonly stoppers: readonly NodeLambda[] },
+): void => {
+  const stack = Stack.of(scope);
+  const arn = (resource: string) =>
+    `arn:${stack.partition}:batch:${stack.region}:${stack.account}:${resource}`;
+  const definitions = config.groups.flatMap((group) =>
+    BATCH_STAGES.flatMap((stage) => {
+      const name = batchJobDefinitionName(config.name, group.name, stage);
+      return [arn(`job-definition/${name}`), arn(`job-definition/${name}:*`)];
+    }),
+  );
+  const ourTag = { [`aws:RequestTag/${BATCH_ANALYSIS_TAG}`]: config.name };
+  for (const fn of who.submitters) {
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['batch:SubmitJob'],
+        resources: [jobQueueArn, arn('job/*'), ...definitions],
+      }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['batch:TagResource'],
+        resources: [arn('job/*')],
+        conditions: { StringEquals: ourTag },
+      }),
+    );
+  }
+  for (const fn of who.stoppers) {
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['batch:TerminateJob'],
+        resources: [arn('job/*')],
+        conditions: { StringEquals: { [`aws:ResourceTag/${BATCH_ANALYSIS_TAG}`]: config.name } },
+      }),
+    );
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['batch:DescribeJobs'], resources: ['*'] }));
   }
 };

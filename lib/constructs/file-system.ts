@@ -2,6 +2,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as efs from 'aws-cdk-lib/aws-efs';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import type { GroupConfig } from '../blueprint/analysis-config';
 
@@ -66,6 +67,15 @@ export class AnalysisFileSystem extends Construct {
             ],
           }),
         });
+    if (!props.adoptFileSystemId) {
+      NagSuppressions.addResourceSuppressions(this.fileSystem, [
+        {
+          id: 'NIST.800.53.R5-EFSInBackupPlan',
+          reason:
+            'Automatic backups are on (BackupPolicy ENABLED): AWS Backup keeps the file system in its default plan aws/efs/automatic-backup-plan (daily, 35 days), which this rule does not see. A second plan in the stack would duplicate the recovery points and their storage cost.',
+        },
+      ]);
+    }
 
     const accessPoints = new Map<string, efs.AccessPoint>();
     for (const group of props.groups) {

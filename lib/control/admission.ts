@@ -9,6 +9,7 @@ import { budgetMonth } from '../job/job-store';
 import { jobResultFolder, REFUSAL_LABEL, statusKey } from '../layout';
 import type { ControlContext } from './control-context';
 import { finishDataset } from './dataset-finish';
+import { sendNotification } from './notify';
 
 const usd = (n: number): string => `$${n.toFixed(2)}`;
 
@@ -53,7 +54,7 @@ export const admitJob = async (
     }
   }
 
-  await store.admit(header);
+  const { admitted } = await store.admit(header);
   // A refused earlier submission with this timestamp left a FAILED status; this job replaces it.
   const refusal = statusKey(resultFolder, REFUSAL_LABEL);
   if (await ctx.objects.head(refusal)) await ctx.objects.delete(refusal);
@@ -72,6 +73,16 @@ export const admitJob = async (
       (header.estimatedCostUsd > 0 ? `, estimated cost ${usd(header.estimatedCostUsd)}` : ''),
     ...notes,
   );
+  // Only the call that admitted the job says so (a repeated admission admits nothing).
+  if (admitted > 0) {
+    await sendNotification(ctx, {
+      kind: 'BEGIN',
+      group: header.group,
+      jobId: header.jobId,
+      outcome: `accepted: ${datasets.length} dataset(s), instance type ${header.instanceType}`,
+      resultsUrl: `s3://${ctx.bucket}/${resultFolder}/`,
+    });
+  }
   await drainQueue(ctx);
 };
 

@@ -2,8 +2,14 @@
  * The control context on AWS: real clients, built once per Lambda container from the handler
  * environment. Everything else the handlers do lives in the services.
  */
+import { BatchClient } from '@aws-sdk/client-batch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import {
+  CreateTagsCommand,
+  DescribeInstancesCommand,
+  EC2Client,
+  StopInstancesCommand,
+} from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
 import {
   DeleteMessageCommand,
@@ -12,14 +18,20 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createRequire } from 'node:module';
 import type { AnalysisConfig } from '../blueprint/analysis-config';
 import type { HandlerEnvironment } from '../handler-environment';
 import { JobStore } from '../job/job-store';
-import { Ec2Launcher } from '../launch/ec2-launcher';
+import { AwsBatchApi } from '../launch/batch-api';
+import { BatchLauncher, namedJobDefinitions } from '../launch/batch-launcher';
+import { Ec2Launcher, type Ec2LauncherProps } from '../launch/ec2-launcher';
+import { DEV_TAGS } from '../launch/dev-instance-tags';
 import { WORKER_TAGS } from '../launch/worker-tags';
 import { FallbackPriceBook, PricingApiPriceBook } from '../pricing/price-book';
 import type { ControlContext, Log, WorkerIdentity } from './control-context';
+import type { DevInstanceSource, DevInstanceState } from './dev-expiry';
 import { JobReport } from './job-report';
+import { topicsFromArnPrefix, TopicNotifier, type Publish } from './notify';
 import { S3Objects } from './s3-objects';
 import type { RunningWorker, WatchdogSources } from './watchdog';
 import { launchMessageOf } from './event-parsing';
@@ -28,6 +40,8 @@ export interface AwsControl {
   readonly ctx: ControlContext;
   readonly ec2: EC2Client;
   readonly sqs: SQSClient;
+  /** The batch runtime's launcher (stage-outs, job details), when the blueprint's runtime is batch. */
+  readonly batch?: BatchLauncher;
 }
 
 export const awsControlContext = (env: HandlerEnvironment, log: Log): AwsControl => {
@@ -40,8 +54,21 @@ export const awsControlContext = (env: HandlerEnvironment, log: Log): AwsControl
   });
   const objects = new S3Objects(s3, env.NCAAS_BUCKET);
   const now = () => new Date();
+  const batch =
+    config.runtime === 'batch' && env.NCAAS_BATCH_JOB_QUEUE
+      ? new BatchLauncher({
+          api: new AwsBatchApi(new BatchClient({})),
+          analysis: config.name,
+          jobQueue: env.NCAAS_BATCH_JOB_QUEUE,
+          jobDefinitions: namedJobDefinitions(
+            config.name,
+            config.groups.map((g) => g.name),
+          ),
+        })
+      : undefined;
   const launcher =
-    config.runtime === 'ec2' && config.ec2
+    batch ??
+    (config.runtime === 'ec2' && config.ec2
       ? new Ec2Launcher({
           ec2,
           analysis: config.name,
@@ -49,8 +76,9 @@ export const awsControlContext = (env: HandlerEnvironment, log: Log): AwsControl
           subnetIds: JSON.parse(env.NCAAS_SUBNET_IDS ?? '[]') as string[],
           instanceProfiles: JSON.parse(env.NCAAS_INSTANCE_PROFILES ?? '{}') as Record<string, string>,
           ami: config.ec2.ami,
+          ...(env.NCAAS_EFS ? { efs: JSON.parse(env.NCAAS_EFS) as Ec2LauncherProps['efs'] } : {}),
         })
-      : undefined;
+      : undefined);
   const store = new JobStore({
     client: documentClient,
     tableName: env.NCAAS_TABLE,
@@ -81,10 +109,68 @@ export const awsControlContext = (env: HandlerEnvironment, log: Log): AwsControl
     ),
     launcher,
     identifyWorker: (instanceId) => identifyInstance(ec2, config.name, instanceId),
+    ...(env.NCAAS_NOTIFICATION_TOPIC_ARN_PREFIX
+      ? {
+          notifier: new TopicNotifier({
+            analysis: config.name,
+            topicOf: topicsFromArnPrefix(config, env.NCAAS_NOTIFICATION_TOPIC_ARN_PREFIX),
+            publish: snsPublish(),
+          }),
+        }
+      : {}),
     now,
     log,
   };
-  return { ctx, ec2, sqs };
+  return { ctx, ec2, sqs, ...(batch ? { batch } : {}) };
+};
+
+/**
+ * The part of `@aws-sdk/client-sns` used here. The package is not a dependency of this repository:
+ * the Lambda Node.js runtime ships the whole AWS SDK v3 and our bundles leave `@aws-sdk/*` out
+ * (lib/constructs/node-lambda.ts), so it is loaded at run time, by name, only when a message is sent.
+ */
+interface SnsClientLike {
+  send(command: unknown): Promise<unknown>;
+}
+export interface SnsModule {
+  readonly SNSClient: new (config: Record<string, unknown>) => SnsClientLike;
+  readonly PublishCommand: new (input: {
+    readonly TopicArn: string;
+    readonly Subject: string;
+    readonly Message: string;
+    readonly MessageAttributes: Record<string, { readonly DataType: 'String'; readonly StringValue: string }>;
+  }) => unknown;
+}
+
+const SNS_PACKAGE = '@aws-sdk/client-sns';
+
+/** SNS Publish through the runtime's SDK; throws (and the notification is logged as not sent) without it. */
+export const snsPublish = (load: (name: string) => unknown = createRequire(__filename)): Publish => {
+  let sns: SnsModule | undefined;
+  let client: SnsClientLike | undefined;
+  return async (topicArn, subject, message, attributes) => {
+    if (sns === undefined) {
+      try {
+        sns = load(SNS_PACKAGE) as SnsModule;
+      } catch {
+        throw new Error(`${SNS_PACKAGE} is not available in this runtime: the notification was not sent`);
+      }
+    }
+    client ??= new sns.SNSClient({});
+    await client.send(
+      new sns.PublishCommand({
+        TopicArn: topicArn,
+        Subject: subject,
+        Message: message,
+        MessageAttributes: Object.fromEntries(
+          Object.entries(attributes).map(([name, value]) => [
+            name,
+            { DataType: 'String', StringValue: value },
+          ]),
+        ),
+      }),
+    );
+  };
 };
 
 const tagsOf = (tags: { Key?: string; Value?: string }[] | undefined): Record<string, string> =>
@@ -139,6 +225,47 @@ export const listWorkerInstances = async (ec2: EC2Client, analysis: string): Pro
   } while (token);
   return workers;
 };
+
+/** This analysis's running dev instances by tag; stopping one also tags it with why. */
+export const devInstanceSource = (ec2: EC2Client, analysis: string): DevInstanceSource => ({
+  list: async () => {
+    const found: DevInstanceState[] = [];
+    let token: string | undefined;
+    do {
+      const out = await ec2.send(
+        new DescribeInstancesCommand({
+          Filters: [
+            { Name: `tag:${DEV_TAGS.analysis}`, Values: [analysis] },
+            { Name: 'instance-state-name', Values: ['pending', 'running'] },
+          ],
+          NextToken: token,
+        }),
+      );
+      for (const reservation of out.Reservations ?? []) {
+        for (const instance of reservation.Instances ?? []) {
+          if (!instance.InstanceId) continue;
+          const tags = tagsOf(instance.Tags);
+          found.push({
+            instanceId: instance.InstanceId,
+            ...(tags[DEV_TAGS.owner] !== undefined ? { owner: tags[DEV_TAGS.owner] } : {}),
+            ...(tags[DEV_TAGS.expires] !== undefined ? { expires: tags[DEV_TAGS.expires] } : {}),
+          });
+        }
+      }
+      token = out.NextToken;
+    } while (token);
+    return found;
+  },
+  stop: async (instanceId, note) => {
+    await ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId] }));
+    await ec2.send(
+      new CreateTagsCommand({
+        Resources: [instanceId],
+        Tags: [{ Key: DEV_TAGS.stoppedByWatchdog, Value: note }],
+      }),
+    );
+  },
+});
 
 /** Launch messages in the dead-letter queue, each deleted once the watchdog has handled it. */
 export const deadLetterSource =

@@ -7,6 +7,7 @@ import type { JobStore } from '../job/job-store';
 import type { LaunchMessage, Launcher } from '../launch/launcher';
 import type { PriceBook } from '../pricing/price-book';
 import type { JobReport } from './job-report';
+import type { Notifier } from './notify';
 import type { S3Objects } from './s3-objects';
 
 export interface Log {
@@ -42,6 +43,8 @@ export interface ControlContext {
    * arrive before the job table knows the worker's id; this is the fallback.
    */
   readonly identifyWorker?: (launcherId: string) => Promise<WorkerIdentity | undefined>;
+  /** Tells the job's group about it (./notify.ts); without one, nothing is sent. */
+  readonly notifier?: Notifier;
   readonly now: () => Date;
   readonly log: Log;
 }

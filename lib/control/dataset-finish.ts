@@ -9,8 +9,12 @@ import { isFinal, type JobState } from '../job/job-state';
 import { jobResultFolder } from '../layout';
 import type { ControlContext } from './control-context';
 import { drainQueue } from './admission';
+import { sendNotification } from './notify';
 
 /** States that hold one of the DEPLOY_LIMIT worker slots. */
+/** Final states that make a job's notification FAIL rather than END (a cancel is the user's own). */
+const FAILURES: readonly JobState[] = ['FAILED', 'TIMED_OUT', 'INTERRUPTED'];
+
 export const holdsSlot = (state: JobState | undefined): boolean =>
   state === 'INITIALIZING' || state === 'IN PROGRESS';
 
@@ -61,6 +65,21 @@ export const finishDataset = async (ctx: ControlContext, finished: FinishedDatas
     await report.certify(resultFolder, dataset.submittedAt, `job finished: ${summary}`);
     await report.writeEnd(resultFolder, `job ${dataset.jobId} finished at ${now.toISOString()}: ${summary}`);
     await store.markEndWritten(dataset);
+    const failed = (job?.datasets ?? []).filter((d) => FAILURES.includes(d.state));
+    await sendNotification(ctx, {
+      kind: failed.length > 0 ? 'FAIL' : 'END',
+      group: dataset.group,
+      jobId: dataset.jobId,
+      outcome: summary,
+      ...(failed.length > 0
+        ? {
+            reason: failed
+              .map((d) => `${d.datasetKey}: ${d.state}${d.reason ? ` (${d.reason})` : ''}`)
+              .join('; '),
+          }
+        : {}),
+      resultsUrl: `s3://${ctx.bucket}/${resultFolder}/`,
+    });
   }
   // A slot may have freed: start the oldest queued dataset.
   if (holdsSlot(finished.previous)) await drainQueue(ctx);

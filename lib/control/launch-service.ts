@@ -10,6 +10,7 @@ import type { LaunchMessage } from '../launch/launcher';
 import { readJobConfig } from '../submission/job-config';
 import type { ControlContext } from './control-context';
 import { finishDataset } from './dataset-finish';
+import { sendNotification } from './notify';
 
 export type LaunchResult =
   | { readonly kind: 'launched'; readonly launcherId: string }
@@ -97,6 +98,14 @@ export const launchDataset = async (
   }
   if (outcome.kind === 'retry' && !options.lastAttempt) {
     ctx.log.warn('launch will be retried', { ...message, reason: outcome.reason });
+    await sendNotification(ctx, {
+      kind: 'RETRY',
+      group: dataset.group,
+      jobId: dataset.jobId,
+      outcome: `dataset ${dataset.datasetKey}: its worker could not be launched yet; the launch will be retried`,
+      reason: outcome.reason,
+      resultsUrl: `s3://${ctx.bucket}/${resultFolder}/`,
+    });
     return outcome;
   }
   const reason =

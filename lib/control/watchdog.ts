@@ -18,6 +18,7 @@ import { cancelledJobId, processCancel } from './cancel-request';
 import { admitJob, drainQueue } from './admission';
 import type { ControlContext } from './control-context';
 import { finishDataset, holdsSlot } from './dataset-finish';
+import { stopExpiredDevInstances, type DevInstanceSource } from './dev-expiry';
 import { processSubmission } from './submission-intake';
 
 /** A worker the cloud says exists (EC2: instances tagged with this analysis, not terminated). */
@@ -33,6 +34,8 @@ export interface WatchdogSources {
   readonly listWorkers?: () => Promise<RunningWorker[]>;
   /** Launch messages that exhausted their retries (the dead-letter queue), each acknowledged once handled. */
   readonly deadLetters?: () => Promise<{ message: LaunchMessage; acknowledge: () => Promise<void> }[]>;
+  /** The analysis developers' dev instances (EC2 only): stopped once past their expiry. */
+  readonly devInstances?: DevInstanceSource;
 }
 
 export interface WatchdogFindings {
@@ -44,6 +47,8 @@ export interface WatchdogFindings {
   admitted: number;
   drained: number;
   runningRepairedFrom?: number;
+  /** Dev instances stopped past their expiry (only when the source is given). */
+  devInstancesStopped?: number;
 }
 
 export const WATCHDOG_TIMING = {
@@ -114,6 +119,8 @@ export const runWatchdog = async (
   if ((await ctx.store.runningCount()) !== holding)
     found.runningRepairedFrom = await ctx.store.repairRunningCount(holding);
   found.drained = await drainQueue(ctx);
+  if (sources.devInstances)
+    found.devInstancesStopped = await stopExpiredDevInstances(ctx, sources.devInstances);
   ctx.log.info('watchdog finished', { ...found });
   return found;
 };

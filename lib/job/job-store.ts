@@ -592,6 +592,32 @@ export class JobStore {
   }
 
   /**
+   * Batch: claims the stage-out of one launch (its job folder `jobDir`) for the caller, once. Two
+   * end events (stage-in and analysis) may both find the launch over; only the claimant submits.
+   */
+  async claimStageOut(job: JobKey, datasetIndex: number, jobDir: string): Promise<boolean> {
+    const outcome = await this.tryUpdate({
+      Key: datasetItemKey(this.analysis, job, datasetIndex),
+      UpdateExpression: 'ADD #out :dir',
+      ConditionExpression: 'attribute_exists(#pk) AND NOT contains(#out, :name)',
+      ExpressionAttributeNames: { '#pk': 'pk', '#out': 'stageOutFor' },
+      ExpressionAttributeValues: { ':dir': new Set([jobDir]), ':name': jobDir },
+    });
+    return outcome.applied;
+  }
+
+  /** Gives a stage-out claim back (its submission failed: the event's retry must be able to claim it). */
+  async releaseStageOut(job: JobKey, datasetIndex: number, jobDir: string): Promise<void> {
+    await this.tryUpdate({
+      Key: datasetItemKey(this.analysis, job, datasetIndex),
+      UpdateExpression: 'DELETE #out :dir',
+      ConditionExpression: 'attribute_exists(#pk)',
+      ExpressionAttributeNames: { '#pk': 'pk', '#out': 'stageOutFor' },
+      ExpressionAttributeValues: { ':dir': new Set([jobDir]) },
+    });
+  }
+
+  /**
    * Appends lines to the job's certificate log, kept in the header so concurrent writers (several
    * datasets finishing at once) never lose each other's lines, and returns the whole log in order.
    * Undefined when the job has no header (a refusal before recording).

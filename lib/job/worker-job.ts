@@ -26,6 +26,12 @@ export interface WorkerJob {
   readonly durationEstimateMinutes?: number;
   /** Who launched it (instance id, Batch job id or local pid are known only after launch). */
   readonly launcher: 'ec2' | 'batch' | 'local';
+  /**
+   * EC2 workers of a blueprint with `Efs.MountOnEc2Workers`: the analysis file system and the
+   * group's access point, mounted at /mnt/efs before staging (needs amazon-efs-utils on the AMI).
+   */
+  readonly efsFileSystemId?: string;
+  readonly efsAccessPointId?: string;
 }
 
 const FIELD_NAMES: readonly (keyof WorkerJob)[] = [
@@ -43,6 +49,8 @@ const FIELD_NAMES: readonly (keyof WorkerJob)[] = [
   'deadlineEpochSeconds',
   'durationEstimateMinutes',
   'launcher',
+  'efsFileSystemId',
+  'efsAccessPointId',
 ];
 
 /** Shell-friendly variable name of a field: `datasetKey` -> `NCAAS_JOB_DATASET_KEY`. */

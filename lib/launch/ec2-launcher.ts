@@ -21,6 +21,7 @@ import {
 import { WORKER_TAGS } from './worker-tags';
 import { launchClientToken } from './client-token';
 import type { LaunchOutcome, LaunchRequest, Launcher } from './launcher';
+import { compactShellScript } from './compact-script';
 import { buildUserData, packUserData, readWorkerScript, USER_DATA_LIMIT_BYTES } from './user-data';
 
 export interface Ec2LauncherProps {
@@ -41,6 +42,11 @@ export interface Ec2LauncherProps {
   readonly rootVolumeGiB?: number;
   /** The user-data script for a launch (text, compressed here). @default buildUserData with worker/run-job.sh */
   readonly userData?: (request: LaunchRequest) => string;
+  /**
+   * `Efs.MountOnEc2Workers`: the analysis file system and each group's access point; the worker
+   * mounts its group's at /mnt/efs (the job carries the ids). @default no EFS on EC2 workers
+   */
+  readonly efs?: { readonly fileSystemId: string; readonly accessPoints: Readonly<Record<string, string>> };
   /** Waits between throttled tries (tests pass an instant one). @default setTimeout */
   readonly sleep?: (ms: number) => Promise<void>;
   /** Jitter source in [0, 1). @default Math.random */
@@ -157,9 +163,19 @@ export class Ec2Launcher implements Launcher {
     }
     if (subnetIds.length === 0) return failed('no subnets are configured for EC2 workers');
 
+    const { efs } = this.props;
+    if (efs && !Object.hasOwn(efs.accessPoints, job.group)) {
+      return failed(`group "${job.group}" has no EFS access point in this stack: redeploy the analysis`);
+    }
+    const withEfs: LaunchRequest = efs
+      ? {
+          ...request,
+          job: { ...job, efsFileSystemId: efs.fileSystemId, efsAccessPointId: efs.accessPoints[job.group] },
+        }
+      : request;
     let userData: Buffer;
     try {
-      userData = packUserData(this.userData(request));
+      userData = packUserData(this.userData(withEfs));
     } catch (error) {
       return failed(`could not build the worker's user data: ${awsError(error).message}`);
     }
@@ -357,7 +373,10 @@ const retry = (reason: string): LaunchOutcome => ({ kind: 'retry', reason });
 const defaultUserData = (): ((request: LaunchRequest) => string) => {
   let workerScript: string | undefined;
   return (request) =>
-    buildUserData({ workerScript: (workerScript ??= readWorkerScript()), job: request.job });
+    buildUserData({
+      workerScript: (workerScript ??= compactShellScript(readWorkerScript())),
+      job: request.job,
+    });
 };
 
 const amiUnavailable = (ami: string, region: string, detail: string): string =>

@@ -1,3 +1,4 @@
+import { compactShellScript } from '../../lib/launch/compact-script';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -187,7 +188,11 @@ test('packed user data is gzip (cloud-init decompresses it) of the script', () =
   expect(packUserData(script).equals(packed)).toBe(true);
 });
 
-const realisticScript = buildUserData({ workerScript: readWorkerScript(), job: realisticJob });
+// As the launcher sends it: the worker without comment lines (lib/launch/compact-script.ts).
+const realisticScript = buildUserData({
+  workerScript: compactShellScript(readWorkerScript()),
+  job: realisticJob,
+});
 const realisticSize = packUserData(realisticScript).length;
 const realisticRawSize = Buffer.byteLength(realisticScript, 'utf8');
 

@@ -206,8 +206,13 @@ describe('the mock blueprint', () => {
     });
   });
 
-  test('one instance profile per group', () => {
-    template.resourceCountIs('AWS::IAM::InstanceProfile', 2);
+  test('one instance profile per group, plus the dev instance profile', () => {
+    template.resourceCountIs('AWS::IAM::InstanceProfile', 2 + 1);
+    expect(
+      Object.keys(template.findResources('AWS::IAM::InstanceProfile')).filter((id) =>
+        id.startsWith('Workers'),
+      ),
+    ).toHaveLength(2);
   });
 
   test('the launcher may pass only the worker roles, only to EC2', () => {
@@ -217,7 +222,7 @@ describe('the mock blueprint', () => {
     expect(passRole).toHaveLength(1);
     expect(passRole[0].Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } });
     const workerRoles = Object.entries(template.findResources('AWS::IAM::Role'))
-      .filter(([, r]) => JSON.stringify(r).includes('ec2.amazonaws.com'))
+      .filter(([id, r]) => JSON.stringify(r).includes('ec2.amazonaws.com') && id.startsWith('Workers'))
       .map(([id]) => ({ 'Fn::GetAtt': [id, 'Arn'] }));
     expect(workerRoles).toHaveLength(2);
     expect(asList(passRole[0].Resource)).toEqual(expect.arrayContaining(workerRoles));
@@ -446,7 +451,7 @@ describe('runtime and network choices', () => {
     const definitions = Object.values(template.findResources('AWS::Batch::JobDefinition')).map(
       (d) => (d as { Properties: Json }).Properties,
     );
-    expect(definitions).toHaveLength(2);
+    expect(definitions).toHaveLength(6);
     for (const definition of definitions) {
       const props = definition.ContainerProperties as Json;
       expect(props.MountPoints).toEqual([expect.objectContaining({ ContainerPath: '/mnt/efs' })]);
@@ -482,7 +487,8 @@ describe('every NeuroCAAS fixture blueprint synthesizes offline', () => {
       const config = loadBlueprintFile(path.join(FIXTURE_BLUEPRINTS, file));
       const { template, nagFindings } = synthesize(config);
       expect(nagFindings).toEqual([]);
-      template.resourceCountIs('AWS::IAM::InstanceProfile', config.groups.length);
+      const profiles = Object.keys(template.findResources('AWS::IAM::InstanceProfile'));
+      expect(profiles.filter((id) => id.startsWith('Workers'))).toHaveLength(config.groups.length);
       template.resourceCountIs('AWS::EFS::AccessPoint', config.groups.length);
       template.resourceCountIs('AWS::EC2::NatGateway', 0);
     },

@@ -17,7 +17,7 @@
  * Everything is real except what lies outside the control plane: the launcher (records launch and
  * terminate calls, returns scripted outcomes, remembers each worker's "tags" for `identifyWorker`),
  * the launch queue (in memory, with SQS-like redelivery of `retry` results), the price book (fixed
- * prices), the clock (moves only when told) and the log (silent, recorded).
+ * prices), the clock (moves only when told), the log (silent, recorded) and the notifier (recorded).
  *
  * One pair of emulators per test file; each `newControl` gets a fresh analysis name (so its running
  * counter, launch queue and budgets are its own) and a fresh bucket, so tests do not interfere.
@@ -28,6 +28,7 @@ import { parseBlueprint } from '../../lib/blueprint/load-blueprint';
 import type { ControlContext, Log, WorkerIdentity } from '../../lib/control/control-context';
 import { JobReport } from '../../lib/control/job-report';
 import { type LaunchResult, launchDataset } from '../../lib/control/launch-service';
+import type { JobNotification, Notifier } from '../../lib/control/notify';
 import { onFinalReport, onWorkerState } from '../../lib/control/reconcile';
 import { S3Objects } from '../../lib/control/s3-objects';
 import {
@@ -216,6 +217,23 @@ export class FakeLauncher implements Launcher {
   }
 }
 
+/** Keeps every notification sent (after the blueprint's event filter), in order. */
+export class RecordingNotifier implements Notifier {
+  readonly sent: JobNotification[] = [];
+  /** Makes every send fail (a notification must never stop a job). */
+  failing = false;
+
+  async notify(event: JobNotification): Promise<void> {
+    if (this.failing) throw new Error('SNS is unavailable');
+    this.sent.push(event);
+  }
+
+  /** The kinds sent for one job, in order. */
+  kindsFor(jobId: string): string[] {
+    return this.sent.filter((n) => n.jobId === jobId).map((n) => n.kind);
+  }
+}
+
 interface PendingMessage {
   readonly message: LaunchMessage;
   receives: number;
@@ -261,6 +279,8 @@ export interface AnalysisOptions {
   readonly launchTimeout?: number;
   /** SSM_TIMEOUT, seconds. */
   readonly workerTimeout?: number;
+  /** `Notifications.Events`. @default the blueprint's default (BEGIN, END, FAIL) */
+  readonly notificationEvents?: readonly string[];
 }
 
 export const COMMAND =
@@ -295,6 +315,9 @@ export const blueprintJson = (name: string, options: AnalysisOptions = {}): Reco
     MaxDatasetSizeGiB: 50,
     MaxDatasets: 4,
   },
+  ...(options.notificationEvents !== undefined
+    ? { Notifications: { Events: [...options.notificationEvents] } }
+    : {}),
 });
 
 export const analysisConfig = (name: string, options: AnalysisOptions = {}): AnalysisConfig => {
@@ -331,6 +354,7 @@ export class ControlHarness {
   readonly launcher: FakeLauncher;
   readonly clock: FakeClock;
   readonly log = new RecordingLog();
+  readonly notifications = new RecordingNotifier();
 
   constructor(
     readonly emulators: ControlEmulators,
@@ -358,6 +382,7 @@ export class ControlHarness {
       prices: fixedPrices,
       launcher: this.launcher,
       identifyWorker: this.launcher.identify,
+      notifier: this.notifications,
       now: this.clock.now,
       log: this.log,
     };

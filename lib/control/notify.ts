@@ -1,0 +1,136 @@
+/**
+ * Telling a group about its jobs (the blueprint's `Notifications`): BEGIN when a job is accepted,
+ * END when every dataset has ended and none failed, FAIL when one failed or timed out, RETRY when a
+ * launch is retried. Only the events the blueprint chose are sent.
+ *
+ * Each group has a topic of its own (lib/constructs/notifications.ts), so no lab ever receives
+ * another's job details. A notification is a courtesy: one that cannot be sent is logged and never
+ * stops the job. The message is plain text for email: the job, what happened, why, where the results are.
+ */
+import type { AnalysisConfig, NotificationEvent } from '../blueprint/analysis-config';
+import type { ControlContext } from './control-context';
+
+export type NotificationKind = NotificationEvent;
+
+export interface JobNotification {
+  readonly kind: NotificationKind;
+  readonly group: string;
+  readonly jobId: string;
+  /** What happened: `accepted: 2 datasets`, `2 SUCCESS, 1 FAILED`, `launch attempt 1 will be retried`. */
+  readonly outcome?: string;
+  /** Why, on a failure or a retry. */
+  readonly reason?: string;
+  /** `s3://bucket/{group}/results/job__{analysis}_{jobId}/`. */
+  readonly resultsUrl: string;
+}
+
+export interface Notifier {
+  notify(event: JobNotification): Promise<void>;
+}
+
+/** Sends `event` when the blueprint chose its kind; a failure to send is logged, never thrown. */
+export const sendNotification = async (ctx: ControlContext, event: JobNotification): Promise<void> => {
+  if (!ctx.notifier || !ctx.config.notifications.events.includes(event.kind)) return;
+  try {
+    await ctx.notifier.notify(event);
+  } catch (error) {
+    ctx.log.warn('notification not sent', {
+      kind: event.kind,
+      group: event.group,
+      jobId: event.jobId,
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
+};
+
+/** SNS topic name of a group's notifications: unique per account and region, as analysis names are. */
+export const notificationTopicName = (analysis: string, group: string): string =>
+  `ncaas-${analysis}-${group}`;
+
+/** The groups that get a topic: those that submit jobs, when the blueprint chose any event. */
+export const notifiedGroups = (config: AnalysisConfig): string[] =>
+  config.notifications.events.length === 0 ? [] : config.groups.filter((g) => g.userInput).map((g) => g.name);
+
+// ---- the message ---------------------------------------------------------------------------------
+
+/** SNS Subject: at most 100 characters, printable ASCII, no line breaks. */
+export const MAX_SUBJECT_LENGTH = 100;
+/** Longest reason put in a message (a worker's reason can quote its output). */
+const MAX_REASON_LENGTH = 4000;
+
+const HEADLINE: Record<NotificationKind, string> = {
+  BEGIN: 'accepted',
+  END: 'finished',
+  FAIL: 'failed',
+  RETRY: 'launch retried',
+};
+
+const asciiLine = (text: string): string => text.replace(/[^\x20-\x7E]/g, '?');
+
+export interface RenderedNotification {
+  readonly subject: string;
+  readonly message: string;
+}
+
+export const renderNotification = (analysis: string, event: JobNotification): RenderedNotification => {
+  const subject = asciiLine(`[ncaas ${analysis}] job ${event.jobId} ${HEADLINE[event.kind]}`);
+  const reason =
+    event.reason !== undefined && event.reason.length > MAX_REASON_LENGTH
+      ? `${event.reason.slice(0, MAX_REASON_LENGTH)}...`
+      : event.reason;
+  const lines = [
+    `Job ${event.jobId} of analysis ${analysis}, group ${event.group}: ${HEADLINE[event.kind]}.`,
+    '',
+    `Event:   ${event.kind}`,
+    ...(event.outcome !== undefined ? [`Outcome: ${event.outcome}`] : []),
+    ...(reason !== undefined ? [`Reason:  ${reason}`] : []),
+    `Results: ${event.resultsUrl}`,
+    '',
+    `Follow it: ncaas status ${event.jobId} --group ${event.group}   (logs: ncaas logs, results: ncaas results)`,
+  ];
+  return {
+    subject: subject.length > MAX_SUBJECT_LENGTH ? `${subject.slice(0, MAX_SUBJECT_LENGTH - 3)}...` : subject,
+    message: `${lines.join('\n')}\n`,
+  };
+};
+
+// ---- publishing to the group's topic -------------------------------------------------------------
+
+/** Publishes one message to an SNS topic (the real one is in ./aws-context.ts). */
+export type Publish = (
+  topicArn: string,
+  subject: string,
+  message: string,
+  attributes: Readonly<Record<string, string>>,
+) => Promise<void>;
+
+export interface TopicNotifierOptions {
+  readonly analysis: string;
+  /** The group's topic ARN; undefined for a group without one (nothing is sent). */
+  readonly topicOf: (group: string) => string | undefined;
+  readonly publish: Publish;
+}
+
+/** Each group's notifications to its own topic; `event` and `group` message attributes for filter policies. */
+export class TopicNotifier implements Notifier {
+  constructor(private readonly options: TopicNotifierOptions) {}
+
+  async notify(event: JobNotification): Promise<void> {
+    const topicArn = this.options.topicOf(event.group);
+    if (topicArn === undefined) return;
+    const { subject, message } = renderNotification(this.options.analysis, event);
+    await this.options.publish(topicArn, subject, message, { event: event.kind, group: event.group });
+  }
+}
+
+/**
+ * Topic ARNs from the handler environment: the stack passes the ARN of its account and region up to
+ * the name (`arn:aws:sns:us-east-1:123456789012:`), the name is `notificationTopicName`. One short
+ * variable whatever the number of groups (a Lambda environment holds 4 KB in all).
+ */
+export const topicsFromArnPrefix =
+  (config: AnalysisConfig, arnPrefix: string | undefined) =>
+  (group: string): string | undefined => {
+    if (!arnPrefix || !notifiedGroups(config).includes(group)) return undefined;
+    return `${arnPrefix}${notificationTopicName(config.name, group)}`;
+  };

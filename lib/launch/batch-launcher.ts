@@ -1,0 +1,293 @@
+/**
+ * The `batch` launcher (DESIGN.md "Launchers": batch): one dataset is a stage-in job and an analysis
+ * job that depends on it, both in the stack's job queue, with the group's own job definitions (a
+ * job's access point and job role cannot be overridden per submission). The stage-out job is not
+ * chained: Batch would fail it with a failed analysis, so the reconcile handler submits it once both
+ * have ended (lib/control/batch-reconcile.ts), through `submitStageOut` here.
+ *
+ * The launcher id recorded for the dataset is the analysis job's id; `terminate` reads the stage-in
+ * job's id from its parameters and stops both (TerminateJob: CancelJob does not stop a running job).
+ *
+ * Every job is tagged with the analysis. The launcher and the reconcile handler need batch:SubmitJob
+ * (the queue, the analysis's job definitions, `job/*`) and batch:TagResource with that tag; whoever
+ * stops workers needs batch:TerminateJob on jobs tagged with the analysis, and batch:DescribeJobs
+ * (ControlPlane grants them).
+ */
+import type { WorkerJob } from '../job/worker-job';
+import { type BatchApi, type BatchJobView, type BatchSubmission, submitJobPayloadBytes } from './batch-api';
+import {
+  BATCH_ANALYSIS_TAG,
+  batchJobDefinitionName,
+  type BatchJobIdentity,
+  batchJobFolder,
+  batchJobName,
+  identityParameters,
+  JOB_PARAMETERS,
+  packWorkerJob,
+  packWorkerScript,
+  randomNonce,
+  STAGE_ENV,
+  SUBMIT_JOB_PAYLOAD_LIMIT,
+} from './batch-stages';
+import type { LaunchOutcome, LaunchRequest, Launcher } from './launcher';
+import { readWorkerScript } from './user-data';
+
+/** A group's job definitions (ARNs, or names locally). */
+export interface BatchJobDefinitions {
+  readonly stageIn: string;
+  readonly analysis: string;
+  readonly stageOut: string;
+}
+
+export interface BatchLauncherProps {
+  readonly api: BatchApi;
+  /** The analysis this stack runs; every job launched must belong to it. */
+  readonly analysis: string;
+  readonly jobQueue: string;
+  /** Group name -> its job definitions. */
+  readonly jobDefinitions: Readonly<Record<string, BatchJobDefinitions>>;
+  /** The worker script. @default worker/run-job.sh (readWorkerScript) */
+  readonly workerScript?: () => string;
+  readonly now?: () => Date;
+  /** The job folder's unique suffix. @default 8 random hex digits */
+  readonly nonce?: () => string;
+  /**
+   * The analysis job is stopped this long before the deadline (at most half the time left), so
+   * stage-out can still upload and report TIMED_OUT, as the EC2 worker does. @default 300
+   */
+  readonly uploadGraceSeconds?: number;
+}
+
+/** The job definitions of each group, by their fixed names (lib/constructs/batch-environment.ts). */
+export const namedJobDefinitions = (
+  analysis: string,
+  groups: readonly string[],
+): Record<string, BatchJobDefinitions> =>
+  Object.fromEntries(
+    groups.map((group) => [
+      group,
+      {
+        stageIn: batchJobDefinitionName(analysis, group, 'in'),
+        analysis: batchJobDefinitionName(analysis, group, 'run'),
+        stageOut: batchJobDefinitionName(analysis, group, 'out'),
+      },
+    ]),
+  );
+
+/** What the reconcile handler asks of a stage-out. */
+export interface StageOutRequest {
+  readonly job: WorkerJob;
+  readonly jobDir: string;
+  readonly attempt: number;
+  /** The analysis job of the launch: the status file's `instance`. */
+  readonly analysisJobId?: string;
+  /** A final state already decided (a cancel, the deadline, no capacity); else the exit code decides. */
+  readonly status?: string;
+  /** Why, when the job folder cannot tell. */
+  readonly reason?: string;
+  readonly logStreamName?: string;
+  /** Only remove the job folder (an orphan stage-in): no report. */
+  readonly cleanupOnly?: boolean;
+}
+
+/** Why TerminateJob was called, as Batch records it in the job's statusReason. */
+export const TERMINATE_REASON = 'ncaas: stopped by the control plane (cancel, deadline or orphan)';
+
+export class BatchLauncher implements Launcher {
+  readonly kind = 'batch' as const;
+  private script: string | undefined;
+
+  constructor(private readonly props: BatchLauncherProps) {}
+
+  async launch(request: LaunchRequest): Promise<LaunchOutcome> {
+    const { job, attempt } = request;
+    const { analysis, jobDefinitions, api, jobQueue } = this.props;
+    if (job.analysis !== analysis) {
+      return failed(`this launcher starts jobs of analysis "${analysis}", not "${job.analysis}"`);
+    }
+    if (!Object.hasOwn(jobDefinitions, job.group)) {
+      const known = Object.keys(jobDefinitions).join(', ') || 'none';
+      return failed(
+        `group "${job.group}" has no Batch job definitions in this stack (groups with them: ${known}): add the group to the blueprint and redeploy`,
+      );
+    }
+    const definitions = jobDefinitions[job.group];
+    const now = (this.props.now ?? (() => new Date()))().getTime();
+    const remaining = Math.floor(job.deadlineEpochSeconds - now / 1000);
+    if (remaining <= 0)
+      return failed('the job reached its deadline before its Batch jobs could be submitted');
+    const grace = Math.min(this.props.uploadGraceSeconds ?? 300, Math.floor(remaining / 2));
+
+    const jobDir = batchJobFolder(job, attempt, (this.props.nonce ?? randomNonce)());
+    const identity = (stage: BatchJobIdentity['stage'], extra: Partial<BatchJobIdentity> = {}) =>
+      identityParameters({
+        analysis,
+        group: job.group,
+        jobId: job.jobId,
+        datasetIndex: job.datasetIndex,
+        attempt,
+        stage,
+        jobDir,
+        ...extra,
+      });
+
+    let staging: Record<string, string>;
+    try {
+      staging = this.stagingEnvironment(job, jobDir);
+    } catch (error) {
+      return failed(`could not prepare the stage-in job: ${messageOf(error)}`);
+    }
+    const stageIn: BatchSubmission = {
+      jobName: batchJobName(jobDir, 'in'),
+      jobQueue,
+      jobDefinition: definitions.stageIn,
+      parameters: identity('in'),
+      environment: staging,
+      timeoutSeconds: remaining,
+      tags: this.tags(),
+    };
+    const tooLarge = payloadProblem(stageIn);
+    if (tooLarge) return failed(tooLarge);
+
+    let stageInId: string;
+    try {
+      stageInId = await api.submit(stageIn);
+    } catch (error) {
+      return submitError('stage-in', error);
+    }
+    try {
+      const analysisJobId = await api.submit({
+        jobName: batchJobName(jobDir, 'run'),
+        jobQueue,
+        jobDefinition: definitions.analysis,
+        dependsOn: [stageInId],
+        parameters: identity('run', { stageInJobId: stageInId }),
+        environment: { [STAGE_ENV.jobDir]: jobDir },
+        timeoutSeconds: remaining - grace,
+        tags: this.tags(),
+      });
+      return { kind: 'launched', launcherId: analysisJobId };
+    } catch (error) {
+      // The stage-in must not run alone: stop it. Its end event finds no analysis job of its launch
+      // and the reconcile handler removes whatever it staged (a clean-up stage-out).
+      await api
+        .terminate(stageInId, 'ncaas: the analysis job of this launch could not be submitted')
+        .catch(() => undefined);
+      return submitError('analysis', error);
+    }
+  }
+
+  /** Stops the analysis job and its stage-in, whatever their state. Unknown ids are not an error. */
+  async terminate(launcherId: string): Promise<void> {
+    const ids = [launcherId];
+    try {
+      const [analysisJob] = await this.props.api.describe([launcherId]);
+      const stageIn = analysisJob?.parameters[JOB_PARAMETERS.stageIn] ?? analysisJob?.dependsOn[0];
+      if (stageIn) ids.unshift(stageIn);
+    } catch {
+      // The analysis job is stopped below all the same.
+    }
+    for (const id of ids) {
+      try {
+        await this.props.api.terminate(id, TERMINATE_REASON);
+      } catch (error) {
+        if (!isUnknownJob(error)) throw new Error(`could not stop Batch job ${id}: ${messageOf(error)}`);
+      }
+    }
+  }
+
+  /** The jobs Batch knows of these ids. */
+  async describe(jobIds: readonly string[]): Promise<BatchJobView[]> {
+    return this.props.api.describe(jobIds.filter((id) => id.length > 0));
+  }
+
+  /** Submits the stage-out job of a launch (not chained: the reconcile handler calls this). */
+  async submitStageOut(request: StageOutRequest): Promise<string> {
+    const { job, jobDir } = request;
+    const definitions = this.props.jobDefinitions[job.group];
+    if (!definitions) throw new Error(`group "${job.group}" has no Batch job definitions in this stack`);
+    const environment: Record<string, string> = request.cleanupOnly
+      ? { [STAGE_ENV.jobDir]: jobDir, [STAGE_ENV.cleanupOnly]: '1' }
+      : {
+          ...this.stagingEnvironment(job, jobDir),
+          ...(request.status ? { [STAGE_ENV.outStatus]: request.status } : {}),
+          ...(request.reason ? { [STAGE_ENV.outReason]: request.reason } : {}),
+          ...(request.logStreamName ? { [STAGE_ENV.logStream]: request.logStreamName } : {}),
+          ...(request.analysisJobId ? { [STAGE_ENV.instance]: request.analysisJobId } : {}),
+        };
+    const submission: BatchSubmission = {
+      jobName: batchJobName(jobDir, 'out'),
+      jobQueue: this.props.jobQueue,
+      jobDefinition: definitions.stageOut,
+      parameters: identityParameters({
+        analysis: job.analysis,
+        group: job.group,
+        jobId: job.jobId,
+        datasetIndex: job.datasetIndex,
+        attempt: request.attempt,
+        stage: 'out',
+        jobDir,
+        ...(request.cleanupOnly ? { cleanupOnly: true } : {}),
+      }),
+      environment,
+      tags: this.tags(),
+    };
+    const tooLarge = payloadProblem(submission);
+    if (tooLarge) throw new Error(tooLarge);
+    return this.props.api.submit(submission);
+  }
+
+  private tags(): Record<string, string> {
+    return { [BATCH_ANALYSIS_TAG]: this.props.analysis };
+  }
+
+  private stagingEnvironment(job: WorkerJob, jobDir: string): Record<string, string> {
+    this.script ??= packWorkerScript((this.props.workerScript ?? readWorkerScript)());
+    return {
+      [STAGE_ENV.jobDir]: jobDir,
+      [STAGE_ENV.script]: this.script,
+      [STAGE_ENV.job]: packWorkerJob(job),
+    };
+  }
+}
+
+const failed = (reason: string): LaunchOutcome => ({ kind: 'failed', reason });
+
+const payloadProblem = (submission: BatchSubmission): string | undefined => {
+  const bytes = submitJobPayloadBytes(submission);
+  return bytes > SUBMIT_JOB_PAYLOAD_LIMIT
+    ? `the ${submission.jobName} job is ${bytes} bytes, over AWS Batch's SubmitJob limit of ${SUBMIT_JOB_PAYLOAD_LIMIT}: the worker script or the job (COMMAND, keys) is too large`
+    : undefined;
+};
+
+interface ErrorFields {
+  readonly name?: unknown;
+  readonly message?: unknown;
+  readonly $metadata?: { readonly httpStatusCode?: unknown };
+}
+
+const messageOf = (error: unknown): string =>
+  error instanceof Error ? error.message : String((error as ErrorFields | null)?.message ?? error);
+
+/** Throttling and server faults pass; a ClientException (bad queue, definition, request) does not. */
+const isRetryable = (error: unknown): boolean => {
+  const fields = (error ?? {}) as ErrorFields;
+  const name = typeof fields.name === 'string' ? fields.name : '';
+  const status = fields.$metadata?.httpStatusCode;
+  if (name === 'ClientException') return false;
+  if (/Throttl|TooManyRequests|ServerException|Timeout|ECONNRESET|EAI_AGAIN/i.test(name)) return true;
+  return typeof status !== 'number' || status >= 500 || status === 429;
+};
+
+const submitError = (stage: string, error: unknown): LaunchOutcome => {
+  const name =
+    typeof (error as ErrorFields | null)?.name === 'string' ? String((error as ErrorFields).name) : 'Error';
+  const detail = `${name}: ${JSON.stringify(messageOf(error).trim())}`;
+  return isRetryable(error)
+    ? { kind: 'retry', reason: `AWS Batch did not take the ${stage} job (${detail}); trying again later` }
+    : failed(`AWS Batch refused the ${stage} job (${detail})`);
+};
+
+const isUnknownJob = (error: unknown): boolean =>
+  (error as ErrorFields | null)?.name === 'ClientException' &&
+  /not found|does not exist|invalid/i.test(messageOf(error));

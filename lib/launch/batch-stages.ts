@@ -1,0 +1,230 @@
+/**
+ * The batch runtime's three stages (DESIGN.md "Launchers": batch), shared by the stack (job
+ * definitions), the launcher and the reconcile handler (submissions, events) and the local runtime
+ * (which runs the same commands as processes). Plain data: handlers import it without the CDK.
+ *
+ * One dataset is three Batch jobs around a job folder on the analysis EFS,
+ * `{EFS root of the group's access point}/jobs/{jobDir}`:
+ * - `in` (the staging image): stages the dataset and config from S3 into the job folder and writes
+ *   what the analysis needs there (worker/run-job.sh `--stage in`);
+ * - `run` (the analysis image, depends on `in`): runs COMMAND from the job folder, no AWS calls;
+ * - `out` (the staging image): uploads results, logs, status and the final report, then removes the
+ *   job folder. Batch fails every job that depends on a failed job, so `out` is not chained: the
+ *   reconcile handler submits it once `in` and `run` have both ended, whatever their outcome.
+ *
+ * How the worker script reaches the containers: without its comments, gzip + base64 in an
+ * environment override of the `in` and `out` jobs (about 12 KB of SubmitJob's 30 KiB payload limit,
+ * the job about 1-9 KB more; a job definition allows only 24 KiB, so the script cannot live there,
+ * and a copy in the bucket would need a system prefix, its upload and its version kept in step).
+ * `in` copies it into the job folder for `run`, whose image needs nothing but a POSIX sh.
+ */
+import { randomBytes } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import { encodeWorkerJob, type WorkerJob } from '../job/worker-job';
+import { compactShellScript } from './compact-script';
+
+export const BATCH_STAGES = ['in', 'run', 'out'] as const;
+export type BatchStage = (typeof BATCH_STAGES)[number];
+
+/** Where the analysis EFS appears inside every container (through the group's access point). */
+export const EFS_MOUNT_PATH = '/mnt/efs';
+
+/** The CloudWatch Logs group Batch writes containers' output to (the job definitions' default). */
+export const BATCH_LOG_GROUP = '/aws/batch/job';
+
+/** Batch's limit on a SubmitJob request (its "job payload"), in bytes. */
+export const SUBMIT_JOB_PAYLOAD_LIMIT = 30 * 1024;
+
+/** Longest Batch job name. Names allow letters, digits, `-` and `_` only. */
+export const MAX_BATCH_JOB_NAME = 128;
+
+/** Attempts Batch gives the stage-out job (its job definition's retry strategy). */
+export const STAGE_OUT_ATTEMPTS = 3;
+
+/** Environment variables the stages read (worker/run-job.sh and the bootstraps below). */
+export const STAGE_ENV = {
+  /** `in` or `out`: which stage a staging container runs (set in its job definition). */
+  stage: 'NCAAS_STAGE',
+  /** The EFS mount inside the container (job definitions); a local folder in the local runtime. */
+  efsRoot: 'NCAAS_EFS_ROOT',
+  /** The job folder's name under `jobs/` (every stage; letters, digits, `-`, `_`). */
+  jobDir: 'NCAAS_JOB_DIR',
+  /** The worker script, gzip + base64 (`in` and `out`). */
+  script: 'NCAAS_WORKER_SCRIPT_GZ',
+  /** The job file (`encodeWorkerJob`: NAME=BASE64 lines) (`in` and `out`). */
+  job: 'NCAAS_WORKER_JOB',
+  /** `out`: a final state the control plane already decided (CANCELLED, TIMED_OUT, FAILED). */
+  outStatus: 'NCAAS_STAGE_OUT_STATUS',
+  /** `out`: why, when the job folder cannot tell (a stage that never ran, a capacity cancel). */
+  outReason: 'NCAAS_STAGE_OUT_REASON',
+  /** `out`: only remove the job folder (a stage-in whose launch did not go through). */
+  cleanupOnly: 'NCAAS_STAGE_OUT_CLEANUP_ONLY',
+  /** `out`: Batch's attempts for it; the last one removes the folder even after a failed upload. */
+  outAttempts: 'NCAAS_STAGE_OUT_ATTEMPTS',
+  /** `out`: the analysis container's CloudWatch log stream, named in the status file. */
+  logStream: 'NCAAS_LOG_STREAM',
+  /** What the status file calls the worker (the analysis job's id). */
+  instance: 'NCAAS_INSTANCE_ID',
+} as const;
+
+/**
+ * The command of the staging job definitions: decode the script and the job from the environment
+ * (data, never shell text), then run the stage. Needs sh, base64 and gunzip in the staging image.
+ */
+export const STAGING_BOOTSTRAP = [
+  'set -eu',
+  'd=$(mktemp -d)',
+  `printf '%s' "$${STAGE_ENV.script}" | base64 -d | gunzip -c >"$d/run-job.sh"`,
+  `printf '%s\\n' "$${STAGE_ENV.job}" >"$d/job.env"`,
+  `exec sh "$d/run-job.sh" --stage "$${STAGE_ENV.stage}" "$d/job.env"`,
+].join('\n');
+
+/** The command of the analysis job definition: the script stage-in left in the job folder. */
+export const ANALYSIS_BOOTSTRAP = `exec sh "$${STAGE_ENV.efsRoot}/jobs/$${STAGE_ENV.jobDir}/run-job.sh" --stage run "$${STAGE_ENV.efsRoot}/jobs/$${STAGE_ENV.jobDir}"`;
+
+/**
+ * A stage's container command. Batch cannot override an image's ENTRYPOINT, so the images must have
+ * none (or one that runs its arguments, like `exec "$@"`).
+ */
+export const stageCommand = (stage: BatchStage): string[] => [
+  'sh',
+  '-c',
+  stage === 'run' ? ANALYSIS_BOOTSTRAP : STAGING_BOOTSTRAP,
+];
+
+/** The environment a stage's job definition fixes (the same for every job of the group). */
+export const stageDefinitionEnvironment = (
+  stage: BatchStage,
+  efsRoot: string = EFS_MOUNT_PATH,
+): Record<string, string> => ({
+  [STAGE_ENV.efsRoot]: efsRoot,
+  ...(stage === 'run' ? {} : { [STAGE_ENV.stage]: stage }),
+  ...(stage === 'out' ? { [STAGE_ENV.outAttempts]: String(STAGE_OUT_ATTEMPTS) } : {}),
+});
+
+/**
+ * The worker script as shipped: without comment and blank lines (./compact-script.ts, as for EC2
+ * user data), a third of its compressed size. The local runtime runs exactly this text, so its tests
+ * cover what Batch runs.
+ */
+export const transportScript = (script: string): string => compactShellScript(script);
+
+/** The worker script as the staging containers receive it: comment-free, gzip, base64. */
+export const packWorkerScript = (script: string): string =>
+  gzipSync(Buffer.from(transportScript(script), 'utf8'), { level: 9 }).toString('base64');
+
+/** The job as the staging containers receive it: the job file itself (NAME=BASE64 lines, data). */
+export const packWorkerJob = (job: WorkerJob): string => encodeWorkerJob(job);
+
+/**
+ * Parameters every submitted job carries, so a state-change event (which carries the job's
+ * parameters, not its environment) names the dataset, the stage and the launch it belongs to.
+ */
+export const JOB_PARAMETERS = {
+  analysis: 'ncaasAnalysis',
+  group: 'ncaasGroup',
+  jobId: 'ncaasJobId',
+  dataset: 'ncaasDataset',
+  attempt: 'ncaasAttempt',
+  stage: 'ncaasStage',
+  jobDir: 'ncaasJobDir',
+  /** `run` only: the id of its stage-in job. */
+  stageIn: 'ncaasStageInJob',
+  /** `out` only, "1": a clean-up of an orphan stage-in, not a report. */
+  cleanupOnly: 'ncaasCleanupOnly',
+} as const;
+
+export interface BatchJobIdentity {
+  readonly analysis: string;
+  readonly group: string;
+  readonly jobId: string;
+  readonly datasetIndex: number;
+  readonly attempt: number;
+  readonly stage: BatchStage;
+  readonly jobDir: string;
+  readonly stageInJobId?: string;
+  readonly cleanupOnly?: boolean;
+}
+
+export const identityParameters = (identity: BatchJobIdentity): Record<string, string> => ({
+  [JOB_PARAMETERS.analysis]: identity.analysis,
+  [JOB_PARAMETERS.group]: identity.group,
+  [JOB_PARAMETERS.jobId]: identity.jobId,
+  [JOB_PARAMETERS.dataset]: String(identity.datasetIndex),
+  [JOB_PARAMETERS.attempt]: String(identity.attempt),
+  [JOB_PARAMETERS.stage]: identity.stage,
+  [JOB_PARAMETERS.jobDir]: identity.jobDir,
+  ...(identity.stageInJobId !== undefined ? { [JOB_PARAMETERS.stageIn]: identity.stageInJobId } : {}),
+  ...(identity.cleanupOnly ? { [JOB_PARAMETERS.cleanupOnly]: '1' } : {}),
+});
+
+/** The identity in a job's parameters, or undefined for a job ncaas did not submit. */
+export const identityOf = (
+  parameters: Readonly<Record<string, string>> | undefined,
+): BatchJobIdentity | undefined => {
+  if (!parameters) return undefined;
+  const get = (name: string): string | undefined =>
+    Object.hasOwn(parameters, name) ? parameters[name] : undefined;
+  const analysis = get(JOB_PARAMETERS.analysis);
+  const group = get(JOB_PARAMETERS.group);
+  const jobId = get(JOB_PARAMETERS.jobId);
+  const datasetIndex = Number(get(JOB_PARAMETERS.dataset));
+  const attempt = Number(get(JOB_PARAMETERS.attempt));
+  const stage = BATCH_STAGES.find((s) => s === get(JOB_PARAMETERS.stage));
+  const jobDir = get(JOB_PARAMETERS.jobDir);
+  if (!analysis || !group || !jobId || !stage || !jobDir || !isJobDirName(jobDir)) return undefined;
+  if (!Number.isInteger(datasetIndex) || datasetIndex < 0 || !Number.isInteger(attempt)) return undefined;
+  const stageInJobId = get(JOB_PARAMETERS.stageIn);
+  return {
+    analysis,
+    group,
+    jobId,
+    datasetIndex,
+    attempt,
+    stage,
+    jobDir,
+    ...(stageInJobId ? { stageInJobId } : {}),
+    ...(get(JOB_PARAMETERS.cleanupOnly) === '1' ? { cleanupOnly: true } : {}),
+  };
+};
+
+const NAME_CHARACTERS = /^[A-Za-z0-9_-]+$/;
+/** Room for the `-out` suffix of the longest stage name. */
+const MAX_JOB_DIR = MAX_BATCH_JOB_NAME - '-out'.length;
+
+export const isJobDirName = (name: string): boolean =>
+  name.length <= MAX_JOB_DIR && NAME_CHARACTERS.test(name);
+
+/** A random 8-hex-digit suffix: each launch attempt gets a job folder of its own. */
+export const randomNonce = (): string => randomBytes(4).toString('hex');
+
+/**
+ * The job folder of one launch: readable (analysis, group, job id, dataset, attempt) and unique
+ * (the nonce: a launch retried after a lost reply must not share a folder with the first try).
+ * Job ids contain `:` and `.`, which Batch names refuse: anything but letters, digits, `-` and `_`
+ * becomes `_`, and the readable part is shortened to fit 128 characters with the stage suffix.
+ */
+export const batchJobFolder = (
+  job: Pick<WorkerJob, 'analysis' | 'group' | 'jobId' | 'datasetIndex'>,
+  attempt: number,
+  nonce: string,
+): string => {
+  const tail = `-${job.datasetIndex}-a${attempt}-${nonce.replace(/[^A-Za-z0-9]/g, '')}`;
+  const head = `${job.analysis}-${job.group}-${job.jobId}`.replace(/[^A-Za-z0-9_-]/g, '_');
+  return `${head.slice(0, Math.max(1, MAX_JOB_DIR - tail.length))}${tail}`;
+};
+
+/**
+ * The name of a group's job definition for a stage: `ncaas-{analysis}_{group}-{stage}`. Fixed names
+ * let the handlers submit by name (the latest active revision) with no ARN per group and stage in
+ * their environment (4 KB for everything; ten groups' ARNs alone would take 3 KB). Analysis names
+ * have no `_`, so two analyses never share a name.
+ */
+export const batchJobDefinitionName = (analysis: string, group: string, stage: BatchStage): string =>
+  `ncaas-${analysis}_${group}-${stage}`;
+
+/** Tag every submitted job carries (TerminateJob is allowed only on jobs of this analysis). */
+export const BATCH_ANALYSIS_TAG = 'ncaas:analysis';
+
+/** `{jobDir}-{stage}`: at most 128 letters, digits, `-` and `_`. */
+export const batchJobName = (jobDir: string, stage: BatchStage): string => `${jobDir}-${stage}`;

@@ -1,0 +1,35 @@
+/**
+ * The worker script without its comment lines and blank lines, for EC2 user data (16 KB limit,
+ * compressed). Only whole-line comments go: here-document bodies (the shims' own `#!/bin/sh`) and
+ * multi-line single-quoted strings (the awk programs) are kept as they are.
+ */
+const HEREDOC = /<<-?\s*(['"]?)([A-Za-z_][A-Za-z0-9_]*)\1/;
+
+export const compactShellScript = (script: string): string => {
+  const lines = script.split('\n');
+  const kept: string[] = [];
+  let heredocEnd: string | undefined;
+  let inSingleQuotes = false;
+  lines.forEach((line, index) => {
+    if (heredocEnd !== undefined) {
+      kept.push(line);
+      if (line === heredocEnd) heredocEnd = undefined;
+      return;
+    }
+    const code = !inSingleQuotes;
+    if (code && index > 0 && (/^\s*#/.test(line) || line.trim() === '')) return;
+    kept.push(line);
+    // Track single quotes that stay open across lines (outside them, '"' and '\'' pairs are balanced
+    // on the lines of this script; a line inside a quoted awk program is kept verbatim).
+    const quotes = (
+      line
+        .replace(/\\'/g, '')
+        .replace(/"[^"]*"/g, '')
+        .match(/'/g) ?? []
+    ).length;
+    if (quotes % 2 === 1) inSingleQuotes = !inSingleQuotes;
+    const heredoc = code ? HEREDOC.exec(line) : null;
+    if (heredoc) heredocEnd = heredoc[2];
+  });
+  return kept.join('\n');
+};

@@ -1,0 +1,97 @@
+/**
+ * The local runtime's launcher for a `batch` blueprint: the real BatchLauncher (three stages,
+ * dependencies, job names, parameters) over the local Batch (./local-batch.ts), so a batch analysis
+ * is tried end to end without AWS: stage-in, analysis and stage-out run as processes around a local
+ * folder standing in for the analysis EFS, and their state changes go to the same reconcile code as
+ * on AWS (lib/control/batch-reconcile.ts), which the runtime wires to the `batch-state` event.
+ */
+import { EventEmitter } from 'node:events';
+import * as path from 'node:path';
+import type { WorkerIdentity } from '../lib/control/control-context';
+import type { RunningWorker } from '../lib/control/watchdog';
+import type { BatchJobView } from '../lib/launch/batch-api';
+import { BatchLauncher } from '../lib/launch/batch-launcher';
+import { identityOf } from '../lib/launch/batch-stages';
+import type { LaunchOutcome, LaunchRequest, Launcher } from '../lib/launch/launcher';
+import { LocalBatch, LOCAL_JOB_QUEUE, localJobDefinitions } from './local-batch';
+import { AWS_WRAPPER_DIR } from './local-launcher';
+
+export interface LocalBatchLauncherProps {
+  readonly analysis: string;
+  readonly groups: readonly string[];
+  /** The runtime's folder: the EFS stand-in is `<dir>/efs`, the jobs' output `<dir>/batch-jobs`. */
+  readonly dir: string;
+  /** The staging containers' environment: emulator endpoints and credentials, and nothing real. */
+  readonly workerEnv: Readonly<Record<string, string>>;
+  /** Between SIGTERM and SIGKILL when a job is stopped. @default 10 s */
+  readonly stopGraceMs?: number;
+}
+
+/** Emits `batch-state` (detail, isoTime) as EventBridge delivers `Batch Job State Change`. */
+export class LocalBatchLauncher extends EventEmitter implements Launcher {
+  readonly kind = 'batch' as const;
+  readonly service: LocalBatch;
+  /** What the reconcile code drives (describe, submitStageOut): the real launcher. */
+  readonly stages: BatchLauncher;
+  /** Where each group's EFS stand-in is: `<efsDir>/<group>/jobs/<jobDir>` while a job runs. */
+  readonly efsDir: string;
+
+  constructor(props: LocalBatchLauncherProps) {
+    super();
+    this.efsDir = path.join(props.dir, 'efs');
+    this.service = new LocalBatch({
+      efsDir: this.efsDir,
+      jobsDir: path.join(props.dir, 'batch-jobs'),
+      stagingEnv: props.workerEnv,
+      stagingPathPrefix: AWS_WRAPPER_DIR,
+      ...(props.stopGraceMs !== undefined ? { stopGraceMs: props.stopGraceMs } : {}),
+    });
+    this.stages = new BatchLauncher({
+      api: this.service,
+      analysis: props.analysis,
+      jobQueue: LOCAL_JOB_QUEUE,
+      jobDefinitions: localJobDefinitions(props.groups),
+    });
+    this.service.on('job', (detail: unknown, time: string) => this.emit('batch-state', detail, time));
+  }
+
+  launch(request: LaunchRequest): Promise<LaunchOutcome> {
+    return this.stages.launch(request);
+  }
+
+  terminate(launcherId: string): Promise<void> {
+    return this.stages.terminate(launcherId);
+  }
+
+  /** The dataset of a live analysis job (the launcher id), from its parameters. */
+  identify(launcherId: string): WorkerIdentity | undefined {
+    const live = this.service.live().find((j) => j.id === launcherId);
+    const identity = identityOf(live?.view.parameters);
+    return identity
+      ? { group: identity.group, jobId: identity.jobId, datasetIndex: identity.datasetIndex }
+      : undefined;
+  }
+
+  /**
+   * Live analysis jobs, as the watchdog lists workers. Stage-in and stage-out jobs are no dataset's
+   * launcher id, and a long stage-out must never look like an orphan.
+   */
+  running(): RunningWorker[] {
+    return this.service
+      .live()
+      .filter((j) => j.stage === 'run')
+      .map((j) => ({ launcherId: j.id, launchedAt: j.createdAt, state: stateOf(j.view) }));
+  }
+
+  /** Any job not ended, stage-in and stage-out included (the runtime's `idle` waits for them). */
+  busy(): boolean {
+    return this.service.live().length > 0;
+  }
+
+  /** Stops every job and waits for them (the runtime is shutting down); no new job starts. */
+  async terminateAll(): Promise<void> {
+    await this.service.close('the local runtime was stopped');
+  }
+}
+
+const stateOf = (view: BatchJobView): string => (view.status === 'RUNNING' ? 'running' : 'pending');

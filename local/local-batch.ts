@@ -1,0 +1,313 @@
+/**
+ * AWS Batch on this machine, as far as the batch runtime uses it (lib/launch/batch-api.ts): a job
+ * queue whose "containers" are child processes running the job definitions' own commands
+ * (lib/launch/batch-stages.ts `stageCommand`), with dependencies, timeouts, TerminateJob and a
+ * `Batch Job State Change`-shaped detail emitted on every state change, so the launcher and the
+ * reconcile handler run unchanged. A local folder stands in for the analysis EFS: each group's
+ * "access point" is `<efsDir>/<group>`.
+ *
+ * Job definitions are named `local:<group>:<stage>` (`localJobDefinitions`). Staging containers get
+ * the runtime's worker environment (emulator endpoints and credentials); the analysis container gets
+ * no AWS settings at all, as a Batch analysis image needs none (and an `aws` it runs finds no
+ * credentials: empty config files, no metadata service).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { BatchJobDefinitions } from '../lib/launch/batch-launcher';
+import type { BatchApi, BatchJobStatus, BatchJobView, BatchSubmission } from '../lib/launch/batch-api';
+import {
+  BATCH_STAGES,
+  type BatchStage,
+  stageCommand,
+  stageDefinitionEnvironment,
+} from '../lib/launch/batch-stages';
+
+export const LOCAL_JOB_QUEUE = 'local:queue';
+
+/** The job definitions of each group, as the local Batch names them. */
+export const localJobDefinitions = (groups: readonly string[]): Record<string, BatchJobDefinitions> =>
+  Object.fromEntries(
+    groups.map((group) => [
+      group,
+      { stageIn: `local:${group}:in`, analysis: `local:${group}:run`, stageOut: `local:${group}:out` },
+    ]),
+  );
+
+export interface LocalBatchProps {
+  /** The EFS stand-in: `<efsDir>/<group>` is the group's access point root. */
+  readonly efsDir: string;
+  /** Each job's output and home folder. */
+  readonly jobsDir: string;
+  /** Environment of the staging containers (stage-in, stage-out): the emulators, nothing real. */
+  readonly stagingEnv: Readonly<Record<string, string>>;
+  /** Put first on the staging containers' PATH (the `aws` wrapper). */
+  readonly stagingPathPrefix?: string;
+  /** Between SIGTERM and SIGKILL when a job is stopped. @default 10 s */
+  readonly stopGraceMs?: number;
+  readonly now?: () => Date;
+}
+
+interface LocalJob {
+  readonly id: string;
+  readonly submission: BatchSubmission;
+  readonly group: string;
+  readonly stage: BatchStage;
+  readonly createdAt: number;
+  status: BatchJobStatus;
+  statusReason?: string;
+  startedAt?: number;
+  stoppedAt?: number;
+  exitCode?: number;
+  child?: ChildProcess;
+  /** Why it is being stopped (TerminateJob, timeout): its statusReason once it exits. */
+  stopping?: string;
+  readonly logFile: string;
+  ended?: Promise<void>;
+}
+
+/** Emits `job` (detail: a Batch JobDetail, the `detail` of a state-change event) on every change. */
+export class LocalBatch extends EventEmitter implements BatchApi {
+  private readonly jobs = new Map<string, LocalJob>();
+  private counter = 0;
+  private closed = false;
+  private readonly now: () => Date;
+
+  constructor(private readonly props: LocalBatchProps) {
+    super();
+    this.now = props.now ?? (() => new Date());
+  }
+
+  async submit(submission: BatchSubmission): Promise<string> {
+    if (this.closed) throw new Error('the local Batch is shutting down: no new jobs');
+    if (!/^[A-Za-z0-9_-]{1,128}$/.test(submission.jobName)) {
+      throw Object.assign(new Error(`invalid job name ${JSON.stringify(submission.jobName)}`), {
+        name: 'ClientException',
+      });
+    }
+    const match = /^local:([^:]+):([a-z]+)$/.exec(submission.jobDefinition);
+    const stage = BATCH_STAGES.find((s) => s === match?.[2]);
+    if (!match || !stage) {
+      throw Object.assign(new Error(`no job definition ${submission.jobDefinition}`), {
+        name: 'ClientException',
+      });
+    }
+    for (const dependency of submission.dependsOn ?? []) {
+      if (!this.jobs.has(dependency))
+        throw Object.assign(new Error(`dependency ${dependency} not found`), { name: 'ClientException' });
+    }
+    this.counter += 1;
+    const id = `local:batch:${process.pid}-${this.counter}-${Date.now().toString(36)}`;
+    fs.mkdirSync(this.props.jobsDir, { recursive: true });
+    const job: LocalJob = {
+      id,
+      submission,
+      group: match[1],
+      stage,
+      createdAt: this.now().getTime(),
+      status: 'SUBMITTED',
+      logFile: path.join(this.props.jobsDir, `${id}.log`),
+    };
+    this.jobs.set(id, job);
+    this.emitState(job);
+    setImmediate(() => this.advance(job));
+    return id;
+  }
+
+  async terminate(jobId: string, reason: string): Promise<void> {
+    const job = this.jobs.get(jobId);
+    if (!job) throw Object.assign(new Error(`job ${jobId} not found`), { name: 'ClientException' });
+    if (job.status === 'SUCCEEDED' || job.status === 'FAILED') return;
+    if (!job.child) {
+      this.end(job, 'FAILED', reason);
+      return;
+    }
+    this.stop(job, reason);
+  }
+
+  async describe(jobIds: readonly string[]): Promise<BatchJobView[]> {
+    return jobIds.flatMap((id) => {
+      const job = this.jobs.get(id);
+      return job ? [this.view(job)] : [];
+    });
+  }
+
+  /** Jobs not ended yet. */
+  live(): {
+    readonly id: string;
+    readonly stage: BatchStage;
+    readonly view: BatchJobView;
+    readonly createdAt: Date;
+  }[] {
+    return [...this.jobs.values()]
+      .filter((j) => j.status !== 'SUCCEEDED' && j.status !== 'FAILED')
+      .map((j) => ({ id: j.id, stage: j.stage, view: this.view(j), createdAt: new Date(j.createdAt) }));
+  }
+
+  /** Takes no more jobs, stops every live one and waits for them to exit. */
+  async close(reason: string): Promise<void> {
+    this.closed = true;
+    const live = [...this.jobs.values()].filter((j) => j.status !== 'SUCCEEDED' && j.status !== 'FAILED');
+    for (const job of live) await this.terminate(job.id, reason);
+    await Promise.all(live.map((j) => j.ended));
+  }
+
+  private advance(job: LocalJob): void {
+    if (job.status !== 'SUBMITTED' && job.status !== 'PENDING') return;
+    const dependencies = (job.submission.dependsOn ?? []).map((id) => this.jobs.get(id));
+    if (dependencies.some((d) => d?.status === 'FAILED')) {
+      this.end(job, 'FAILED', 'Dependent Job failed');
+      return;
+    }
+    if (dependencies.some((d) => d?.status !== 'SUCCEEDED')) {
+      if (job.status !== 'PENDING') this.setStatus(job, 'PENDING');
+      return;
+    }
+    this.setStatus(job, 'RUNNABLE');
+    this.setStatus(job, 'STARTING');
+    this.start(job);
+  }
+
+  private start(job: LocalJob): void {
+    const { stage, submission } = job;
+    const home = path.join(this.props.jobsDir, `${job.id}-home`);
+    fs.mkdirSync(home, { recursive: true });
+    const efsRoot = path.join(this.props.efsDir, job.group);
+    fs.mkdirSync(efsRoot, { recursive: true });
+    const systemPath = process.env.PATH ?? '/usr/bin:/bin';
+    const base: Record<string, string> =
+      stage === 'run'
+        ? {
+            PATH: systemPath,
+            LANG: process.env.LANG ?? 'C.UTF-8',
+            // Nothing that reaches AWS: an `aws` in the analysis finds no credentials anywhere.
+            AWS_CONFIG_FILE: path.join(home, 'aws-config'),
+            AWS_SHARED_CREDENTIALS_FILE: path.join(home, 'aws-credentials'),
+            AWS_EC2_METADATA_DISABLED: 'true',
+          }
+        : {
+            ...this.props.stagingEnv,
+            PATH: [this.props.stagingPathPrefix, systemPath].filter(Boolean).join(path.delimiter),
+            // Seen under load: an AWS CLI transfer to s3rver that never returns. Fail it and retry instead.
+            NCAAS_AWS_CALL_TIMEOUT: '120',
+          };
+    if (stage === 'run') {
+      fs.writeFileSync(base.AWS_CONFIG_FILE, '');
+      fs.writeFileSync(base.AWS_SHARED_CREDENTIALS_FILE, '');
+    }
+    const log = fs.openSync(job.logFile, 'a');
+    const [command, ...args] = stageCommand(stage);
+    const child = spawn(command, args, {
+      cwd: home,
+      detached: true, // a process group, like a container: stopping it stops the analysis too
+      stdio: ['ignore', log, log],
+      env: {
+        ...base,
+        HOME: home,
+        ...stageDefinitionEnvironment(stage, efsRoot),
+        ...submission.environment,
+        AWS_BATCH_JOB_ID: job.id,
+        AWS_BATCH_JOB_ATTEMPT: '1',
+      },
+    });
+    fs.closeSync(log);
+    job.child = child;
+    job.ended = new Promise<void>((resolve) =>
+      child.once('exit', (code, signal) => {
+        if (timer) clearTimeout(timer);
+        job.exitCode = code ?? (signal ? 128 + (signal === 'SIGKILL' ? 9 : 15) : 1);
+        if (job.stopping) this.end(job, 'FAILED', job.stopping);
+        else if (code === 0) this.end(job, 'SUCCEEDED', undefined);
+        else this.end(job, 'FAILED', 'Essential container in task exited');
+        resolve();
+      }),
+    );
+    job.startedAt = this.now().getTime();
+    this.setStatus(job, 'RUNNING');
+    const timeout = submission.timeoutSeconds;
+    const timer =
+      timeout !== undefined
+        ? setTimeout(
+            () => this.stop(job, 'Job attempt duration exceeded timeout'),
+            Math.max(60, timeout) * 1000,
+          )
+        : undefined;
+    timer?.unref();
+  }
+
+  private stop(job: LocalJob, reason: string): void {
+    const { child } = job;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    job.stopping ??= reason;
+    this.signalGroup(child, 'SIGTERM');
+    setTimeout(() => this.signalGroup(child, 'SIGKILL'), this.props.stopGraceMs ?? 10_000).unref();
+  }
+
+  private signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      // Already gone.
+    }
+  }
+
+  private end(job: LocalJob, status: 'SUCCEEDED' | 'FAILED', reason: string | undefined): void {
+    if (job.status === 'SUCCEEDED' || job.status === 'FAILED') return;
+    job.stoppedAt = this.now().getTime();
+    if (reason !== undefined) job.statusReason = reason;
+    job.ended ??= Promise.resolve();
+    this.setStatus(job, status);
+    for (const other of this.jobs.values()) {
+      if (other.submission.dependsOn?.includes(job.id)) this.advance(other);
+    }
+  }
+
+  private setStatus(job: LocalJob, status: BatchJobStatus): void {
+    job.status = status;
+    this.emitState(job);
+  }
+
+  private emitState(job: LocalJob): void {
+    this.emit('job', this.detail(job), this.now().toISOString());
+  }
+
+  private view(job: LocalJob): BatchJobView {
+    return {
+      jobId: job.id,
+      jobName: job.submission.jobName,
+      jobQueue: job.submission.jobQueue,
+      status: job.status,
+      parameters: { ...job.submission.parameters },
+      dependsOn: [...(job.submission.dependsOn ?? [])],
+      ...(job.statusReason !== undefined ? { statusReason: job.statusReason } : {}),
+      ...(job.startedAt !== undefined ? { startedAt: job.startedAt } : {}),
+      ...(job.exitCode !== undefined ? { exitCode: job.exitCode } : {}),
+      ...(job.startedAt !== undefined ? { logStreamName: `local file ${job.logFile}` } : {}),
+    };
+  }
+
+  /** The job as a `Batch Job State Change` event's detail (Batch's JobDetail shape). */
+  private detail(job: LocalJob): Record<string, unknown> {
+    const view = this.view(job);
+    return {
+      jobArn: `arn:local:batch:local:000000000000:job/${job.id}`,
+      jobName: view.jobName,
+      jobId: view.jobId,
+      jobQueue: view.jobQueue,
+      status: view.status,
+      ...(view.statusReason !== undefined ? { statusReason: view.statusReason } : {}),
+      createdAt: job.createdAt,
+      ...(job.startedAt !== undefined ? { startedAt: job.startedAt } : {}),
+      ...(job.stoppedAt !== undefined ? { stoppedAt: job.stoppedAt } : {}),
+      dependsOn: view.dependsOn.map((jobId) => ({ jobId })),
+      jobDefinition: job.submission.jobDefinition,
+      parameters: view.parameters,
+      container: {
+        ...(view.exitCode !== undefined ? { exitCode: view.exitCode } : {}),
+        ...(view.logStreamName !== undefined ? { logStreamName: view.logStreamName } : {}),
+      },
+    };
+  }
+}

@@ -1,0 +1,325 @@
+/**
+ * Batch job state changes through the control plane (lib/control/batch-reconcile.ts), against
+ * s3rver and dynalite, with Batch itself replaced by a recording fake: which events move the
+ * dataset, when the stage-out is submitted (once, whatever the outcome), what it is told, and what
+ * the user reads when a stage fails or the queue cancels a job for lack of capacity.
+ */
+import {
+  type BatchStageControl,
+  isBatchJobStateEvent,
+  onBatchJobState,
+} from '../../lib/control/batch-reconcile';
+import { processCancel } from '../../lib/control/cancel-request';
+import type { BatchJobStatus, BatchJobView } from '../../lib/launch/batch-api';
+import type { StageOutRequest } from '../../lib/launch/batch-launcher';
+import { type BatchJobIdentity, identityParameters } from '../../lib/launch/batch-stages';
+import fixture from '../fixtures/batch-job-state-change.json';
+import {
+  type ControlEmulators,
+  type ControlHarness,
+  newControl,
+  startControlEmulators,
+  submitJson,
+} from '../support/control-harness';
+
+let emulators: ControlEmulators;
+
+beforeAll(async () => {
+  emulators = await startControlEmulators();
+});
+
+afterAll(async () => {
+  await emulators.stop();
+});
+
+/** Batch as the reconcile handler sees it: jobs it can describe, stage-outs it records. */
+class FakeBatch implements BatchStageControl {
+  readonly jobs = new Map<string, BatchJobView>();
+  readonly stageOuts: StageOutRequest[] = [];
+  failNextSubmit = false;
+
+  async describe(jobIds: readonly string[]): Promise<BatchJobView[]> {
+    return jobIds.flatMap((id) => (this.jobs.has(id) ? [this.jobs.get(id) as BatchJobView] : []));
+  }
+
+  async submitStageOut(request: StageOutRequest): Promise<string> {
+    if (this.failNextSubmit) {
+      this.failNextSubmit = false;
+      throw new Error('TooManyRequestsException');
+    }
+    this.stageOuts.push(request);
+    return `out-${this.stageOuts.length}`;
+  }
+}
+
+const JOB_DIR = 'tx-lab-ts-0-a1-c0ffee01';
+
+/** A job of one launch, as Batch reports it; `set` also makes DescribeJobs return it. */
+const jobOf = (
+  batch: FakeBatch,
+  h: ControlHarness,
+  ts: string,
+  stage: BatchJobIdentity['stage'],
+  id: string,
+  status: BatchJobStatus,
+  extra: Partial<BatchJobView> & { jobDir?: string; stageInJobId?: string } = {},
+): BatchJobView => {
+  const { jobDir = JOB_DIR, stageInJobId, ...rest } = extra;
+  const view: BatchJobView = {
+    jobId: id,
+    jobName: `${jobDir}-${stage}`,
+    status,
+    parameters: identityParameters({
+      analysis: h.analysis,
+      group: 'lab',
+      jobId: ts,
+      datasetIndex: 0,
+      attempt: 1,
+      stage,
+      jobDir,
+      ...(stageInJobId ? { stageInJobId } : {}),
+    }),
+    dependsOn: stageInJobId ? [stageInJobId] : [],
+    ...rest,
+  };
+  batch.jobs.set(id, view);
+  return view;
+};
+
+/** The event detail Batch sends for a view (the fixture's shape). */
+const detailOf = (view: BatchJobView): Record<string, unknown> => ({
+  ...fixture.detail,
+  jobId: view.jobId,
+  jobName: view.jobName,
+  status: view.status,
+  statusReason: view.statusReason,
+  parameters: view.parameters,
+  dependsOn: view.dependsOn.map((jobId) => ({ jobId })),
+  startedAt: view.startedAt,
+  attempts: [],
+  container: {
+    ...(view.exitCode !== undefined ? { exitCode: view.exitCode } : {}),
+    ...(view.logStreamName ? { logStreamName: view.logStreamName } : {}),
+  },
+});
+
+/** A submitted, launched job whose analysis job id is `run-1` (stage-in `in-1`). */
+const launched = async (label: string, ts = 'ts:1.5') => {
+  const h = await newControl(emulators, label);
+  const batch = new FakeBatch();
+  await h.put('lab/inputs/session1.zip', 'data');
+  await h.put('lab/configs/config.yaml', 'threshold: 3\n');
+  await h.submit('lab', ts, submitJson('lab', ts, 'lab/inputs/session1.zip'));
+  h.launcher.script({ kind: 'launched', launcherId: 'run-1' });
+  await h.deliverLaunches();
+  const event = async (view: BatchJobView) =>
+    onBatchJobState(h.ctx, batch, detailOf(view), h.clock.now().toISOString());
+  return { h, batch, ts, event };
+};
+
+const STARTED = 1_763_726_400_000;
+
+describe('Batch job state changes drive the same job rows and status files as EC2', () => {
+  test('the fixture is a Batch Job State Change event', () => {
+    expect(isBatchJobStateEvent(fixture)).toBe(true);
+    expect(isBatchJobStateEvent({ source: 'aws.ec2', detail: { jobId: 'x' } })).toBe(false);
+  });
+
+  test('stage-in running: IN PROGRESS; analysis running: the status names its live log stream', async () => {
+    const { h, batch, ts, event } = await launched('running');
+    expect(await event(jobOf(batch, h, ts, 'in', 'in-1', 'RUNNABLE'))).toBe('ignored in RUNNABLE');
+    expect(await event(jobOf(batch, h, ts, 'in', 'in-1', 'RUNNING', { startedAt: STARTED }))).toBe(
+      'IN PROGRESS',
+    );
+    expect(await h.states('lab', ts)).toEqual(['IN PROGRESS']);
+    const run = jobOf(batch, h, ts, 'run', 'run-1', 'RUNNING', {
+      stageInJobId: 'in-1',
+      startedAt: STARTED,
+      logStreamName: 'mock-analysis/default/0a1b2c3d',
+    });
+    expect(await event(run)).toBe('IN PROGRESS (analysis running)');
+    expect(await h.status('lab', ts, 'session1.zip')).toMatchObject({
+      status: 'IN PROGRESS',
+      reason: expect.stringContaining('stream mock-analysis/default/0a1b2c3d'),
+      instance: 'run-1',
+    });
+    expect(await h.certificate('lab', ts)).toMatch(/Batch stage-in job in-1 is running/);
+  });
+
+  test('both stages ended: one stage-out, whichever event comes second, duplicates included', async () => {
+    const { h, batch, ts, event } = await launched('succeeded');
+    const stageIn = jobOf(batch, h, ts, 'in', 'in-1', 'SUCCEEDED', { startedAt: STARTED, exitCode: 0 });
+    jobOf(batch, h, ts, 'run', 'run-1', 'RUNNING', { stageInJobId: 'in-1', startedAt: STARTED });
+    expect(await event(stageIn)).toBe('waiting for the analysis job to end');
+    const ended = jobOf(batch, h, ts, 'run', 'run-1', 'SUCCEEDED', {
+      stageInJobId: 'in-1',
+      startedAt: STARTED,
+      exitCode: 0,
+      logStreamName: 'mock-analysis/default/0a1b2c3d',
+    });
+    expect(await event(ended)).toBe('stage-out out-1 submitted');
+    expect(await event(ended)).toBe('the stage-out of this launch is already under way');
+    expect(await event(stageIn)).toBe('the stage-out of this launch is already under way');
+    expect(batch.stageOuts).toHaveLength(1);
+    const [out] = batch.stageOuts;
+    expect(out).toMatchObject({
+      jobDir: JOB_DIR,
+      attempt: 1,
+      analysisJobId: 'run-1',
+      logStreamName: 'mock-analysis/default/0a1b2c3d',
+      job: {
+        analysis: h.analysis,
+        group: 'lab',
+        jobId: ts,
+        datasetKey: 'lab/inputs/session1.zip',
+        configKey: 'lab/configs/config.yaml',
+        resultFolder: h.resultFolder('lab', ts),
+        launcher: 'batch',
+      },
+    });
+    // The exit code in the job folder decides: nothing is forced.
+    expect(out.status).toBeUndefined();
+    expect(out.reason).toBeUndefined();
+    // The dataset waits for the stage-out's final report.
+    expect(await h.states('lab', ts)).toEqual(['INITIALIZING']);
+  });
+
+  test('the stage-out final report decides, as an EC2 worker report does', async () => {
+    const { h, batch, ts, event } = await launched('report');
+    await h.writeFinalReport('lab', ts, 'session1.zip', {
+      status: 'SUCCESS',
+      exit_code: 0,
+      reason: 'the analysis finished',
+    });
+    expect(await event(jobOf(batch, h, ts, 'out', 'out-1', 'SUCCEEDED', { startedAt: STARTED }))).toBe(
+      'SUCCESS',
+    );
+    expect(await h.states('lab', ts)).toEqual(['SUCCESS']);
+    expect(await h.end('lab', ts)).toContain('1 SUCCESS');
+  });
+
+  test('a stage-out that failed without a report fails the dataset, naming the stage and why', async () => {
+    const { h, batch, ts, event } = await launched('outfail');
+    const out = jobOf(batch, h, ts, 'out', 'out-1', 'FAILED', {
+      statusReason: 'CannotPullContainerError: pull access denied',
+    });
+    expect(await event(out)).toBe('FAILED');
+    expect((await h.dataset('lab', ts)).reason).toMatch(
+      /^stage-out failed: FAILED \(CannotPullContainerError/,
+    );
+    expect(await h.status('lab', ts, 'session1.zip')).toMatchObject({ status: 'FAILED' });
+  });
+
+  test('a failed stage-in: the stage-out still runs (logs, clean-up) and is told which stage failed', async () => {
+    const { h, batch, ts, event } = await launched('infail');
+    jobOf(batch, h, ts, 'run', 'run-1', 'FAILED', {
+      stageInJobId: 'in-1',
+      statusReason: 'Dependent Job failed',
+    });
+    const stageIn = jobOf(batch, h, ts, 'in', 'in-1', 'FAILED', {
+      startedAt: STARTED,
+      exitCode: 1,
+      statusReason: 'Essential container in task exited',
+    });
+    expect(await event(stageIn)).toBe('stage-out out-1 submitted');
+    expect(batch.stageOuts[0]).toMatchObject({
+      reason: 'stage-in failed: FAILED (Essential container in task exited) exit code 1',
+    });
+    expect(batch.stageOuts[0].status).toBeUndefined();
+  });
+
+  test('the queue cancels a stage-in stuck RUNNABLE: FAILED with a capacity message, no container needed', async () => {
+    const { h, batch, ts, event } = await launched('capacity');
+    const reason =
+      'Canceled by JobStateTimeLimit action due to reason: CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY';
+    jobOf(batch, h, ts, 'in', 'in-1', 'FAILED', { statusReason: reason });
+    const run = jobOf(batch, h, ts, 'run', 'run-1', 'FAILED', {
+      stageInJobId: 'in-1',
+      statusReason: 'Dependent Job failed',
+    });
+    expect(await event(run)).toBe('FAILED');
+    expect(batch.stageOuts).toEqual([]);
+    const dataset = await h.dataset('lab', ts);
+    expect(dataset.reason).toMatch(/^no compute capacity: the stage-in job waited in the Batch queue/);
+    expect(dataset.reason).toContain('CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY');
+    expect(await h.status('lab', ts, 'session1.zip')).toMatchObject({ status: 'FAILED' });
+    // The user is told.
+    expect(h.notifications.kindsFor(ts)).toContain('FAIL');
+  });
+
+  test('cancelled while the analysis ran: the stage-out is told CANCELLED and still cleans up', async () => {
+    const { h, batch, ts, event } = await launched('cancel');
+    jobOf(batch, h, ts, 'in', 'in-1', 'SUCCEEDED', { startedAt: STARTED, exitCode: 0 });
+    await h.put(`lab/submissions/${ts}.cancel.json`, '{}');
+    await processCancel(h.ctx, `lab/submissions/${ts}.cancel.json`);
+    // The launcher was asked to stop the analysis job (TerminateJob, via BatchLauncher.terminate).
+    expect(h.launcher.terminations).toEqual(['run-1']);
+    const run = jobOf(batch, h, ts, 'run', 'run-1', 'FAILED', {
+      stageInJobId: 'in-1',
+      startedAt: STARTED,
+      statusReason: 'ncaas: stopped by the control plane (cancel, deadline or orphan)',
+    });
+    expect(await event(run)).toBe('stage-out out-1 submitted');
+    expect(batch.stageOuts[0]).toMatchObject({
+      status: 'CANCELLED',
+      reason: expect.stringContaining('cancelled'),
+    });
+    expect(await h.states('lab', ts)).toEqual(['CANCELLED']);
+  });
+
+  test('the analysis stopped at its timeout: the stage-out reports TIMED_OUT', async () => {
+    const { h, batch, ts, event } = await launched('timeout');
+    jobOf(batch, h, ts, 'in', 'in-1', 'SUCCEEDED', { startedAt: STARTED, exitCode: 0 });
+    const run = jobOf(batch, h, ts, 'run', 'run-1', 'FAILED', {
+      stageInJobId: 'in-1',
+      startedAt: STARTED,
+      statusReason: 'Job attempt duration exceeded timeout',
+    });
+    await event(run);
+    expect(batch.stageOuts[0]).toMatchObject({ status: 'TIMED_OUT' });
+  });
+
+  test('a stage-in whose launch was replaced (another job folder) is cleaned up, not reported', async () => {
+    const { h, batch, ts, event } = await launched('orphan');
+    jobOf(batch, h, ts, 'run', 'run-1', 'RUNNING', { stageInJobId: 'in-1', startedAt: STARTED });
+    const orphan = jobOf(batch, h, ts, 'in', 'in-0', 'SUCCEEDED', {
+      jobDir: 'tx-lab-ts-0-a1-deadbeef',
+      startedAt: STARTED,
+      exitCode: 0,
+    });
+    expect(await event(orphan)).toMatch(/^clean-up job out-1 submitted/);
+    expect(batch.stageOuts[0]).toMatchObject({ jobDir: 'tx-lab-ts-0-a1-deadbeef', cleanupOnly: true });
+    // Its clean-up job's own events change nothing.
+    const cleanup = {
+      ...jobOf(batch, h, ts, 'out', 'out-1', 'SUCCEEDED', { jobDir: 'tx-lab-ts-0-a1-deadbeef' }),
+    };
+    const view = { ...cleanup, parameters: { ...cleanup.parameters, ncaasCleanupOnly: '1' } };
+    expect(await event(view)).toBe('clean-up job out-1 SUCCEEDED');
+    expect(await h.states('lab', ts)).toEqual(['INITIALIZING']);
+  });
+
+  test('a failed stage-out submission gives the claim back, so the next delivery submits it', async () => {
+    const { h, batch, ts, event } = await launched('retry');
+    jobOf(batch, h, ts, 'in', 'in-1', 'SUCCEEDED', { startedAt: STARTED, exitCode: 0 });
+    const run = jobOf(batch, h, ts, 'run', 'run-1', 'SUCCEEDED', {
+      stageInJobId: 'in-1',
+      startedAt: STARTED,
+      exitCode: 0,
+    });
+    batch.failNextSubmit = true;
+    await expect(event(run)).rejects.toThrow('TooManyRequestsException');
+    expect(await event(run)).toBe('stage-out out-1 submitted');
+  });
+
+  test('jobs of another analysis, or not submitted by ncaas, are ignored', async () => {
+    const { h, batch, ts, event } = await launched('others');
+    const foreign = jobOf(batch, h, ts, 'run', 'run-9', 'SUCCEEDED', { stageInJobId: 'in-9' });
+    expect(
+      await event({ ...foreign, parameters: { ...foreign.parameters, ncaasAnalysis: 'someone-else' } }),
+    ).toBe('Batch job of analysis someone-else');
+    expect(await onBatchJobState(h.ctx, batch, fixture.detail, fixture.time)).toMatch(
+      /was not submitted by ncaas/,
+    );
+    expect(batch.stageOuts).toEqual([]);
+  });
+});

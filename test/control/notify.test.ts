@@ -1,0 +1,117 @@
+/**
+ * The notification message and its way to SNS: subject within SNS's rules, the group's own topic,
+ * the real Publish request's shape (through the runtime's SDK, loaded by name), and what happens
+ * where that SDK is missing.
+ */
+import { snsPublish, type SnsModule } from '../../lib/control/aws-context';
+import {
+  MAX_SUBJECT_LENGTH,
+  renderNotification,
+  TopicNotifier,
+  topicsFromArnPrefix,
+  type JobNotification,
+  type Publish,
+} from '../../lib/control/notify';
+import { analysisConfig } from '../support/control-harness';
+
+const event: JobNotification = {
+  kind: 'FAIL',
+  group: 'lab',
+  jobId: '16:52:06.836494condition_2_3',
+  outcome: '1 SUCCESS, 1 FAILED',
+  reason: 'lab/inputs/b.zip: FAILED (the analysis exited with code 3)',
+  resultsUrl: 's3://bucket/lab/results/job__epi_16:52:06.836494condition_2_3/',
+};
+
+test('the message names the job, what happened, why and where the results are', () => {
+  const { subject, message } = renderNotification('epi', event);
+  expect(subject).toBe('[ncaas epi] job 16:52:06.836494condition_2_3 failed');
+  expect(message).toContain('Outcome: 1 SUCCESS, 1 FAILED');
+  expect(message).toContain('Reason:  lab/inputs/b.zip: FAILED (the analysis exited with code 3)');
+  expect(message).toContain(`Results: ${event.resultsUrl}`);
+  expect(message).toContain('ncaas status 16:52:06.836494condition_2_3 --group lab');
+});
+
+test("the subject keeps to SNS's rules: printable ASCII, no line break, at most 100 characters", () => {
+  const { subject } = renderNotification('epi', { ...event, jobId: `é\n${'x'.repeat(200)}` });
+  expect(subject.length).toBeLessThanOrEqual(MAX_SUBJECT_LENGTH);
+  expect(subject).toMatch(/^[\x20-\x7E]+$/);
+});
+
+test("each group's notification goes to its own topic; a group without one gets nothing", async () => {
+  const config = analysisConfig('epi');
+  const topicOf = topicsFromArnPrefix(config, 'arn:aws:sns:us-east-1:123456789012:');
+  expect(topicOf('lab')).toBe('arn:aws:sns:us-east-1:123456789012:ncaas-epi-lab');
+  expect(topicOf('lab2')).toBe('arn:aws:sns:us-east-1:123456789012:ncaas-epi-lab2');
+  // `viewers` does not submit: no topic. Unknown groups neither.
+  expect(topicOf('viewers')).toBeUndefined();
+  expect(topicOf('other')).toBeUndefined();
+  expect(topicsFromArnPrefix(config, undefined)('lab')).toBeUndefined();
+
+  const calls: Parameters<Publish>[] = [];
+  const notifier = new TopicNotifier({
+    analysis: 'epi',
+    topicOf,
+    publish: async (...args) => {
+      calls.push(args);
+    },
+  });
+  await notifier.notify({ ...event, group: 'lab2' });
+  await notifier.notify({ ...event, group: 'viewers' });
+  expect(calls).toHaveLength(1);
+  expect(calls[0][0]).toBe('arn:aws:sns:us-east-1:123456789012:ncaas-epi-lab2');
+  expect(calls[0][3]).toEqual({ event: 'FAIL', group: 'lab2' });
+});
+
+test('snsPublish sends a Publish request of the real shape through the SDK it loads by name', async () => {
+  const sent: unknown[] = [];
+  const configs: unknown[] = [];
+  const loaded: string[] = [];
+  class FakeClient {
+    constructor(config: Record<string, unknown>) {
+      configs.push(config);
+    }
+    async send(command: unknown): Promise<unknown> {
+      sent.push(command);
+      return { MessageId: 'm-1' };
+    }
+  }
+  class FakePublish {
+    constructor(readonly input: unknown) {}
+  }
+  const fake: SnsModule = { SNSClient: FakeClient, PublishCommand: FakePublish };
+  const publish = snsPublish((name) => {
+    loaded.push(name);
+    return fake;
+  });
+
+  await publish('arn:aws:sns:us-east-1:123456789012:ncaas-epi-lab', 'subject', 'body\n', { event: 'END' });
+  await publish('arn:aws:sns:us-east-1:123456789012:ncaas-epi-lab', 's2', 'b2', {});
+  expect(loaded).toEqual(['@aws-sdk/client-sns']);
+  expect(configs).toHaveLength(1);
+  expect(sent[0]).toBeInstanceOf(FakePublish);
+  expect((sent[0] as FakePublish).input).toEqual({
+    TopicArn: 'arn:aws:sns:us-east-1:123456789012:ncaas-epi-lab',
+    Subject: 'subject',
+    Message: 'body\n',
+    MessageAttributes: { event: { DataType: 'String', StringValue: 'END' } },
+  });
+});
+
+test('without @aws-sdk/client-sns a publish fails with a plain message (and the job goes on: notify.ts logs it)', async () => {
+  const publish = snsPublish(() => {
+    throw new Error("Cannot find module '@aws-sdk/client-sns'");
+  });
+  await expect(publish('arn:aws:sns:us-east-1:1:t', 's', 'm', {})).rejects.toThrow(
+    '@aws-sdk/client-sns is not available in this runtime: the notification was not sent',
+  );
+  // This repository does not install it: the default loader (Node's require) says the same.
+  let installed = true;
+  try {
+    require.resolve('@aws-sdk/client-sns');
+  } catch {
+    installed = false;
+  }
+  if (!installed)
+    await expect(snsPublish()('arn:aws:sns:us-east-1:1:t', 's', 'm', {})).rejects.toThrow('not available');
+});

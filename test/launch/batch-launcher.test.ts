@@ -1,0 +1,316 @@
+/**
+ * The batch launcher against a mocked BatchClient: the SubmitJob, TerminateJob and DescribeJobs
+ * requests it sends, exactly as AWS receives them.
+ */
+import 'aws-sdk-client-mock-jest';
+import { randomBytes } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
+import {
+  BatchClient,
+  ClientException,
+  DescribeJobsCommand,
+  ServerException,
+  SubmitJobCommand,
+  type SubmitJobCommandInput,
+  TerminateJobCommand,
+} from '@aws-sdk/client-batch';
+import { mockClient } from 'aws-sdk-client-mock';
+import { encodeWorkerJob, type WorkerJob } from '../../lib/job/worker-job';
+import { AwsBatchApi, jobViewOf, submitJobPayloadBytes } from '../../lib/launch/batch-api';
+import { BatchLauncher, type BatchLauncherProps, TERMINATE_REASON } from '../../lib/launch/batch-launcher';
+import {
+  batchJobFolder,
+  identityOf,
+  MAX_BATCH_JOB_NAME,
+  STAGE_ENV,
+  SUBMIT_JOB_PAYLOAD_LIMIT,
+  transportScript,
+} from '../../lib/launch/batch-stages';
+import { readWorkerScript } from '../../lib/launch/user-data';
+import batchEvent from '../fixtures/batch-job-state-change.json';
+
+const batch = mockClient(BatchClient);
+
+const QUEUE = 'arn:aws:batch:us-east-1:123456789012:job-queue/mock-queue';
+const definitions = (group: string) => ({
+  stageIn: `arn:aws:batch:us-east-1:123456789012:job-definition/mock-${group}-in:1`,
+  analysis: `arn:aws:batch:us-east-1:123456789012:job-definition/mock-${group}-run:1`,
+  stageOut: `arn:aws:batch:us-east-1:123456789012:job-definition/mock-${group}-out:1`,
+});
+const NOW = new Date('2026-11-21T12:00:00Z');
+
+const job: WorkerJob = {
+  analysis: 'mock',
+  region: 'us-east-1',
+  bucket: 'ncaas-mock-data',
+  group: 'labA',
+  // A NeuroCAAS timestamp: `:` and `.` are not allowed in Batch job names.
+  jobId: '16:52:06.836494condition_2_3',
+  datasetIndex: 1,
+  datasetKey: 'labA/inputs/mouse 12.mp4',
+  datasetLabel: 'mouse 12.mp4',
+  configKey: 'labA/configs/config.yaml',
+  resultFolder: 'labA/results/job__mock_16:52:06.836494condition_2_3',
+  command: 'cd /home/ubuntu; run.sh "{}" "{}" "{}" "{}"; cleanup',
+  deadlineEpochSeconds: NOW.getTime() / 1000 + 3600,
+  launcher: 'batch',
+};
+
+const launcher = (overrides: Partial<BatchLauncherProps> = {}) =>
+  new BatchLauncher({
+    api: new AwsBatchApi(new BatchClient({ region: 'us-east-1' })),
+    analysis: 'mock',
+    jobQueue: QUEUE,
+    jobDefinitions: { labA: definitions('labA'), labB: definitions('labB') },
+    now: () => NOW,
+    nonce: () => 'c0ffee01',
+    ...overrides,
+  });
+
+const submitted = (): SubmitJobCommandInput[] =>
+  batch.commandCalls(SubmitJobCommand).map((call) => call.args[0].input);
+const environmentOf = (input: SubmitJobCommandInput): Record<string, string> =>
+  Object.fromEntries((input.containerOverrides?.environment ?? []).map((e) => [e.name ?? '', e.value ?? '']));
+
+beforeEach(() => {
+  batch.reset();
+});
+
+describe('launch: stage-in, then the analysis depending on it', () => {
+  test('two SubmitJob calls: names Batch accepts, the group definitions, the dependency, identity parameters', async () => {
+    batch
+      .on(SubmitJobCommand)
+      .resolvesOnce({ jobId: 'in-1', jobName: 'x' })
+      .resolvesOnce({ jobId: 'run-1', jobName: 'y' });
+    const outcome = await launcher().launch({ job, attempt: 2, instanceType: 'batch' });
+    expect(outcome).toEqual({ kind: 'launched', launcherId: 'run-1' });
+
+    const [stageIn, analysis] = submitted();
+    const folder = batchJobFolder(job, 2, 'c0ffee01');
+    expect(folder).toBe('mock-labA-16_52_06_836494condition_2_3-1-a2-c0ffee01');
+    expect(stageIn).toMatchObject({
+      jobName: `${folder}-in`,
+      jobQueue: QUEUE,
+      jobDefinition: definitions('labA').stageIn,
+      timeout: { attemptDurationSeconds: 3600 },
+    });
+    expect(stageIn.dependsOn).toBeUndefined();
+    expect(analysis).toMatchObject({
+      jobName: `${folder}-run`,
+      jobDefinition: definitions('labA').analysis,
+      dependsOn: [{ jobId: 'in-1' }],
+      // Stopped before the deadline, so the stage-out can still report TIMED_OUT.
+      timeout: { attemptDurationSeconds: 3300 },
+      containerOverrides: { environment: [{ name: STAGE_ENV.jobDir, value: folder }] },
+    });
+    for (const input of [stageIn, analysis]) expect(input.jobName).toMatch(/^[A-Za-z0-9_-]{1,128}$/);
+    expect(identityOf(stageIn.parameters)).toEqual({
+      analysis: 'mock',
+      group: 'labA',
+      jobId: job.jobId,
+      datasetIndex: 1,
+      attempt: 2,
+      stage: 'in',
+      jobDir: folder,
+    });
+    expect(identityOf(analysis.parameters)).toMatchObject({
+      stage: 'run',
+      stageInJobId: 'in-1',
+      jobDir: folder,
+    });
+  });
+
+  test('the stage-in carries the worker script (gzip + base64) and the job as data', async () => {
+    batch.on(SubmitJobCommand).resolves({ jobId: 'j', jobName: 'x' });
+    await launcher().launch({ job, attempt: 1, instanceType: 'batch' });
+    const env = environmentOf(submitted()[0]);
+    expect(gunzipSync(Buffer.from(env[STAGE_ENV.script], 'base64')).toString('utf8')).toBe(
+      transportScript(readWorkerScript()),
+    );
+    expect(env[STAGE_ENV.job]).toBe(encodeWorkerJob(job));
+    expect(env[STAGE_ENV.jobDir]).toMatch(/^[A-Za-z0-9_-]+$/);
+  });
+
+  test("a large job still fits SubmitJob's 30 KiB payload, with room to spare", async () => {
+    batch.on(SubmitJobCommand).resolves({ jobId: 'j', jobName: 'x' });
+    const key = (prefix: string) => `${prefix}${'k'.repeat(1000)}`;
+    const large: WorkerJob = {
+      ...job,
+      jobId: 't'.repeat(200),
+      datasetKey: key('labA/inputs/'),
+      configKey: key('labA/configs/'),
+      resultFolder: `labA/results/job__mock_${'t'.repeat(200)}`,
+      // The handlers' environment (4 KB for everything) caps COMMAND well below this.
+      command: `run.sh "{}" "{}" "{}" "{}" ${'x'.repeat(3000)}`,
+    };
+    await launcher().launch({ job: large, attempt: 1, instanceType: 'batch' });
+    const bytes = Buffer.byteLength(JSON.stringify(submitted()[0]), 'utf8');
+    // Measured when written: about 21 KB (the script about 12 KB of it).
+    expect(bytes).toBeGreaterThan(15_000);
+    expect(bytes).toBeLessThan(SUBMIT_JOB_PAYLOAD_LIMIT - 4096);
+    for (const input of submitted())
+      expect((input.jobName ?? '').length).toBeLessThanOrEqual(MAX_BATCH_JOB_NAME);
+  });
+
+  test('over the payload limit: FAILED with the reason, nothing submitted', async () => {
+    // Random text does not compress: far over the limit once gzip + base64.
+    const outcome = await launcher({ workerScript: () => randomBytes(40_000).toString('base64') }).launch({
+      job,
+      attempt: 1,
+      instanceType: 'batch',
+    });
+    expect(outcome).toMatchObject({
+      kind: 'failed',
+      reason: expect.stringContaining("AWS Batch's SubmitJob limit"),
+    });
+    expect(batch.commandCalls(SubmitJobCommand)).toHaveLength(0);
+  });
+
+  test('the analysis job refused: the stage-in is terminated, and a server fault is retried', async () => {
+    batch
+      .on(SubmitJobCommand)
+      .resolvesOnce({ jobId: 'in-1', jobName: 'x' })
+      .rejectsOnce(new ServerException({ message: 'internal', $metadata: { httpStatusCode: 500 } }));
+    batch.on(TerminateJobCommand).resolves({});
+    const outcome = await launcher().launch({ job, attempt: 1, instanceType: 'batch' });
+    expect(outcome).toMatchObject({ kind: 'retry', reason: expect.stringContaining('analysis job') });
+    expect(batch).toHaveReceivedCommandWith(TerminateJobCommand, { jobId: 'in-1' });
+  });
+
+  test('a ClientException (a deleted job definition, a disabled queue) is FAILED, not retried', async () => {
+    batch
+      .on(SubmitJobCommand)
+      .rejects(
+        new ClientException({ message: 'JobDefinition not found', $metadata: { httpStatusCode: 400 } }),
+      );
+    const outcome = await launcher().launch({ job, attempt: 1, instanceType: 'batch' });
+    expect(outcome).toEqual({
+      kind: 'failed',
+      reason: 'AWS Batch refused the stage-in job (ClientException: "JobDefinition not found")',
+    });
+  });
+
+  test('a group without job definitions, another analysis, a passed deadline: FAILED, nothing submitted', async () => {
+    expect(
+      await launcher().launch({ job: { ...job, group: 'labC' }, attempt: 1, instanceType: 'batch' }),
+    ).toMatchObject({
+      kind: 'failed',
+      reason: expect.stringContaining('group "labC" has no Batch job definitions'),
+    });
+    expect(
+      await launcher().launch({ job: { ...job, analysis: 'other' }, attempt: 1, instanceType: 'batch' }),
+    ).toMatchObject({
+      kind: 'failed',
+    });
+    expect(
+      await launcher().launch({
+        job: { ...job, deadlineEpochSeconds: NOW.getTime() / 1000 - 1 },
+        attempt: 1,
+        instanceType: 'batch',
+      }),
+    ).toMatchObject({ kind: 'failed', reason: expect.stringContaining('deadline') });
+    expect(batch.commandCalls(SubmitJobCommand)).toHaveLength(0);
+  });
+});
+
+describe('terminate: TerminateJob on the stage-in and the analysis (CancelJob would not stop a running job)', () => {
+  test('the stage-in is found in the analysis job parameters; both are stopped with a reason', async () => {
+    batch.on(DescribeJobsCommand).resolves({
+      jobs: [
+        {
+          jobId: 'run-1',
+          jobName: 'x-run',
+          jobQueue: QUEUE,
+          status: 'PENDING',
+          startedAt: undefined,
+          jobDefinition: definitions('labA').analysis,
+          parameters: { ncaasStageInJob: 'in-1', ncaasAnalysis: 'mock' },
+        },
+      ],
+    });
+    batch.on(TerminateJobCommand).resolves({});
+    await launcher().terminate('run-1');
+    expect(batch.commandCalls(TerminateJobCommand).map((c) => c.args[0].input)).toEqual([
+      { jobId: 'in-1', reason: TERMINATE_REASON },
+      { jobId: 'run-1', reason: TERMINATE_REASON },
+    ]);
+  });
+
+  test('an unknown job is not an error; another failure is', async () => {
+    batch.on(DescribeJobsCommand).resolves({ jobs: [] });
+    batch
+      .on(TerminateJobCommand)
+      .rejects(new ClientException({ message: 'Job gone not found', $metadata: {} }));
+    await expect(launcher().terminate('gone')).resolves.toBeUndefined();
+    batch.on(TerminateJobCommand).rejects(new ServerException({ message: 'boom', $metadata: {} }));
+    await expect(launcher().terminate('x')).rejects.toThrow('could not stop Batch job x');
+  });
+});
+
+describe('submitStageOut (called by the reconcile handler)', () => {
+  test("the group's stage-out definition, the job, what the control plane decided, no dependency", async () => {
+    batch.on(SubmitJobCommand).resolves({ jobId: 'out-1', jobName: 'x' });
+    const id = await launcher().submitStageOut({
+      job,
+      jobDir: 'mock-labA-x-1-a1-c0ffee01',
+      attempt: 1,
+      analysisJobId: 'run-1',
+      status: 'CANCELLED',
+      reason: "cancelled at the group's request",
+      logStreamName: 'mock-analysis/default/0a1b2c3d',
+    });
+    expect(id).toBe('out-1');
+    const [input] = submitted();
+    expect(input).toMatchObject({
+      jobName: 'mock-labA-x-1-a1-c0ffee01-out',
+      jobDefinition: definitions('labA').stageOut,
+      jobQueue: QUEUE,
+    });
+    expect(input.dependsOn).toBeUndefined();
+    const env = environmentOf(input);
+    expect(env).toMatchObject({
+      [STAGE_ENV.jobDir]: 'mock-labA-x-1-a1-c0ffee01',
+      [STAGE_ENV.outStatus]: 'CANCELLED',
+      [STAGE_ENV.outReason]: "cancelled at the group's request",
+      [STAGE_ENV.logStream]: 'mock-analysis/default/0a1b2c3d',
+      [STAGE_ENV.instance]: 'run-1',
+    });
+    expect(env[STAGE_ENV.script]).toBeTruthy();
+    expect(identityOf(input.parameters)).toMatchObject({ stage: 'out', jobDir: 'mock-labA-x-1-a1-c0ffee01' });
+  });
+
+  test('a clean-up only stage-out carries no job, only the folder to remove', async () => {
+    batch.on(SubmitJobCommand).resolves({ jobId: 'out-2', jobName: 'x' });
+    await launcher().submitStageOut({ job, jobDir: 'd-1-a1-c0ffee01', attempt: 1, cleanupOnly: true });
+    const [input] = submitted();
+    expect(environmentOf(input)).toEqual({
+      [STAGE_ENV.jobDir]: 'd-1-a1-c0ffee01',
+      [STAGE_ENV.cleanupOnly]: '1',
+    });
+    expect(identityOf(input.parameters)).toMatchObject({ stage: 'out', cleanupOnly: true });
+    expect(
+      submitJobPayloadBytes({
+        jobName: 'a',
+        jobQueue: 'q',
+        jobDefinition: 'd',
+        parameters: {},
+        environment: {},
+      }),
+    ).toBeLessThan(200);
+  });
+});
+
+test('a Batch Job State Change event detail reads as a job view (exit code and log stream of the last attempt)', () => {
+  expect(jobViewOf(batchEvent.detail)).toEqual({
+    jobId: '4c7599ae-0a82-49aa-ba5a-4727fcce14a8',
+    jobName: 'mock-laba-t1-analysis',
+    jobQueue: 'arn:aws:batch:us-east-1:123456789012:job-queue/mock-queue',
+    status: 'FAILED',
+    statusReason: 'Essential container in task exited',
+    parameters: {},
+    startedAt: 1763726400000,
+    exitCode: 3,
+    logStreamName: 'mock-analysis/default/0a1b2c3d',
+    dependsOn: ['9a1b2c3d-0000-4000-8000-000000000001'],
+  });
+});
