@@ -938,9 +938,10 @@ if [ "$stage" = in ]; then
     env_line NCAAS_DEADLINE "$NCAAS_DEADLINE"
     env_line NCAAS_RESULT_FOLDER "$NCAAS_RESULT_FOLDER"
     env_line NCAAS_SHUTDOWN_REQUEST_FILE "$NCAAS_SHUTDOWN_REQUEST_FILE"
+    env_line NCAAS_EFS_DIR "${NCAAS_EFS_ROOT:-/mnt/efs}"
     printf 'export bucketname groupdir resultdir processdir dataname inputpath inputdir configname configpath\n'
     printf 'export NCAAS_INPUT_DIR NCAAS_INPUT_PATH NCAAS_CONFIG_FILE NCAAS_OUTPUT_DIR NCAAS_JOB_ID NCAAS_DEADLINE\n'
-    printf 'export NCAAS_RESULT_FOLDER NCAAS_SHUTDOWN_REQUEST_FILE\n'
+    printf 'export NCAAS_RESULT_FOLDER NCAAS_SHUTDOWN_REQUEST_FILE NCAAS_EFS_DIR\n'
     env_line ncaas_command "$command_text"
     env_line ncaas_arg1 "$job_bucket"
     env_line ncaas_arg2 "$job_dataset_key"

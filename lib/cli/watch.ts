@@ -135,9 +135,9 @@ export const watchJob = async (options: WatchOptions): Promise<number> => {
       const label = many ? `${d.label} ` : '';
       const mark = stream === 'stdout' ? paint.dim(`${label}out |`) : paint.yellow(`${label}err |`);
       const released = entry.released?.[stream];
-      // A line printed early is not printed again when it turns out complete.
-      if (released !== undefined && fresh[0] === released) fresh.shift();
+      // A line printed early is not printed again when it turns out complete (or is superseded).
       if (fresh.length > 0 && entry.released) delete entry.released[stream];
+      if (released !== undefined && fresh[0] === released) fresh.shift();
       for (const line of fresh) output.out(`${mark} ${line}`);
 
       const last = final ? undefined : lastLine(text);

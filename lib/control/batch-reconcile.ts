@@ -48,6 +48,8 @@ export const isBatchJobStateEvent = (event: unknown): event is BatchJobStateEven
 
 /** A job the queue cancelled after it waited RUNNABLE too long (jobStateTimeLimitActions). */
 const CAPACITY_CANCEL = /JobStateTimeLimit/i;
+/** The instance under a running job went away (a Spot reclaim): "Host EC2 (instance i-...) terminated." */
+const SPOT_RECLAIMED = /^Host EC2 .*terminated/i;
 /** A job Batch stopped at its timeout (attemptDurationSeconds). */
 const TIMEOUT = /attempt duration exceeded timeout|timed? ?out/i;
 
@@ -229,6 +231,12 @@ export const launchOutcome = (
     return {
       status: 'TIMED_OUT',
       reason: `the analysis was stopped at its deadline (Batch: ${analysis.statusReason ?? 'timeout'})`,
+    };
+  }
+  if (analysis.status === 'FAILED' && SPOT_RECLAIMED.test(analysis.statusReason ?? '')) {
+    return {
+      status: 'INTERRUPTED',
+      reason: `the instance running the analysis was taken back (Batch: ${analysis.statusReason ?? ''}); submit the job again`,
     };
   }
   if (analysis.status === 'FAILED' && analysis.exitCode === undefined) {

@@ -12,7 +12,8 @@ import { finishDataset } from './dataset-finish';
 
 /** EC2 states that mean the worker is gone or going. */
 const ENDING_STATES = ['shutting-down', 'terminated', 'stopping', 'stopped'];
-const WORKER_FINAL_STATES: readonly JobState[] = ['SUCCESS', 'FAILED', 'TIMED_OUT'];
+/** INTERRUPTED: a Batch stage-out reports a Spot reclaim the control plane saw (./batch-reconcile.ts). */
+const WORKER_FINAL_STATES: readonly JobState[] = ['SUCCESS', 'FAILED', 'TIMED_OUT', 'INTERRUPTED'];
 
 /** The dataset a worker belongs to: by the table's launcher index, else by the worker's own tags. */
 export const findDatasetOfWorker = async (

@@ -116,9 +116,12 @@ export const runWatchdog = async (
   }
 
   const holding = (await ctx.store.listLive()).filter((d) => holdsSlot(d.state)).length;
-  if ((await ctx.store.runningCount()) !== holding)
-    found.runningRepairedFrom = await ctx.store.repairRunningCount(holding);
-  found.drained = await drainQueue(ctx);
+  const counted = await ctx.store.runningCount();
+  const repairedFrom = await ctx.store.repairRunningCount(holding);
+  if (repairedFrom !== undefined) found.runningRepairedFrom = repairedFrom;
+  // A counter below the slots held would let a drain exceed DEPLOY_LIMIT: wait for its repair.
+  const countTooLow = repairedFrom === undefined && counted < holding;
+  found.drained = countTooLow ? 0 : await drainQueue(ctx);
   if (sources.devInstances)
     found.devInstancesStopped = await stopExpiredDevInstances(ctx, sources.devInstances);
   ctx.log.info('watchdog finished', { ...found });

@@ -878,9 +878,9 @@ export class JobStore {
     if (!(limit >= 1)) return false;
     const outcome = await this.tryUpdate({
       Key: runningCounterKey(this.analysis),
-      UpdateExpression: 'SET #itemType = :itemType ADD #running :one',
+      UpdateExpression: 'SET #itemType = :itemType ADD #running :one, #version :one',
       ConditionExpression: 'attribute_not_exists(#running) OR #running < :limit',
-      ExpressionAttributeNames: { '#running': 'running', '#itemType': 'itemType' },
+      ExpressionAttributeNames: { '#running': 'running', '#itemType': 'itemType', '#version': 'version' },
       ExpressionAttributeValues: { ':one': 1, ':limit': limit, ':itemType': 'COUNTER' },
     });
     return outcome.applied;
@@ -890,10 +890,10 @@ export class JobStore {
   async releaseSlot(): Promise<boolean> {
     const outcome = await this.tryUpdate({
       Key: runningCounterKey(this.analysis),
-      UpdateExpression: 'ADD #running :minusOne',
+      UpdateExpression: 'ADD #running :minusOne, #version :one',
       ConditionExpression: '#running > :zero',
-      ExpressionAttributeNames: { '#running': 'running' },
-      ExpressionAttributeValues: { ':minusOne': -1, ':zero': 0 },
+      ExpressionAttributeNames: { '#running': 'running', '#version': 'version' },
+      ExpressionAttributeValues: { ':minusOne': -1, ':zero': 0, ':one': 1 },
     });
     return outcome.applied;
   }
@@ -903,21 +903,67 @@ export class JobStore {
     return typeof item?.running === 'number' ? item.running : 0;
   }
 
-  /** The watchdog's repair: sets the counter to the workers it counted; returns the old value. */
-  async repairRunningCount(actual: number): Promise<number> {
+  /**
+   * The watchdog's repair of the running counter to the `actual` number of slot-holding datasets it
+   * counted. A count taken while a slot is being acquired (the dataset not yet INITIALIZING) looks
+   * like drift, so a difference is acted on only when the previous run saw the same difference at
+   * the same counter version: no slot was taken or given back in between. Returns the old value
+   * when it repaired, else undefined.
+   */
+  async repairRunningCount(actual: number): Promise<number | undefined> {
     if (!Number.isInteger(actual) || actual < 0) throw new Error(`running count ${actual} is not a count`);
-    const result = await this.client.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: runningCounterKey(this.analysis),
-        UpdateExpression: 'SET #running = :actual, #itemType = :itemType',
-        ExpressionAttributeNames: { '#running': 'running', '#itemType': 'itemType' },
-        ExpressionAttributeValues: { ':actual': actual, ':itemType': 'COUNTER' },
-        ReturnValues: 'ALL_OLD',
-      }),
-    );
-    const old = result.Attributes?.running;
-    return typeof old === 'number' ? old : 0;
+    const key = runningCounterKey(this.analysis);
+    const item = (
+      await this.client.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }))
+    ).Item;
+    const running = typeof item?.running === 'number' ? item.running : 0;
+    const version = typeof item?.version === 'number' ? item.version : 0;
+    const suspect = item?.suspect as { version?: number; actual?: number } | undefined;
+    const sameVersion = '(attribute_not_exists(#version) AND :version = :zero) OR #version = :version';
+    const names = {
+      '#running': 'running',
+      '#version': 'version',
+      '#suspect': 'suspect',
+      '#itemType': 'itemType',
+    };
+    if (running === actual) {
+      if (suspect)
+        await this.tryUpdate({
+          Key: key,
+          UpdateExpression: 'REMOVE #suspect',
+          ExpressionAttributeNames: { '#suspect': 'suspect' },
+        });
+      return undefined;
+    }
+    if (suspect?.version === version && suspect.actual === actual) {
+      const outcome = await this.tryUpdate({
+        Key: key,
+        UpdateExpression: 'SET #running = :actual, #itemType = :itemType REMOVE #suspect ADD #version :one',
+        ConditionExpression: sameVersion,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: {
+          ':actual': actual,
+          ':itemType': 'COUNTER',
+          ':version': version,
+          ':zero': 0,
+          ':one': 1,
+        },
+      });
+      return outcome.applied ? running : undefined;
+    }
+    await this.tryUpdate({
+      Key: key,
+      UpdateExpression: 'SET #suspect = :suspect, #itemType = :itemType',
+      ConditionExpression: sameVersion,
+      ExpressionAttributeNames: { '#version': 'version', '#suspect': 'suspect', '#itemType': 'itemType' },
+      ExpressionAttributeValues: {
+        ':suspect': { version, actual },
+        ':itemType': 'COUNTER',
+        ':version': version,
+        ':zero': 0,
+      },
+    });
+    return undefined;
   }
 
   // ---- budget -----------------------------------------------------------------------------------

@@ -279,6 +279,26 @@ describe('Batch job state changes drive the same job rows and status files as EC
     expect(batch.stageOuts[0]).toMatchObject({ status: 'TIMED_OUT' });
   });
 
+  test('a Spot reclaim under the analysis: the stage-out reports INTERRUPTED, and that report applies', async () => {
+    const { h, batch, ts, event } = await launched('spot');
+    jobOf(batch, h, ts, 'in', 'in-1', 'SUCCEEDED', { startedAt: STARTED, exitCode: 0 });
+    const run = jobOf(batch, h, ts, 'run', 'run-1', 'FAILED', {
+      stageInJobId: 'in-1',
+      startedAt: STARTED,
+      statusReason: 'Host EC2 (instance i-0123456789abcdef0) terminated.',
+    });
+    await event(run);
+    expect(batch.stageOuts[0]).toMatchObject({ status: 'INTERRUPTED' });
+    await h.writeFinalReport('lab', ts, 'session1.zip', {
+      status: 'INTERRUPTED',
+      reason: batch.stageOuts[0].reason ?? '',
+    });
+    expect(await event(jobOf(batch, h, ts, 'out', 'out-1', 'SUCCEEDED', { startedAt: STARTED }))).toBe(
+      'INTERRUPTED',
+    );
+    expect((await h.dataset('lab', ts)).reason).toContain('taken back');
+  });
+
   test('a stage-in whose launch was replaced (another job folder) is cleaned up, not reported', async () => {
     const { h, batch, ts, event } = await launched('orphan');
     jobOf(batch, h, ts, 'run', 'run-1', 'RUNNING', { stageInJobId: 'in-1', startedAt: STARTED });

@@ -276,6 +276,11 @@ describe('jobs recorded but never admitted', () => {
   });
 });
 
+/** Drift, as a lost release or a crash between acquire and launch would leave it. */
+const forceRunningCount = async (h: Awaited<ReturnType<typeof newControl>>, value: number): Promise<void> => {
+  while ((await h.store.runningCount()) !== value) await h.store.repairRunningCount(value);
+};
+
 describe('the running count', () => {
   test('drift either way is repaired from the live datasets, and stranded queued work starts', async () => {
     const h = await newControl(emulators, 'drift', { deployLimit: 2 });
@@ -284,8 +289,12 @@ describe('the running count', () => {
     await submitJob(h, 'three', { launch: false });
     expect(await h.states('lab', 'three')).toEqual(['QUEUED']);
 
-    // Too low: a third worker would start beyond DEPLOY_LIMIT. The watchdog repairs it before draining.
-    await h.store.repairRunningCount(0);
+    // Too low: a third worker would start beyond DEPLOY_LIMIT. The watchdog repairs it before draining,
+    // on its second look: the first may have counted while a slot was being taken.
+    await forceRunningCount(h, 0);
+    const first = await runWatchdog(h.ctx, sources(h));
+    expect(first.runningRepairedFrom).toBeUndefined();
+    expect(first.drained).toBe(0);
     const low = await runWatchdog(h.ctx, sources(h));
     expect(low.runningRepairedFrom).toBe(0);
     expect(low.drained).toBe(0);
@@ -297,12 +306,13 @@ describe('the running count', () => {
     expect(await h.states('lab', 'three')).toEqual(['INITIALIZING']);
     await h.finishWorker('lab', 'two', 'two.bin', { status: 'SUCCESS', exit_code: 0 });
     expect(await h.store.runningCount()).toBe(1);
-    await h.store.repairRunningCount(7);
+    await forceRunningCount(h, 7);
     await submitJob(h, 'four', { launch: false });
     expect(await h.states('lab', 'four')).toEqual(['QUEUED']);
     await h.finishWorker('lab', 'three', 'three.bin', { status: 'SUCCESS', exit_code: 0 });
     expect(await h.states('lab', 'four')).toEqual(['QUEUED']);
 
+    expect((await runWatchdog(h.ctx, sources(h))).runningRepairedFrom).toBeUndefined();
     const high = await runWatchdog(h.ctx, sources(h));
     expect(high.runningRepairedFrom).toBe(6);
     expect(high.drained).toBe(1);

@@ -333,8 +333,12 @@ describe('running-worker slots', () => {
     expect(await slots.releaseSlot()).toBe(false);
     expect(await slots.acquireSlot(0)).toBe(false);
 
+    // A difference is repaired only when a second look sees it unchanged (no acquire or release between).
+    expect(await slots.repairRunningCount(3)).toBeUndefined();
+    expect(await slots.runningCount()).toBe(0);
     expect(await slots.repairRunningCount(3)).toBe(0);
     expect(await slots.runningCount()).toBe(3);
+    expect(await slots.repairRunningCount(3)).toBeUndefined();
     expect(await slots.acquireSlot(3)).toBe(false);
   });
 });
