@@ -33,7 +33,7 @@ import {
   SUBMIT_SUFFIX,
   submissionsPrefix,
 } from '../lib/layout';
-import { NO_PRICES } from '../lib/pricing/price-book';
+import { loadPriceFile, NO_PRICES, PriceFileBook, type PriceBook } from '../lib/pricing/price-book';
 import { EMULATOR_CREDENTIALS, EMULATOR_REGION, startEmulators } from './emulators';
 import { LocalLauncher, REPOSITORY_ROOT } from './local-launcher';
 import { LocalBatchLauncher } from './local-batch-launcher';
@@ -169,7 +169,8 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
     }),
     store,
     launchQueue,
-    prices: NO_PRICES,
+    // Locally there is no AWS to ask: the generated price file (`npm run prices`) when there is one.
+    prices: localPrices(config.region),
     launcher,
     identifyWorker: async (id) => launcher.identify(id),
     // What a deployed analysis would email to the group's topic: printed, and kept in notifications.log.
@@ -323,4 +324,9 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
     idle,
     stop,
   };
+};
+
+const localPrices = (region: string): PriceBook => {
+  const file = loadPriceFile();
+  return file && file.region === region ? new PriceFileBook(file) : NO_PRICES;
 };

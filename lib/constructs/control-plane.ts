@@ -10,6 +10,8 @@ import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { AnalysisConfig } from '../blueprint/analysis-config';
 import type { HandlerEnvironment } from '../handler-environment';
 import { BATCH_ANALYSIS_TAG, BATCH_STAGES, batchJobDefinitionName } from '../launch/batch-stages';
@@ -46,6 +48,12 @@ export interface ControlPlaneProps {
   /** The groups' notification topics: every handler may publish to them. @default no notifications */
   readonly notifications?: JobNotifications;
 }
+
+/** The generated price file (`npm run prices`), copied next to each handler when it exists. */
+const PRICE_FILE_IN_REPOSITORY = 'lib/pricing/ec2-prices.json';
+const priceFile = fs.existsSync(path.join(__dirname, '..', '..', PRICE_FILE_IN_REPOSITORY))
+  ? [PRICE_FILE_IN_REPOSITORY]
+  : [];
 
 /** Largest environment a Lambda function accepts, in bytes (all variables together). */
 const LAMBDA_ENVIRONMENT_LIMIT = 4096;
@@ -113,6 +121,7 @@ export class ControlPlane extends Construct {
     const onFailure = new lambdaDestinations.SqsDestination(this.failedEvents);
     this.submitHandler = new NodeLambda(this, 'SubmitHandler', {
       entryName: 'submit',
+      copyFiles: priceFile,
       description: `ncaas ${config.name}: validates submissions and enqueues launches`,
       environment,
       timeout: Duration.seconds(60),
@@ -124,7 +133,7 @@ export class ControlPlane extends Construct {
       description: `ncaas ${config.name}: launches one worker per queued dataset`,
       environment,
       // The worker script travels in each instance's user data.
-      copyFiles: ['worker/run-job.sh'],
+      copyFiles: ['worker/run-job.sh', ...priceFile],
       timeout: launcherTimeout,
     });
     this.reconcileHandler = new NodeLambda(this, 'ReconcileHandler', {
@@ -132,13 +141,14 @@ export class ControlPlane extends Construct {
       description: `ncaas ${config.name}: turns instance, Batch and worker events into job state`,
       environment,
       // The Batch stage-out job it submits carries the worker script.
-      ...(props.batchJobQueueArn !== undefined ? { copyFiles: ['worker/run-job.sh'] } : {}),
+      copyFiles: [...(props.batchJobQueueArn !== undefined ? ['worker/run-job.sh'] : []), ...priceFile],
       timeout: Duration.seconds(60),
       onFailure,
       retryAttempts: 2,
     });
     this.watchdog = new NodeLambda(this, 'Watchdog', {
       entryName: 'watchdog',
+      copyFiles: priceFile,
       description: `ncaas ${config.name}: deadlines, stuck launches, orphans, lost events`,
       environment,
       timeout: Duration.minutes(5),

@@ -3,6 +3,7 @@
  * environment. Everything else the handlers do lives in the services.
  */
 import { BatchClient } from '@aws-sdk/client-batch';
+import * as path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   CreateTagsCommand,
@@ -27,7 +28,13 @@ import { BatchLauncher, namedJobDefinitions } from '../launch/batch-launcher';
 import { Ec2Launcher, type Ec2LauncherProps } from '../launch/ec2-launcher';
 import { DEV_TAGS } from '../launch/dev-instance-tags';
 import { WORKER_TAGS } from '../launch/worker-tags';
-import { FallbackPriceBook, PricingApiPriceBook } from '../pricing/price-book';
+import {
+  FallbackPriceBook,
+  loadPriceFile,
+  PriceFileBook,
+  PricingApiPriceBook,
+  type PriceBook,
+} from '../pricing/price-book';
 import type { ControlContext, Log, WorkerIdentity } from './control-context';
 import type { DevInstanceSource, DevInstanceState } from './dev-expiry';
 import { JobReport } from './job-report';
@@ -104,7 +111,7 @@ export const awsControlContext = (env: HandlerEnvironment, log: Log): AwsControl
         );
       },
     },
-    prices: new FallbackPriceBook([new PricingApiPriceBook(config.region)], (error) =>
+    prices: new FallbackPriceBook(pricesFor(config.region), (error) =>
       log.warn('price lookup failed', { error: String(error) }),
     ),
     launcher,
@@ -287,3 +294,9 @@ export const deadLetterSource =
       return [{ message, acknowledge }];
     });
   };
+
+/** The Pricing API first; the generated price file (copied next to the bundle) when it cannot answer. */
+const pricesFor = (region: string): PriceBook[] => {
+  const file = loadPriceFile([path.join(__dirname, 'ec2-prices.json')]);
+  return [new PricingApiPriceBook(region), ...(file?.region === region ? [new PriceFileBook(file)] : [])];
+};

@@ -5,6 +5,8 @@
  * price is unknown and the caller says so to the user instead of guessing.
  */
 import { GetProductsCommand, PricingClient } from '@aws-sdk/client-pricing';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 export interface HourlyPrice {
   readonly usd: number;
@@ -116,6 +118,17 @@ export class FallbackPriceBook implements PriceBook {
     return undefined;
   }
 }
+
+/** Where `npm run prices` writes the generated file (and where a bundled handler finds its copy). */
+export const PRICE_FILE = path.join(__dirname, 'ec2-prices.json');
+
+/** The generated price file, when there is one (next to this module, or next to a bundled handler). */
+export const loadPriceFile = (candidates: readonly string[] = [PRICE_FILE]): PriceFile | undefined => {
+  for (const file of candidates) {
+    if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, 'utf8')) as PriceFile;
+  }
+  return undefined;
+};
 
 /** A book that knows nothing (the local runtime: no AWS to ask). */
 export const NO_PRICES: PriceBook = { hourly: async () => undefined };

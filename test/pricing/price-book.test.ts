@@ -1,0 +1,78 @@
+import { GetProductsCommand, PricingClient } from '@aws-sdk/client-pricing';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
+import {
+  FallbackPriceBook,
+  NO_PRICES,
+  onDemandHourlyUsd,
+  PriceFileBook,
+  PricingApiPriceBook,
+} from '../../lib/pricing/price-book';
+
+/** One product of GetProducts' PriceList, as the Pricing API returns it (a JSON string). */
+const product = (instanceType: string, usd: string) =>
+  JSON.stringify({
+    product: { attributes: { instanceType, operatingSystem: 'Linux' } },
+    terms: {
+      OnDemand: {
+        'ABC.JRTCKXETXF': {
+          priceDimensions: { 'ABC.JRTCKXETXF.6YS6EN2CT7': { unit: 'Hrs', pricePerUnit: { USD: usd } } },
+        },
+      },
+    },
+  });
+
+describe('prices for MAXCOST budgets', () => {
+  const pricing = mockClient(PricingClient);
+  beforeEach(() => pricing.reset());
+
+  test('the Pricing API is asked for Linux, shared tenancy, on-demand in the analysis region, and cached', async () => {
+    pricing.on(GetProductsCommand).resolves({ PriceList: [product('m5.xlarge', '0.1920000000')] });
+    let now = 0;
+    const book = new PricingApiPriceBook('eu-west-1', new PricingClient({ region: 'us-east-1' }), () => now);
+    expect(await book.hourly('m5.xlarge')).toEqual({ usd: 0.192, source: 'AWS Pricing API' });
+    expect(await book.hourly('m5.xlarge')).toEqual({ usd: 0.192, source: 'AWS Pricing API' });
+    expect(pricing).toHaveReceivedCommandTimes(GetProductsCommand, 1);
+    expect(pricing).toHaveReceivedCommandWith(GetProductsCommand, {
+      ServiceCode: 'AmazonEC2',
+      Filters: expect.arrayContaining([
+        { Type: 'TERM_MATCH', Field: 'regionCode', Value: 'eu-west-1' },
+        { Type: 'TERM_MATCH', Field: 'instanceType', Value: 'm5.xlarge' },
+        { Type: 'TERM_MATCH', Field: 'operatingSystem', Value: 'Linux' },
+        { Type: 'TERM_MATCH', Field: 'tenancy', Value: 'Shared' },
+      ]),
+    });
+    now += 25 * 60 * 60 * 1000; // a day later the cache is refreshed
+    await book.hourly('m5.xlarge');
+    expect(pricing).toHaveReceivedCommandTimes(GetProductsCommand, 2);
+  });
+
+  test('an unknown type has no price rather than a guess', async () => {
+    pricing.on(GetProductsCommand).resolves({ PriceList: [] });
+    expect(
+      await new PricingApiPriceBook('us-east-1', new PricingClient({})).hourly('x9.huge'),
+    ).toBeUndefined();
+    expect(onDemandHourlyUsd(JSON.stringify({ terms: {} }))).toBeUndefined();
+  });
+
+  test('when the API cannot be reached, the generated price file answers and says its date', async () => {
+    pricing
+      .on(GetProductsCommand)
+      .rejects(new Error('getaddrinfo ENOTFOUND api.pricing.us-east-1.amazonaws.com'));
+    const errors: unknown[] = [];
+    const book = new FallbackPriceBook(
+      [
+        new PricingApiPriceBook('us-east-1', new PricingClient({})),
+        new PriceFileBook({
+          generatedAt: '2026-11-01T10:00:00Z',
+          region: 'us-east-1',
+          hourlyUsd: { 't3.micro': 0.0104 },
+        }),
+      ],
+      (error) => errors.push(error),
+    );
+    expect(await book.hourly('t3.micro')).toEqual({ usd: 0.0104, source: 'price file of 2026-11-01' });
+    expect(errors).toHaveLength(1);
+    expect(await NO_PRICES.hourly('t3.micro')).toBeUndefined();
+  });
+});
