@@ -12,7 +12,7 @@ import type { AnalysisConfig } from '../lib/blueprint/analysis-config';
 import { loadBlueprintFile, resolveBlueprintPath } from '../lib/blueprint/load-blueprint';
 import { processCancel } from '../lib/control/cancel-request';
 import type { ControlContext, Log } from '../lib/control/control-context';
-import { finishDataset } from '../lib/control/dataset-finish';
+import { endDataset, finishDataset } from '../lib/control/dataset-finish';
 import { encodeS3Key, s3ObjectEvents } from '../lib/control/event-parsing';
 import { JobReport } from '../lib/control/job-report';
 import { launchDataset } from '../lib/control/launch-service';
@@ -250,9 +250,7 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
     for (const dataset of await ctx.store.listLive()) {
       if (dataset.launcherId?.startsWith('local:') && !launcher.identify(dataset.launcherId)) {
         const reason = 'the local runtime stopped while this dataset ran';
-        const t = await ctx.store.transition(dataset, dataset.datasetIndex, 'INTERRUPTED', { reason });
-        if (t.applied)
-          await finishDataset(ctx, { dataset, state: 'INTERRUPTED', previous: t.previous, reason });
+        await endDataset(ctx, dataset, 'INTERRUPTED', { reason });
       } else if (dataset.state === 'INITIALIZING' && !dataset.launcherId) {
         await launchQueue.send({
           analysis: config.name,

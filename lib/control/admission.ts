@@ -8,7 +8,7 @@ import type { DatasetRecord, Job } from '../job/job-store';
 import { budgetMonth } from '../job/job-store';
 import { jobResultFolder, REFUSAL_LABEL, statusKey } from '../layout';
 import type { ControlContext } from './control-context';
-import { finishDataset } from './dataset-finish';
+import { endDataset } from './dataset-finish';
 import { sendNotification } from './notify';
 
 const usd = (n: number): string => `$${n.toFixed(2)}`;
@@ -92,8 +92,7 @@ const failAll = async (
   reason: string,
 ): Promise<void> => {
   for (const dataset of datasets) {
-    const t = await ctx.store.transition(dataset, dataset.datasetIndex, 'FAILED', { reason });
-    if (t.applied) await finishDataset(ctx, { dataset, state: 'FAILED', previous: t.previous, reason });
+    await endDataset(ctx, dataset, 'FAILED', { reason });
   }
 };
 

@@ -26,7 +26,7 @@ import type { StageOutRequest } from '../launch/batch-launcher';
 import { BATCH_LOG_GROUP, type BatchJobIdentity, identityOf } from '../launch/batch-stages';
 import { finalReportKey, jobResultFolder } from '../layout';
 import type { ControlContext } from './control-context';
-import { finishDataset } from './dataset-finish';
+import { endDataset } from './dataset-finish';
 import { onFinalReport } from './reconcile';
 
 /** What the reconcile handler needs of the batch launcher (lib/launch/batch-launcher.ts). */
@@ -141,8 +141,7 @@ const settleLaunch = async (
       outcome.reason ??
       `the stage-in job never started${stageIn.statusReason ? ` (${stageIn.statusReason})` : ''}`;
     if (isFinal(current.state)) return `unchanged (${current.state})`;
-    const t = await ctx.store.transition(current, current.datasetIndex, state, { reason });
-    if (t.applied) await finishDataset(ctx, { dataset: current, state, previous: t.previous, reason });
+    const t = await endDataset(ctx, current, state, { reason });
     return t.applied ? state : `unchanged (${t.previous})`;
   }
 
@@ -268,8 +267,7 @@ const onStageOut = async (
     view.status === 'FAILED'
       ? `stage-out failed: ${describeEnd(view)}; the results and logs could not be uploaded, and the job folder may remain on the analysis EFS`
       : 'stage-out finished without writing the final report';
-  const t = await ctx.store.transition(dataset, dataset.datasetIndex, 'FAILED', { reason });
-  if (t.applied) await finishDataset(ctx, { dataset, state: 'FAILED', previous: t.previous, reason });
+  const t = await endDataset(ctx, dataset, 'FAILED', { reason });
   return t.applied ? 'FAILED' : `unchanged (${t.previous})`;
 };
 

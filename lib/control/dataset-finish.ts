@@ -3,7 +3,7 @@
  * lost instance, a cancel, the watchdog, a failed launch). Called only on the path whose state
  * transition applied, so each step happens exactly once per dataset.
  */
-import type { DatasetRecord } from '../job/job-store';
+import type { DatasetRecord, TransitionResult } from '../job/job-store';
 import { budgetMonth } from '../job/job-store';
 import { isFinal, type JobState } from '../job/job-state';
 import { jobResultFolder } from '../layout';
@@ -28,6 +28,28 @@ export interface FinishedDataset {
   /** The worker already wrote the final status file (its final report): keep it as it is. */
   readonly workerReported?: boolean;
 }
+
+/**
+ * Moves a dataset to a final state and, only when this call's transition applied, does the
+ * follow-ups (`beforeFollowUps` first: e.g. stop its worker). Returns the transition's result.
+ */
+export const endDataset = async (
+  ctx: ControlContext,
+  dataset: DatasetRecord,
+  state: JobState,
+  details: { readonly reason?: string; readonly exitCode?: number; readonly workerReported?: boolean } = {},
+  beforeFollowUps?: () => Promise<void>,
+): Promise<TransitionResult> => {
+  const t = await ctx.store.transition(dataset, dataset.datasetIndex, state, {
+    ...(details.reason !== undefined ? { reason: details.reason } : {}),
+    ...(details.exitCode !== undefined ? { exitCode: details.exitCode } : {}),
+  });
+  if (t.applied) {
+    await beforeFollowUps?.();
+    await finishDataset(ctx, { dataset, state, previous: t.previous, ...details });
+  }
+  return t;
+};
 
 export const finishDataset = async (ctx: ControlContext, finished: FinishedDataset): Promise<void> => {
   const { dataset, state } = finished;

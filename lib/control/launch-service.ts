@@ -9,7 +9,7 @@ import { jobResultFolder } from '../layout';
 import type { LaunchMessage } from '../launch/launcher';
 import { readJobConfig } from '../submission/job-config';
 import type { ControlContext } from './control-context';
-import { finishDataset } from './dataset-finish';
+import { endDataset } from './dataset-finish';
 import { sendNotification } from './notify';
 
 export type LaunchResult =
@@ -112,7 +112,6 @@ export const launchDataset = async (
     outcome.kind === 'retry'
       ? `the worker could not be launched after several attempts: ${outcome.reason}`
       : outcome.reason;
-  const t = await store.transition(jobKey, dataset.datasetIndex, 'FAILED', { reason });
-  if (t.applied) await finishDataset(ctx, { dataset, state: 'FAILED', previous: t.previous, reason });
+  await endDataset(ctx, dataset, 'FAILED', { reason });
   return { kind: 'failed', reason };
 };

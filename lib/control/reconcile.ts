@@ -8,7 +8,7 @@ import type { DatasetRecord } from '../job/job-store';
 import type { JobState } from '../job/job-state';
 import { finalReportKey, FINAL_REPORT_SUFFIX, jobFolderName, jobResultFolder } from '../layout';
 import type { ControlContext } from './control-context';
-import { finishDataset } from './dataset-finish';
+import { endDataset, finishDataset } from './dataset-finish';
 
 /** EC2 states that mean the worker is gone or going. */
 const ENDING_STATES = ['shutting-down', 'terminated', 'stopping', 'stopped'];
@@ -69,8 +69,7 @@ export const onWorkerState = async (
   const reason = pastDeadline
     ? `the job reached its deadline (SSM_TIMEOUT) and its worker ${launcherId} was stopped; the logs it wrote are kept in logs/`
     : `the worker stopped unexpectedly (instance ${launcherId} ${state}) before reporting a result; the logs it wrote are kept in logs/`;
-  const t = await ctx.store.transition(dataset, dataset.datasetIndex, ended, { reason });
-  if (t.applied) await finishDataset(ctx, { dataset, state: ended, previous: t.previous, reason });
+  const t = await endDataset(ctx, dataset, ended, { reason });
   return t.applied ? ended : `unchanged (${t.previous})`;
 };
 

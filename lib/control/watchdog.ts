@@ -17,7 +17,7 @@ import {
 import { cancelledJobId, processCancel } from './cancel-request';
 import { admitJob, drainQueue } from './admission';
 import type { ControlContext } from './control-context';
-import { finishDataset, holdsSlot } from './dataset-finish';
+import { endDataset, holdsSlot } from './dataset-finish';
 import { stopExpiredDevInstances, type DevInstanceSource } from './dev-expiry';
 import { processSubmission } from './submission-intake';
 
@@ -151,10 +151,8 @@ const enforceDeadline = async (
   if (now.getTime() <= deadline + WATCHDOG_TIMING.deadlineGraceMs) return;
   const hours = (ctx.config.workerTimeoutSeconds / 3600).toFixed(1);
   const reason = `the job ran past its deadline (SSM_TIMEOUT, ${hours} h) and its worker was stopped`;
-  const t = await ctx.store.transition(dataset, dataset.datasetIndex, 'TIMED_OUT', { reason });
+  const t = await endDataset(ctx, dataset, 'TIMED_OUT', { reason }, () => stop(ctx, dataset, stopped));
   if (!t.applied) return;
-  await stop(ctx, dataset, stopped);
-  await finishDataset(ctx, { dataset, state: 'TIMED_OUT', previous: t.previous, reason });
   found.timedOut += 1;
 };
 
@@ -193,10 +191,8 @@ const checkLaunch = async (
   const reason = dataset.launcherId
     ? `the worker ${dataset.launcherId} did not start within ${ctx.config.launchTimeoutSeconds} s (EXECUTION_TIMEOUT) and was stopped`
     : 'the worker could not be launched: no launch was recorded';
-  const t = await ctx.store.transition(dataset, dataset.datasetIndex, 'FAILED', { reason });
+  const t = await endDataset(ctx, dataset, 'FAILED', { reason }, () => stop(ctx, dataset, stopped));
   if (!t.applied) return;
-  await stop(ctx, dataset, stopped);
-  await finishDataset(ctx, { dataset, state: 'FAILED', previous: t.previous, reason });
   found.launchesFailed += 1;
 };
 
@@ -210,12 +206,8 @@ const failDeadLetters = async (
     const dataset = await ctx.store.getDataset(message, message.datasetIndex);
     if (dataset && dataset.state === 'INITIALIZING') {
       const reason = 'the worker could not be launched: every launch attempt failed (see the analysis logs)';
-      const t = await ctx.store.transition(dataset, dataset.datasetIndex, 'FAILED', { reason });
-      if (t.applied) {
-        await stop(ctx, dataset, stopped);
-        await finishDataset(ctx, { dataset, state: 'FAILED', previous: t.previous, reason });
-        found.launchesFailed += 1;
-      }
+      const t = await endDataset(ctx, dataset, 'FAILED', { reason }, () => stop(ctx, dataset, stopped));
+      if (t.applied) found.launchesFailed += 1;
     }
     await acknowledge();
   }
