@@ -32,6 +32,7 @@ import {
   type SubmissionPlan,
   type UploadOptions,
 } from './submit-command';
+import { mapLimited } from './map-limited';
 
 export const CSV_COLUMNS = ['group', 'data', 'config', 'instance_type', 'timestamp'] as const;
 export type CsvColumn = (typeof CSV_COLUMNS)[number];
@@ -348,25 +349,6 @@ const rowProblem = (row: number, problem: SubmissionProblem, plan?: SubmissionPl
   return { row, ...where, message: `${message}${hint}` };
 };
 
-/** Runs `work` on every item, at most `limit` at once, results in order. */
-const inPool = async <T, R>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<R>,
-): Promise<R[]> => {
-  const results: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next;
-      next += 1;
-      results[index] = await work(items[index]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-};
-
 const sameFile = (a: string, b: string): boolean => path.resolve(a) === path.resolve(b);
 
 /** Every row planned and checked; nothing uploaded. */
@@ -466,7 +448,7 @@ export const planBulkSubmission = async (
 
   // The handler's checks, against the bucket (timestamps already used included).
   const warnings = new Set<string>();
-  const checks = await inPool(planned, CHECK_CONCURRENCY, async ({ row, plan }) => ({
+  const checks = await mapLimited(planned, CHECK_CONCURRENCY, async ({ row, plan }) => ({
     row,
     plan,
     check: await checkSubmission(target, checkPlans.get(row) ?? plan, request.analysis),

@@ -11,6 +11,7 @@ import { listAllKeys } from './list-keys';
 import { readJob, toState, type JobView } from './job-status';
 import { formatTime, type Output, type Paint } from './output';
 import type { S3Target } from './s3-target';
+import { mapLimited } from './map-limited';
 
 export interface JobsQuery {
   readonly group?: string;
@@ -31,25 +32,6 @@ export const parseStateFilter = (value: string | undefined): UserVisibleState[] 
     }
     return state;
   });
-};
-
-/** Runs `work` over `items`, at most `limit` at a time, keeping the order. */
-const mapLimited = async <T, R>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<R>,
-): Promise<R[]> => {
-  const results: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next;
-      next += 1;
-      results[index] = await work(items[index]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 };
 
 /**
