@@ -621,6 +621,15 @@ stop_monitor() {
     # The monitor finishes an upload in flight before it stops (TERM is handled between uploads),
     # so no IN PROGRESS status can land after the final one.
     kill -TERM "$monitor_pid" 2>/dev/null || true
+    # Seen under load (1 run in ~50): the monitor went on as if the signal never came, and the worker
+    # waited forever. So the signal is repeated until it stops, and after a minute it is killed.
+    waited=0
+    while kill -0 "$monitor_pid" 2>/dev/null && [ "$waited" -lt 600 ]; do
+      sleep 0.1 2>/dev/null || sleep 1
+      waited=$((waited + 1))
+      if [ $((waited % 10)) -eq 0 ]; then kill -TERM "$monitor_pid" 2>/dev/null || true; fi
+    done
+    kill -KILL "$monitor_pid" 2>/dev/null || true
     wait "$monitor_pid" 2>/dev/null || true
     monitor_pid=''
   fi
