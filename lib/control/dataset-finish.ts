@@ -6,7 +6,7 @@
 import type { DatasetRecord, TransitionResult } from '../job/job-store';
 import { budgetMonth } from '../job/job-store';
 import { isFinal, type JobState } from '../job/job-state';
-import { jobResultFolder } from '../layout';
+import { certificateKey, endMarkerKey, jobResultFolder, statusKey } from '../layout';
 import type { ControlContext } from './control-context';
 import { drainQueue } from './admission';
 import { sendNotification } from './notify';
@@ -47,6 +47,9 @@ export const endDataset = async (
   if (t.applied) {
     await beforeFollowUps?.();
     await finishDataset(ctx, { dataset, state, previous: t.previous, ...details });
+  } else if (t.previous !== undefined && isFinal(t.previous)) {
+    // Already final: a retried event (or another one) finishes what an interrupted handler left.
+    await resumeFinish(ctx, dataset);
   }
   return t;
 };
@@ -79,32 +82,120 @@ export const finishDataset = async (ctx: ControlContext, finished: FinishedDatas
     `dataset ${dataset.datasetKey}: ${state}${finished.reason ? ` (${finished.reason})` : ''}`,
   );
 
-  if (await store.markDatasetFinished(dataset, dataset.datasetIndex)) {
-    const job = await store.getJob(dataset);
-    const counts = new Map<string, number>();
-    for (const s of Object.values(job?.header.finalStates ?? {})) counts.set(s, (counts.get(s) ?? 0) + 1);
-    const summary = [...counts].map(([s, n]) => `${n} ${s}`).join(', ');
-    await report.certify(resultFolder, dataset.submittedAt, `job finished: ${summary}`);
-    await report.writeEnd(resultFolder, `job ${dataset.jobId} finished at ${now.toISOString()}: ${summary}`);
-    await store.markEndWritten(dataset);
-    const failed = (job?.datasets ?? []).filter((d) => FAILURES.includes(d.state));
-    await sendNotification(ctx, {
-      kind: failed.length > 0 ? 'FAIL' : 'END',
-      group: dataset.group,
-      jobId: dataset.jobId,
-      outcome: summary,
-      ...(failed.length > 0
-        ? {
-            reason: failed
-              .map((d) => `${d.datasetKey}: ${d.state}${d.reason ? ` (${d.reason})` : ''}`)
-              .join('; '),
-          }
-        : {}),
-      resultsUrl: `s3://${ctx.bucket}/${resultFolder}/`,
-    });
-  }
+  if (await store.markDatasetFinished(dataset, dataset.datasetIndex)) await endJob(ctx, dataset, now);
   // A slot may have freed: start the oldest queued dataset.
   if (holdsSlot(finished.previous)) await drainQueue(ctx);
+};
+
+/** The job's last dataset is counted: its summary line, end.txt, the END or FAIL notification. */
+const endJob = async (
+  ctx: ControlContext,
+  dataset: DatasetRecord,
+  now: Date,
+  /** Redoing an interrupted end: what is in place already is not written again. */
+  resumed?: { readonly written: (certificateLine: string) => boolean },
+): Promise<void> => {
+  const { store, report } = ctx;
+  const resultFolder = jobResultFolder(dataset.group, ctx.config.name, dataset.jobId);
+  const job = await store.getJob(dataset);
+  const counts = new Map<string, number>();
+  for (const s of Object.values(job?.header.finalStates ?? {})) counts.set(s, (counts.get(s) ?? 0) + 1);
+  const summary = [...counts].map(([s, n]) => `${n} ${s}`).join(', ');
+  const line = `job finished: ${summary}`;
+  if (!resumed?.written(line)) await report.certify(resultFolder, dataset.submittedAt, line);
+  // Resumed: end.txt may be there already (only marking it written failed).
+  if (!resumed || !(await ctx.objects.head(endMarkerKey(resultFolder)))) {
+    await report.writeEnd(resultFolder, `job ${dataset.jobId} finished at ${now.toISOString()}: ${summary}`);
+  }
+  await store.markEndWritten(dataset);
+  const failed = (job?.datasets ?? []).filter((d) => FAILURES.includes(d.state));
+  await sendNotification(ctx, {
+    kind: failed.length > 0 ? 'FAIL' : 'END',
+    group: dataset.group,
+    jobId: dataset.jobId,
+    outcome: summary,
+    ...(failed.length > 0
+      ? {
+          reason: failed
+            .map((d) => `${d.datasetKey}: ${d.state}${d.reason ? ` (${d.reason})` : ''}`)
+            .join('; '),
+        }
+      : {}),
+    resultsUrl: `s3://${ctx.bucket}/${resultFolder}/`,
+  });
+};
+
+/**
+ * How long after a final transition (or the claim of a job's end) its follow-ups are taken for
+ * interrupted: longer than the 60 s timeout of the handlers whose events are retried (reconcile,
+ * submit), so the handler that made it is over, and no longer than the first retry's wait.
+ */
+export const FINISH_RESUME_AFTER_MS = 60 * 1000;
+
+/**
+ * Only the caller whose final transition applied does the follow-ups; one that failed midway (an S3
+ * or DynamoDB error, a timeout) would leave them undone for good, its retried event finding the
+ * dataset already final. So whoever finds a dataset already final calls this: once the follow-ups
+ * are evidently interrupted (FINISH_RESUME_AFTER_MS), it redoes those that are safe to repeat: the
+ * status file and the certificate line unless they are there, the dataset's count towards its job
+ * (exactly once), end.txt, the notification, the drain. The slot and the budget are not given back
+ * a second time: the watchdog repairs the running count from the live datasets, and an estimate left
+ * unsettled only errs on the cautious side. Returns whether anything was left to finish.
+ */
+export const resumeFinish = async (ctx: ControlContext, ref: DatasetRecord): Promise<boolean> => {
+  const job = await ctx.store.getJob(ref);
+  const dataset = job?.datasets.find((d) => d.datasetIndex === ref.datasetIndex);
+  if (!job || !dataset || !isFinal(dataset.state)) return false;
+  const { header } = job;
+  const now = ctx.now();
+  const interrupted = (since: string | undefined): boolean =>
+    since === undefined || now.getTime() - Date.parse(since) >= FINISH_RESUME_AFTER_MS;
+  const counted = header.finalStates[String(dataset.datasetIndex)] !== undefined;
+  if (counted) {
+    // What may be left is the job's end, once every dataset is counted: a claim not made yet is made
+    // (exactly once) by markDatasetFinished; one made long ago but never followed by end.txt is redone.
+    const endLeft = !header.endWritten && header.finishedDatasets >= header.datasetCount;
+    if (!endLeft || (header.endClaimed && !interrupted(header.finishedAt))) return false;
+  } else if (!interrupted(dataset.finishedAt)) {
+    return false;
+  }
+
+  ctx.log.warn('finishing what an interrupted handler left undone', {
+    group: dataset.group,
+    jobId: dataset.jobId,
+    datasetIndex: dataset.datasetIndex,
+    state: dataset.state,
+  });
+  const { report, objects } = ctx;
+  const resultFolder = jobResultFolder(dataset.group, ctx.config.name, dataset.jobId);
+  const certificate = (await objects.readText(certificateKey(resultFolder))) ?? '';
+  const written = (line: string): boolean => certificate.split('\n').some((l) => l.endsWith(`  ${line}`));
+  if (!counted) {
+    if (statusOf(await objects.readText(statusKey(resultFolder, dataset.datasetLabel))) !== dataset.state) {
+      await report.setStatus(resultFolder, dataset.datasetLabel, {
+        status: dataset.state,
+        reason: dataset.reason,
+        input: dataset.datasetKey,
+        instance: dataset.launcherId,
+        job_finish: dataset.finishedAt ?? now.toISOString(),
+        exit_code: dataset.exitCode,
+      });
+    }
+    const line = `dataset ${dataset.datasetKey}: ${dataset.state}${dataset.reason ? ` (${dataset.reason})` : ''}`;
+    if (!written(line)) await report.certify(resultFolder, dataset.submittedAt, line);
+  }
+  const claimed = await ctx.store.markDatasetFinished(dataset, dataset.datasetIndex);
+  if (claimed || (counted && header.endClaimed)) await endJob(ctx, dataset, now, { written });
+  await drainQueue(ctx);
+  return true;
+};
+
+const statusOf = (text: string | undefined): unknown => {
+  try {
+    return text === undefined ? undefined : (JSON.parse(text) as { status?: unknown }).status;
+  } catch {
+    return undefined;
+  }
 };
 
 /** Replaces this dataset's estimate in the group's monthly budget with what it actually cost. */

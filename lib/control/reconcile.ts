@@ -8,7 +8,7 @@ import type { DatasetRecord } from '../job/job-store';
 import type { JobState } from '../job/job-state';
 import { finalReportKey, FINAL_REPORT_SUFFIX, jobFolderName, jobResultFolder } from '../layout';
 import type { ControlContext } from './control-context';
-import { endDataset, finishDataset } from './dataset-finish';
+import { endDataset } from './dataset-finish';
 
 /** EC2 states that mean the worker is gone or going. */
 const ENDING_STATES = ['shutting-down', 'terminated', 'stopping', 'stopped'];
@@ -115,19 +115,11 @@ const applyFinalReport = async (
       ? report.reason
       : undefined
     : 'the worker wrote a final report that could not be read';
-  const t = await ctx.store.transition(dataset, dataset.datasetIndex, state, {
+  // Through endDataset: a retried report also finishes what an interrupted first delivery left undone.
+  const t = await endDataset(ctx, dataset, state, {
     ...(reason ? { reason } : {}),
     ...(exitCode !== undefined ? { exitCode } : {}),
+    workerReported: reported !== undefined,
   });
-  if (t.applied) {
-    await finishDataset(ctx, {
-      dataset,
-      state,
-      previous: t.previous,
-      reason,
-      exitCode,
-      workerReported: reported !== undefined,
-    });
-  }
   return t.applied ? state : `unchanged (${t.previous})`;
 };

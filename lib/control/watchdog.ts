@@ -19,7 +19,9 @@ import { admitJob, drainQueue } from './admission';
 import type { ControlContext } from './control-context';
 import { endDataset, holdsSlot } from './dataset-finish';
 import { stopExpiredDevInstances, type DevInstanceSource } from './dev-expiry';
+import { findDatasetOfWorker } from './reconcile';
 import { processSubmission } from './submission-intake';
+import { parseSubmission } from '../submission/parse-submission';
 
 /** A worker the cloud says exists (EC2: instances tagged with this analysis, not terminated). */
 export interface RunningWorker {
@@ -62,6 +64,8 @@ export const WATCHDOG_TIMING = {
   admissionGraceMs: 5 * 60 * 1000,
   /** How far back submissions are checked for a lost event. */
   submissionLookbackMs: 24 * 60 * 60 * 1000,
+  /** How long after its upload a recorded submission's job is checked for an interrupted recording. */
+  incompleteJobCheckMs: 60 * 60 * 1000,
 };
 
 export const runWatchdog = async (
@@ -225,12 +229,16 @@ const terminateOrphans = async (
   for (const worker of workers) {
     if (liveIds.has(worker.launcherId)) continue;
     if (now.getTime() - worker.launchedAt.getTime() < WATCHDOG_TIMING.orphanGraceMs) continue;
-    const dataset = await ctx.store.findByLauncher(worker.launcherId);
-    if (dataset && !isFinal(dataset.state)) continue;
+    // Not in the table: its launcher may have died before recording it, and its state events may
+    // have been lost too. Its tags name its dataset, which adopts it if that has no worker yet.
+    const dataset = await findDatasetOfWorker(ctx, worker.launcherId);
+    const itsWorker =
+      dataset !== undefined && (dataset.launcherId ?? worker.launcherId) === worker.launcherId;
+    if (itsWorker && !isFinal(dataset.state)) continue;
     await ctx.launcher.terminate(worker.launcherId);
     found.orphansTerminated += 1;
     ctx.log.warn('terminated a worker with no live job', { launcherId: worker.launcherId });
-    if (dataset) {
+    if (dataset && itsWorker) {
       const folder = jobResultFolder(dataset.group, ctx.config.name, dataset.jobId);
       await ctx.report.certify(
         folder,
@@ -250,7 +258,11 @@ const sweepSubmissions = async (ctx: ControlContext, now: Date, found: WatchdogF
       if (age < WATCHDOG_TIMING.eventGraceMs || age > WATCHDOG_TIMING.submissionLookbackMs) continue;
       const head = await ctx.objects.head(object.key);
       if (!head) continue;
-      if (await ctx.store.hasSubmission(ctx.bucket, object.key, head.versionId ?? head.etag)) continue;
+      if (await ctx.store.hasSubmission(ctx.bucket, object.key, head.versionId ?? head.etag)) {
+        // Recorded, but a handler that died after the dedupe item, every retry of its event failing
+        // too, leaves the job incomplete, and only another delivery completes it: this sweep is one.
+        if (age > WATCHDOG_TIMING.incompleteJobCheckMs || !(await jobIncomplete(ctx, object.key))) continue;
+      }
       // A refusal is written beside the submission: already handled.
       const refusal = await ctx.objects.head(submissionMessageKey(object.key));
       if (refusal && refusal.lastModified && refusal.lastModified >= object.lastModified) continue;
@@ -264,6 +276,15 @@ const sweepSubmissions = async (ctx: ControlContext, now: Date, found: WatchdogF
       ctx.log.warn('processed a submission whose event was lost', { key: object.key, outcome: outcome.kind });
     }
   }
+};
+
+/** The submission's job has no header, or one never completed (recordSubmission's last write). */
+const jobIncomplete = async (ctx: ControlContext, key: string): Promise<boolean> => {
+  const body = await ctx.objects.read(key);
+  const parsed = body ? parseSubmission({ body, key, analysis: ctx.config }) : undefined;
+  if (!parsed?.ok) return false;
+  const job = await ctx.store.getJob({ group: parsed.submission.group, jobId: parsed.submission.jobId });
+  return !job?.header.complete;
 };
 
 /** Cancel requests whose event was lost: acted on while their job still has unfinished datasets. */
