@@ -7,6 +7,9 @@ import { startLocalRuntime, type LocalRuntime } from '../local/local-runtime';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
+export const SAMPLE_DATA = 'labA/inputs/data.csv';
+export const SAMPLE_CONFIG = 'labA/configs/config.json';
+
 export interface BenchRuntime {
   readonly runtime: LocalRuntime;
   readonly s3: S3Client;
@@ -41,12 +44,15 @@ export const startBenchRuntime = async (
   const put = async (Key: string, Body: string) => {
     await s3.send(new PutObjectCommand({ Bucket: runtime.bucket, Key, Body }));
   };
+  // What every benchmark's submissions name (submitJson below).
+  await put(SAMPLE_DATA, 'a,b\n1,2\n');
+  await put(SAMPLE_CONFIG, '{"__duration__": 1}');
   return { runtime, s3, put, lines };
 };
 
 export const submitJson = (jobId: string): string =>
   JSON.stringify({
-    dataname: 'labA/inputs/data.csv',
-    configname: 'labA/configs/config.json',
+    dataname: SAMPLE_DATA,
+    configname: SAMPLE_CONFIG,
     timestamp: jobId,
   });

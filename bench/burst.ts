@@ -32,8 +32,6 @@ const storeOf = (endpoint: string, table: string, analysis: string) =>
 const acceptanceBurst = async () => {
   const bench = await startBenchRuntime('burst', { DEPLOY_LIMIT: 4 });
   const { runtime } = bench;
-  await bench.put('labA/inputs/data.csv', 'a,b\n1,2\n');
-  await bench.put('labA/configs/config.json', '{"__duration__": 1}');
   const store = storeOf(runtime.dynamoDbEndpoint, runtime.table, runtime.config.name);
   const start = performance.now();
   await Promise.all(
@@ -71,8 +69,6 @@ const acceptanceBurst = async () => {
 const completionBurst = async () => {
   const bench = await startBenchRuntime('burst-complete', { DEPLOY_LIMIT: 8 });
   const { runtime } = bench;
-  await bench.put('labA/inputs/data.csv', 'a,b\n1,2\n');
-  await bench.put('labA/configs/config.json', '{"__duration__": 1}');
   const store = storeOf(runtime.dynamoDbEndpoint, runtime.table, runtime.config.name);
   const start = performance.now();
   await Promise.all(

@@ -23,8 +23,6 @@ const main = async () => {
       return undefined;
     }
   };
-  await bench.put('labA/inputs/data.csv', 'a,b\n1,2\n');
-  await bench.put('labA/configs/config.json', '{"__duration__": 1}');
   const toStart: number[] = [];
   const toVisible: number[] = [];
   for (let i = 0; i < N; i++) {

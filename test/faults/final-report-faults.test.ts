@@ -11,6 +11,7 @@ import { type ControlEmulators, startControlEmulators } from '../support/control
 import {
   calibrateEnding,
   deliverWithRetry,
+  DYNAMODB_WRITES,
   expectEndedOnce,
   FaultInjector,
   injectDynamoDbFaults,
@@ -33,9 +34,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await emulators.stop();
 });
-
-/** Writes that may apply with their answer lost (for a read that is the same as a plain failure). */
-const DYNAMODB_WRITES = ['PutItemCommand', 'UpdateItemCommand', 'DeleteItemCommand'];
 
 const finalReport: WorkerEnding = {
   prepare: async (r) => {

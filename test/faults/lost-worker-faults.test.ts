@@ -10,6 +10,7 @@ import { type ControlEmulators, startControlEmulators } from '../support/control
 import {
   calibrateEnding,
   deliverWithRetry,
+  DYNAMODB_WRITES,
   expectEndedOnce,
   FaultInjector,
   injectDynamoDbFaults,
@@ -32,8 +33,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await emulators.stop();
 });
-
-const DYNAMODB_WRITES = ['PutItemCommand', 'UpdateItemCommand', 'DeleteItemCommand'];
 
 const instanceLost: WorkerEnding = {
   prepare: async () => undefined,

@@ -24,6 +24,7 @@ import {
   labelled,
   launchAll,
   withRepairLog,
+  DYNAMODB_WRITES,
 } from '../support/fault-injection';
 
 let emulators: ControlEmulators;
@@ -191,7 +192,7 @@ describe('an error on any call of the submit handler, once', () => {
   );
 
   test('DynamoDB writes that applied but whose response was lost (a reset after the write)', async () => {
-    const writes = ['PutItemCommand', 'UpdateItemCommand', 'DeleteItemCommand'];
+    const writes = DYNAMODB_WRITES;
     const calls = (await calibrate(dynamo, 'cal-ambiguous')).filter((c) => writes.includes(c));
     expect(calls.length).toBeGreaterThan(5);
     for (let k = 1; k <= calls.length; k++) {

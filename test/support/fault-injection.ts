@@ -361,3 +361,10 @@ export const expectEndedOnce = async (
     running: [1, 1],
   });
 };
+
+/** DynamoDB writes that may apply with their answer lost (for a read, the same as a plain failure). */
+export const DYNAMODB_WRITES: readonly string[] = [
+  'PutItemCommand',
+  'UpdateItemCommand',
+  'DeleteItemCommand',
+];
