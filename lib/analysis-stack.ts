@@ -92,6 +92,7 @@ export class AnalysisStack extends Stack {
       workers,
       subnetIds: network.vpc.selectSubnets(network.workerSubnets).subnetIds,
       batchJobQueueArn: batchEnvironment?.jobQueue.jobQueueArn,
+      batchOnDemandJobQueueArn: batchEnvironment?.onDemandJobQueue?.jobQueueArn,
       ...(config.efsOnEc2Workers
         ? {
             efsForEc2Workers: {

@@ -23,6 +23,8 @@ export interface HandlerEnvironment {
    * (lib/launch/batch-stages.ts `batchJobDefinitionName`), so they need no variable.
    */
   readonly NCAAS_BATCH_JOB_QUEUE?: string;
+  /** Batch runtime with Spot: the on-demand queue behind the Spot-first NCAAS_BATCH_JOB_QUEUE. */
+  readonly NCAAS_BATCH_ON_DEMAND_JOB_QUEUE?: string;
   /**
    * `Efs.MountOnEc2Workers`: `{"fileSystemId": "fs-...", "accessPoints": {"<group>": "fsap-..."}}` as
    * JSON; EC2 workers mount their group's access point. Absent: EC2 workers do not mount EFS.

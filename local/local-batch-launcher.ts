@@ -13,7 +13,14 @@ import type { BatchJobView } from '../lib/launch/batch-api';
 import { BatchLauncher } from '../lib/launch/batch-launcher';
 import { identityOf } from '../lib/launch/batch-stages';
 import type { LaunchOutcome, LaunchRequest, Launcher } from '../lib/launch/launcher';
-import { LocalBatch, LOCAL_JOB_QUEUE, localJobDefinitions } from './local-batch';
+import {
+  LocalBatch,
+  LOCAL_JOB_QUEUE,
+  LOCAL_SPOT_QUEUE,
+  localJobDefinitions,
+  type SpotInterruption,
+} from './local-batch';
+import type { BatchSubmission } from '../lib/launch/batch-api';
 import { AWS_WRAPPER_DIR } from './local-launcher';
 
 export interface LocalBatchLauncherProps {
@@ -25,6 +32,10 @@ export interface LocalBatchLauncherProps {
   readonly workerEnv: Readonly<Record<string, string>>;
   /** Between SIGTERM and SIGKILL when a job is stopped. @default 10 s */
   readonly stopGraceMs?: number;
+  /** The blueprint's `Container.Spot`: a Spot-first queue with the on-demand queue behind it. */
+  readonly spot?: boolean;
+  /** Spot failures to play (./local-batch.ts). @default none */
+  readonly spotInterruption?: (submission: BatchSubmission) => SpotInterruption | undefined;
 }
 
 /** Emits `batch-state` (detail, isoTime) as EventBridge delivers `Batch Job State Change`. */
@@ -45,11 +56,14 @@ export class LocalBatchLauncher extends EventEmitter implements Launcher {
       stagingEnv: props.workerEnv,
       stagingPathPrefix: AWS_WRAPPER_DIR,
       ...(props.stopGraceMs !== undefined ? { stopGraceMs: props.stopGraceMs } : {}),
+      ...(props.spotInterruption ? { spotInterruption: props.spotInterruption } : {}),
     });
     this.stages = new BatchLauncher({
       api: this.service,
       analysis: props.analysis,
-      jobQueue: LOCAL_JOB_QUEUE,
+      ...(props.spot
+        ? { jobQueue: LOCAL_SPOT_QUEUE, onDemandJobQueue: LOCAL_JOB_QUEUE }
+        : { jobQueue: LOCAL_JOB_QUEUE }),
       jobDefinitions: localJobDefinitions(props.groups),
     });
     this.service.on('job', (detail: unknown, time: string) => this.emit('batch-state', detail, time));

@@ -25,6 +25,11 @@ import {
 } from '../lib/launch/batch-stages';
 
 export const LOCAL_JOB_QUEUE = 'local:queue';
+/** With a Spot blueprint: the Spot-first queue (LOCAL_JOB_QUEUE is then the on-demand one). */
+export const LOCAL_SPOT_QUEUE = 'local:spot-queue';
+
+/** What Spot does to a job of the Spot queue, locally: nothing (it runs), or one of these. */
+export type SpotInterruption = 'no-capacity' | 'reclaimed';
 
 /** The job definitions of each group, as the local Batch names them. */
 export const localJobDefinitions = (groups: readonly string[]): Record<string, BatchJobDefinitions> =>
@@ -47,6 +52,12 @@ export interface LocalBatchProps {
   /** Between SIGTERM and SIGKILL when a job is stopped. @default 10 s */
   readonly stopGraceMs?: number;
   readonly now?: () => Date;
+  /**
+   * Spot as it can go wrong (there is always capacity locally). Asked for every job as it becomes
+   * RUNNABLE; for a job of LOCAL_SPOT_QUEUE, `no-capacity` cancels it as its queue's time limit would
+   * and `reclaimed` kills it once it runs, as a Spot reclaim does. @default Spot never fails
+   */
+  readonly spotInterruption?: (submission: BatchSubmission) => SpotInterruption | undefined;
 }
 
 interface LocalJob {
@@ -165,8 +176,21 @@ export class LocalBatch extends EventEmitter implements BatchApi {
       return;
     }
     this.setStatus(job, 'RUNNABLE');
+    const interruption = this.props.spotInterruption?.(job.submission);
+    const spot = job.submission.jobQueue === LOCAL_SPOT_QUEUE ? interruption : undefined;
+    if (spot === 'no-capacity') {
+      // Batch's words when jobStateTimeLimitActions cancels a job waiting for capacity.
+      this.end(
+        job,
+        'FAILED',
+        'Canceled by JobStateTimeLimit action due to reason: CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY',
+      );
+      return;
+    }
     this.setStatus(job, 'STARTING');
     this.start(job);
+    // Batch's words when the instance under a running job goes away.
+    if (spot === 'reclaimed') this.stop(job, 'Host EC2 (instance i-0local5pot) terminated.');
   }
 
   private start(job: LocalJob): void {

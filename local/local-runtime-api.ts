@@ -4,6 +4,9 @@
  */
 import type { AnalysisConfig } from '../lib/blueprint/analysis-config';
 
+import type { BatchSubmission } from '../lib/launch/batch-api';
+import type { SpotInterruption } from './local-batch';
+
 export interface LocalRuntimeOptions {
   /** A blueprint name (blueprints/<name>.json) or a path. */
   readonly blueprint: string;
@@ -17,6 +20,11 @@ export interface LocalRuntimeOptions {
   readonly statusIntervalSeconds?: number;
   /** Progress lines (jobs started, finished); silent when false. @default console.log */
   readonly print?: (line: string) => void;
+  /**
+   * Batch blueprints with `Container.Spot`: which jobs Spot fails (no capacity, or the instance taken
+   * back), to try the on-demand fallback locally. @default Spot never fails
+   */
+  readonly spotInterruption?: (submission: BatchSubmission) => SpotInterruption | undefined;
 }
 
 export interface LocalRuntime {

@@ -124,6 +124,8 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
           groups: config.groups.map((g) => g.name),
           dir,
           workerEnv,
+          spot: config.batch?.spot ?? false,
+          ...(options.spotInterruption ? { spotInterruption: options.spotInterruption } : {}),
         })
       : new LocalLauncher({
           workersDir: path.join(dir, 'workers'),

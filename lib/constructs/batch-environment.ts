@@ -32,7 +32,7 @@ export interface BatchEnvironmentProps {
   readonly container: BatchRuntimeConfig;
   /** Most analysis containers at once (DEPLOY_LIMIT): bounds the fleet. */
   readonly deployLimit: number;
-  /** How long a job may wait RUNNABLE for capacity before Batch cancels it. @default 2 hours */
+  /** How long a job may wait RUNNABLE on the on-demand queue before Batch cancels it. @default 2 hours */
   readonly maxRunnableWait?: Duration;
 }
 
@@ -51,7 +51,8 @@ const STAGING_MEMORY_MIB = 2048;
 
 /**
  * The batch runtime: a managed EC2 compute environment that scales to zero (min 0 vCPUs: no idle
- * cost), a job queue that cancels jobs stuck RUNNABLE, and per group a job role limited to its
+ * cost), a job queue that cancels jobs stuck RUNNABLE (with Spot: a Spot environment and a Spot-first
+ * queue in front of them), and per group a job role limited to its
  * prefix and three job definitions (stage-in and stage-out on the staging image, the analysis on
  * the analysis image; lib/launch/batch-stages.ts) mounting the analysis EFS through the group's
  * access point over TLS (the access point and role cannot be overridden per job, hence one set per
@@ -59,7 +60,10 @@ const STAGING_MEMORY_MIB = 2048;
  * runs its arguments.
  */
 export class BatchEnvironment extends Construct {
+  /** Where stage-in and analysis jobs go: on-demand, or Spot first when the blueprint asks for Spot. */
   readonly jobQueue: batch.JobQueue;
+  /** With Spot: the on-demand queue for relaunches, stage-outs and clean-ups. */
+  readonly onDemandJobQueue?: batch.JobQueue;
   /** Per group: its stage-in, analysis and stage-out job definitions. */
   readonly jobDefinitions: ReadonlyMap<string, BatchJobDefinitionSet>;
   readonly jobRoles: ReadonlyMap<string, iam.Role>;
@@ -69,37 +73,74 @@ export class BatchEnvironment extends Construct {
   constructor(scope: Construct, id: string, props: BatchEnvironmentProps) {
     super(scope, id);
     const { container: containerConfig } = props;
-    const computeEnvironment = new batch.ManagedEc2EcsComputeEnvironment(this, 'Compute', {
-      vpc: props.vpc,
-      vpcSubnets: props.subnets,
-      securityGroups: [props.securityGroup],
-      minvCpus: 0,
-      // A dataset runs one container at a time (stage-in, analysis, stage-out), at most DEPLOY_LIMIT at once.
-      maxvCpus: Math.max(1, Math.ceil(props.deployLimit * Math.max(containerConfig.vcpus, STAGING_VCPUS))),
-      spot: containerConfig.spot,
-      useOptimalInstanceClasses: true,
-    });
-    NagSuppressions.addResourceSuppressions(
-      computeEnvironment,
-      [
-        {
-          id: 'AwsSolutions-IAM4',
-          reason:
-            'AmazonEC2ContainerServiceforEC2Role is the role Batch requires on its container instances (ECS agent registration, image pulls); AWS maintains it.',
-        },
-      ],
-      true,
+    // A dataset runs one container at a time (stage-in, analysis, stage-out), at most DEPLOY_LIMIT at once.
+    const maxvCpus = Math.max(
+      1,
+      Math.ceil(props.deployLimit * Math.max(containerConfig.vcpus, STAGING_VCPUS)),
     );
-
+    const computeEnvironment = (id: string, spot: boolean) => {
+      const environment = new batch.ManagedEc2EcsComputeEnvironment(this, id, {
+        vpc: props.vpc,
+        vpcSubnets: props.subnets,
+        securityGroups: [props.securityGroup],
+        minvCpus: 0,
+        maxvCpus,
+        spot,
+        ...(spot ? { allocationStrategy: batch.AllocationStrategy.SPOT_PRICE_CAPACITY_OPTIMIZED } : {}),
+        useOptimalInstanceClasses: true,
+      });
+      NagSuppressions.addResourceSuppressions(
+        environment,
+        [
+          {
+            id: 'AwsSolutions-IAM4',
+            reason:
+              'AmazonEC2ContainerServiceforEC2Role is the role Batch requires on its container instances (ECS agent registration, image pulls); AWS maintains it.',
+          },
+        ],
+        true,
+      );
+      return environment;
+    };
+    const onDemand = computeEnvironment('Compute', false);
     const maxWait = props.maxRunnableWait ?? Duration.hours(2);
-    this.jobQueue = new batch.JobQueue(this, 'Queue', {
-      computeEnvironments: [{ computeEnvironment, order: 1 }],
-      jobStateTimeLimitActions: [
+    // Half as long for Spot (at least Batch's 10 min), so the on-demand relaunch still has its time.
+    const spotWait = Duration.seconds(Math.max(600, Math.floor(maxWait.toSeconds() / 2)));
+    const timeLimits = (capacityWait: Duration) => [
+      ...[
         batch.JobStateTimeLimitActionsReason.INSUFFICIENT_INSTANCE_CAPACITY,
         batch.JobStateTimeLimitActionsReason.COMPUTE_ENVIRONMENT_MAX_RESOURCE,
-        batch.JobStateTimeLimitActionsReason.JOB_RESOURCE_REQUIREMENT,
-      ].map((reason) => ({ reason, maxTime: maxWait, action: batch.JobStateTimeLimitActionsAction.CANCEL })),
+      ].map((reason) => ({
+        reason,
+        maxTime: capacityWait,
+        action: batch.JobStateTimeLimitActionsAction.CANCEL,
+      })),
+      {
+        reason: batch.JobStateTimeLimitActionsReason.JOB_RESOURCE_REQUIREMENT,
+        maxTime: maxWait,
+        action: batch.JobStateTimeLimitActionsAction.CANCEL,
+      },
+    ];
+    const onDemandQueue = new batch.JobQueue(this, 'Queue', {
+      computeEnvironments: [{ computeEnvironment: onDemand, order: 1 }],
+      jobStateTimeLimitActions: timeLimits(maxWait),
     });
+    if (containerConfig.spot) {
+      // Spot first; its queue gives up on Spot sooner, and the control plane relaunches what Spot
+      // could not run (no capacity, instance taken back) on the on-demand queue, once
+      // (lib/control/batch-reconcile.ts). The on-demand environment also takes the overflow.
+      const spot = computeEnvironment('SpotCompute', true);
+      this.jobQueue = new batch.JobQueue(this, 'SpotQueue', {
+        computeEnvironments: [
+          { computeEnvironment: spot, order: 1 },
+          { computeEnvironment: onDemand, order: 2 },
+        ],
+        jobStateTimeLimitActions: timeLimits(spotWait),
+      });
+      this.onDemandJobQueue = onDemandQueue;
+    } else {
+      this.jobQueue = onDemandQueue;
+    }
 
     // One execution role for every container of the analysis: it pulls images and writes the
     // containers' logs, nothing of any group's data.

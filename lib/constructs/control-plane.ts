@@ -38,6 +38,8 @@ export interface ControlPlaneProps {
   readonly subnetIds: readonly string[];
   /** Batch job queue ARN, when the analysis uses the batch runtime. */
   readonly batchJobQueueArn?: string;
+  /** Batch runtime with Spot: the on-demand queue behind the Spot-first `batchJobQueueArn`. */
+  readonly batchOnDemandJobQueueArn?: string;
   /** The analysis EFS and each group's access point id, when EC2 workers mount it (Efs.MountOnEc2Workers). */
   readonly efsForEc2Workers?: {
     readonly fileSystemId: string;
@@ -103,6 +105,9 @@ export class ControlPlane extends Construct {
         Object.fromEntries([...props.workers.instanceProfiles].map(([g, p]) => [g, p.instanceProfileArn])),
       ),
       ...(props.batchJobQueueArn !== undefined ? { NCAAS_BATCH_JOB_QUEUE: props.batchJobQueueArn } : {}),
+      ...(props.batchOnDemandJobQueueArn !== undefined
+        ? { NCAAS_BATCH_ON_DEMAND_JOB_QUEUE: props.batchOnDemandJobQueueArn }
+        : {}),
       ...(props.efsForEc2Workers !== undefined
         ? {
             NCAAS_EFS: Stack.of(this).toJsonString({
@@ -243,7 +248,7 @@ export class ControlPlane extends Construct {
         eventPattern: {
           source: ['aws.batch'],
           detailType: ['Batch Job State Change'],
-          detail: { jobQueue: [props.batchJobQueueArn] },
+          detail: { jobQueue: batchQueues(props) },
         },
         targets: [eventTarget(this.reconcileHandler)],
       });
@@ -323,7 +328,7 @@ export class ControlPlane extends Construct {
     }
 
     if (props.batchJobQueueArn !== undefined) {
-      grantBatchJobs(this, config, props.batchJobQueueArn, {
+      grantBatchJobs(this, config, batchQueues(props), {
         submitters: [this.launcher, this.reconcileHandler],
         stoppers: handlers,
       });
@@ -410,10 +415,14 @@ const assertEnvironmentFits = (environment: HandlerEnvironment): void => {
  * any revision) and only with its analysis tag; stop only jobs with that tag; describe jobs (no
  * resource-level permissions exist for DescribeJobs).
  */
+/** The analysis's Batch queues: the one queue, or the Spot-first queue and the on-demand one. */
+const batchQueues = (props: ControlPlaneProps): string[] =>
+  [props.batchJobQueueArn, props.batchOnDemandJobQueueArn].filter((arn): arn is string => arn !== undefined);
+
 const grantBatchJobs = (
   scope: Construct,
   config: AnalysisConfig,
-  jobQueueArn: string,
+  jobQueueArns: readonly string[],
   who: { readonly submitters: readonly NodeLambda[]; readonly stoppers: readonly NodeLambda[] },
 ): void => {
   const stack = Stack.of(scope);
@@ -430,7 +439,7 @@ const grantBatchJobs = (
     fn.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['batch:SubmitJob'],
-        resources: [jobQueueArn, arn('job/*'), ...definitions],
+        resources: [...jobQueueArns, arn('job/*'), ...definitions],
       }),
     );
     fn.addToRolePolicy(

@@ -67,6 +67,9 @@ export const awsControlContext = (env: HandlerEnvironment, log: Log): AwsControl
           api: new AwsBatchApi(new BatchClient({})),
           analysis: config.name,
           jobQueue: env.NCAAS_BATCH_JOB_QUEUE,
+          ...(env.NCAAS_BATCH_ON_DEMAND_JOB_QUEUE
+            ? { onDemandJobQueue: env.NCAAS_BATCH_ON_DEMAND_JOB_QUEUE }
+            : {}),
           jobDefinitions: namedJobDefinitions(
             config.name,
             config.groups.map((g) => g.name),

@@ -23,6 +23,7 @@ import { isFinal, type JobState } from '../job/job-state';
 import type { WorkerJob } from '../job/worker-job';
 import { type BatchJobView, isEndedBatchStatus, jobViewOf } from '../launch/batch-api';
 import type { StageOutRequest } from '../launch/batch-launcher';
+import type { LaunchOutcome as LauncherOutcome, LaunchRequest } from '../launch/launcher';
 import { BATCH_LOG_GROUP, type BatchJobIdentity, identityOf } from '../launch/batch-stages';
 import { finalReportKey, jobResultFolder } from '../layout';
 import type { ControlContext } from './control-context';
@@ -33,6 +34,8 @@ import { onFinalReport } from './reconcile';
 export interface BatchStageControl {
   describe(jobIds: readonly string[]): Promise<BatchJobView[]>;
   submitStageOut(request: StageOutRequest): Promise<string>;
+  /** With a Spot-first queue: a dataset's launch again, on on-demand capacity. */
+  readonly launchOnDemand?: (request: LaunchRequest) => Promise<LauncherOutcome>;
 }
 
 export type BatchJobStateEvent = EventBridgeEvent<'Batch Job State Change', Record<string, unknown>>;
@@ -50,6 +53,8 @@ export const isBatchJobStateEvent = (event: unknown): event is BatchJobStateEven
 const CAPACITY_CANCEL = /JobStateTimeLimit/i;
 /** The instance under a running job went away (a Spot reclaim): "Host EC2 (instance i-...) terminated." */
 const SPOT_RECLAIMED = /^Host EC2 .*terminated/i;
+/** A job the queue cancelled because no compute environment could ever fit it (not a capacity matter). */
+const MISFIT = /JOB_RESOURCE_REQUIREMENT/i;
 /** A job Batch stopped at its timeout (attemptDurationSeconds). */
 const TIMEOUT = /attempt duration exceeded timeout|timed? ?out/i;
 
@@ -113,6 +118,14 @@ const settleLaunch = async (
 ): Promise<string> => {
   let stageIn: BatchJobView | undefined = identity.stage === 'in' ? ended : undefined;
   let analysis: BatchJobView | undefined = identity.stage === 'run' ? ended : undefined;
+  if (analysis && dataset.launcherId !== undefined && dataset.launcherId !== analysis.jobId) {
+    // Replaced (an on-demand relaunch after Spot failed it): its folder is cleaned up, not reported.
+    const stageInId = identity.stageInJobId ?? analysis.dependsOn[0];
+    const replacedStageIn = stageInId ? (await batch.describe([stageInId]))[0] : undefined;
+    if (!replacedStageIn) return 'an analysis job of a replaced launch (no stage-in known)';
+    if (!isEndedBatchStatus(replacedStageIn.status)) return 'waiting for the stage-in of a replaced launch';
+    return cleanUpOrphan(ctx, batch, dataset, identity, replacedStageIn);
+  }
   if (!analysis) {
     // The analysis job of this launch is the dataset's launcher id, if this stage-in is that launch's.
     const current = await ctx.store.getDataset(dataset, dataset.datasetIndex);
@@ -126,6 +139,12 @@ const settleLaunch = async (
   }
   if (stageIn && !isEndedBatchStatus(stageIn.status)) return 'waiting for the stage-in job to end';
   if (!isEndedBatchStatus(analysis.status)) return 'waiting for the analysis job to end';
+
+  const latest = (await ctx.store.getDataset(dataset, dataset.datasetIndex)) ?? dataset;
+  const lost = launchOutcome(latest, stageIn, analysis);
+  if (lost.spotCapacityLost && identity.spot && batch.launchOnDemand) {
+    return relaunchOnDemand(ctx, batch, batch.launchOnDemand, latest, identity, stageIn, lost);
+  }
   if (!(await ctx.store.claimStageOut(dataset, dataset.datasetIndex, identity.jobDir))) {
     return 'the stage-out of this launch is already under way';
   }
@@ -170,6 +189,62 @@ const settleLaunch = async (
   return `stage-out ${stageOutId} submitted`;
 };
 
+/**
+ * Spot capacity failed a launch (its queue cancelled a job waiting for Spot, or Spot took the
+ * instance back): remove what the launch staged and launch the dataset again on the on-demand queue,
+ * once. The dataset keeps its state, attempt and deadline; its launcher id becomes the new analysis job.
+ */
+const relaunchOnDemand = async (
+  ctx: ControlContext,
+  batch: BatchStageControl,
+  launchOnDemand: (request: LaunchRequest) => Promise<LauncherOutcome>,
+  dataset: DatasetRecord,
+  identity: BatchJobIdentity,
+  stageIn: BatchJobView | undefined,
+  lost: LaunchOutcome,
+): Promise<string> => {
+  const folder = jobResultFolder(dataset.group, ctx.config.name, dataset.jobId);
+  const certify = (line: string) =>
+    ctx.report.certify(folder, dataset.submittedAt, `dataset ${dataset.datasetKey}: ${line}`);
+  // The old job folder first: a retried event finds this claimed and goes on to the relaunch.
+  if (stageIn?.startedAt !== undefined) await cleanUpOrphan(ctx, batch, dataset, identity, stageIn);
+  if (!(await ctx.store.claimOnDemandFallback(dataset, dataset.datasetIndex))) {
+    return 'the on-demand relaunch of this dataset is already under way';
+  }
+  const job = await ctx.store.getJob(dataset);
+  let outcome: LauncherOutcome;
+  try {
+    outcome = await launchOnDemand({
+      job: stageOutJob(ctx, dataset, job),
+      attempt: identity.attempt,
+      instanceType: dataset.instanceType,
+    });
+    if (outcome.kind === 'retry') throw new Error(outcome.reason);
+  } catch (error) {
+    // The event is delivered again (Lambda and EventBridge retries): let that delivery relaunch.
+    await ctx.store.releaseOnDemandFallback(dataset, dataset.datasetIndex);
+    throw error;
+  }
+  if (outcome.kind === 'failed') {
+    const t = await endDataset(ctx, dataset, 'FAILED', {
+      reason: `${lost.reason ?? 'Spot capacity was lost'}; the relaunch on on-demand capacity failed: ${outcome.reason}`,
+    });
+    return t.applied ? 'FAILED (on-demand relaunch failed)' : `unchanged (${t.previous})`;
+  }
+  await ctx.store.setLauncher(dataset, dataset.datasetIndex, outcome.launcherId, identity.attempt);
+  const why = lost.spotCapacityLost === 'reclaimed' ? 'Spot took the instance back' : 'no Spot capacity';
+  await ctx.report.setStatus(folder, dataset.datasetLabel, {
+    status: dataset.state,
+    reason: `${why}: relaunched on on-demand capacity`,
+    input: dataset.datasetKey,
+    instance: outcome.launcherId,
+  });
+  await certify(
+    `${why} (${lost.reason ?? ''}); relaunched on on-demand capacity: Batch analysis job ${outcome.launcherId}`,
+  );
+  return `relaunched on on-demand capacity as ${outcome.launcherId}`;
+};
+
 /** A stage-in whose launch did not go through (or was replaced): remove what it may have staged. */
 const cleanUpOrphan = async (
   ctx: ControlContext,
@@ -201,6 +276,8 @@ interface LaunchOutcome {
   /** A final state decided here; otherwise the job folder decides (exit code, stage-in error). */
   readonly status?: JobState;
   readonly reason?: string;
+  /** Capacity, not the analysis, ended the launch: on a Spot-first queue, relaunch on on-demand. */
+  readonly spotCapacityLost?: 'no-capacity' | 'reclaimed';
 }
 
 /** What the control plane knows that the job folder cannot tell. */
@@ -215,8 +292,16 @@ export const launchOutcome = (
   const cancelled = [stageIn, analysis].find((v) => v && CAPACITY_CANCEL.test(v.statusReason ?? ''));
   if (cancelled) {
     return {
+      ...(MISFIT.test(cancelled.statusReason ?? '') ? {} : { spotCapacityLost: 'no-capacity' as const }),
       status: 'FAILED',
       reason: `no compute capacity: the ${cancelled === stageIn ? 'stage-in' : 'analysis'} job waited in the Batch queue until the queue's time limit cancelled it (${cancelled.statusReason ?? ''}). Submit the job again later; if it keeps happening, an operator should check the compute environment (instance types, vCPU limit, Spot capacity) and the account's EC2 quotas`,
+    };
+  }
+  if (stageIn?.status === 'FAILED' && SPOT_RECLAIMED.test(stageIn.statusReason ?? '')) {
+    return {
+      status: 'INTERRUPTED',
+      reason: `the instance staging the dataset was taken back (Batch: ${stageIn.statusReason ?? ''}); submit the job again`,
+      spotCapacityLost: 'reclaimed',
     };
   }
   if (stageIn?.status === 'FAILED' && TIMEOUT.test(stageIn.statusReason ?? '')) {
@@ -236,6 +321,7 @@ export const launchOutcome = (
     return {
       status: 'INTERRUPTED',
       reason: `the instance running the analysis was taken back (Batch: ${analysis.statusReason ?? ''}); submit the job again`,
+      spotCapacityLost: 'reclaimed',
     };
   }
   if (analysis.status === 'FAILED' && analysis.exitCode === undefined) {

@@ -606,6 +606,31 @@ export class JobStore {
     return outcome.applied;
   }
 
+  /**
+   * Claims the one relaunch on on-demand capacity a dataset may get after Spot capacity failed it
+   * (batch runtime). True for exactly one caller per dataset, ever.
+   */
+  async claimOnDemandFallback(job: JobKey, datasetIndex: number): Promise<boolean> {
+    const outcome = await this.tryUpdate({
+      Key: datasetItemKey(this.analysis, job, datasetIndex),
+      UpdateExpression: 'SET #fallback = :now',
+      ConditionExpression: 'attribute_exists(#pk) AND attribute_not_exists(#fallback)',
+      ExpressionAttributeNames: { '#pk': 'pk', '#fallback': 'onDemandFallbackAt' },
+      ExpressionAttributeValues: { ':now': this.nowIso() },
+    });
+    return outcome.applied;
+  }
+
+  /** Gives the fallback claim back (the relaunch could not be submitted: a retried event claims it). */
+  async releaseOnDemandFallback(job: JobKey, datasetIndex: number): Promise<void> {
+    await this.tryUpdate({
+      Key: datasetItemKey(this.analysis, job, datasetIndex),
+      UpdateExpression: 'REMOVE #fallback',
+      ConditionExpression: 'attribute_exists(#pk)',
+      ExpressionAttributeNames: { '#pk': 'pk', '#fallback': 'onDemandFallbackAt' },
+    });
+  }
+
   /** Gives a stage-out claim back (its submission failed: the event's retry must be able to claim it). */
   async releaseStageOut(job: JobKey, datasetIndex: number, jobDir: string): Promise<void> {
     await this.tryUpdate({

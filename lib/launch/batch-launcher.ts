@@ -43,7 +43,13 @@ export interface BatchLauncherProps {
   readonly api: BatchApi;
   /** The analysis this stack runs; every job launched must belong to it. */
   readonly analysis: string;
+  /** Where stage-in and analysis jobs go: on-demand, or Spot first when `onDemandJobQueue` is set. */
   readonly jobQueue: string;
+  /**
+   * The on-demand queue behind a Spot-first `jobQueue`: relaunches after Spot capacity failed a
+   * dataset, stage-outs and clean-ups (they must run, not wait for Spot). @default none: no Spot
+   */
+  readonly onDemandJobQueue?: string;
   /** Group name -> its job definitions. */
   readonly jobDefinitions: Readonly<Record<string, BatchJobDefinitions>>;
   /** The worker script. @default worker/run-job.sh (readWorkerScript) */
@@ -101,7 +107,10 @@ export class BatchLauncher implements Launcher {
 
   async launch(request: LaunchRequest): Promise<LaunchOutcome> {
     const { job, attempt } = request;
-    const { analysis, jobDefinitions, api, jobQueue } = this.props;
+    const { analysis, jobDefinitions, api } = this.props;
+    // Spot first unless this is the on-demand relaunch of a dataset Spot capacity failed.
+    const spot = this.props.onDemandJobQueue !== undefined && request.capacity !== 'on-demand';
+    const jobQueue = spot ? this.props.jobQueue : this.finishingQueue();
     if (job.analysis !== analysis) {
       return failed(`this launcher starts jobs of analysis "${analysis}", not "${job.analysis}"`);
     }
@@ -128,6 +137,7 @@ export class BatchLauncher implements Launcher {
         attempt,
         stage,
         jobDir,
+        ...(spot ? { spot: true } : {}),
         ...extra,
       });
 
@@ -217,7 +227,7 @@ export class BatchLauncher implements Launcher {
         };
     const submission: BatchSubmission = {
       jobName: batchJobName(jobDir, 'out'),
-      jobQueue: this.props.jobQueue,
+      jobQueue: this.finishingQueue(),
       jobDefinition: definitions.stageOut,
       parameters: identityParameters({
         analysis: job.analysis,
@@ -235,6 +245,20 @@ export class BatchLauncher implements Launcher {
     const tooLarge = payloadProblem(submission);
     if (tooLarge) throw new Error(tooLarge);
     return this.props.api.submit(submission);
+  }
+
+  /**
+   * With a Spot-first queue: launches a dataset again on the on-demand queue (after Spot capacity
+   * failed it). Undefined without Spot.
+   */
+  get launchOnDemand(): ((request: LaunchRequest) => Promise<LaunchOutcome>) | undefined {
+    if (this.props.onDemandJobQueue === undefined) return undefined;
+    return (request) => this.launch({ ...request, capacity: 'on-demand' });
+  }
+
+  /** The queue of work that must run soon (stage-outs, clean-ups, on-demand relaunches). */
+  private finishingQueue(): string {
+    return this.props.onDemandJobQueue ?? this.props.jobQueue;
   }
 
   private tags(): Record<string, string> {

@@ -73,6 +73,8 @@ export const STAGE_ENV = {
  */
 export const STAGING_BOOTSTRAP = [
   'set -eu',
+  // A clean-up only needs the folder's name (checked: letters, digits, - and _), not the script.
+  `if [ "\${${STAGE_ENV.cleanupOnly}-}" = 1 ]; then case \${${STAGE_ENV.jobDir}-} in '' | *[!A-Za-z0-9_-]*) exit 2 ;; esac; rm -rf "$${STAGE_ENV.efsRoot}/jobs/$${STAGE_ENV.jobDir}"; echo "ncaas: removed the job folder $${STAGE_ENV.jobDir} (clean-up only)"; exit 0; fi`,
   'd=$(mktemp -d)',
   `printf '%s' "$${STAGE_ENV.script}" | base64 -d | gunzip -c >"$d/run-job.sh"`,
   `printf '%s\\n' "$${STAGE_ENV.job}" >"$d/job.env"`,
@@ -132,6 +134,8 @@ export const JOB_PARAMETERS = {
   stageIn: 'ncaasStageInJob',
   /** `out` only, "1": a clean-up of an orphan stage-in, not a report. */
   cleanupOnly: 'ncaasCleanupOnly',
+  /** "1": submitted to the Spot-first queue (a capacity cancel or a reclaim falls back to on-demand). */
+  spot: 'ncaasSpot',
 } as const;
 
 export interface BatchJobIdentity {
@@ -144,6 +148,8 @@ export interface BatchJobIdentity {
   readonly jobDir: string;
   readonly stageInJobId?: string;
   readonly cleanupOnly?: boolean;
+  /** Submitted to the Spot-first queue. */
+  readonly spot?: boolean;
 }
 
 export const identityParameters = (identity: BatchJobIdentity): Record<string, string> => ({
@@ -156,6 +162,7 @@ export const identityParameters = (identity: BatchJobIdentity): Record<string, s
   [JOB_PARAMETERS.jobDir]: identity.jobDir,
   ...(identity.stageInJobId !== undefined ? { [JOB_PARAMETERS.stageIn]: identity.stageInJobId } : {}),
   ...(identity.cleanupOnly ? { [JOB_PARAMETERS.cleanupOnly]: '1' } : {}),
+  ...(identity.spot ? { [JOB_PARAMETERS.spot]: '1' } : {}),
 });
 
 /** The identity in a job's parameters, or undefined for a job ncaas did not submit. */
@@ -185,6 +192,7 @@ export const identityOf = (
     jobDir,
     ...(stageInJobId ? { stageInJobId } : {}),
     ...(get(JOB_PARAMETERS.cleanupOnly) === '1' ? { cleanupOnly: true } : {}),
+    ...(get(JOB_PARAMETERS.spot) === '1' ? { spot: true } : {}),
   };
 };
 

@@ -21,6 +21,11 @@ export interface LaunchRequest {
   readonly instanceType: string;
   /** GB added to the root volume for the data (the config's `__dataset_size__`). */
   readonly datasetSizeGiB?: number;
+  /**
+   * `on-demand`: a relaunch after Spot capacity failed this dataset (batch runtime with Spot only).
+   * @default the runtime's first choice
+   */
+  readonly capacity?: 'on-demand';
 }
 
 export type LaunchOutcome =

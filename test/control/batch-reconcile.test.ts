@@ -12,6 +12,7 @@ import {
 import { processCancel } from '../../lib/control/cancel-request';
 import type { BatchJobStatus, BatchJobView } from '../../lib/launch/batch-api';
 import type { StageOutRequest } from '../../lib/launch/batch-launcher';
+import type { LaunchOutcome, LaunchRequest } from '../../lib/launch/launcher';
 import { type BatchJobIdentity, identityParameters } from '../../lib/launch/batch-stages';
 import fixture from '../fixtures/batch-job-state-change.json';
 import {
@@ -42,6 +43,19 @@ class FakeBatch implements BatchStageControl {
     return jobIds.flatMap((id) => (this.jobs.has(id) ? [this.jobs.get(id) as BatchJobView] : []));
   }
 
+  /** Relaunches on on-demand capacity (a Spot-first queue), when `onDemand` is set. */
+  onDemand: LaunchOutcome[] | undefined;
+  readonly relaunches: LaunchRequest[] = [];
+
+  get launchOnDemand(): ((request: LaunchRequest) => Promise<LaunchOutcome>) | undefined {
+    const outcomes = this.onDemand;
+    if (!outcomes) return undefined;
+    return async (request) => {
+      this.relaunches.push(request);
+      return outcomes.shift() ?? { kind: 'launched', launcherId: `od-run-${this.relaunches.length}` };
+    };
+  }
+
   async submitStageOut(request: StageOutRequest): Promise<string> {
     if (this.failNextSubmit) {
       this.failNextSubmit = false;
@@ -62,9 +76,9 @@ const jobOf = (
   stage: BatchJobIdentity['stage'],
   id: string,
   status: BatchJobStatus,
-  extra: Partial<BatchJobView> & { jobDir?: string; stageInJobId?: string } = {},
+  extra: Partial<BatchJobView> & { jobDir?: string; stageInJobId?: string; spot?: boolean } = {},
 ): BatchJobView => {
-  const { jobDir = JOB_DIR, stageInJobId, ...rest } = extra;
+  const { jobDir = JOB_DIR, stageInJobId, spot, ...rest } = extra;
   const view: BatchJobView = {
     jobId: id,
     jobName: `${jobDir}-${stage}`,
@@ -78,6 +92,7 @@ const jobOf = (
       stage,
       jobDir,
       ...(stageInJobId ? { stageInJobId } : {}),
+      ...(spot ? { spot } : {}),
     }),
     dependsOn: stageInJobId ? [stageInJobId] : [],
     ...rest,
@@ -341,5 +356,116 @@ describe('Batch job state changes drive the same job rows and status files as EC
       /was not submitted by ncaas/,
     );
     expect(batch.stageOuts).toEqual([]);
+  });
+});
+
+describe('Spot with an on-demand fallback: a launch Spot capacity failed is launched again on on-demand, once', () => {
+  const RECLAIMED = 'Host EC2 (instance i-0123456789abcdef0) terminated.';
+  const NO_CAPACITY =
+    'Canceled by JobStateTimeLimit action due to reason: CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY';
+
+  /** A Spot launch whose stage-in ran and whose analysis Spot took back. */
+  const reclaimed = async (label: string) => {
+    const launch = await launched(label);
+    const { h, batch, ts } = launch;
+    batch.onDemand = [];
+    jobOf(batch, h, ts, 'in', 'in-1', 'SUCCEEDED', { startedAt: STARTED, exitCode: 0, spot: true });
+    const run = jobOf(batch, h, ts, 'run', 'run-1', 'FAILED', {
+      stageInJobId: 'in-1',
+      startedAt: STARTED,
+      statusReason: RECLAIMED,
+      spot: true,
+    });
+    return { ...launch, run };
+  };
+
+  test('the instance taken back: the old folder cleaned up, the dataset relaunched, the user told', async () => {
+    const { h, batch, ts, event, run } = await reclaimed('spot-reclaim');
+    expect(await event(run)).toBe('relaunched on on-demand capacity as od-run-1');
+    expect(batch.stageOuts).toEqual([expect.objectContaining({ jobDir: JOB_DIR, cleanupOnly: true })]);
+    expect(batch.relaunches).toEqual([
+      expect.objectContaining({
+        attempt: 1,
+        instanceType: 'm5.xlarge',
+        job: expect.objectContaining({ jobId: ts, datasetKey: 'lab/inputs/session1.zip', launcher: 'batch' }),
+      }),
+    ]);
+    const dataset = await h.dataset('lab', ts);
+    expect(dataset).toMatchObject({ launcherId: 'od-run-1', attempt: 1 });
+    expect(dataset.state).not.toBe('INTERRUPTED');
+    expect(await h.status('lab', ts, 'session1.zip')).toMatchObject({
+      reason: 'Spot took the instance back: relaunched on on-demand capacity',
+      instance: 'od-run-1',
+    });
+    expect(await h.certificate('lab', ts)).toContain(
+      'relaunched on on-demand capacity: Batch analysis job od-run-1',
+    );
+    // The same event again, and the replaced launch's stage-in: nothing more is submitted.
+    expect(await event(run)).toMatch(/replaced launch|already under way/);
+    expect(await event(batch.jobs.get('in-1') as BatchJobView)).toMatch(/already under way/);
+    expect(batch.relaunches).toHaveLength(1);
+    expect(batch.stageOuts).toHaveLength(1);
+  });
+
+  test('a relaunch Batch did not take (throttled) is given back, so the retried event relaunches', async () => {
+    const { h, batch, ts, event, run } = await reclaimed('spot-retry');
+    batch.onDemand = [{ kind: 'retry', reason: 'AWS Batch did not take the stage-in job (Throttling)' }];
+    await expect(event(run)).rejects.toThrow('Throttling');
+    expect(await event(run)).toBe('relaunched on on-demand capacity as od-run-2');
+    expect((await h.dataset('lab', ts)).launcherId).toBe('od-run-2');
+    expect(batch.stageOuts.filter((o) => o.cleanupOnly)).toHaveLength(1);
+  });
+
+  test('a relaunch that cannot work fails the dataset with both reasons', async () => {
+    const { h, batch, ts, event, run } = await reclaimed('spot-refused');
+    batch.onDemand = [{ kind: 'failed', reason: 'AWS Batch refused the stage-in job (ClientException)' }];
+    expect(await event(run)).toBe('FAILED (on-demand relaunch failed)');
+    const dataset = await h.dataset('lab', ts);
+    expect(dataset.state).toBe('FAILED');
+    expect(dataset.reason).toContain('the instance running the analysis was taken back');
+    expect(dataset.reason).toContain('the relaunch on on-demand capacity failed: AWS Batch refused');
+  });
+
+  test('no Spot capacity for the stage-in: relaunched, nothing to clean up (no container ran)', async () => {
+    const { h, batch, ts, event } = await launched('spot-none');
+    batch.onDemand = [];
+    jobOf(batch, h, ts, 'in', 'in-1', 'FAILED', { statusReason: NO_CAPACITY, spot: true });
+    const run = jobOf(batch, h, ts, 'run', 'run-1', 'FAILED', {
+      stageInJobId: 'in-1',
+      statusReason: 'Dependent Job failed',
+      spot: true,
+    });
+    expect(await event(run)).toBe('relaunched on on-demand capacity as od-run-1');
+    expect(batch.stageOuts).toEqual([]);
+    expect(await h.certificate('lab', ts)).toContain('no Spot capacity');
+  });
+
+  test.each([
+    ['a job of the on-demand queue', RECLAIMED, false, true],
+    ['a stack without Spot', RECLAIMED, true, false],
+    [
+      'a job no environment can fit (not a capacity matter)',
+      'Canceled by JobStateTimeLimit action due to reason: MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT',
+      true,
+      true,
+    ],
+  ])('no fallback for %s: the launch ends as before', async (_, reason, spot, fallback) => {
+    const { h, batch, ts, event } = await launched(
+      `spot-no-${String(spot)}-${String(fallback)}-${reason.length}`,
+    );
+    if (fallback) batch.onDemand = [];
+    jobOf(batch, h, ts, 'in', 'in-1', 'SUCCEEDED', { startedAt: STARTED, exitCode: 0, spot });
+    const run = jobOf(batch, h, ts, 'run', 'run-1', 'FAILED', {
+      stageInJobId: 'in-1',
+      startedAt: STARTED,
+      statusReason: reason,
+      spot,
+    });
+    expect(await event(run)).toMatch(/^stage-out \S+ submitted$/);
+    expect(batch.relaunches).toEqual([]);
+    expect(batch.stageOuts).toEqual([
+      expect.objectContaining({ status: expect.stringMatching(/INTERRUPTED|FAILED/) }),
+    ]);
+    expect((await h.dataset('lab', ts)).launcherId).toBe('run-1');
   });
 });

@@ -47,20 +47,82 @@ test('no unacknowledged cdk-nag finding', () => {
   expect(nagFindings).toEqual([]);
 });
 
-test('the compute environment scales to zero; its maximum is DEPLOY_LIMIT jobs; Spot when asked', () => {
-  template.hasResourceProperties('AWS::Batch::ComputeEnvironment', {
-    Type: 'managed',
-    ComputeResources: Match.objectLike({ MinvCpus: 0, MaxvCpus: 100 * 4, Type: 'SPOT' }),
-  });
+test('Spot: a Spot and an on-demand compute environment, both scaling to zero, at most DEPLOY_LIMIT jobs', () => {
+  const environments = template.findResources('AWS::Batch::ComputeEnvironment');
+  const resources = Object.values(environments).map(
+    (r) => (r as { Properties: { ComputeResources: Json } }).Properties.ComputeResources,
+  );
+  expect(resources).toHaveLength(2);
+  expect(resources).toEqual(
+    expect.arrayContaining([
+      expect.objectContaining({
+        Type: 'SPOT',
+        AllocationStrategy: 'SPOT_PRICE_CAPACITY_OPTIMIZED',
+        MinvCpus: 0,
+        MaxvCpus: 100 * 4,
+      }),
+      expect.objectContaining({ Type: 'EC2', MinvCpus: 0, MaxvCpus: 100 * 4 }),
+    ]),
+  );
 });
 
-test('the queue cancels jobs stuck RUNNABLE for capacity or resources, after EXECUTION_TIMEOUT (at least 10 min)', () => {
-  template.hasResourceProperties('AWS::Batch::JobQueue', {
-    JobStateTimeLimitActions: [
-      'CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY',
-      'MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE',
-      'MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT',
-    ].map((reason) => ({ Action: 'CANCEL', MaxTimeSeconds: 600, Reason: reason, State: 'RUNNABLE' })),
+test('Spot: analysis jobs go to a Spot-first queue (on-demand behind it); an on-demand queue for the fallback', () => {
+  const jobQueue = template.toJSON().Resources[logicalIdOf(environment.jobQueue)] as { Properties: Json };
+  const onDemandQueue = template.toJSON().Resources[logicalIdOf(environment.onDemandJobQueue)] as {
+    Properties: Json;
+  };
+  const environmentIds = Object.keys(template.findResources('AWS::Batch::ComputeEnvironment'));
+  const spotId = environmentIds.find((id) => id.includes('SpotCompute'));
+  const onDemandId = environmentIds.find((id) => !id.includes('SpotCompute'));
+  const ref = (id: string | undefined) => ({ 'Fn::GetAtt': [id, 'ComputeEnvironmentArn'] });
+  expect(jobQueue.Properties.ComputeEnvironmentOrder).toEqual([
+    { ComputeEnvironment: ref(spotId), Order: 1 },
+    { ComputeEnvironment: ref(onDemandId), Order: 2 },
+  ]);
+  expect(onDemandQueue.Properties.ComputeEnvironmentOrder).toEqual([
+    { ComputeEnvironment: ref(onDemandId), Order: 1 },
+  ]);
+});
+
+test('the queues cancel jobs stuck RUNNABLE for capacity or resources, after EXECUTION_TIMEOUT (at least 10 min)', () => {
+  for (const queue of [environment.jobQueue, environment.onDemandJobQueue]) {
+    const resource = template.toJSON().Resources[logicalIdOf(queue)] as { Properties: Json };
+    expect(resource.Properties.JobStateTimeLimitActions).toEqual(
+      [
+        'CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY',
+        'MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE',
+        'MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT',
+      ].map((reason) => ({ Action: 'CANCEL', MaxTimeSeconds: 600, Reason: reason, State: 'RUNNABLE' })),
+    );
+  }
+});
+
+describe('without Spot', () => {
+  const onDemandOnly = synthesize(
+    configFrom(
+      neurocaasBlueprint({
+        Runtime: 'batch',
+        Container: { Image: IMAGE },
+        Lambda: { LambdaConfig: { COMMAND: 'run {} {} {} {}', EXECUTION_TIMEOUT: 7200 } },
+      }),
+    ),
+  );
+
+  test('one on-demand compute environment and one queue; no second queue in the handlers', () => {
+    onDemandOnly.template.resourceCountIs('AWS::Batch::ComputeEnvironment', 1);
+    onDemandOnly.template.hasResourceProperties('AWS::Batch::ComputeEnvironment', {
+      ComputeResources: Match.objectLike({ Type: 'EC2', MinvCpus: 0 }),
+    });
+    onDemandOnly.template.resourceCountIs('AWS::Batch::JobQueue', 1);
+    onDemandOnly.template.hasResourceProperties('AWS::Batch::JobQueue', {
+      JobStateTimeLimitActions: Match.arrayWith([Match.objectLike({ MaxTimeSeconds: 7200 })]),
+    });
+    const functions = onDemandOnly.template.findResources('AWS::Lambda::Function');
+    for (const fn of Object.values(functions)) {
+      const variables = (fn as { Properties: { Environment?: { Variables?: Json } } }).Properties.Environment
+        ?.Variables;
+      expect(variables?.NCAAS_BATCH_ON_DEMAND_JOB_QUEUE).toBeUndefined();
+    }
   });
 });
 
@@ -119,13 +181,14 @@ describe.each(['lab', 'lab2'])('the job definitions of group %s', (group) => {
   });
 });
 
-test('Batch job state changes of this queue go to the reconcile handler, which knows the queue', () => {
+test('Batch job state changes of both queues go to the reconcile handler, which knows the queues', () => {
   const queueArn = { 'Fn::GetAtt': [logicalIdOf(environment.jobQueue), 'JobQueueArn'] };
+  const onDemandArn = { 'Fn::GetAtt': [logicalIdOf(environment.onDemandJobQueue), 'JobQueueArn'] };
   template.hasResourceProperties('AWS::Events::Rule', {
     EventPattern: {
       source: ['aws.batch'],
       'detail-type': ['Batch Job State Change'],
-      detail: { jobQueue: [queueArn] },
+      detail: { jobQueue: [queueArn, onDemandArn] },
     },
     Targets: [
       Match.objectLike({ Arn: { 'Fn::GetAtt': [logicalIdOf(controlPlane.reconcileHandler), 'Arn'] } }),
@@ -136,6 +199,7 @@ test('Batch job state changes of this queue go to the reconcile handler, which k
       Properties: { Environment: { Variables: Json } };
     };
     expect(resource.Properties.Environment.Variables.NCAAS_BATCH_JOB_QUEUE).toEqual(queueArn);
+    expect(resource.Properties.Environment.Variables.NCAAS_BATCH_ON_DEMAND_JOB_QUEUE).toEqual(onDemandArn);
   }
 });
 
@@ -143,6 +207,7 @@ describe('handler permissions on Batch (policy simulator)', () => {
   const role = (fn: { role?: unknown }) => iam.roleSession(logicalIdOf(fn.role as never));
   const arn = (resource: string) => `arn:${FAKE.partition}:batch:${FAKE.region}:${FAKE.account}:${resource}`;
   const queue = iam.arnOf(logicalIdOf(environment.jobQueue));
+  const onDemandQueue = iam.arnOf(logicalIdOf(environment.onDemandJobQueue));
   const ours = { 'aws:ResourceTag/ncaas:analysis': ANALYSIS };
   const theirs = { 'aws:ResourceTag/ncaas:analysis': 'another-analysis' };
 
@@ -151,6 +216,7 @@ describe('handler permissions on Batch (policy simulator)', () => {
     async (name) => {
       const who = role(controlPlane[name]);
       expect(await iam.allows(who, 'batch:SubmitJob', queue)).toBe(true);
+      expect(await iam.allows(who, 'batch:SubmitJob', onDemandQueue)).toBe(true);
       expect(await iam.allows(who, 'batch:SubmitJob', arn('job/4c7599ae-0a82-49aa-ba5a-4727fcce14a8'))).toBe(
         true,
       );
