@@ -176,7 +176,7 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
     launcher,
     identifyWorker: async (id) => launcher.identify(id),
     // What a deployed analysis would email to the group's topic: printed, and kept in notifications.log.
-    notifier: new LocalNotifier(config.name, path.join(dir, 'notifications.log'), print),
+    notifier: new LocalNotifier(config, path.join(dir, 'notifications.log'), print),
     now,
     log,
   };

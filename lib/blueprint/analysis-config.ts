@@ -57,10 +57,23 @@ export interface ExistingVpcConfig {
 
 export type NotificationEvent = 'BEGIN' | 'END' | 'FAIL' | 'RETRY';
 
-export interface NotificationConfig {
-  /** Extra addresses subscribed for every group (besides each group's real ContactEmail). */
-  readonly emails: readonly string[];
+/** `Notifications.Groups.<group>`: a group's own choice (lib/control/notify.ts applies it). */
+export interface GroupNotificationConfig {
+  /** The group (an `AffiliateName`). */
+  readonly group: string;
+  /** Its `Events` (ALL spelled out), replacing the analysis's; the analysis's when it named none. */
   readonly events: readonly NotificationEvent[];
+  /** Its `Emails`: subscribed to this group's topic only. */
+  readonly emails: readonly string[];
+}
+
+export interface NotificationConfig {
+  /** `Notifications.Emails`: subscribed to every group's topic (besides each group's real ContactEmail). */
+  readonly emails: readonly string[];
+  /** `Notifications.Events` (ALL spelled out): the events of every group without a choice of its own. */
+  readonly events: readonly NotificationEvent[];
+  /** `Notifications.Groups`: the groups with a choice of their own (only affiliates). */
+  readonly groups: readonly GroupNotificationConfig[];
 }
 
 /** Retained resources of an earlier deploy to adopt instead of creating new ones. */

@@ -126,14 +126,47 @@ const networkSchema = z.strictObject({
     .min(1, { error: 'name at least one subnet' }),
 });
 
+const NOTIFICATION_EVENTS = 'BEGIN, END, FAIL, RETRY or ALL';
+
+const notificationEvents = (what: string) =>
+  z.array(z.enum(['BEGIN', 'END', 'FAIL', 'RETRY', 'ALL'], { error: `expected ${NOTIFICATION_EVENTS}` }), {
+    error: `expected ${what}: a list of ${NOTIFICATION_EVENTS} ([] sends nothing)`,
+  });
+
+const notificationEmails = (what: string) =>
+  z.array(text('an email address').regex(EMAIL, { error: 'expected an email address' }), {
+    error: `expected ${what}: a list of email addresses`,
+  });
+
+/** One group's own choice: its Events replace the analysis's, its Emails join its topic only. */
+const groupNotificationsSchema = z.strictObject(
+  {
+    Events: notificationEvents('Events').optional(),
+    Emails: notificationEmails('Emails').optional(),
+  },
+  { error: 'expected an object with "Events" and/or "Emails"' },
+);
+
 const notificationsSchema = z.strictObject({
-  Emails: z.array(text('an email address').regex(EMAIL, { error: 'expected an email address' })).optional(),
-  Events: z
-    .array(
-      z.enum(['BEGIN', 'END', 'FAIL', 'RETRY', 'ALL'], { error: 'expected BEGIN, END, FAIL, RETRY or ALL' }),
-    )
+  Emails: notificationEmails('Notifications.Emails').optional(),
+  Events: notificationEvents('Notifications.Events').optional(),
+  // Group names are checked against the affiliates below, where the affiliates are known.
+  Groups: z
+    .record(z.string(), groupNotificationsSchema, {
+      error: 'expected Notifications.Groups: an object of group name -> { "Events": [...], "Emails": [...] }',
+    })
     .optional(),
 });
+
+/** A `Notifications.Groups` key that names no affiliate: what is wrong and the names that would do. */
+export const notAGroupMessage = (name: string, groupNames: readonly string[]): string => {
+  const otherCase = groupNames.find((known) => known.toLowerCase() === name.toLowerCase());
+  return (
+    `"${name}" is not a group of this blueprint` +
+    (otherCase !== undefined ? ` (group names are case-sensitive: did you mean "${otherCase}"?)` : '') +
+    `: name one of the UXData.Affiliates: ${groupNames.map((known) => `"${known}"`).join(', ') || '(none)'}`
+  );
+};
 
 export const blueprintSchema = z
   .looseObject(
@@ -198,6 +231,20 @@ export const blueprintSchema = z
         });
       }
       const affiliates: unknown[] = Array.isArray(bp?.UXData?.Affiliates) ? bp.UXData.Affiliates : [];
+      const groupNames = affiliates
+        .map((affiliate) => (affiliate as { AffiliateName?: unknown } | null)?.AffiliateName)
+        .filter((name): name is string => typeof name === 'string');
+      const choices: unknown = bp?.Notifications?.Groups;
+      if (choices && typeof choices === 'object' && !Array.isArray(choices)) {
+        for (const name of Object.keys(choices)) {
+          if (groupNames.includes(name)) continue;
+          ctx.addIssue({
+            code: 'custom',
+            path: ['Notifications', 'Groups', name],
+            message: notAGroupMessage(name, groupNames),
+          });
+        }
+      }
       const seen = new Map<string, number>();
       affiliates.forEach((affiliate, index) => {
         const name = (affiliate as { AffiliateName?: unknown } | null)?.AffiliateName;

@@ -5,8 +5,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
-import type { AnalysisConfig, GroupConfig, NotificationEvent } from './analysis-config';
-import { blueprintSchema, BlueprintData, LEGACY_KEYS } from './blueprint-schema';
+import type {
+  AnalysisConfig,
+  GroupConfig,
+  GroupNotificationConfig,
+  NotificationEvent,
+} from './analysis-config';
+import { blueprintSchema, BlueprintData, LEGACY_KEYS, notAGroupMessage } from './blueprint-schema';
 
 export interface BlueprintProblem {
   /** JSON path, e.g. `UXData.Affiliates[1].AffiliateName`; empty for the whole file. */
@@ -80,10 +85,26 @@ export const loadBlueprintFile = (file: string): AnalysisConfig => {
 
 export const parseBlueprint = (json: unknown, sourceFile: string): ParseResult => {
   const parsed = blueprintSchema.safeParse(json, { reportInput: true });
-  if (!parsed.success) {
-    return { ok: false, problems: parsed.error.issues.map(toProblem) };
+  const dropped = droppedGroupKeys(json);
+  if (!parsed.success || dropped.length > 0) {
+    return { ok: false, problems: [...(parsed.error?.issues.map(toProblem) ?? []), ...dropped] };
   }
   return { ok: true, config: toAnalysisConfig(parsed.data, json as Record<string, unknown>, sourceFile) };
+};
+
+/**
+ * zod's records skip a `__proto__` key without checking it (so it cannot replace the prototype), which
+ * would silently ignore `Notifications.Groups.__proto__`: it is no group, so it is refused here.
+ */
+const droppedGroupKeys = (json: unknown): BlueprintProblem[] => {
+  const raw = json as { Notifications?: { Groups?: unknown }; UXData?: { Affiliates?: unknown } } | null;
+  const choices = raw?.Notifications?.Groups;
+  if (!choices || typeof choices !== 'object' || !Object.hasOwn(choices, '__proto__')) return [];
+  const affiliates = Array.isArray(raw?.UXData?.Affiliates) ? (raw.UXData.Affiliates as unknown[]) : [];
+  const names = affiliates
+    .map((a) => (a as { AffiliateName?: unknown } | null)?.AffiliateName)
+    .filter((name): name is string => typeof name === 'string');
+  return [{ path: 'Notifications.Groups.__proto__', message: notAGroupMessage('__proto__', names) }];
 };
 
 const formatPath = (segments: readonly PropertyKey[]): string =>
@@ -191,7 +212,7 @@ const toAnalysisConfig = (
   const allowedInstanceTypes = [
     ...new Set([...(defaultType ? [defaultType] : []), ...(bp.Submissions?.AllowedInstanceTypes ?? [])]),
   ];
-  const events = bp.Notifications?.Events ?? DEFAULTS.notificationEvents;
+  const notifications = toNotificationConfig(bp, groups, warnings);
 
   return {
     sourceFile,
@@ -235,10 +256,7 @@ const toAnalysisConfig = (
         }
       : {}),
     efsOnEc2Workers: bp.Efs?.MountOnEc2Workers ?? false,
-    notifications: {
-      emails: bp.Notifications?.Emails ?? [],
-      events: events.includes('ALL') ? ['BEGIN', 'END', 'FAIL', 'RETRY'] : (events as NotificationEvent[]),
-    },
+    notifications,
     adopt: {
       ...(bp.Adopt?.BucketName ? { bucketName: bp.Adopt.BucketName } : {}),
       ...(bp.Adopt?.TableName ? { tableName: bp.Adopt.TableName } : {}),
@@ -247,4 +265,42 @@ const toAnalysisConfig = (
     ignoredKeys: legacy,
     warnings,
   };
+};
+
+/** `ALL` spelled out; each event once, in the order written. */
+const notificationEvents = (events: readonly string[]): NotificationEvent[] =>
+  events.includes('ALL') ? ['BEGIN', 'END', 'FAIL', 'RETRY'] : ([...new Set(events)] as NotificationEvent[]);
+
+/**
+ * The analysis's choice, and each group's own (`Notifications.Groups`): a group's Events replace the
+ * analysis's for that group ([] sends it nothing), its Emails join its topic only. Settings that
+ * cannot take effect (no topic for the group) are warned about, not refused.
+ */
+const toNotificationConfig = (
+  bp: BlueprintData,
+  groups: readonly GroupConfig[],
+  warnings: string[],
+): AnalysisConfig['notifications'] => {
+  const events = notificationEvents(bp.Notifications?.Events ?? DEFAULTS.notificationEvents);
+  // The schema has refused names that are not affiliates.
+  const choices = Object.entries(bp.Notifications?.Groups ?? {}).map(
+    ([group, choice]): GroupNotificationConfig => ({
+      group,
+      events: choice.Events !== undefined ? notificationEvents(choice.Events) : events,
+      emails: choice.Emails ?? [],
+    }),
+  );
+  for (const choice of choices) {
+    const at = `Notifications.Groups.${choice.group}`;
+    if (groups.find((g) => g.name === choice.group)?.userInput === false) {
+      warnings.push(
+        `${at}: group "${choice.group}" does not submit jobs (UserInput false), so it has no notification topic: this setting is not used`,
+      );
+    } else if (choice.events.length === 0 && choice.emails.length > 0) {
+      warnings.push(
+        `${at}.Emails: group "${choice.group}" is sent no event, so it has no notification topic: these addresses are not subscribed`,
+      );
+    }
+  }
+  return { emails: bp.Notifications?.Emails ?? [], events, groups: choices };
 };

@@ -220,7 +220,7 @@ export const blueprintFreeAnalysis = (
     maxDatasets: Number.POSITIVE_INFINITY,
   },
   efsOnEc2Workers: false,
-  notifications: { emails: [], events: [] },
+  notifications: { emails: [], events: [], groups: [] },
   adopt: {},
   ignoredKeys: [],
   warnings: [],

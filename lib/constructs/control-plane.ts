@@ -392,7 +392,11 @@ export class ControlPlane extends Construct {
 export const handlerConfig = (config: AnalysisConfig): AnalysisConfig => ({
   ...config,
   groups: config.groups.map(({ contactEmail: _contact, ...g }) => ({ ...g, userNames: [] })),
-  notifications: { ...config.notifications, emails: [] },
+  notifications: {
+    ...config.notifications,
+    emails: [],
+    groups: config.notifications.groups.map((g) => ({ ...g, emails: [] })),
+  },
   ignoredKeys: [],
   warnings: [],
 });

@@ -4,7 +4,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { AnalysisConfig } from '../blueprint/analysis-config';
-import { notificationTopicName, notifiedGroups } from '../control/notify';
+import { notificationAddressesOf, notificationTopicName, notifiedGroups } from '../control/notify';
 
 export interface JobNotificationsProps {
   /** The analysis: its name names the topics, its groups get one each, its `Notifications` add addresses. */
@@ -12,15 +12,17 @@ export interface JobNotificationsProps {
 }
 
 /**
- * One SNS topic per group that submits jobs (`ncaas-{analysis}-{group}`), so no lab ever receives
- * another lab's job details. Subscribed by email: the group's ContactEmail when it is a real address,
- * and every address of the blueprint's `Notifications.Emails` (the analysis's own people). Each
- * address confirms its subscription from the email AWS sends it before anything is delivered.
+ * One SNS topic per group that submits jobs and is told about at least one event
+ * (`ncaas-{analysis}-{group}`), so no lab ever receives another lab's job details. Subscribed by
+ * email: the group's ContactEmail when it is a real address, every address of the blueprint's
+ * `Notifications.Emails` (the analysis's own people) and the group's own
+ * `Notifications.Groups.<group>.Emails`. Each address confirms its subscription from the email AWS
+ * sends it before anything is delivered.
  *
  * Encrypted with the AWS-managed key `alias/aws/sns` (no customer-managed key, no monthly charge;
  * its key policy lets SNS use it for any publisher of the account, so publishers need no KMS
  * permission); the topic policy refuses requests without TLS. No cost while nothing is published.
- * Nothing is created when the blueprint chose no event.
+ * Nothing is created for a group that is told about no event.
  */
 export class JobNotifications extends Construct {
   /** Group name -> its topic. */
@@ -40,12 +42,7 @@ export class JobNotifications extends Construct {
         enforceSSL: true,
       });
       this.topics.set(group, topic);
-      const contact = config.groups.find((g) => g.name === group)?.contactEmail;
-      const addresses = uniqueAddresses([
-        ...(contact !== undefined ? [contact] : []),
-        ...config.notifications.emails,
-      ]);
-      addresses.forEach(
+      notificationAddressesOf(config, group).forEach(
         (address, i) =>
           new sns.Subscription(this, `Email-${group}-${i}`, {
             topic,
@@ -77,14 +74,3 @@ export class JobNotifications extends Construct {
     );
   }
 }
-
-/** Each address once, ignoring case (a ContactEmail is often also in Notifications.Emails). */
-const uniqueAddresses = (addresses: readonly string[]): string[] => {
-  const seen = new Set<string>();
-  return addresses.filter((address) => {
-    const key = address.trim().toLowerCase();
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-};

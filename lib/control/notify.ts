@@ -1,7 +1,8 @@
 /**
  * Telling a group about its jobs (the blueprint's `Notifications`): BEGIN when a job is accepted,
  * END when every dataset has ended and none failed, FAIL when one failed or timed out, RETRY when a
- * launch is retried. Only the events the blueprint chose are sent.
+ * launch is retried. Only the events the blueprint chose for the job's group are sent: its own
+ * `Notifications.Groups.<group>.Events` when it has them, else the analysis's `Notifications.Events`.
  *
  * Each group has a topic of its own (lib/constructs/notifications.ts), so no lab ever receives
  * another's job details. A notification is a courtesy: one that cannot be sent is logged and never
@@ -28,9 +29,9 @@ export interface Notifier {
   notify(event: JobNotification): Promise<void>;
 }
 
-/** Sends `event` when the blueprint chose its kind; a failure to send is logged, never thrown. */
+/** Sends `event` when the blueprint chose its kind for its group; a failure to send is logged, never thrown. */
 export const sendNotification = async (ctx: ControlContext, event: JobNotification): Promise<void> => {
-  if (!ctx.notifier || !ctx.config.notifications.events.includes(event.kind)) return;
+  if (!ctx.notifier || !notificationEventsOf(ctx.config, event.group).includes(event.kind)) return;
   try {
     await ctx.notifier.notify(event);
   } catch (error) {
@@ -47,9 +48,34 @@ export const sendNotification = async (ctx: ControlContext, event: JobNotificati
 export const notificationTopicName = (analysis: string, group: string): string =>
   `ncaas-${analysis}-${group}`;
 
-/** The groups that get a topic: those that submit jobs, when the blueprint chose any event. */
+/** The events a group is told about: its own choice (`Notifications.Groups`), else the analysis's. */
+export const notificationEventsOf = (config: AnalysisConfig, group: string): readonly NotificationEvent[] =>
+  config.notifications.groups.find((g) => g.group === group)?.events ?? config.notifications.events;
+
+/** The groups that get a topic: those that submit jobs and are told about at least one event. */
 export const notifiedGroups = (config: AnalysisConfig): string[] =>
-  config.notifications.events.length === 0 ? [] : config.groups.filter((g) => g.userInput).map((g) => g.name);
+  config.groups
+    .filter((g) => g.userInput && notificationEventsOf(config, g.name).length > 0)
+    .map((g) => g.name);
+
+/**
+ * The addresses subscribed to a group's topic: its real ContactEmail, the analysis's
+ * `Notifications.Emails`, then its own `Notifications.Groups.<group>.Emails`; each once, ignoring
+ * case. No other group's address is ever among them.
+ */
+export const notificationAddressesOf = (config: AnalysisConfig, group: string): string[] => {
+  const contact = config.groups.find((g) => g.name === group)?.contactEmail;
+  const own = config.notifications.groups.find((g) => g.group === group)?.emails ?? [];
+  const seen = new Set<string>();
+  return [...(contact !== undefined ? [contact] : []), ...config.notifications.emails, ...own].filter(
+    (address) => {
+      const key = address.trim().toLowerCase();
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    },
+  );
+};
 
 // ---- the message ---------------------------------------------------------------------------------
 

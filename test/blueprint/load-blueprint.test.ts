@@ -146,6 +146,77 @@ describe('NeuroCAAS blueprints load unchanged', () => {
   });
 });
 
+describe('notifications chosen per group (Notifications.Groups)', () => {
+  const parse = (notifications: AnyJson, mutate: (bp: AnyJson) => void = () => undefined) => {
+    const result = parseBlueprint(
+      variant((bp) => {
+        bp.Notifications = notifications;
+        mutate(bp);
+      }),
+      'x.json',
+    );
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    return result.config;
+  };
+
+  test('without Groups every group keeps the analysis choice, as before', () => {
+    for (const file of fixtures) {
+      expect(loadBlueprintFile(path.join(FIXTURE_BLUEPRINTS, file)).notifications).toEqual({
+        emails: [],
+        events: ['BEGIN', 'END', 'FAIL'],
+        groups: [],
+      });
+    }
+    expect(parse({ Events: ['FAIL'], Emails: ['ops@example.org'] }).notifications).toEqual({
+      emails: ['ops@example.org'],
+      events: ['FAIL'],
+      groups: [],
+    });
+  });
+
+  test("a group's Events replace the analysis's; ALL is every event; [] is none; no Events keeps the analysis's", () => {
+    const config = parse(
+      {
+        Events: ['END', 'FAIL', 'END'],
+        Emails: ['ops@example.org'],
+        Groups: { lab: { Events: ['FAIL', 'ALL'] }, lab2: { Emails: ['pi@lab2.example.org'] } },
+      },
+      (bp) => bp.UXData.Affiliates.push({ AffiliateName: 'lab3', UserNames: [] }),
+    );
+    expect(config.notifications.events).toEqual(['END', 'FAIL']);
+    expect(config.notifications.groups).toEqual([
+      { group: 'lab', events: ['BEGIN', 'END', 'FAIL', 'RETRY'], emails: [] },
+      { group: 'lab2', events: ['END', 'FAIL'], emails: ['pi@lab2.example.org'] },
+    ]);
+    expect(config.warnings).toEqual([]);
+
+    const silenced = parse({ Groups: { lab: { Events: [] } } });
+    expect(silenced.notifications.groups).toEqual([{ group: 'lab', events: [], emails: [] }]);
+    const optIn = parse({ Events: [], Groups: { lab2: { Events: ['RETRY'] } } });
+    expect(optIn.notifications.events).toEqual([]);
+    expect(optIn.notifications.groups).toEqual([{ group: 'lab2', events: ['RETRY'], emails: [] }]);
+  });
+
+  test('settings that cannot take effect are warned about by path', () => {
+    const config = parse(
+      {
+        Events: [],
+        Groups: {
+          viewers: { Events: ['FAIL'] },
+          lab: { Emails: ['pi@lab.example.org'] },
+          lab2: { Events: [], Emails: ['pi@lab2.example.org'] },
+        },
+      },
+      (bp) => bp.UXData.Affiliates.push({ AffiliateName: 'viewers', UserNames: [], UserInput: false }),
+    );
+    expect(config.warnings).toEqual([
+      'Notifications.Groups.viewers: group "viewers" does not submit jobs (UserInput false), so it has no notification topic: this setting is not used',
+      'Notifications.Groups.lab.Emails: group "lab" is sent no event, so it has no notification topic: these addresses are not subscribed',
+      'Notifications.Groups.lab2.Emails: group "lab2" is sent no event, so it has no notification topic: these addresses are not subscribed',
+    ]);
+  });
+});
+
 describe('bad blueprints fail with the field named and what is expected', () => {
   const cases: Array<[string, (bp: AnyJson) => void, string, RegExp]> = [
     [
@@ -309,6 +380,120 @@ describe('bad blueprints fail with the field named and what is expected', () => 
       'Notifications.Emails[0]',
       /email address/,
     ],
+    [
+      'notification Emails a single string',
+      (bp) => (bp.Notifications = { Emails: 'ops@example.org' }),
+      'Notifications.Emails',
+      /a list of email addresses; got "ops@example.org"/,
+    ],
+    [
+      'notification Events a single string',
+      (bp) => (bp.Notifications = { Events: 'FAIL' }),
+      'Notifications.Events',
+      /a list of BEGIN, END, FAIL, RETRY or ALL/,
+    ],
+    [
+      'notification event unknown',
+      (bp) => (bp.Notifications = { Events: ['BEGIN', 'DONE'] }),
+      'Notifications.Events[1]',
+      /expected BEGIN, END, FAIL, RETRY or ALL; got "DONE"/,
+    ],
+    [
+      'notification group not an affiliate, with the known groups',
+      (bp) => (bp.Notifications = { Groups: { labA: { Events: ['FAIL'] } } }),
+      'Notifications.Groups.labA',
+      /^"labA" is not a group of this blueprint: name one of the UXData.Affiliates: "lab", "lab2"$/,
+    ],
+    [
+      'notification group in the wrong case',
+      (bp) => (bp.Notifications = { Groups: { LAB2: {} } }),
+      'Notifications.Groups.LAB2',
+      /case-sensitive: did you mean "lab2"\?\): name one of the UXData.Affiliates: "lab", "lab2"/,
+    ],
+    [
+      'notification group named like an object property',
+      (bp) => (bp.Notifications = { Groups: { constructor: { Events: ['FAIL'] } } }),
+      'Notifications.Groups.constructor',
+      /"constructor" is not a group of this blueprint/,
+    ],
+    [
+      'notification group named __proto__ (which zod would drop unchecked)',
+      (bp) => (bp.Notifications = JSON.parse('{"Groups": {"__proto__": {"Events": ["FAIL"]}}}')),
+      'Notifications.Groups.__proto__',
+      /"__proto__" is not a group of this blueprint: name one of the UXData.Affiliates: "lab", "lab2"/,
+    ],
+    [
+      'notification Groups a list of names',
+      (bp) => (bp.Notifications = { Groups: ['lab'] }),
+      'Notifications.Groups',
+      /an object of group name -> \{ "Events": \[...\], "Emails": \[...\] \}; got a list/,
+    ],
+    [
+      'notification Groups a string',
+      (bp) => (bp.Notifications = { Groups: 'lab' }),
+      'Notifications.Groups',
+      /an object of group name/,
+    ],
+    [
+      "a group's choice null",
+      (bp) => (bp.Notifications = { Groups: { lab: null } }),
+      'Notifications.Groups.lab',
+      /expected an object with "Events" and\/or "Emails"; got null/,
+    ],
+    [
+      "a group's choice a list of events",
+      (bp) => (bp.Notifications = { Groups: { lab: ['FAIL'] } }),
+      'Notifications.Groups.lab',
+      /expected an object with "Events" and\/or "Emails"; got a list/,
+    ],
+    [
+      "a group's Events a single string",
+      (bp) => (bp.Notifications = { Groups: { lab: { Events: 'FAIL' } } }),
+      'Notifications.Groups.lab.Events',
+      /a list of BEGIN, END, FAIL, RETRY or ALL \(\[\] sends nothing\); got "FAIL"/,
+    ],
+    [
+      "a group's event in lower case",
+      (bp) => (bp.Notifications = { Groups: { lab: { Events: ['fail'] } } }),
+      'Notifications.Groups.lab.Events[0]',
+      /expected BEGIN, END, FAIL, RETRY or ALL; got "fail"/,
+    ],
+    [
+      "a group's event not a string",
+      (bp) => (bp.Notifications = { Groups: { lab2: { Events: ['END', 3] } } }),
+      'Notifications.Groups.lab2.Events[1]',
+      /expected BEGIN, END, FAIL, RETRY or ALL; got 3/,
+    ],
+    [
+      "a group's address malformed",
+      (bp) => (bp.Notifications = { Groups: { lab: { Emails: ['pi at lab.org'] } } }),
+      'Notifications.Groups.lab.Emails[0]',
+      /expected an email address; got "pi at lab.org"/,
+    ],
+    [
+      "a group's address empty",
+      (bp) => (bp.Notifications = { Groups: { lab: { Emails: [''] } } }),
+      'Notifications.Groups.lab.Emails[0]',
+      /an email address is empty/,
+    ],
+    [
+      "a group's Emails a single string",
+      (bp) => (bp.Notifications = { Groups: { lab: { Emails: 'pi@lab.org' } } }),
+      'Notifications.Groups.lab.Emails',
+      /a list of email addresses/,
+    ],
+    [
+      "a typo in a group's choice",
+      (bp) => (bp.Notifications = { Groups: { lab: { Event: ['FAIL'] } } }),
+      'Notifications.Groups.lab',
+      /unknown key "Event"/,
+    ],
+    [
+      'a typo in Notifications.Groups',
+      (bp) => (bp.Notifications = { Group: { lab: { Events: ['FAIL'] } } }),
+      'Notifications',
+      /unknown key "Group"/,
+    ],
   ];
 
   test.each(cases)('%s', (_name, mutate, field, message) => {
@@ -334,6 +519,25 @@ describe('bad blueprints fail with the field named and what is expected', () => 
       'Lambda.LambdaConfig.AMI',
       'Lambda.LambdaConfig.MAXCOST',
       'UXData.Affiliates[1].AffiliateName',
+    ]);
+  });
+
+  test("a group's problems are reported with every other problem, each path once", () => {
+    const problems = problemsOf(
+      variant((bp) => {
+        bp.REGION = 'moon';
+        bp.Notifications = {
+          Events: ['NEVER'],
+          Groups: { lab: { Events: ['SOMETIMES'], Emails: ['x'] }, nolab: {}, lab2: { Events: [] } },
+        };
+      }),
+    );
+    expect(problems.map((p) => p.path)).toEqual([
+      'REGION',
+      'Notifications.Events[0]',
+      'Notifications.Groups.lab.Events[0]',
+      'Notifications.Groups.lab.Emails[0]',
+      'Notifications.Groups.nolab',
     ]);
   });
 

@@ -167,3 +167,71 @@ test('a notifier that fails never stops the job; the failure is logged', async (
     error: 'SNS is unavailable',
   });
 });
+
+describe("each group's own choice (Notifications.Groups)", () => {
+  const sentAs = (h: ControlHarness) => h.notifications.sent.map((n) => [n.group, n.kind, n.jobId]);
+
+  test("a group's Events replace the analysis's for that group only", async () => {
+    const h = await newControl(emulators, 'notify-per-group', {
+      notificationGroups: { lab: { Events: ['FAIL'] } },
+    });
+    const [aOk] = await runJob(h, 'lab', 'a-ok');
+    await h.finishWorker('lab', 'a-ok', aOk, { status: 'SUCCESS', exit_code: 0 });
+    const [bOk] = await runJob(h, 'lab2', 'b-ok');
+    await h.finishWorker('lab2', 'b-ok', bOk, { status: 'SUCCESS', exit_code: 0 });
+    const [aBad] = await runJob(h, 'lab', 'a-bad');
+    await h.finishWorker('lab', 'a-bad', aBad, { status: 'FAILED', exit_code: 2, reason: 'exit 2' });
+
+    // lab chose FAIL only: no BEGIN, no END; lab2 keeps the analysis's default (BEGIN, END, FAIL).
+    expect(sentAs(h)).toEqual([
+      ['lab2', 'BEGIN', 'b-ok'],
+      ['lab2', 'END', 'b-ok'],
+      ['lab', 'FAIL', 'a-bad'],
+    ]);
+    expect(h.notifications.sent[2]).toMatchObject({
+      reason: 'lab/inputs/d0.bin: FAILED (exit 2)',
+      resultsUrl: resultsUrl(h, 'lab', 'a-bad'),
+    });
+  });
+
+  test('an empty Events list silences a group: no BEGIN, RETRY, FAIL, nor a budget refusal', async () => {
+    const h = await newControl(emulators, 'notify-silenced', {
+      maxCost: 1,
+      notificationEvents: ['ALL'],
+      notificationGroups: { lab: { Events: [] } },
+    });
+    await h.put('lab/inputs/d.bin');
+    await h.put('lab/configs/long.yaml', '__duration__: 600\n'); // $1.92 of a $1.00 budget
+    await h.submit('lab', 'costly', submitJson('lab', 'costly', 'lab/inputs/d.bin', 'lab/configs/long.yaml'));
+    expect(await h.states('lab', 'costly')).toEqual(['FAILED']);
+
+    h.launcher.script({ kind: 'retry', reason: 'InsufficientInstanceCapacity in every subnet' });
+    await runJob(h, 'lab', 'quiet');
+    await h.deliverLaunches();
+    const quiet = await h.dataset('lab', 'quiet');
+    await h.workerState(quiet.launcherId ?? '', 'running');
+    await h.finishWorker('lab', 'quiet', 'd0.bin', { status: 'FAILED', exit_code: 1, reason: 'exit 1' });
+    expect(await h.states('lab', 'quiet')).toEqual(['FAILED']);
+    expect(h.notifications.sent).toEqual([]);
+
+    // lab2 has no choice of its own: the analysis's ALL, RETRY included.
+    h.launcher.script({ kind: 'retry', reason: 'InsufficientInstanceCapacity in every subnet' });
+    await runJob(h, 'lab2', 'loud');
+    expect(sentAs(h)).toEqual([
+      ['lab2', 'BEGIN', 'loud'],
+      ['lab2', 'RETRY', 'loud'],
+    ]);
+  });
+
+  test('with no analysis event, only a group that opts in is told, and only what it chose', async () => {
+    const h = await newControl(emulators, 'notify-opt-in', {
+      notificationEvents: [],
+      notificationGroups: { lab2: { Events: ['END'] } },
+    });
+    const [a] = await runJob(h, 'lab', 'a');
+    await h.finishWorker('lab', 'a', a, { status: 'SUCCESS', exit_code: 0 });
+    const [b] = await runJob(h, 'lab2', 'b');
+    await h.finishWorker('lab2', 'b', b, { status: 'SUCCESS', exit_code: 0 });
+    expect(sentAs(h)).toEqual([['lab2', 'END', 'b']]);
+  });
+});

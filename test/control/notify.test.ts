@@ -4,15 +4,20 @@
  * where that SDK is missing.
  */
 import { snsPublish, type SnsModule } from '../../lib/control/aws-context';
+import { handlerConfig } from '../../lib/constructs/control-plane';
 import {
   MAX_SUBJECT_LENGTH,
+  notificationAddressesOf,
+  notificationEventsOf,
+  notifiedGroups,
   renderNotification,
   TopicNotifier,
   topicsFromArnPrefix,
   type JobNotification,
   type Publish,
 } from '../../lib/control/notify';
-import { analysisConfig } from '../support/control-harness';
+import { parseBlueprint } from '../../lib/blueprint/load-blueprint';
+import { analysisConfig, blueprintJson } from '../support/control-harness';
 
 const event: JobNotification = {
   kind: 'FAIL',
@@ -114,4 +119,63 @@ test('without @aws-sdk/client-sns a publish fails with a plain message (and the 
   }
   if (!installed)
     await expect(snsPublish()('arn:aws:sns:us-east-1:1:t', 's', 'm', {})).rejects.toThrow('not available');
+});
+
+describe("each group's own choice (Notifications.Groups)", () => {
+  const configWith = (notifications: Record<string, unknown>) => {
+    const json = blueprintJson('epi');
+    const affiliates = (json.UXData as { Affiliates: Record<string, unknown>[] }).Affiliates;
+    affiliates[1].ContactEmail = 'pi@lab2.example.org';
+    const parsed = parseBlueprint({ ...json, Notifications: notifications }, 'epi.json');
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
+    return parsed.config;
+  };
+  const config = configWith({
+    Events: ['BEGIN', 'END', 'FAIL'],
+    Emails: ['ops@example.org'],
+    Groups: {
+      lab: { Events: ['FAIL', 'RETRY'], Emails: ['pi@lab.example.org', 'OPS@example.org'] },
+      lab2: { Emails: ['student@lab2.example.org'] },
+      viewers: { Events: ['ALL'] },
+    },
+  });
+
+  test("a group's Events replace the analysis's; a group without Events keeps the analysis's", () => {
+    expect(notificationEventsOf(config, 'lab')).toEqual(['FAIL', 'RETRY']);
+    expect(notificationEventsOf(config, 'lab2')).toEqual(['BEGIN', 'END', 'FAIL']);
+    expect(notificationEventsOf(config, 'unknown')).toEqual(['BEGIN', 'END', 'FAIL']);
+  });
+
+  test("a topic's addresses: its ContactEmail, the analysis's Emails, its own Emails; never another group's", () => {
+    // lab's ContactEmail is placeholder text; OPS@ is ops@ already (case is ignored).
+    expect(notificationAddressesOf(config, 'lab')).toEqual(['ops@example.org', 'pi@lab.example.org']);
+    expect(notificationAddressesOf(config, 'lab2')).toEqual([
+      'pi@lab2.example.org',
+      'ops@example.org',
+      'student@lab2.example.org',
+    ]);
+  });
+
+  test('topics only for groups that submit and are told about at least one event', () => {
+    // viewers chose ALL but submits nothing: no topic.
+    expect(notifiedGroups(config)).toEqual(['lab', 'lab2']);
+    const silenced = configWith({ Groups: { lab: { Events: [] } } });
+    expect(notifiedGroups(silenced)).toEqual(['lab2']);
+    const topicOf = topicsFromArnPrefix(silenced, 'arn:aws:sns:us-east-1:123456789012:');
+    expect(topicOf('lab')).toBeUndefined();
+    expect(topicOf('lab2')).toBe('arn:aws:sns:us-east-1:123456789012:ncaas-epi-lab2');
+    const optIn = configWith({ Events: [], Groups: { lab2: { Events: ['END'] } } });
+    expect(notifiedGroups(optIn)).toEqual(['lab2']);
+  });
+
+  test("the handlers keep each group's events but no address", () => {
+    const handlers = handlerConfig(config);
+    expect(JSON.stringify(handlers)).not.toMatch(/@/);
+    expect(handlers.notifications.groups.map((g) => [g.group, g.events])).toEqual([
+      ['lab', ['FAIL', 'RETRY']],
+      ['lab2', ['BEGIN', 'END', 'FAIL']],
+      ['viewers', ['BEGIN', 'END', 'FAIL', 'RETRY']],
+    ]);
+    expect(notifiedGroups(handlers)).toEqual(['lab', 'lab2']);
+  });
 });

@@ -161,3 +161,114 @@ test('a group with no real address still gets its topic (subscribe later), with 
   expect(subs.get(topics.get('ncaas-test-analysis-lab2') ?? '')).toBeUndefined();
   expect(subs.get(topics.get('ncaas-test-analysis-lab') ?? '')).toEqual(['lab@example.org']);
 });
+
+describe("each group's own choice (Notifications.Groups)", () => {
+  const perGroup = neurocaasBlueprint({
+    UXData: {
+      Affiliates: [
+        { AffiliateName: 'lab', UserNames: ['alice'], UserInput: true, ContactEmail: 'lab@example.org' },
+        { AffiliateName: 'lab2', UserNames: [], UserInput: true, ContactEmail: 'The email we should notify' },
+        { AffiliateName: 'lab3', UserNames: [], UserInput: true, ContactEmail: 'lab3@example.org' },
+        { AffiliateName: 'viewers', UserNames: [], UserInput: false },
+      ],
+    },
+    Notifications: {
+      Emails: ['dev@example.org'],
+      Groups: {
+        lab: { Events: ['FAIL'], Emails: ['pi-lab@example.org'] },
+        lab2: { Emails: ['pi-lab2@example.org', 'DEV@example.org'] },
+        lab3: { Events: [] },
+      },
+    },
+  });
+  const { template, nagFindings } = synthesize(configFrom(perGroup));
+  const topics = topicsByName(template);
+
+  test('a topic only for each group told about at least one event', () => {
+    // lab3 chose no event; viewers submits nothing.
+    expect([...topics.keys()].sort()).toEqual(['ncaas-test-analysis-lab', 'ncaas-test-analysis-lab2']);
+    // The stack output lists the same two: `{"lab":"<arn>","lab2":"<arn>"}`, joined from the topics' Refs.
+    const parts = template.findOutputs('NotificationTopics').NotificationTopics.Value[
+      'Fn::Join'
+    ][1] as unknown[];
+    expect(parts.filter((p) => typeof p === 'string').join('')).toBe('{"lab":"","lab2":""}');
+    expect(parts.filter((p) => typeof p !== 'string')).toEqual([
+      { Ref: topics.get('ncaas-test-analysis-lab') },
+      { Ref: topics.get('ncaas-test-analysis-lab2') },
+    ]);
+  });
+
+  test("a group's own Emails are on its topic only; no address reaches another group's topic", () => {
+    const subs = subscriptions(template);
+    expect(subs.get(topics.get('ncaas-test-analysis-lab') ?? '')?.sort()).toEqual([
+      'dev@example.org',
+      'lab@example.org',
+      'pi-lab@example.org',
+    ]);
+    expect(subs.get(topics.get('ncaas-test-analysis-lab2') ?? '')?.sort()).toEqual([
+      'dev@example.org',
+      'pi-lab2@example.org',
+    ]);
+    expect(subs.size).toBe(2);
+    // lab3 has no topic, so its real ContactEmail is subscribed nowhere.
+    expect(JSON.stringify(template.toJSON())).not.toContain('lab3@example.org');
+  });
+
+  test('the control plane may publish to these two topics only', () => {
+    const allowed = [...topics.values()]
+      .map((id) => ({ Ref: id }))
+      .sort((a, b) => a.Ref.localeCompare(b.Ref));
+    const publish = statementsWith(template, 'sns:Publish');
+    expect(publish.length).toBe(4);
+    for (const s of publish) {
+      const resources = (
+        Array.isArray(s.Resource) ? [...(s.Resource as { Ref: string }[])] : [s.Resource]
+      ) as {
+        Ref: string;
+      }[];
+      expect(resources.sort((a, b) => a.Ref.localeCompare(b.Ref))).toEqual(allowed);
+    }
+  });
+
+  test("the handlers know each group's events, and no address", () => {
+    const functions = template.findResources('AWS::Lambda::Function', {
+      Properties: { Environment: { Variables: { NCAAS_ANALYSIS: 'test-analysis' } } },
+    });
+    expect(Object.keys(functions)).toHaveLength(4);
+    for (const fn of Object.values(functions)) {
+      const variables = (((fn as Json).Properties as Json).Environment as { Variables: Json }).Variables;
+      expect(JSON.stringify(variables)).not.toContain('@example.org');
+      const config = JSON.parse(String(variables.NCAAS_ANALYSIS_CONFIG)) as {
+        notifications: { events: string[]; groups: { group: string; events: string[] }[] };
+      };
+      expect(config.notifications.events).toEqual(['BEGIN', 'END', 'FAIL']);
+      expect(config.notifications.groups.map((g) => [g.group, g.events])).toEqual([
+        ['lab', ['FAIL']],
+        ['lab2', ['BEGIN', 'END', 'FAIL']],
+        ['lab3', []],
+      ]);
+    }
+  });
+
+  test('has no unacknowledged cdk-nag AwsSolutions finding', () => {
+    expect(nagFindings).toEqual([]);
+  });
+});
+
+test('no event for the analysis: only the group that opts in has a topic, with only its addresses', () => {
+  const { template, nagFindings } = synthesize(
+    configFrom(
+      blueprint({
+        Notifications: { Events: [], Groups: { lab2: { Events: ['END'], Emails: ['pi-lab2@example.org'] } } },
+      }),
+    ),
+  );
+  const topics = topicsByName(template);
+  expect([...topics.keys()]).toEqual(['ncaas-test-analysis-lab2']);
+  expect([...subscriptions(template)]).toEqual([
+    [topics.get('ncaas-test-analysis-lab2'), ['pi-lab2@example.org']],
+  ]);
+  // lab's real ContactEmail belongs to a group with no topic: it is nowhere in the template.
+  expect(JSON.stringify(template.toJSON())).not.toContain('lab@example.org');
+  expect(nagFindings).toEqual([]);
+});

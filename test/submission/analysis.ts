@@ -34,7 +34,7 @@ export const testAnalysis = (overrides: Partial<AnalysisConfig> = {}): AnalysisC
     maxDatasets: 5,
   },
   efsOnEc2Workers: false,
-  notifications: { emails: [], events: [] },
+  notifications: { emails: [], events: [], groups: [] },
   adopt: {},
   ignoredKeys: [],
   warnings: [],

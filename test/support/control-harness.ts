@@ -281,6 +281,8 @@ export interface AnalysisOptions {
   readonly workerTimeout?: number;
   /** `Notifications.Events`. @default the blueprint's default (BEGIN, END, FAIL) */
   readonly notificationEvents?: readonly string[];
+  /** `Notifications.Groups`: groups with a choice of their own. @default none */
+  readonly notificationGroups?: Readonly<Record<string, { Events?: string[]; Emails?: string[] }>>;
 }
 
 export const COMMAND =
@@ -315,8 +317,13 @@ export const blueprintJson = (name: string, options: AnalysisOptions = {}): Reco
     MaxDatasetSizeGiB: 50,
     MaxDatasets: 4,
   },
-  ...(options.notificationEvents !== undefined
-    ? { Notifications: { Events: [...options.notificationEvents] } }
+  ...(options.notificationEvents !== undefined || options.notificationGroups !== undefined
+    ? {
+        Notifications: {
+          ...(options.notificationEvents !== undefined ? { Events: [...options.notificationEvents] } : {}),
+          ...(options.notificationGroups !== undefined ? { Groups: options.notificationGroups } : {}),
+        },
+      }
     : {}),
 });
 
