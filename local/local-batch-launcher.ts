@@ -13,7 +13,7 @@ import type { BatchJobView } from '../lib/launch/batch-api';
 import { BatchLauncher } from '../lib/launch/batch-launcher';
 import { identityOf } from '../lib/launch/batch-stages';
 import type { LaunchOutcome, LaunchRequest, Launcher } from '../lib/launch/launcher';
-import { LocalBatch, LOCAL_JOB_QUEUE, localJobDefinitions } from './local-batch';
+import { LocalBatch, LOCAL_JOB_QUEUE, type LocalBatchProps, localJobDefinitions } from './local-batch';
 import { AWS_WRAPPER_DIR } from './local-launcher';
 
 export interface LocalBatchLauncherProps {
@@ -25,13 +25,15 @@ export interface LocalBatchLauncherProps {
   readonly workerEnv: Readonly<Record<string, string>>;
   /** Between SIGTERM and SIGKILL when a job is stopped. @default 10 s */
   readonly stopGraceMs?: number;
+  /** Fault injection (tests): jobs that cannot start, and why (./local-batch.ts). */
+  readonly startFailure?: LocalBatchProps['startFailure'];
 }
 
 /** Emits `batch-state` (detail, isoTime) as EventBridge delivers `Batch Job State Change`. */
 export class LocalBatchLauncher extends EventEmitter implements Launcher {
   readonly kind = 'batch' as const;
   readonly service: LocalBatch;
-  /** What the reconcile code drives (describe, submitStageOut): the real launcher. */
+  /** What the reconcile code and the watchdog drive (stage-outs, clean-ups): the real launcher. */
   readonly stages: BatchLauncher;
   /** Where each group's EFS stand-in is: `<efsDir>/<group>/jobs/<jobDir>` while a job runs. */
   readonly efsDir: string;
@@ -45,6 +47,7 @@ export class LocalBatchLauncher extends EventEmitter implements Launcher {
       stagingEnv: props.workerEnv,
       stagingPathPrefix: AWS_WRAPPER_DIR,
       ...(props.stopGraceMs !== undefined ? { stopGraceMs: props.stopGraceMs } : {}),
+      ...(props.startFailure ? { startFailure: props.startFailure } : {}),
     });
     this.stages = new BatchLauncher({
       api: this.service,

@@ -46,6 +46,11 @@ export interface LocalBatchProps {
   readonly stagingPathPrefix?: string;
   /** Between SIGTERM and SIGKILL when a job is stopped. @default 10 s */
   readonly stopGraceMs?: number;
+  /**
+   * Fault injection (tests): a reason when a job cannot start (an image that cannot be pulled, an
+   * instance lost before the container ran). It ends FAILED without running, as Batch reports it.
+   */
+  readonly startFailure?: (submission: BatchSubmission) => string | undefined;
   readonly now?: () => Date;
 }
 
@@ -165,6 +170,11 @@ export class LocalBatch extends EventEmitter implements BatchApi {
       return;
     }
     this.setStatus(job, 'RUNNABLE');
+    const failure = this.props.startFailure?.(job.submission);
+    if (failure !== undefined) {
+      this.end(job, 'FAILED', failure);
+      return;
+    }
     this.setStatus(job, 'STARTING');
     this.start(job);
   }
@@ -197,7 +207,8 @@ export class LocalBatch extends EventEmitter implements BatchApi {
       fs.writeFileSync(base.AWS_SHARED_CREDENTIALS_FILE, '');
     }
     const log = fs.openSync(job.logFile, 'a');
-    const [command, ...args] = stageCommand(stage);
+    // A command override (a clean-up on the analysis definition) replaces the definition's command.
+    const [command, ...args] = submission.command ?? stageCommand(stage);
     const child = spawn(command, args, {
       cwd: home,
       detached: true, // a process group, like a container: stopping it stops the analysis too

@@ -3,6 +3,7 @@
  * `ncaas local` and `npm run demo`, and the end-to-end tests, use only this.
  */
 import type { AnalysisConfig } from '../lib/blueprint/analysis-config';
+import type { BatchSubmission } from '../lib/launch/batch-api';
 
 export interface LocalRuntimeOptions {
   /** A blueprint name (blueprints/<name>.json) or a path. */
@@ -17,6 +18,11 @@ export interface LocalRuntimeOptions {
   readonly statusIntervalSeconds?: number;
   /** Progress lines (jobs started, finished); silent when false. @default console.log */
   readonly print?: (line: string) => void;
+  /**
+   * Fault injection (tests), batch blueprints: a reason when a Batch job cannot start (an image that
+   * cannot be pulled); it ends FAILED without running, as on AWS.
+   */
+  readonly batchStartFailure?: (submission: BatchSubmission) => string | undefined;
 }
 
 export interface LocalRuntime {

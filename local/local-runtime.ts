@@ -124,6 +124,7 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
           groups: config.groups.map((g) => g.name),
           dir,
           workerEnv,
+          ...(options.batchStartFailure ? { startFailure: options.batchStartFailure } : {}),
         })
       : new LocalLauncher({
           workersDir: path.join(dir, 'workers'),
@@ -268,7 +269,13 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
   }
 
   const watchdog = setInterval(
-    () => track('watchdog', () => runWatchdog(ctx, { listWorkers: async () => launcher.running() })),
+    () =>
+      track('watchdog', () =>
+        runWatchdog(ctx, {
+          listWorkers: async () => launcher.running(),
+          ...(launcher instanceof LocalBatchLauncher ? { batch: launcher.stages } : {}),
+        }),
+      ),
     options.watchdogIntervalMs ?? 30_000,
   );
   watchdog.unref();

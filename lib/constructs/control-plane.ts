@@ -324,7 +324,8 @@ export class ControlPlane extends Construct {
 
     if (props.batchJobQueueArn !== undefined) {
       grantBatchJobs(this, config, props.batchJobQueueArn, {
-        submitters: [this.launcher, this.reconcileHandler],
+        // The watchdog submits clean-up jobs for job folders left on EFS (lib/control/efs-folders.ts).
+        submitters: [this.launcher, this.reconcileHandler, this.watchdog],
         stoppers: handlers,
       });
     }
