@@ -13,14 +13,15 @@ import type { BatchJobView } from '../lib/launch/batch-api';
 import { BatchLauncher } from '../lib/launch/batch-launcher';
 import { identityOf } from '../lib/launch/batch-stages';
 import type { LaunchOutcome, LaunchRequest, Launcher } from '../lib/launch/launcher';
+import type { BatchSubmission } from '../lib/launch/batch-api';
 import {
   LocalBatch,
   LOCAL_JOB_QUEUE,
   LOCAL_SPOT_QUEUE,
+  type LocalBatchProps,
   localJobDefinitions,
   type SpotInterruption,
 } from './local-batch';
-import type { BatchSubmission } from '../lib/launch/batch-api';
 import { AWS_WRAPPER_DIR } from './local-launcher';
 
 export interface LocalBatchLauncherProps {
@@ -36,13 +37,15 @@ export interface LocalBatchLauncherProps {
   readonly spot?: boolean;
   /** Spot failures to play (./local-batch.ts). @default none */
   readonly spotInterruption?: (submission: BatchSubmission) => SpotInterruption | undefined;
+  /** Fault injection (tests): jobs that cannot start, and why (./local-batch.ts). */
+  readonly startFailure?: LocalBatchProps['startFailure'];
 }
 
 /** Emits `batch-state` (detail, isoTime) as EventBridge delivers `Batch Job State Change`. */
 export class LocalBatchLauncher extends EventEmitter implements Launcher {
   readonly kind = 'batch' as const;
   readonly service: LocalBatch;
-  /** What the reconcile code drives (describe, submitStageOut): the real launcher. */
+  /** What the reconcile code and the watchdog drive (stage-outs, clean-ups): the real launcher. */
   readonly stages: BatchLauncher;
   /** Where each group's EFS stand-in is: `<efsDir>/<group>/jobs/<jobDir>` while a job runs. */
   readonly efsDir: string;
@@ -57,6 +60,7 @@ export class LocalBatchLauncher extends EventEmitter implements Launcher {
       stagingPathPrefix: AWS_WRAPPER_DIR,
       ...(props.stopGraceMs !== undefined ? { stopGraceMs: props.stopGraceMs } : {}),
       ...(props.spotInterruption ? { spotInterruption: props.spotInterruption } : {}),
+      ...(props.startFailure ? { startFailure: props.startFailure } : {}),
     });
     this.stages = new BatchLauncher({
       api: this.service,

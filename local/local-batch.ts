@@ -51,6 +51,11 @@ export interface LocalBatchProps {
   readonly stagingPathPrefix?: string;
   /** Between SIGTERM and SIGKILL when a job is stopped. @default 10 s */
   readonly stopGraceMs?: number;
+  /**
+   * Fault injection (tests): a reason when a job cannot start (an image that cannot be pulled, an
+   * instance lost before the container ran). It ends FAILED without running, as Batch reports it.
+   */
+  readonly startFailure?: (submission: BatchSubmission) => string | undefined;
   readonly now?: () => Date;
   /**
    * Spot as it can go wrong (there is always capacity locally). Asked for every job as it becomes
@@ -176,6 +181,11 @@ export class LocalBatch extends EventEmitter implements BatchApi {
       return;
     }
     this.setStatus(job, 'RUNNABLE');
+    const failure = this.props.startFailure?.(job.submission);
+    if (failure !== undefined) {
+      this.end(job, 'FAILED', failure);
+      return;
+    }
     const interruption = this.props.spotInterruption?.(job.submission);
     const spot = job.submission.jobQueue === LOCAL_SPOT_QUEUE ? interruption : undefined;
     if (spot === 'no-capacity') {
@@ -221,7 +231,8 @@ export class LocalBatch extends EventEmitter implements BatchApi {
       fs.writeFileSync(base.AWS_SHARED_CREDENTIALS_FILE, '');
     }
     const log = fs.openSync(job.logFile, 'a');
-    const [command, ...args] = stageCommand(stage);
+    // A command override (a clean-up on the analysis definition) replaces the definition's command.
+    const [command, ...args] = submission.command ?? stageCommand(stage);
     const child = spawn(command, args, {
       cwd: home,
       detached: true, // a process group, like a container: stopping it stops the analysis too

@@ -3,7 +3,6 @@
  * `ncaas local` and `npm run demo`, and the end-to-end tests, use only this.
  */
 import type { AnalysisConfig } from '../lib/blueprint/analysis-config';
-
 import type { BatchSubmission } from '../lib/launch/batch-api';
 import type { SpotInterruption } from './local-batch';
 
@@ -25,6 +24,11 @@ export interface LocalRuntimeOptions {
    * back), to try the on-demand fallback locally. @default Spot never fails
    */
   readonly spotInterruption?: (submission: BatchSubmission) => SpotInterruption | undefined;
+  /**
+   * Fault injection (tests), batch blueprints: a reason when a Batch job cannot start (an image that
+   * cannot be pulled); it ends FAILED without running, as on AWS.
+   */
+  readonly batchStartFailure?: (submission: BatchSubmission) => string | undefined;
 }
 
 export interface LocalRuntime {

@@ -126,6 +126,7 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
           workerEnv,
           spot: config.batch?.spot ?? false,
           ...(options.spotInterruption ? { spotInterruption: options.spotInterruption } : {}),
+          ...(options.batchStartFailure ? { startFailure: options.batchStartFailure } : {}),
         })
       : new LocalLauncher({
           workersDir: path.join(dir, 'workers'),
@@ -270,7 +271,13 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
   }
 
   const watchdog = setInterval(
-    () => track('watchdog', () => runWatchdog(ctx, { listWorkers: async () => launcher.running() })),
+    () =>
+      track('watchdog', () =>
+        runWatchdog(ctx, {
+          listWorkers: async () => launcher.running(),
+          ...(launcher instanceof LocalBatchLauncher ? { batch: launcher.stages } : {}),
+        }),
+      ),
     options.watchdogIntervalMs ?? 30_000,
   );
   watchdog.unref();

@@ -688,7 +688,12 @@ finish() {
     rm -rf "$created_work_dir" || true
     worker_log=''
   fi
-  if [ "$stage" = out ]; then remove_batch_job_dir; fi
+  if [ "$stage" = out ]; then
+    remove_batch_job_dir
+    # The stage-out's own outcome, not the dataset's: it reported (a FAILED analysis too) and removed
+    # the folder. Exiting non-zero would have Batch run it again, reporting over its own report.
+    if [ "$uploads_failed" = 1 ]; then power_off 1; else power_off 0; fi
+  fi
   if [ "$final_status" = SUCCESS ]; then power_off 0; else power_off 1; fi
 }
 

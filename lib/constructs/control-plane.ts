@@ -329,7 +329,8 @@ export class ControlPlane extends Construct {
 
     if (props.batchJobQueueArn !== undefined) {
       grantBatchJobs(this, config, batchQueues(props), {
-        submitters: [this.launcher, this.reconcileHandler],
+        // The watchdog submits clean-up jobs for job folders left on EFS (lib/control/efs-folders.ts).
+        submitters: [this.launcher, this.reconcileHandler, this.watchdog],
         stoppers: handlers,
       });
     }

@@ -15,7 +15,9 @@
  *   RUNNABLE (no capacity), the analysis ran out of time, a stage never started. If the stage-in
  *   never started, nothing reached EFS: the dataset ends here, no container needed;
  * - stage-out ended: its final report (also an S3 event, ./reconcile.ts onFinalReport) decides; a
- *   stage-out that failed without one fails the dataset, naming the stage and why.
+ *   stage-out that failed without one fails the dataset, naming the stage and why;
+ * - the job folder (./efs-folders.ts): a stage-out or clean-up that SUCCEEDED removed it; one that
+ *   FAILED may not have, so a clean-up job follows (bounded), and the watchdog sweeps what is left.
  */
 import type { EventBridgeEvent } from 'aws-lambda';
 import type { DatasetRecord, Job } from '../job/job-store';
@@ -28,11 +30,18 @@ import { BATCH_LOG_GROUP, type BatchJobIdentity, identityOf } from '../launch/ba
 import { finalReportKey, jobResultFolder } from '../layout';
 import type { ControlContext } from './control-context';
 import { endDataset } from './dataset-finish';
+import {
+  type EfsFolderControl,
+  firstCleanup,
+  folderRemoved,
+  jobFolderRecorder,
+  onCleanupJob,
+  onStageOutFailed,
+} from './efs-folders';
 import { onFinalReport } from './reconcile';
 
 /** What the reconcile handler needs of the batch launcher (lib/launch/batch-launcher.ts). */
-export interface BatchStageControl {
-  describe(jobIds: readonly string[]): Promise<BatchJobView[]>;
+export interface BatchStageControl extends EfsFolderControl {
   submitStageOut(request: StageOutRequest): Promise<string>;
   /** With a Spot-first queue: a dataset's launch again, on on-demand capacity. */
   readonly launchOnDemand?: (request: LaunchRequest) => Promise<LauncherOutcome>;
@@ -69,14 +78,14 @@ export const onBatchJobState = async (
   const identity = identityOf(view.parameters);
   if (!identity) return `Batch job ${view.jobId} was not submitted by ncaas`;
   if (identity.analysis !== ctx.config.name) return `Batch job of analysis ${identity.analysis}`;
-  if (identity.cleanupOnly) return `clean-up job ${view.jobId} ${view.status}`;
   const dataset = await ctx.store.getDataset(identity, identity.datasetIndex);
   if (!dataset) return `no dataset ${identity.datasetIndex} of job ${identity.jobId}`;
+  if (identity.cleanupOnly) return onCleanupJob(ctx, batch, dataset, identity.jobDir, view);
   const folder = jobResultFolder(dataset.group, ctx.config.name, dataset.jobId);
   const certify = (line: string) =>
     ctx.report.certify(folder, dataset.submittedAt, `dataset ${dataset.datasetKey}: ${line}`);
 
-  if (identity.stage === 'out') return onStageOut(ctx, dataset, view, folder);
+  if (identity.stage === 'out') return onStageOut(ctx, batch, dataset, identity.jobDir, view, folder);
 
   if (view.status === 'RUNNING') {
     const t = await ctx.store.transition(dataset, dataset.datasetIndex, 'IN PROGRESS', { startedAt: time });
@@ -159,6 +168,7 @@ const settleLaunch = async (
     const reason =
       outcome.reason ??
       `the stage-in job never started${stageIn.statusReason ? ` (${stageIn.statusReason})` : ''}`;
+    await folderRemoved(ctx, current, identity.jobDir);
     if (isFinal(current.state)) return `unchanged (${current.state})`;
     const t = await endDataset(ctx, current, state, { reason });
     return t.applied ? state : `unchanged (${t.previous})`;
@@ -181,6 +191,8 @@ const settleLaunch = async (
     await ctx.store.releaseStageOut(dataset, dataset.datasetIndex, identity.jobDir);
     throw error;
   }
+  // While it runs, the sweep leaves the folder to it.
+  await ctx.store.addJobFolderJobs(dataset, dataset.datasetIndex, identity.jobDir, [stageOutId]);
   await ctx.report.certify(
     folder,
     dataset.submittedAt,
@@ -218,6 +230,7 @@ const relaunchOnDemand = async (
       job: stageOutJob(ctx, dataset, job),
       attempt: identity.attempt,
       instanceType: dataset.instanceType,
+      jobFolders: jobFolderRecorder(ctx, dataset),
     });
     if (outcome.kind === 'retry') throw new Error(outcome.reason);
   } catch (error) {
@@ -253,23 +266,20 @@ const cleanUpOrphan = async (
   identity: BatchJobIdentity,
   stageIn: BatchJobView,
 ): Promise<string> => {
-  if (stageIn.startedAt === undefined) return 'a stage-in of another launch that never started';
-  if (!(await ctx.store.claimStageOut(dataset, dataset.datasetIndex, identity.jobDir))) {
-    return 'its clean-up is already under way';
+  if (stageIn.startedAt === undefined) {
+    await folderRemoved(ctx, dataset, identity.jobDir);
+    return 'a stage-in of another launch that never started';
   }
-  const job = await ctx.store.getJob(dataset);
-  try {
-    const id = await batch.submitStageOut({
-      job: stageOutJob(ctx, dataset, job),
-      jobDir: identity.jobDir,
-      attempt: identity.attempt,
-      cleanupOnly: true,
-    });
-    return `clean-up job ${id} submitted for the job folder of an orphan stage-in`;
-  } catch (error) {
-    await ctx.store.releaseStageOut(dataset, dataset.datasetIndex, identity.jobDir);
-    throw error;
-  }
+  // Its image just ran: the staging image first.
+  const outcome = await firstCleanup(
+    ctx,
+    batch,
+    dataset,
+    identity.jobDir,
+    'staging',
+    `stage-in job ${stageIn.jobId} ran for a launch that did not go through`,
+  );
+  return outcome.startsWith('clean-up job') ? `${outcome} for the job folder of an orphan stage-in` : outcome;
 };
 
 interface LaunchOutcome {
@@ -339,22 +349,35 @@ const describeEnd = (view: BatchJobView): string =>
     .filter(Boolean)
     .join(' ');
 
-/** The stage-out's final report decides; without one the stage-out itself failed the dataset. */
+/**
+ * The stage-out's final report decides; without one the stage-out itself failed the dataset. The
+ * job folder: SUCCEEDED removed it; FAILED may not have, so a clean-up job follows.
+ */
 const onStageOut = async (
   ctx: ControlContext,
+  batch: BatchStageControl,
   dataset: DatasetRecord,
+  jobDir: string,
   view: BatchJobView,
   folder: string,
 ): Promise<string> => {
   if (!isEndedBatchStatus(view.status)) return `ignored stage-out ${view.status}`;
   const reportKey = finalReportKey(folder, dataset.datasetLabel);
-  if ((await ctx.objects.readText(reportKey)) !== undefined) return onFinalReport(ctx, reportKey);
-  const reason =
-    view.status === 'FAILED'
-      ? `stage-out failed: ${describeEnd(view)}; the results and logs could not be uploaded, and the job folder may remain on the analysis EFS`
-      : 'stage-out finished without writing the final report';
-  const t = await endDataset(ctx, dataset, 'FAILED', { reason });
-  return t.applied ? 'FAILED' : `unchanged (${t.previous})`;
+  let outcome: string;
+  if ((await ctx.objects.readText(reportKey)) !== undefined) {
+    outcome = await onFinalReport(ctx, reportKey);
+  } else {
+    const reason =
+      view.status === 'FAILED'
+        ? `stage-out failed: ${describeEnd(view)}; the results and logs could not be uploaded`
+        : 'stage-out finished without writing the final report';
+    const t = await endDataset(ctx, dataset, 'FAILED', { reason });
+    outcome = t.applied ? 'FAILED' : `unchanged (${t.previous})`;
+  }
+  const current = (await ctx.store.getDataset(dataset, dataset.datasetIndex)) ?? dataset;
+  if (view.status === 'SUCCEEDED') await folderRemoved(ctx, current, jobDir);
+  else await onStageOutFailed(ctx, batch, current, jobDir, view);
+  return outcome;
 };
 
 /** The job as the stage-out container reads it, rebuilt from the job table (as the launch built it). */

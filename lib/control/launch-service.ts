@@ -10,6 +10,7 @@ import type { LaunchMessage } from '../launch/launcher';
 import { readJobConfig } from '../submission/job-config';
 import type { ControlContext } from './control-context';
 import { endDataset } from './dataset-finish';
+import { jobFolderRecorder } from './efs-folders';
 import { sendNotification } from './notify';
 
 export type LaunchResult =
@@ -74,6 +75,8 @@ export const launchDataset = async (
     attempt: message.attempt,
     instanceType: dataset.instanceType,
     ...(estimates?.datasetSizeGiB !== undefined ? { datasetSizeGiB: estimates.datasetSizeGiB } : {}),
+    // Batch stages work in a job folder on EFS: recorded, so it is removed whatever happens.
+    ...(ctx.launcher.kind === 'batch' ? { jobFolders: jobFolderRecorder(ctx, dataset) } : {}),
   });
 
   if (outcome.kind === 'launched') {

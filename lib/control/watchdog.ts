@@ -1,8 +1,8 @@
 /**
  * The periodic sweep that makes the system safe when events are lost or a handler crashed:
  * deadlines, launches that never started, workers with no live job, submissions whose event never
- * arrived, jobs recorded but never admitted, queued work stranded with free slots, and the running
- * count. Each repair is the same forward-only transition the event path would have made.
+ * arrived, jobs recorded but never admitted, queued work stranded with free slots, the running
+ * count, and (batch) job folders left on the analysis EFS. Each repair is the same forward-only transition the event path would have made.
  */
 import type { DatasetRecord } from '../job/job-store';
 import { isFinal } from '../job/job-state';
@@ -19,6 +19,7 @@ import { admitJob, drainQueue } from './admission';
 import type { ControlContext } from './control-context';
 import { endDataset, holdsSlot } from './dataset-finish';
 import { stopExpiredDevInstances, type DevInstanceSource } from './dev-expiry';
+import { type EfsFolderControl, sweepJobFolders } from './efs-folders';
 import { findDatasetOfWorker } from './reconcile';
 import { processSubmission } from './submission-intake';
 import { parseSubmission } from '../submission/parse-submission';
@@ -38,6 +39,8 @@ export interface WatchdogSources {
   readonly deadLetters?: () => Promise<{ message: LaunchMessage; acknowledge: () => Promise<void> }[]>;
   /** The analysis developers' dev instances (EC2 only): stopped once past their expiry. */
   readonly devInstances?: DevInstanceSource;
+  /** Batch (batch runtime only): job folders left on EFS get clean-up jobs, stages left running stop. */
+  readonly batch?: EfsFolderControl;
 }
 
 export interface WatchdogFindings {
@@ -51,6 +54,12 @@ export interface WatchdogFindings {
   runningRepairedFrom?: number;
   /** Dev instances stopped past their expiry (only when the source is given). */
   devInstancesStopped?: number;
+  /** Batch: clean-up jobs submitted for job folders left on EFS (only when the source is given). */
+  efsCleanups?: number;
+  /** Batch: job folders given up after every clean-up failed (the operator was told). */
+  efsFoldersAbandoned?: number;
+  /** Batch: stages stopped that still ran after their dataset ended. */
+  batchJobsStopped?: number;
 }
 
 export const WATCHDOG_TIMING = {
@@ -128,6 +137,12 @@ export const runWatchdog = async (
   found.drained = countTooLow ? 0 : await drainQueue(ctx);
   if (sources.devInstances)
     found.devInstancesStopped = await stopExpiredDevInstances(ctx, sources.devInstances);
+  if (sources.batch) {
+    const folders = await sweepJobFolders(ctx, sources.batch);
+    found.efsCleanups = folders.cleanups;
+    found.efsFoldersAbandoned = folders.abandoned;
+    found.batchJobsStopped = folders.stopped;
+  }
   ctx.log.info('watchdog finished', { ...found });
   return found;
 };

@@ -18,7 +18,8 @@ import type { JobState } from './job-state';
 /** An item as the document client returns it. */
 export type Item = Record<string, unknown>;
 
-export type ItemType = 'SUBMISSION' | 'JOB' | 'DATASET' | 'QUEUE' | 'LIVE' | 'COUNTER' | 'BUDGET';
+export type ItemType =
+  'SUBMISSION' | 'JOB' | 'DATASET' | 'QUEUE' | 'LIVE' | 'EFS_FOLDER' | 'COUNTER' | 'BUDGET';
 
 /** Which job a submission object created (the dedupe item). */
 export interface SubmissionRecord extends JobKey {
@@ -86,7 +87,32 @@ export interface DatasetRecord extends JobKey {
   readonly exitCode?: number;
   readonly reason?: string;
   readonly actualCostUsd?: number;
+  /**
+   * Batch: job folders on the analysis EFS that a stage-in may have created and no stage-out or
+   * clean-up is known to have removed (lib/control/efs-folders.ts). Empty on other runtimes.
+   */
+  readonly efsFolders: readonly string[];
   readonly updatedAt: string;
+}
+
+/**
+ * The sweep's entry for one job folder still on EFS (its dataset's `efsFolders` is the truth; an
+ * entry whose dataset no longer lists the folder is stale). It counts the clean-up jobs tried.
+ */
+export interface EfsFolderRecord extends DatasetRef {
+  readonly jobDir: string;
+  readonly recordedAt: string;
+  /** Clean-up jobs claimed so far (each claim is one conditional increment). */
+  readonly cleanups: number;
+  /** When the last clean-up was claimed. */
+  readonly claimedAt?: string;
+  /** The last clean-up's Batch job id and image. */
+  readonly lastCleanup?: string;
+  readonly lastCleanupOn?: 'analysis' | 'staging';
+  /** Batch jobs known to use the folder (stage-in, analysis, stage-out, clean-ups). */
+  readonly batchJobs: readonly string[];
+  /** Set once every clean-up failed and the operator was told (no more tries). */
+  readonly abandonedAt?: string;
 }
 
 export interface Job {
@@ -233,6 +259,14 @@ const optNum = (item: Item, name: string): number | undefined => {
 
 const bool = (item: Item, name: string): boolean => item[name] === true;
 
+/** A DynamoDB string set (the document client reads it as a Set), sorted; absent: empty. */
+const stringSet = (item: Item, name: string): string[] => {
+  const value = item[name];
+  if (value === undefined) return [];
+  if (!(value instanceof Set)) throw new Error(`${where(item)}: "${name}" is not a string set`);
+  return [...(value as Set<unknown>)].filter((v): v is string => typeof v === 'string').sort();
+};
+
 const state = (item: Item, name = 'state'): JobState => {
   const value = item[name];
   if (!isJobState(value)) throw new Error(`${where(item)}: "${name}" is not a job state: ${String(value)}`);
@@ -306,8 +340,26 @@ export const parseDataset = (item: Item): DatasetRecord => ({
   exitCode: optNum(item, 'exitCode'),
   reason: optStr(item, 'reason'),
   actualCostUsd: optNum(item, 'actualCostUsd'),
+  efsFolders: stringSet(item, 'efsFolders'),
   updatedAt: str(item, 'updatedAt'),
 });
+
+export const parseEfsFolder = (item: Item): EfsFolderRecord => {
+  const on = optStr(item, 'lastCleanupOn');
+  return {
+    group: str(item, 'group'),
+    jobId: str(item, 'jobId'),
+    datasetIndex: num(item, 'datasetIndex'),
+    jobDir: str(item, 'jobDir'),
+    recordedAt: str(item, 'recordedAt'),
+    cleanups: optNum(item, 'cleanups') ?? 0,
+    claimedAt: optStr(item, 'claimedAt'),
+    lastCleanup: optStr(item, 'lastCleanup'),
+    ...(on === 'analysis' || on === 'staging' ? { lastCleanupOn: on } : {}),
+    batchJobs: stringSet(item, 'batchJobs'),
+    abandonedAt: optStr(item, 'abandonedAt'),
+  };
+};
 
 export const parseDatasetRef = (item: Item): DatasetRef => ({
   group: str(item, 'group'),

@@ -99,6 +99,17 @@ export const liveItemKey = (analysis: string, job: JobKey, index: number): ItemK
   sk: `${segment('group', job.group)}#${job.jobId}#${padIndex(index)}`,
 });
 
+/**
+ * Partition of the job folders still on the analysis EFS (batch runtime): one entry per folder a
+ * stage-in may have created and nothing is known to have removed (the watchdog's sweep list).
+ */
+export const efsFolderPartitionKey = (analysis: string): string => `EFS#${segment('analysis', analysis)}`;
+
+export const efsFolderItemKey = (analysis: string, job: JobKey, index: number, jobDir: string): ItemKey => ({
+  pk: efsFolderPartitionKey(analysis),
+  sk: `${segment('group', job.group)}#${job.jobId}#${padIndex(index)}#${segment('job folder', jobDir)}`,
+});
+
 /** Budget month of a time: `YYYY-MM`, UTC (a calendar month, as MAXCOST means it). */
 export const budgetMonth = (time: Date | string): string => {
   const date = typeof time === 'string' ? new Date(time) : time;

@@ -13,6 +13,9 @@
  *                                                                            (QUEUED) datasets only
  *   LIVE#{analysis}                     {group}#{jobId}#{index}              datasets not final, SUBMITTED included
  *                                                                            (watchdog)
+ *   EFS#{analysis}                      {group}#{jobId}#{index}#{jobDir}     Batch job folders still on EFS (the
+ *                                                                            watchdog's sweep; the dataset's
+ *                                                                            `efsFolders` is the truth)
  *   COUNTER#{analysis}                  RUNNING                              `running`: workers holding a slot
  *   BUDGET#{analysis}#{group}           {YYYY-MM}                            `committedUsd` this month
  *
@@ -65,6 +68,8 @@ import {
   budgetItemKey,
   datasetItemKey,
   DATASET_SK_PREFIX,
+  efsFolderItemKey,
+  efsFolderPartitionKey,
   headerItemKey,
   HEADER_SK,
   type ItemKey,
@@ -84,6 +89,7 @@ import {
   type DatasetRecord,
   type DatasetRef,
   datasetItem,
+  type EfsFolderRecord,
   headerItem,
   type Item,
   type Job,
@@ -92,6 +98,7 @@ import {
   type NewJobFields,
   parseDataset,
   parseDatasetRef,
+  parseEfsFolder,
   parseHeader,
   parseSubmission,
   queueEntryItem,
@@ -102,7 +109,7 @@ import { datasetTransitionCondition, forwardOnlyCondition, jobFinalState } from 
 import { isFinal, type JobState, UNADMITTED_STATE } from './job-state';
 import { BY_GROUP_INDEX, BY_LAUNCHER_INDEX } from './job-table-schema';
 
-export type { DatasetRecord, DatasetRef, Job, JobHeader } from './job-items';
+export type { DatasetRecord, DatasetRef, EfsFolderRecord, Job, JobHeader } from './job-items';
 export { budgetMonth, submissionIdentity, type JobKey } from './job-keys';
 
 export interface JobStoreOptions {
@@ -640,6 +647,199 @@ export class JobStore {
       ExpressionAttributeNames: { '#pk': 'pk', '#out': 'stageOutFor' },
       ExpressionAttributeValues: { ':dir': new Set([jobDir]) },
     });
+  }
+
+  // ---- Batch job folders on EFS (lib/control/efs-folders.ts) ----------------------------------
+
+  /**
+   * Records a job folder a stage-in may create, before it can: its sweep entry first (an entry may
+   * be stale, never missing), then the dataset's `efsFolders`. Idempotent.
+   */
+  async recordJobFolder(job: JobKey, datasetIndex: number, jobDir: string): Promise<void> {
+    const now = this.nowIso();
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: efsFolderItemKey(this.analysis, job, datasetIndex, jobDir),
+        UpdateExpression:
+          'SET #itemType = :type, #group = :group, #jobId = :jobId, #index = :index, #jobDir = :jobDir, ' +
+          '#recordedAt = if_not_exists(#recordedAt, :now), #cleanups = if_not_exists(#cleanups, :zero)',
+        ExpressionAttributeNames: {
+          '#itemType': 'itemType',
+          '#group': 'group',
+          '#jobId': 'jobId',
+          '#index': 'datasetIndex',
+          '#jobDir': 'jobDir',
+          '#recordedAt': 'recordedAt',
+          '#cleanups': 'cleanups',
+        },
+        ExpressionAttributeValues: {
+          ':type': 'EFS_FOLDER',
+          ':group': job.group,
+          ':jobId': job.jobId,
+          ':index': datasetIndex,
+          ':jobDir': jobDir,
+          ':now': now,
+          ':zero': 0,
+        },
+      }),
+    );
+    const outcome = await this.tryUpdate({
+      Key: datasetItemKey(this.analysis, job, datasetIndex),
+      UpdateExpression: 'ADD #folders :dir',
+      ConditionExpression: 'attribute_exists(#pk)',
+      ExpressionAttributeNames: { '#pk': 'pk', '#folders': 'efsFolders' },
+      ExpressionAttributeValues: { ':dir': new Set([jobDir]) },
+    });
+    if (!outcome.applied) {
+      throw new Error(
+        `dataset ${job.group}/${job.jobId}#${datasetIndex} does not exist: no job folder recorded`,
+      );
+    }
+  }
+
+  /** Adds Batch jobs that use a recorded folder (no-op once the folder is cleared). */
+  async addJobFolderJobs(
+    job: JobKey,
+    datasetIndex: number,
+    jobDir: string,
+    batchJobIds: readonly string[],
+  ): Promise<void> {
+    const ids = batchJobIds.filter((id) => id.length > 0);
+    if (ids.length === 0) return;
+    await this.tryUpdate({
+      Key: efsFolderItemKey(this.analysis, job, datasetIndex, jobDir),
+      UpdateExpression: 'ADD #jobs :ids',
+      ConditionExpression: 'attribute_exists(#pk)',
+      ExpressionAttributeNames: { '#pk': 'pk', '#jobs': 'batchJobs' },
+      ExpressionAttributeValues: { ':ids': new Set(ids) },
+    });
+  }
+
+  /** The sweep entry of a folder the dataset still lists; undefined once it is known removed. */
+  async getJobFolder(
+    job: JobKey,
+    datasetIndex: number,
+    jobDir: string,
+  ): Promise<EfsFolderRecord | undefined> {
+    const dataset = await this.getDataset(job, datasetIndex);
+    if (!dataset?.efsFolders.includes(jobDir)) return undefined;
+    const item = await this.get(efsFolderItemKey(this.analysis, job, datasetIndex, jobDir));
+    return item ? parseEfsFolder(item) : undefined;
+  }
+
+  /**
+   * Every job folder still recorded on EFS, with its dataset (consistent reads). Entries whose dataset
+   * no longer lists the folder are deleted on the way; an entry whose dataset item is missing is
+   * skipped. Its cost follows the folders outstanding, not the table's history.
+   */
+  async listJobFolders(): Promise<{ folder: EfsFolderRecord; dataset: DatasetRecord }[]> {
+    const entries = await this.queryAll({
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: { '#pk': 'pk' },
+      ExpressionAttributeValues: { ':pk': efsFolderPartitionKey(this.analysis) },
+      ConsistentRead: true,
+    });
+    const folders = entries.map(parseEfsFolder);
+    const datasets = await this.batchGetDatasets(folders);
+    const found: { folder: EfsFolderRecord; dataset: DatasetRecord }[] = [];
+    const stale: ItemKey[] = [];
+    folders.forEach((folder, i) => {
+      const dataset = datasets.get(keyString(datasetItemKey(this.analysis, folder, folder.datasetIndex)));
+      if (!dataset) return;
+      if (dataset.efsFolders.includes(folder.jobDir)) found.push({ folder, dataset });
+      else stale.push({ pk: String(entries[i].pk), sk: String(entries[i].sk) });
+    });
+    await this.settleFollowUps(
+      'delete stale job folder entries',
+      stale.map((key) => this.delete(key)),
+    );
+    return found;
+  }
+
+  /**
+   * Claims clean-up number `seen + 1` of a folder for the caller: true for exactly one caller per
+   * number, and never beyond `max` or once the folder was given up. `seen` is the count the caller
+   * read, so a duplicate event (or a second sweep) that read the same count loses.
+   */
+  async claimFolderCleanup(
+    job: JobKey,
+    datasetIndex: number,
+    jobDir: string,
+    seen: number,
+    max: number,
+  ): Promise<boolean> {
+    if (!(seen < max)) return false;
+    const outcome = await this.tryUpdate({
+      Key: efsFolderItemKey(this.analysis, job, datasetIndex, jobDir),
+      UpdateExpression: 'SET #cleanups = :next, #claimedAt = :now',
+      ConditionExpression:
+        'attribute_exists(#pk) AND attribute_not_exists(#abandoned) AND ' +
+        '(#cleanups = :seen OR (attribute_not_exists(#cleanups) AND :seen = :zero))',
+      ExpressionAttributeNames: {
+        '#pk': 'pk',
+        '#cleanups': 'cleanups',
+        '#claimedAt': 'claimedAt',
+        '#abandoned': 'abandonedAt',
+      },
+      ExpressionAttributeValues: { ':next': seen + 1, ':seen': seen, ':zero': 0, ':now': this.nowIso() },
+    });
+    return outcome.applied;
+  }
+
+  /** Records the clean-up job a claim submitted (its events, and the sweep, look for it). */
+  async recordFolderCleanup(
+    job: JobKey,
+    datasetIndex: number,
+    jobDir: string,
+    batchJobId: string,
+    image: 'analysis' | 'staging',
+  ): Promise<void> {
+    await this.tryUpdate({
+      Key: efsFolderItemKey(this.analysis, job, datasetIndex, jobDir),
+      UpdateExpression: 'SET #last = :id, #on = :on ADD #jobs :ids',
+      ConditionExpression: 'attribute_exists(#pk)',
+      ExpressionAttributeNames: {
+        '#pk': 'pk',
+        '#last': 'lastCleanup',
+        '#on': 'lastCleanupOn',
+        '#jobs': 'batchJobs',
+      },
+      ExpressionAttributeValues: { ':id': batchJobId, ':on': image, ':ids': new Set([batchJobId]) },
+    });
+  }
+
+  /**
+   * Marks a folder given up (every clean-up failed). True for exactly one caller, who tells the
+   * operator. The dataset keeps listing it: it is still on EFS.
+   */
+  async abandonJobFolder(job: JobKey, datasetIndex: number, jobDir: string): Promise<boolean> {
+    const outcome = await this.tryUpdate({
+      Key: efsFolderItemKey(this.analysis, job, datasetIndex, jobDir),
+      UpdateExpression: 'SET #abandoned = :now',
+      ConditionExpression: 'attribute_exists(#pk) AND attribute_not_exists(#abandoned)',
+      ExpressionAttributeNames: { '#pk': 'pk', '#abandoned': 'abandonedAt' },
+      ExpressionAttributeValues: { ':now': this.nowIso() },
+    });
+    return outcome.applied;
+  }
+
+  /**
+   * The folder is known removed (a stage-out or clean-up succeeded) or was never created (its
+   * stage-in never started): off the dataset, then its entry (a failed delete leaves a stale entry
+   * that `listJobFolders` removes).
+   */
+  async clearJobFolder(job: JobKey, datasetIndex: number, jobDir: string): Promise<void> {
+    await this.tryUpdate({
+      Key: datasetItemKey(this.analysis, job, datasetIndex),
+      UpdateExpression: 'DELETE #folders :dir',
+      ConditionExpression: 'attribute_exists(#pk)',
+      ExpressionAttributeNames: { '#pk': 'pk', '#folders': 'efsFolders' },
+      ExpressionAttributeValues: { ':dir': new Set([jobDir]) },
+    });
+    await this.settleFollowUps(`delete the job folder entry ${jobDir}`, [
+      this.delete(efsFolderItemKey(this.analysis, job, datasetIndex, jobDir)),
+    ]);
   }
 
   /**

@@ -36,6 +36,10 @@ export interface BatchSubmission {
   readonly parameters: Readonly<Record<string, string>>;
   /** Added to the job definition's environment (containerOverrides). */
   readonly environment: Readonly<Record<string, string>>;
+  /** Replaces the job definition's command (containerOverrides; a clean-up on another image). */
+  readonly command?: readonly string[];
+  /** Replaces the job definition's vCPUs and memory (containerOverrides.resourceRequirements). */
+  readonly resources?: { readonly vcpus: number; readonly memoryMiB: number };
   /** Batch stops the attempt after this (at least 60). @default the job definition's timeout */
   readonly timeoutSeconds?: number;
   /** Tags of the job (the control plane may stop only jobs tagged with its analysis). */
@@ -79,6 +83,15 @@ export const submitJobInput = (submission: BatchSubmission): SubmitJobCommandInp
   parameters: { ...submission.parameters },
   containerOverrides: {
     environment: Object.entries(submission.environment).map(([name, value]) => ({ name, value })),
+    ...(submission.command ? { command: [...submission.command] } : {}),
+    ...(submission.resources
+      ? {
+          resourceRequirements: [
+            { type: 'VCPU' as const, value: String(submission.resources.vcpus) },
+            { type: 'MEMORY' as const, value: String(submission.resources.memoryMiB) },
+          ],
+        }
+      : {}),
   },
   ...(submission.timeoutSeconds !== undefined
     ? { timeout: { attemptDurationSeconds: Math.max(60, Math.ceil(submission.timeoutSeconds)) } }

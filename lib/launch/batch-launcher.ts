@@ -18,6 +18,10 @@ import { type BatchApi, type BatchJobView, type BatchSubmission, submitJobPayloa
 import {
   BATCH_ANALYSIS_TAG,
   batchJobDefinitionName,
+  CLEANUP_BOOTSTRAP,
+  CLEANUP_RESOURCES,
+  CLEANUP_TIMEOUT_SECONDS,
+  type CleanupImage,
   type BatchJobIdentity,
   batchJobFolder,
   batchJobName,
@@ -92,8 +96,15 @@ export interface StageOutRequest {
   /** Why, when the job folder cannot tell. */
   readonly reason?: string;
   readonly logStreamName?: string;
-  /** Only remove the job folder (an orphan stage-in): no report. */
-  readonly cleanupOnly?: boolean;
+}
+
+/** What the control plane asks of a clean-up: remove one job folder, nothing else. */
+export interface CleanupRequest {
+  readonly job: Pick<WorkerJob, 'analysis' | 'group' | 'jobId' | 'datasetIndex'>;
+  readonly jobDir: string;
+  readonly attempt: number;
+  /** Which job definition (image) runs it (lib/launch/batch-stages.ts CleanupImage). */
+  readonly image: CleanupImage;
 }
 
 /** Why TerminateJob was called, as Batch records it in the job's statusReason. */
@@ -159,12 +170,24 @@ export class BatchLauncher implements Launcher {
     const tooLarge = payloadProblem(stageIn);
     if (tooLarge) return failed(tooLarge);
 
+    // Recorded before the stage-in can create it: whatever happens next, the folder is known.
+    try {
+      await request.jobFolders?.folder(jobDir);
+    } catch (error) {
+      return { kind: 'retry', reason: `could not record the job folder ${jobDir}: ${messageOf(error)}` };
+    }
+    // Which jobs use the folder only spares the sweep a wait (it also reads the dataset's launcher
+    // id): a failure to record them must not fail a launch that happened.
+    const recordJobs = (ids: string[]) =>
+      request.jobFolders?.jobs(jobDir, ids).catch(() => undefined) ?? Promise.resolve();
+
     let stageInId: string;
     try {
       stageInId = await api.submit(stageIn);
     } catch (error) {
       return submitError('stage-in', error);
     }
+    await recordJobs([stageInId]);
     try {
       const analysisJobId = await api.submit({
         jobName: batchJobName(jobDir, 'run'),
@@ -176,6 +199,7 @@ export class BatchLauncher implements Launcher {
         timeoutSeconds: remaining - grace,
         tags: this.tags(),
       });
+      await recordJobs([analysisJobId]);
       return { kind: 'launched', launcherId: analysisJobId };
     } catch (error) {
       // The stage-in must not run alone: stop it. Its end event finds no analysis job of its launch
@@ -216,15 +240,13 @@ export class BatchLauncher implements Launcher {
     const { job, jobDir } = request;
     const definitions = this.props.jobDefinitions[job.group];
     if (!definitions) throw new Error(`group "${job.group}" has no Batch job definitions in this stack`);
-    const environment: Record<string, string> = request.cleanupOnly
-      ? { [STAGE_ENV.jobDir]: jobDir, [STAGE_ENV.cleanupOnly]: '1' }
-      : {
-          ...this.stagingEnvironment(job, jobDir),
-          ...(request.status ? { [STAGE_ENV.outStatus]: request.status } : {}),
-          ...(request.reason ? { [STAGE_ENV.outReason]: request.reason } : {}),
-          ...(request.logStreamName ? { [STAGE_ENV.logStream]: request.logStreamName } : {}),
-          ...(request.analysisJobId ? { [STAGE_ENV.instance]: request.analysisJobId } : {}),
-        };
+    const environment: Record<string, string> = {
+      ...this.stagingEnvironment(job, jobDir),
+      ...(request.status ? { [STAGE_ENV.outStatus]: request.status } : {}),
+      ...(request.reason ? { [STAGE_ENV.outReason]: request.reason } : {}),
+      ...(request.logStreamName ? { [STAGE_ENV.logStream]: request.logStreamName } : {}),
+      ...(request.analysisJobId ? { [STAGE_ENV.instance]: request.analysisJobId } : {}),
+    };
     const submission: BatchSubmission = {
       jobName: batchJobName(jobDir, 'out'),
       jobQueue: this.finishingQueue(),
@@ -237,7 +259,6 @@ export class BatchLauncher implements Launcher {
         attempt: request.attempt,
         stage: 'out',
         jobDir,
-        ...(request.cleanupOnly ? { cleanupOnly: true } : {}),
       }),
       environment,
       tags: this.tags(),
@@ -259,6 +280,46 @@ export class BatchLauncher implements Launcher {
   /** The queue of work that must run soon (stage-outs, clean-ups, on-demand relaunches). */
   private finishingQueue(): string {
     return this.props.onDemandJobQueue ?? this.props.jobQueue;
+  }
+
+  /**
+   * Submits a clean-up of one job folder: on the staging definition in clean-up-only mode (Batch's
+   * retries included), or on the analysis definition with its command replaced by `rm -rf` of the
+   * folder and a small size, so a staging image that cannot run does not keep the folder on EFS.
+   */
+  async submitCleanup(request: CleanupRequest): Promise<string> {
+    const { job, jobDir } = request;
+    const definitions = this.props.jobDefinitions[job.group];
+    if (!definitions) throw new Error(`group "${job.group}" has no Batch job definitions in this stack`);
+    const onAnalysis = request.image === 'analysis';
+    return this.props.api.submit({
+      jobName: batchJobName(jobDir, 'out'),
+      jobQueue: this.finishingQueue(),
+      jobDefinition: onAnalysis ? definitions.analysis : definitions.stageOut,
+      parameters: identityParameters({
+        analysis: job.analysis,
+        group: job.group,
+        jobId: job.jobId,
+        datasetIndex: job.datasetIndex,
+        attempt: request.attempt,
+        stage: 'out',
+        jobDir,
+        cleanupOnly: true,
+      }),
+      environment: { [STAGE_ENV.jobDir]: jobDir, ...(onAnalysis ? {} : { [STAGE_ENV.cleanupOnly]: '1' }) },
+      ...(onAnalysis ? { command: ['sh', '-c', CLEANUP_BOOTSTRAP], resources: CLEANUP_RESOURCES } : {}),
+      timeoutSeconds: CLEANUP_TIMEOUT_SECONDS,
+      tags: this.tags(),
+    });
+  }
+
+  /** Stops one Batch job (a stage left running after its dataset ended). Unknown ids are not an error. */
+  async stopJob(jobId: string, reason: string): Promise<void> {
+    try {
+      await this.props.api.terminate(jobId, reason);
+    } catch (error) {
+      if (!isUnknownJob(error)) throw new Error(`could not stop Batch job ${jobId}: ${messageOf(error)}`);
+    }
   }
 
   private tags(): Record<string, string> {

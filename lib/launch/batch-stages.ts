@@ -11,6 +11,10 @@
  * - `out` (the staging image): uploads results, logs, status and the final report, then removes the
  *   job folder. Batch fails every job that depends on a failed job, so `out` is not chained: the
  *   reconcile handler submits it once `in` and `run` have both ended, whatever their outcome.
+ * - clean-up (`out` with `ncaasCleanupOnly`): only removes a job folder, when no stage-out removed it
+ *   (lib/control/efs-folders.ts). It runs on either image: the staging definition in clean-up-only
+ *   mode, or the analysis definition with its command replaced by `CLEANUP_BOOTSTRAP`, so an image
+ *   that cannot be pulled (or a container that never starts) on one does not block it on the other.
  *
  * How the worker script reaches the containers: without its comments, gzip + base64 in an
  * environment override of the `in` and `out` jobs (about 12 KB of SubmitJob's 30 KiB payload limit,
@@ -40,6 +44,21 @@ export const MAX_BATCH_JOB_NAME = 128;
 
 /** Attempts Batch gives the stage-out job (its job definition's retry strategy). */
 export const STAGE_OUT_ATTEMPTS = 3;
+
+/**
+ * Clean-up jobs a job folder gets at most (the reconcile handler and the watchdog's sweep together),
+ * alternating between the two images; after that an operator is told to remove it.
+ */
+export const CLEANUP_TRIES = 3;
+
+/** Batch stops a clean-up attempt after this: `rm -rf` of one job folder takes seconds. */
+export const CLEANUP_TIMEOUT_SECONDS = 900;
+
+/** A clean-up on the analysis definition needs little of what the analysis does (GPUs are kept). */
+export const CLEANUP_RESOURCES = { vcpus: 1, memoryMiB: 512 } as const;
+
+/** Which job definition a clean-up runs on: the analysis image, or the staging image. */
+export type CleanupImage = 'analysis' | 'staging';
 
 /** Environment variables the stages read (worker/run-job.sh and the bootstraps below). */
 export const STAGE_ENV = {
@@ -83,6 +102,18 @@ export const STAGING_BOOTSTRAP = [
 
 /** The command of the analysis job definition: the script stage-in left in the job folder. */
 export const ANALYSIS_BOOTSTRAP = `exec sh "$${STAGE_ENV.efsRoot}/jobs/$${STAGE_ENV.jobDir}/run-job.sh" --stage run "$${STAGE_ENV.efsRoot}/jobs/$${STAGE_ENV.jobDir}"`;
+
+/**
+ * The command of a clean-up on the analysis definition (whose environment has NCAAS_EFS_ROOT): only
+ * `rm`, which any image with the `sh` the analysis stage needs has too. The folder name comes from
+ * the control plane, checked again here.
+ */
+export const CLEANUP_BOOTSTRAP = [
+  'set -eu',
+  `case "$${STAGE_ENV.jobDir}" in '' | *[!A-Za-z0-9_-]*) echo 'ncaas clean-up: bad NCAAS_JOB_DIR' >&2; exit 2 ;; esac`,
+  `rm -rf -- "$${STAGE_ENV.efsRoot}/jobs/$${STAGE_ENV.jobDir}"`,
+  `echo "ncaas clean-up: removed the job folder $${STAGE_ENV.efsRoot}/jobs/$${STAGE_ENV.jobDir}" >&2`,
+].join('\n');
 
 /**
  * A stage's container command. Batch cannot override an image's ENTRYPOINT, so the images must have
@@ -132,7 +163,7 @@ export const JOB_PARAMETERS = {
   jobDir: 'ncaasJobDir',
   /** `run` only: the id of its stage-in job. */
   stageIn: 'ncaasStageInJob',
-  /** `out` only, "1": a clean-up of an orphan stage-in, not a report. */
+  /** `out` only, "1": a clean-up (only removes the job folder), not a report. */
   cleanupOnly: 'ncaasCleanupOnly',
   /** "1": submitted to the Spot-first queue (a capacity cancel or a reclaim falls back to on-demand). */
   spot: 'ncaasSpot',

@@ -26,6 +26,19 @@ export interface LaunchRequest {
    * @default the runtime's first choice
    */
   readonly capacity?: 'on-demand';
+  /** Batch: where the launch records its job folder on EFS (the job table), so it is always removed. */
+  readonly jobFolders?: JobFolderRecorder;
+}
+
+/**
+ * What a launcher that creates job folders on EFS (batch) tells the control plane
+ * (lib/control/efs-folders.ts), so no path leaves a folder behind.
+ */
+export interface JobFolderRecorder {
+  /** Before any container may create the folder. A launch whose folder cannot be recorded is retried. */
+  folder(jobDir: string): Promise<void>;
+  /** The Batch jobs that use the folder (the sweep checks none of them still runs before a clean-up). */
+  jobs(jobDir: string, batchJobIds: readonly string[]): Promise<void>;
 }
 
 export type LaunchOutcome =

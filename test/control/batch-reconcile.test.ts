@@ -4,16 +4,10 @@
  * dataset, when the stage-out is submitted (once, whatever the outcome), what it is told, and what
  * the user reads when a stage fails or the queue cancels a job for lack of capacity.
  */
-import {
-  type BatchStageControl,
-  isBatchJobStateEvent,
-  onBatchJobState,
-} from '../../lib/control/batch-reconcile';
+import { isBatchJobStateEvent, onBatchJobState } from '../../lib/control/batch-reconcile';
 import { processCancel } from '../../lib/control/cancel-request';
 import type { BatchJobStatus, BatchJobView } from '../../lib/launch/batch-api';
-import type { StageOutRequest } from '../../lib/launch/batch-launcher';
-import type { LaunchOutcome, LaunchRequest } from '../../lib/launch/launcher';
-import { type BatchJobIdentity, identityParameters } from '../../lib/launch/batch-stages';
+import { type BatchJobIdentity, CLEANUP_TRIES } from '../../lib/launch/batch-stages';
 import fixture from '../fixtures/batch-job-state-change.json';
 import {
   type ControlEmulators,
@@ -22,6 +16,7 @@ import {
   startControlEmulators,
   submitJson,
 } from '../support/control-harness';
+import { FakeBatch } from '../support/fake-batch';
 
 let emulators: ControlEmulators;
 
@@ -32,39 +27,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await emulators.stop();
 });
-
-/** Batch as the reconcile handler sees it: jobs it can describe, stage-outs it records. */
-class FakeBatch implements BatchStageControl {
-  readonly jobs = new Map<string, BatchJobView>();
-  readonly stageOuts: StageOutRequest[] = [];
-  failNextSubmit = false;
-
-  async describe(jobIds: readonly string[]): Promise<BatchJobView[]> {
-    return jobIds.flatMap((id) => (this.jobs.has(id) ? [this.jobs.get(id) as BatchJobView] : []));
-  }
-
-  /** Relaunches on on-demand capacity (a Spot-first queue), when `onDemand` is set. */
-  onDemand: LaunchOutcome[] | undefined;
-  readonly relaunches: LaunchRequest[] = [];
-
-  get launchOnDemand(): ((request: LaunchRequest) => Promise<LaunchOutcome>) | undefined {
-    const outcomes = this.onDemand;
-    if (!outcomes) return undefined;
-    return async (request) => {
-      this.relaunches.push(request);
-      return outcomes.shift() ?? { kind: 'launched', launcherId: `od-run-${this.relaunches.length}` };
-    };
-  }
-
-  async submitStageOut(request: StageOutRequest): Promise<string> {
-    if (this.failNextSubmit) {
-      this.failNextSubmit = false;
-      throw new Error('TooManyRequestsException');
-    }
-    this.stageOuts.push(request);
-    return `out-${this.stageOuts.length}`;
-  }
-}
 
 const JOB_DIR = 'tx-lab-ts-0-a1-c0ffee01';
 
@@ -79,26 +41,38 @@ const jobOf = (
   extra: Partial<BatchJobView> & { jobDir?: string; stageInJobId?: string; spot?: boolean } = {},
 ): BatchJobView => {
   const { jobDir = JOB_DIR, stageInJobId, spot, ...rest } = extra;
-  const view: BatchJobView = {
-    jobId: id,
-    jobName: `${jobDir}-${stage}`,
-    status,
-    parameters: identityParameters({
+  return batch.set(
+    {
       analysis: h.analysis,
       group: 'lab',
       jobId: ts,
-      datasetIndex: 0,
-      attempt: 1,
       stage,
       jobDir,
       ...(stageInJobId ? { stageInJobId } : {}),
       ...(spot ? { spot } : {}),
-    }),
-    dependsOn: stageInJobId ? [stageInJobId] : [],
-    ...rest,
-  };
-  batch.jobs.set(id, view);
-  return view;
+    },
+    id,
+    status,
+    rest,
+  );
+};
+
+/** A clean-up job of a folder (a stage-out job with `ncaasCleanupOnly`). */
+const cleanupOf = (
+  batch: FakeBatch,
+  h: ControlHarness,
+  ts: string,
+  id: string,
+  status: BatchJobStatus,
+  extra: Partial<BatchJobView> & { jobDir?: string } = {},
+): BatchJobView => {
+  const { jobDir = JOB_DIR, ...rest } = extra;
+  return batch.set(
+    { analysis: h.analysis, group: 'lab', jobId: ts, stage: 'out', jobDir, cleanupOnly: true },
+    id,
+    status,
+    rest,
+  );
 };
 
 /** The event detail Batch sends for a view (the fixture's shape). */
@@ -127,6 +101,9 @@ const launched = async (label: string, ts = 'ts:1.5') => {
   await h.submit('lab', ts, submitJson('lab', ts, 'lab/inputs/session1.zip'));
   h.launcher.script({ kind: 'launched', launcherId: 'run-1' });
   await h.deliverLaunches();
+  // What the batch launcher records before its stage-in can create the folder (its own test:
+  // test/launch/batch-launcher.test.ts).
+  await h.store.recordJobFolder({ group: 'lab', jobId: ts }, 0, JOB_DIR);
   const event = async (view: BatchJobView) =>
     onBatchJobState(h.ctx, batch, detailOf(view), h.clock.now().toISOString());
   return { h, batch, ts, event };
@@ -317,20 +294,24 @@ describe('Batch job state changes drive the same job rows and status files as EC
   test('a stage-in whose launch was replaced (another job folder) is cleaned up, not reported', async () => {
     const { h, batch, ts, event } = await launched('orphan');
     jobOf(batch, h, ts, 'run', 'run-1', 'RUNNING', { stageInJobId: 'in-1', startedAt: STARTED });
+    await h.store.recordJobFolder({ group: 'lab', jobId: ts }, 0, 'tx-lab-ts-0-a1-deadbeef');
     const orphan = jobOf(batch, h, ts, 'in', 'in-0', 'SUCCEEDED', {
       jobDir: 'tx-lab-ts-0-a1-deadbeef',
       startedAt: STARTED,
       exitCode: 0,
     });
-    expect(await event(orphan)).toMatch(/^clean-up job out-1 submitted/);
-    expect(batch.stageOuts[0]).toMatchObject({ jobDir: 'tx-lab-ts-0-a1-deadbeef', cleanupOnly: true });
-    // Its clean-up job's own events change nothing.
-    const cleanup = {
-      ...jobOf(batch, h, ts, 'out', 'out-1', 'SUCCEEDED', { jobDir: 'tx-lab-ts-0-a1-deadbeef' }),
-    };
-    const view = { ...cleanup, parameters: { ...cleanup.parameters, ncaasCleanupOnly: '1' } };
-    expect(await event(view)).toBe('clean-up job out-1 SUCCEEDED');
+    expect(await event(orphan)).toMatch(/^clean-up job clean-1 submitted/);
+    expect(await event(orphan)).toBe('its clean-up is already under way');
+    expect(batch.stageOuts).toEqual([]);
+    // Its image just ran: the staging image first.
+    expect(batch.cleanups).toEqual([
+      expect.objectContaining({ jobDir: 'tx-lab-ts-0-a1-deadbeef', image: 'staging' }),
+    ]);
+    // Its clean-up job's own events change nothing of the dataset; the folder is known removed.
+    const cleanup = cleanupOf(batch, h, ts, 'clean-1', 'SUCCEEDED', { jobDir: 'tx-lab-ts-0-a1-deadbeef' });
+    expect(await event(cleanup)).toBe('job folder tx-lab-ts-0-a1-deadbeef removed');
     expect(await h.states('lab', ts)).toEqual(['INITIALIZING']);
+    expect((await h.dataset('lab', ts)).efsFolders).toEqual([JOB_DIR]);
   });
 
   test('a failed stage-out submission gives the claim back, so the next delivery submits it', async () => {
@@ -359,6 +340,142 @@ describe('Batch job state changes drive the same job rows and status files as EC
   });
 });
 
+describe('the job folder on EFS is removed whatever the outcome, by the system', () => {
+  const folderEntries = async (h: ControlHarness) =>
+    (await h.store.listJobFolders()).map(({ folder }) => folder.jobDir);
+
+  test('a stage-out that SUCCEEDED removed the folder: its record is cleared', async () => {
+    const { h, batch, ts, event } = await launched('out-ok');
+    expect((await h.dataset('lab', ts)).efsFolders).toEqual([JOB_DIR]);
+    jobOf(batch, h, ts, 'in', 'in-1', 'SUCCEEDED', { startedAt: STARTED, exitCode: 0 });
+    await event(
+      jobOf(batch, h, ts, 'run', 'run-1', 'SUCCEEDED', { stageInJobId: 'in-1', startedAt: STARTED }),
+    );
+    // The stage-out is recorded as a job of the folder: the sweep leaves the folder to it while it runs.
+    expect((await h.store.getJobFolder({ group: 'lab', jobId: ts }, 0, JOB_DIR))?.batchJobs).toContain(
+      'out-1',
+    );
+    await h.writeFinalReport('lab', ts, 'session1.zip', { status: 'SUCCESS', exit_code: 0 });
+    expect(await event(jobOf(batch, h, ts, 'out', 'out-1', 'SUCCEEDED', { startedAt: STARTED }))).toBe(
+      'SUCCESS',
+    );
+    expect((await h.dataset('lab', ts)).efsFolders).toEqual([]);
+    expect(await folderEntries(h)).toEqual([]);
+    expect(batch.cleanups).toEqual([]);
+  });
+
+  test('a stage-out whose image could not be pulled: FAILED, and a clean-up on the analysis image removes the folder', async () => {
+    const { h, batch, ts, event } = await launched('out-pull');
+    const out = jobOf(batch, h, ts, 'out', 'out-1', 'FAILED', {
+      statusReason: 'CannotPullContainerError: pull access denied for staging',
+    });
+    expect(await event(out)).toBe('FAILED');
+    const dataset = await h.dataset('lab', ts);
+    expect(dataset.reason).toBe(
+      'stage-out failed: FAILED (CannotPullContainerError: pull access denied for staging); the results and logs could not be uploaded',
+    );
+    expect(batch.cleanups).toEqual([
+      {
+        job: { analysis: h.analysis, group: 'lab', jobId: ts, datasetIndex: 0 },
+        jobDir: JOB_DIR,
+        attempt: 1,
+        image: 'analysis',
+      },
+    ]);
+    expect(await h.certificate('lab', ts)).toContain(
+      `stage-out job out-1 FAILED (CannotPullContainerError: pull access denied for staging): clean-up job clean-1 submitted to remove the job folder ${JOB_DIR} from the analysis EFS (try 1 of ${CLEANUP_TRIES}, on the analysis image)`,
+    );
+    // The same event again (EventBridge delivers at least once): no second clean-up.
+    expect(await event(out)).toBe('unchanged (FAILED)');
+    expect(batch.cleanups).toHaveLength(1);
+    // Still recorded until the clean-up is known to have succeeded.
+    expect(await folderEntries(h)).toEqual([JOB_DIR]);
+    expect(await event(cleanupOf(batch, h, ts, 'clean-1', 'RUNNING', { startedAt: STARTED }))).toBe(
+      'clean-up job clean-1 RUNNING',
+    );
+    expect(await event(cleanupOf(batch, h, ts, 'clean-1', 'SUCCEEDED', { startedAt: STARTED }))).toBe(
+      `job folder ${JOB_DIR} removed`,
+    );
+    expect((await h.dataset('lab', ts)).efsFolders).toEqual([]);
+    expect(await folderEntries(h)).toEqual([]);
+    expect(await h.certificate('lab', ts)).toContain(
+      `the job folder ${JOB_DIR} was removed from the analysis EFS (clean-up job clean-1)`,
+    );
+    expect(await h.states('lab', ts)).toEqual(['FAILED']);
+  });
+
+  test('a failed clean-up is tried again on the other image, at most CLEANUP_TRIES times, then the operator is told', async () => {
+    const { h, batch, ts, event } = await launched('cleanup-fails');
+    await event(
+      jobOf(batch, h, ts, 'out', 'out-1', 'FAILED', { statusReason: 'Host EC2 (instance i-0) terminated.' }),
+    );
+    expect(batch.cleanups.map((c) => c.image)).toEqual(['analysis']);
+
+    const first = cleanupOf(batch, h, ts, 'clean-1', 'FAILED', {
+      statusReason: 'CannotPullContainerError: x',
+    });
+    expect(await event(first)).toBe('clean-up job clean-2 submitted');
+    // A duplicate of an earlier clean-up's failure does not start another one.
+    expect(await event(first)).toBe('a later clean-up is under way');
+    const second = cleanupOf(batch, h, ts, 'clean-2', 'FAILED', {
+      statusReason: 'Essential container in task exited',
+    });
+    expect(await event(second)).toBe('clean-up job clean-3 submitted');
+    expect(batch.cleanups.map((c) => c.image)).toEqual(['analysis', 'staging', 'analysis']);
+
+    const third = cleanupOf(batch, h, ts, 'clean-3', 'FAILED', {
+      statusReason: 'Essential container in task exited',
+    });
+    expect(await event(third)).toBe(`given up: /lab/jobs/${JOB_DIR}`);
+    expect(await event(third)).toBe('already given up');
+    expect(batch.cleanups).toHaveLength(CLEANUP_TRIES);
+    const certificate = (await h.certificate('lab', ts)) ?? '';
+    const giveUp = certificate.split('\n').filter((line) => line.includes('is still on the analysis EFS'));
+    expect(giveUp).toHaveLength(1);
+    expect(giveUp[0]).toContain(
+      `the job folder ${JOB_DIR} is still on the analysis EFS: ${CLEANUP_TRIES} clean-up jobs did not remove it (last: clean-up job clean-3 FAILED (Essential container in task exited)). An operator should remove /lab/jobs/${JOB_DIR} from the analysis file system`,
+    );
+    expect(h.log.entries).toContainEqual(
+      expect.objectContaining({
+        level: 'error',
+        message: 'a job folder could not be removed from the analysis EFS',
+      }),
+    );
+    // It is still recorded as on EFS (it is), and the sweep leaves it alone from now on.
+    expect((await h.dataset('lab', ts)).efsFolders).toEqual([JOB_DIR]);
+    expect((await h.store.getJobFolder({ group: 'lab', jobId: ts }, 0, JOB_DIR))?.abandonedAt).toBeDefined();
+  });
+
+  test('a clean-up that cannot be submitted does not fail the event: the claim stays for the sweep', async () => {
+    const { h, batch, ts, event } = await launched('cleanup-submit');
+    batch.failNextCleanup = true;
+    const out = jobOf(batch, h, ts, 'out', 'out-1', 'FAILED', { statusReason: 'Task failed to start' });
+    expect(await event(out)).toBe('FAILED');
+    expect(batch.cleanups).toEqual([]);
+    const folder = await h.store.getJobFolder({ group: 'lab', jobId: ts }, 0, JOB_DIR);
+    expect(folder).toMatchObject({ cleanups: 1, jobDir: JOB_DIR });
+    expect(folder?.lastCleanup).toBeUndefined();
+    expect(h.log.entries).toContainEqual(
+      expect.objectContaining({ level: 'warn', message: 'a clean-up job could not be submitted' }),
+    );
+  });
+
+  test('a stage-in that never started created no folder: the record is cleared, no clean-up', async () => {
+    const { h, batch, ts, event } = await launched('never-started');
+    jobOf(batch, h, ts, 'in', 'in-1', 'FAILED', { statusReason: 'CannotPullContainerError: staging' });
+    await event(
+      jobOf(batch, h, ts, 'run', 'run-1', 'FAILED', {
+        stageInJobId: 'in-1',
+        statusReason: 'Dependent Job failed',
+      }),
+    );
+    expect(await h.states('lab', ts)).toEqual(['FAILED']);
+    expect((await h.dataset('lab', ts)).efsFolders).toEqual([]);
+    expect(await folderEntries(h)).toEqual([]);
+    expect(batch.cleanups).toEqual([]);
+  });
+});
+
 describe('Spot with an on-demand fallback: a launch Spot capacity failed is launched again on on-demand, once', () => {
   const RECLAIMED = 'Host EC2 (instance i-0123456789abcdef0) terminated.';
   const NO_CAPACITY =
@@ -382,7 +499,8 @@ describe('Spot with an on-demand fallback: a launch Spot capacity failed is laun
   test('the instance taken back: the old folder cleaned up, the dataset relaunched, the user told', async () => {
     const { h, batch, ts, event, run } = await reclaimed('spot-reclaim');
     expect(await event(run)).toBe('relaunched on on-demand capacity as od-run-1');
-    expect(batch.stageOuts).toEqual([expect.objectContaining({ jobDir: JOB_DIR, cleanupOnly: true })]);
+    expect(batch.cleanups).toEqual([expect.objectContaining({ jobDir: JOB_DIR })]);
+    expect(batch.stageOuts).toEqual([]);
     expect(batch.relaunches).toEqual([
       expect.objectContaining({
         attempt: 1,
@@ -404,7 +522,8 @@ describe('Spot with an on-demand fallback: a launch Spot capacity failed is laun
     expect(await event(run)).toMatch(/replaced launch|already under way/);
     expect(await event(batch.jobs.get('in-1') as BatchJobView)).toMatch(/already under way/);
     expect(batch.relaunches).toHaveLength(1);
-    expect(batch.stageOuts).toHaveLength(1);
+    expect(batch.cleanups).toHaveLength(1);
+    expect(batch.stageOuts).toEqual([]);
   });
 
   test('a relaunch Batch did not take (throttled) is given back, so the retried event relaunches', async () => {
@@ -413,7 +532,7 @@ describe('Spot with an on-demand fallback: a launch Spot capacity failed is laun
     await expect(event(run)).rejects.toThrow('Throttling');
     expect(await event(run)).toBe('relaunched on on-demand capacity as od-run-2');
     expect((await h.dataset('lab', ts)).launcherId).toBe('od-run-2');
-    expect(batch.stageOuts.filter((o) => o.cleanupOnly)).toHaveLength(1);
+    expect(batch.cleanups).toHaveLength(1);
   });
 
   test('a relaunch that cannot work fails the dataset with both reasons', async () => {
@@ -437,6 +556,7 @@ describe('Spot with an on-demand fallback: a launch Spot capacity failed is laun
     });
     expect(await event(run)).toBe('relaunched on on-demand capacity as od-run-1');
     expect(batch.stageOuts).toEqual([]);
+    expect(batch.cleanups).toEqual([]);
     expect(await h.certificate('lab', ts)).toContain('no Spot capacity');
   });
 

@@ -4,7 +4,10 @@
  * running count.
  */
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { processCancel } from '../../lib/control/cancel-request';
+import { EFS_FOLDER_TIMING, SWEEP_STOP_REASON } from '../../lib/control/efs-folders';
 import { runWatchdog, WATCHDOG_TIMING, type WatchdogSources } from '../../lib/control/watchdog';
+import { CLEANUP_TRIES } from '../../lib/launch/batch-stages';
 import type { LaunchMessage } from '../../lib/launch/launcher';
 import { submissionMessageKey } from '../../lib/layout';
 import {
@@ -15,6 +18,7 @@ import {
   startControlEmulators,
   submitJson,
 } from '../support/control-harness';
+import { FakeBatch } from '../support/fake-batch';
 
 let emulators: ControlEmulators;
 
@@ -319,5 +323,128 @@ describe('the running count', () => {
     expect(await h.states('lab', 'four')).toEqual(['INITIALIZING']);
     expect(await h.store.runningCount()).toBe(1);
     expect((await runWatchdog(h.ctx, sources(h))).runningRepairedFrom).toBeUndefined();
+  });
+});
+
+describe('Batch job folders left on the analysis EFS', () => {
+  const DIR = 'tx-lab-gone-0-a1-c0ffee01';
+
+  /**
+   * A batch dataset cancelled while its stages ran, whose later events were all lost: its folder is
+   * recorded (as the batch launcher records it), the stage-in and analysis jobs known.
+   */
+  const cancelledWithFolder = async (label: string) => {
+    const h = await newControl(emulators, label);
+    const batch = new FakeBatch();
+    h.launcher.script({ kind: 'launched', launcherId: 'run-1' });
+    await submitJob(h, 'gone', { running: false });
+    const ref = { group: 'lab', jobId: 'gone' };
+    await h.store.recordJobFolder(ref, 0, DIR);
+    await h.store.addJobFolderJobs(ref, 0, DIR, ['in-1', 'run-1']);
+    const identity = { analysis: h.analysis, group: 'lab', jobId: 'gone', jobDir: DIR };
+    batch.set({ ...identity, stage: 'in' }, 'in-1', 'SUCCEEDED', { startedAt: 1 });
+    batch.set({ ...identity, stage: 'run', stageInJobId: 'in-1' }, 'run-1', 'RUNNING', { startedAt: 1 });
+    await h.put('lab/submissions/gone.cancel.json', '{}');
+    await processCancel(h.ctx, 'lab/submissions/gone.cancel.json');
+    const sweep = () => runWatchdog(h.ctx, sources(h, { batch }));
+    return { h, batch, identity, sweep };
+  };
+
+  test('a stage left running after its dataset ended is stopped; then the folder gets a clean-up', async () => {
+    const { h, batch, identity, sweep } = await cancelledWithFolder('efs-running');
+    // Its TerminateJob was lost too: the analysis job still runs.
+    expect((await sweep()).efsCleanups).toBe(0);
+    h.clock.advance(EFS_FOLDER_TIMING.sweepAfterMs - 1000);
+    expect(await sweep()).toMatchObject({ efsCleanups: 0, batchJobsStopped: 0 });
+    expect(batch.stopped).toEqual([]);
+
+    h.clock.advance(2000);
+    expect(await sweep()).toMatchObject({ efsCleanups: 0, batchJobsStopped: 1 });
+    expect(batch.stopped).toEqual(['run-1']);
+    expect(await h.certificate('lab', 'gone')).toContain(
+      'Batch job run-1 (analysis) was still RUNNING after the dataset ended (CANCELLED): stopped by the watchdog',
+    );
+    expect(SWEEP_STOP_REASON).toMatch(/watchdog/);
+
+    // Stopped, and its end event lost as well: the next sweep removes the folder.
+    batch.set({ ...identity, stage: 'run', stageInJobId: 'in-1' }, 'run-1', 'FAILED', { startedAt: 1 });
+    expect((await sweep()).efsCleanups).toBe(1);
+    expect(batch.cleanups).toEqual([
+      {
+        job: { analysis: h.analysis, group: 'lab', jobId: 'gone', datasetIndex: 0 },
+        jobDir: DIR,
+        attempt: 1,
+        image: 'analysis',
+      },
+    ]);
+    expect(await h.certificate('lab', 'gone')).toContain(
+      `the dataset ended (CANCELLED) and nothing removed it: clean-up job clean-1 submitted to remove the job folder ${DIR}`,
+    );
+  });
+
+  test('the sweep submits each clean-up once, even when two runs overlap', async () => {
+    const { h, batch, identity, sweep } = await cancelledWithFolder('efs-once');
+    batch.set({ ...identity, stage: 'run', stageInJobId: 'in-1' }, 'run-1', 'FAILED', { startedAt: 1 });
+    h.clock.advance(EFS_FOLDER_TIMING.sweepAfterMs + 1000);
+    const [a, b] = await Promise.all([sweep(), sweep()]);
+    expect((a.efsCleanups ?? 0) + (b.efsCleanups ?? 0)).toBe(1);
+    expect(batch.cleanups).toHaveLength(1);
+    // Right after its claim the clean-up is left to its own events.
+    h.clock.advance(60 * 1000);
+    expect((await sweep()).efsCleanups).toBe(0);
+    // Running after the wait: a clean-up (or stage-out) is never stopped, nor doubled.
+    batch.set({ ...identity, stage: 'out', cleanupOnly: true }, 'clean-1', 'RUNNING', { startedAt: 2 });
+    h.clock.advance(EFS_FOLDER_TIMING.sweepAfterMs);
+    expect(await sweep()).toMatchObject({ efsCleanups: 0, batchJobsStopped: 0 });
+    expect(batch.stopped).toEqual([]);
+  });
+
+  test('clean-ups whose events were lost are retried on alternating images, then given up with one line', async () => {
+    const { h, batch, identity, sweep } = await cancelledWithFolder('efs-giveup');
+    batch.set({ ...identity, stage: 'run', stageInJobId: 'in-1' }, 'run-1', 'FAILED', { startedAt: 1 });
+    for (let i = 1; i <= CLEANUP_TRIES; i++) {
+      h.clock.advance(EFS_FOLDER_TIMING.sweepAfterMs + 1000);
+      expect((await sweep()).efsCleanups).toBe(1);
+      batch.set({ ...identity, stage: 'out', cleanupOnly: true }, `clean-${i}`, 'FAILED', {
+        statusReason: 'CannotPullContainerError',
+      });
+    }
+    expect(batch.cleanups.map((c) => c.image)).toEqual(['analysis', 'staging', 'analysis']);
+    h.clock.advance(EFS_FOLDER_TIMING.sweepAfterMs + 1000);
+    expect(await sweep()).toMatchObject({ efsCleanups: 0, efsFoldersAbandoned: 1 });
+    h.clock.advance(EFS_FOLDER_TIMING.sweepAfterMs + 1000);
+    expect(await sweep()).toMatchObject({ efsCleanups: 0, efsFoldersAbandoned: 0 });
+    expect(batch.cleanups).toHaveLength(CLEANUP_TRIES);
+    const lines = ((await h.certificate('lab', 'gone')) ?? '')
+      .split('\n')
+      .filter((line) => line.includes('is still on the analysis EFS'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(`An operator should remove /lab/jobs/${DIR} from the analysis file system`);
+  });
+
+  test('a clean-up that could not be submitted is tried again by a later sweep', async () => {
+    const { h, batch, identity, sweep } = await cancelledWithFolder('efs-submit');
+    batch.set({ ...identity, stage: 'run', stageInJobId: 'in-1' }, 'run-1', 'FAILED', { startedAt: 1 });
+    h.clock.advance(EFS_FOLDER_TIMING.sweepAfterMs + 1000);
+    batch.failNextCleanup = true;
+    expect((await sweep()).efsCleanups).toBe(0);
+    h.clock.advance(EFS_FOLDER_TIMING.sweepAfterMs + 1000);
+    expect((await sweep()).efsCleanups).toBe(1);
+    expect(batch.cleanups).toHaveLength(1);
+  });
+
+  test('folders of a dataset still running, or known removed, are left alone', async () => {
+    const h = await newControl(emulators, 'efs-live');
+    const batch = new FakeBatch();
+    await submitJob(h, 'live');
+    const ref = { group: 'lab', jobId: 'live' };
+    await h.store.recordJobFolder(ref, 0, 'live-folder');
+    await h.store.recordJobFolder(ref, 0, 'removed-folder');
+    await h.store.clearJobFolder(ref, 0, 'removed-folder');
+    expect((await h.dataset('lab', 'live')).efsFolders).toEqual(['live-folder']);
+    h.clock.advance(2 * EFS_FOLDER_TIMING.sweepAfterMs);
+    await runWatchdog(h.ctx, sources(h, { batch }));
+    expect(batch.cleanups).toEqual([]);
+    expect(batch.stopped).toEqual([]);
   });
 });

@@ -736,3 +736,46 @@ describe('lookups', () => {
     ]);
   });
 });
+
+describe('Batch job folders on EFS', () => {
+  test('recorded on the dataset and in the sweep list; claims are counted once each and bounded', async () => {
+    const jobs = store('efs-folders');
+    const input = submission('lab', 'efs-1');
+    await jobs.recordSubmission(input);
+    const key = jobKeyOf(input);
+    await jobs.recordJobFolder(key, 0, 'dir-a');
+    await jobs.recordJobFolder(key, 0, 'dir-a'); // idempotent
+    await jobs.recordJobFolder(key, 0, 'dir-b');
+    expect((await jobs.getDataset(key, 0))?.efsFolders).toEqual(['dir-a', 'dir-b']);
+    expect((await jobs.listJobFolders()).map((f) => f.folder.jobDir).sort()).toEqual(['dir-a', 'dir-b']);
+
+    // Two callers that read the same count: one claim.
+    const claims = await Promise.all([0, 1, 2].map(() => jobs.claimFolderCleanup(key, 0, 'dir-a', 0, 2)));
+    expect(claims.filter(Boolean)).toHaveLength(1);
+    expect(await jobs.claimFolderCleanup(key, 0, 'dir-a', 0, 2)).toBe(false); // a stale count
+    expect(await jobs.claimFolderCleanup(key, 0, 'dir-a', 1, 2)).toBe(true);
+    expect(await jobs.claimFolderCleanup(key, 0, 'dir-a', 2, 2)).toBe(false); // the bound
+    expect(await jobs.abandonJobFolder(key, 0, 'dir-b')).toBe(true);
+    expect(await jobs.abandonJobFolder(key, 0, 'dir-b')).toBe(false);
+    expect(await jobs.claimFolderCleanup(key, 0, 'dir-b', 0, 2)).toBe(false); // given up
+
+    await jobs.clearJobFolder(key, 0, 'dir-a');
+    expect((await jobs.getDataset(key, 0))?.efsFolders).toEqual(['dir-b']);
+    expect(await jobs.getJobFolder(key, 0, 'dir-a')).toBeUndefined();
+    // Jobs of a cleared folder do not bring it back.
+    await jobs.addJobFolderJobs(key, 0, 'dir-a', ['late-job']);
+    expect((await jobs.listJobFolders()).map((f) => f.folder.jobDir)).toEqual(['dir-b']);
+  });
+
+  test('a folder of a dataset that does not exist is refused, naming the dataset', async () => {
+    const jobs = store('efs-missing');
+    await expect(jobs.recordJobFolder({ group: 'lab', jobId: 'nope' }, 3, 'dir')).rejects.toThrow(
+      'dataset lab/nope#3 does not exist: no job folder recorded',
+    );
+    for (const bad of ['', 'a#b']) {
+      await expect(jobs.recordJobFolder({ group: 'lab', jobId: 'nope' }, 0, bad)).rejects.toThrow(
+        'cannot be part of a job table key',
+      );
+    }
+  });
+});

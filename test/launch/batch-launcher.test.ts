@@ -3,7 +3,11 @@
  * requests it sends, exactly as AWS receives them.
  */
 import 'aws-sdk-client-mock-jest';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import {
   BatchClient,
@@ -20,6 +24,8 @@ import { AwsBatchApi, jobViewOf, submitJobPayloadBytes } from '../../lib/launch/
 import { BatchLauncher, type BatchLauncherProps, TERMINATE_REASON } from '../../lib/launch/batch-launcher';
 import {
   batchJobFolder,
+  CLEANUP_BOOTSTRAP,
+  CLEANUP_TIMEOUT_SECONDS,
   identityOf,
   MAX_BATCH_JOB_NAME,
   STAGE_ENV,
@@ -279,15 +285,12 @@ describe('submitStageOut (called by the reconcile handler)', () => {
     expect(identityOf(input.parameters)).toMatchObject({ stage: 'out', jobDir: 'mock-labA-x-1-a1-c0ffee01' });
   });
 
-  test('a clean-up only stage-out carries no job, only the folder to remove', async () => {
+  test('a stage-out submission is the whole payload: SubmitJob with no command or resource override', async () => {
     batch.on(SubmitJobCommand).resolves({ jobId: 'out-2', jobName: 'x' });
-    await launcher().submitStageOut({ job, jobDir: 'd-1-a1-c0ffee01', attempt: 1, cleanupOnly: true });
+    await launcher().submitStageOut({ job, jobDir: 'd-1-a1-c0ffee01', attempt: 1 });
     const [input] = submitted();
-    expect(environmentOf(input)).toEqual({
-      [STAGE_ENV.jobDir]: 'd-1-a1-c0ffee01',
-      [STAGE_ENV.cleanupOnly]: '1',
-    });
-    expect(identityOf(input.parameters)).toMatchObject({ stage: 'out', cleanupOnly: true });
+    expect(input.containerOverrides?.command).toBeUndefined();
+    expect(input.containerOverrides?.resourceRequirements).toBeUndefined();
     expect(
       submitJobPayloadBytes({
         jobName: 'a',
@@ -297,6 +300,165 @@ describe('submitStageOut (called by the reconcile handler)', () => {
         environment: {},
       }),
     ).toBeLessThan(200);
+  });
+});
+
+describe('submitCleanup: removes one job folder, on either image', () => {
+  const request = { job, jobDir: 'mock-labA-x-1-a1-c0ffee01', attempt: 2 };
+
+  test('on the staging image: the stage-out definition in clean-up-only mode, no job, no script', async () => {
+    batch.on(SubmitJobCommand).resolves({ jobId: 'clean-1', jobName: 'x' });
+    expect(await launcher().submitCleanup({ ...request, image: 'staging' })).toBe('clean-1');
+    const [input] = submitted();
+    expect(input).toEqual({
+      jobName: 'mock-labA-x-1-a1-c0ffee01-out',
+      jobQueue: QUEUE,
+      jobDefinition: definitions('labA').stageOut,
+      parameters: expect.any(Object),
+      containerOverrides: {
+        environment: [
+          { name: STAGE_ENV.jobDir, value: 'mock-labA-x-1-a1-c0ffee01' },
+          { name: STAGE_ENV.cleanupOnly, value: '1' },
+        ],
+      },
+      timeout: { attemptDurationSeconds: CLEANUP_TIMEOUT_SECONDS },
+      tags: { 'ncaas:analysis': 'mock' },
+    });
+    expect(identityOf(input.parameters)).toEqual({
+      analysis: 'mock',
+      group: 'labA',
+      jobId: job.jobId,
+      datasetIndex: 1,
+      attempt: 2,
+      stage: 'out',
+      jobDir: 'mock-labA-x-1-a1-c0ffee01',
+      cleanupOnly: true,
+    });
+  });
+
+  test('on the analysis image: its definition with the command replaced by rm -rf of the folder, small', async () => {
+    batch.on(SubmitJobCommand).resolves({ jobId: 'clean-2', jobName: 'x' });
+    await launcher().submitCleanup({ ...request, image: 'analysis' });
+    const [input] = submitted();
+    expect(input).toMatchObject({
+      jobName: 'mock-labA-x-1-a1-c0ffee01-out',
+      jobDefinition: definitions('labA').analysis,
+      containerOverrides: {
+        environment: [{ name: STAGE_ENV.jobDir, value: 'mock-labA-x-1-a1-c0ffee01' }],
+        command: ['sh', '-c', CLEANUP_BOOTSTRAP],
+        resourceRequirements: [
+          { type: 'VCPU', value: '1' },
+          { type: 'MEMORY', value: '512' },
+        ],
+      },
+      timeout: { attemptDurationSeconds: CLEANUP_TIMEOUT_SECONDS },
+    });
+    expect(input.dependsOn).toBeUndefined();
+    expect(identityOf(input.parameters)).toMatchObject({ stage: 'out', cleanupOnly: true });
+  });
+
+  test('the rm -rf command removes exactly the folder named, and refuses a name that is not one', () => {
+    const efs = fs.mkdtempSync(path.join(os.tmpdir(), 'ncaas-cleanup-'));
+    try {
+      const keep = path.join(efs, 'jobs', 'other-folder');
+      const gone = path.join(efs, 'jobs', 'the-folder', 'output');
+      fs.mkdirSync(keep, { recursive: true });
+      fs.mkdirSync(gone, { recursive: true });
+      fs.writeFileSync(path.join(gone, 'result.txt'), 'x');
+      const run = (jobDir: string) =>
+        spawnSync('sh', ['-c', CLEANUP_BOOTSTRAP], {
+          env: { PATH: process.env.PATH, [STAGE_ENV.efsRoot]: efs, [STAGE_ENV.jobDir]: jobDir },
+          encoding: 'utf8',
+        });
+      for (const bad of ['', '..', '../jobs', 'a/b', 'x y', '$(touch pwned)', '*']) {
+        expect(run(bad).status).toBe(2);
+      }
+      expect(fs.existsSync(path.join(efs, 'jobs', 'the-folder'))).toBe(true);
+      const ok = run('the-folder');
+      expect(ok.status).toBe(0);
+      expect(ok.stderr).toContain('removed the job folder');
+      expect(fs.existsSync(path.join(efs, 'jobs', 'the-folder'))).toBe(false);
+      expect(fs.existsSync(keep)).toBe(true);
+      // Already gone: still a success (a clean-up tried twice).
+      expect(run('the-folder').status).toBe(0);
+    } finally {
+      fs.rmSync(efs, { recursive: true, force: true });
+    }
+  });
+
+  test('a group without job definitions is refused before any SubmitJob', async () => {
+    await expect(
+      launcher().submitCleanup({ ...request, job: { ...job, group: 'nobody' }, image: 'analysis' }),
+    ).rejects.toThrow('group "nobody" has no Batch job definitions');
+    expect(submitted()).toEqual([]);
+  });
+});
+
+describe('the launch records its job folder before the stage-in can create it', () => {
+  const recorder = () => {
+    const calls: string[] = [];
+    return {
+      calls,
+      folder: async (dir: string) => {
+        calls.push(`folder ${dir} (SubmitJob calls so far: ${submitted().length})`);
+      },
+      jobs: async (dir: string, ids: readonly string[]) => {
+        calls.push(`jobs ${dir} ${ids.join(',')}`);
+      },
+    };
+  };
+
+  test('the folder first, then each job as it is submitted', async () => {
+    batch
+      .on(SubmitJobCommand)
+      .resolvesOnce({ jobId: 'in-1', jobName: 'x' })
+      .resolvesOnce({ jobId: 'run-1', jobName: 'y' });
+    const jobFolders = recorder();
+    await launcher().launch({ job, attempt: 1, instanceType: 'batch', jobFolders });
+    const folder = batchJobFolder(job, 1, 'c0ffee01');
+    expect(jobFolders.calls).toEqual([
+      `folder ${folder} (SubmitJob calls so far: 0)`,
+      `jobs ${folder} in-1`,
+      `jobs ${folder} run-1`,
+    ]);
+  });
+
+  test('a folder that cannot be recorded stops the launch before any SubmitJob (retried later)', async () => {
+    const outcome = await launcher().launch({
+      job,
+      attempt: 1,
+      instanceType: 'batch',
+      jobFolders: {
+        folder: async () => {
+          throw new Error('ProvisionedThroughputExceededException');
+        },
+        jobs: async () => undefined,
+      },
+    });
+    expect(outcome).toEqual({
+      kind: 'retry',
+      reason: expect.stringContaining('could not record the job folder'),
+    });
+    expect(submitted()).toEqual([]);
+  });
+
+  test('jobs that cannot be recorded do not fail a launch that happened', async () => {
+    batch
+      .on(SubmitJobCommand)
+      .resolvesOnce({ jobId: 'in-1', jobName: 'x' })
+      .resolvesOnce({ jobId: 'run-1', jobName: 'y' });
+    const outcome = await launcher().launch({
+      job,
+      attempt: 1,
+      instanceType: 'batch',
+      jobFolders: {
+        folder: async () => undefined,
+        jobs: async () => {
+          throw new Error('InternalServerError');
+        },
+      },
+    });
+    expect(outcome).toEqual({ kind: 'launched', launcherId: 'run-1' });
   });
 });
 

@@ -2,7 +2,8 @@
  * The batch runtime end to end without AWS: the local runtime runs blueprints/mock-batch.json with
  * the real BatchLauncher and batch reconcile code over the local Batch (stage-in, analysis and
  * stage-out as processes, a local folder standing in for the analysis EFS), S3 and DynamoDB on the
- * emulators. A success, a failing analysis and a cancel each end with the job folder removed.
+ * emulators. A success, a failing analysis, a cancel and a stage-out that cannot start each end
+ * with the job folder removed.
  */
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import * as fs from 'node:fs';
@@ -19,6 +20,9 @@ import { startLocalRuntime, type LocalRuntime } from '../../local/local-runtime'
 
 const GROUP = 'labA';
 const DATA = 'labA/inputs/session1.csv';
+/** The job whose stage-out cannot start (its staging image "cannot be pulled"). */
+const UNPULLABLE = 'batch-unpullable';
+const PULL_ERROR = 'CannotPullContainerError: pull access denied for the staging image';
 
 let runtime: LocalRuntime;
 let s3: S3Client;
@@ -32,6 +36,13 @@ beforeAll(async () => {
     dir,
     print: (line) => lines.push(line),
     watchdogIntervalMs: 3_600_000,
+    // The staging image of one job's stage-out cannot be pulled; its clean-ups (and other jobs) run.
+    batchStartFailure: (submission) =>
+      submission.parameters.ncaasJobId === UNPULLABLE &&
+      submission.parameters.ncaasStage === 'out' &&
+      submission.parameters.ncaasCleanupOnly !== '1'
+        ? PULL_ERROR
+        : undefined,
   });
   s3 = new S3Client({
     endpoint: runtime.s3Endpoint,
@@ -156,6 +167,8 @@ describe('the local runtime runs a batch blueprint (mock-batch) end to end', () 
     expect(await keysUnder(`${processResultsPrefix(folder)}`)).toContain(
       `${processResultsPrefix(folder)}end.txt`,
     );
+    // The stage-out reported and removed the folder: it succeeded, so no clean-up was needed.
+    expect(await read(certificateKey(folder))).not.toContain('clean-up job');
     expect(efsJobFolders()).toEqual([]);
   }, 120_000);
 
@@ -172,6 +185,19 @@ describe('the local runtime runs a batch blueprint (mock-batch) end to end', () 
     expect(String(final.reason)).toContain('cancelled');
     const folder = folderOf(jobId);
     expect(await read(`${folder}/logs/DATASET_NAME:session1.csv_stdout.txt`)).toContain('sleeping');
+    expect(efsJobFolders()).toEqual([]);
+  }, 120_000);
+
+  test('a stage-out that cannot start: FAILED, and a clean-up on the analysis image still removes the folder', async () => {
+    await submit(UNPULLABLE, 'ok');
+    const final = await finalStatus(UNPULLABLE);
+    expect(final.status).toBe('FAILED');
+    expect(String(final.reason)).toContain(`stage-out failed: FAILED (${PULL_ERROR})`);
+    const certificate = (await read(certificateKey(folderOf(UNPULLABLE)))) ?? '';
+    expect(certificate).toMatch(
+      /clean-up job \S+ submitted to remove the job folder \S+ from the analysis EFS \(try 1 of 3, on the analysis image\)/,
+    );
+    expect(certificate).toMatch(/the job folder \S+ was removed from the analysis EFS \(clean-up job \S+\)/);
     expect(efsJobFolders()).toEqual([]);
   }, 120_000);
 });

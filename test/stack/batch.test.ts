@@ -211,7 +211,8 @@ describe('handler permissions on Batch (policy simulator)', () => {
   const ours = { 'aws:ResourceTag/ncaas:analysis': ANALYSIS };
   const theirs = { 'aws:ResourceTag/ncaas:analysis': 'another-analysis' };
 
-  test.each(['launcher', 'reconcileHandler'] as const)(
+  // The watchdog submits clean-up jobs for job folders left on EFS (lib/control/efs-folders.ts).
+  test.each(['launcher', 'reconcileHandler', 'watchdog'] as const)(
     'the %s submits into this queue with this analysis job definitions (any revision) only',
     async (name) => {
       const who = role(controlPlane[name]);
@@ -251,7 +252,7 @@ describe('handler permissions on Batch (policy simulator)', () => {
     },
   );
 
-  test.each(['submitHandler', 'watchdog'] as const)('the %s submits nothing', async (name) => {
+  test.each(['submitHandler'] as const)('the %s submits nothing', async (name) => {
     expect(await iam.allows(role(controlPlane[name]), 'batch:SubmitJob', queue)).toBe(false);
   });
 });
