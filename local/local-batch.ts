@@ -26,6 +26,16 @@ import {
 
 export const LOCAL_JOB_QUEUE = 'local:queue';
 
+/**
+ * A local job's "CloudWatch log stream": the file its process writes stdout and stderr to, named
+ * this way in its detail (./local-container-logs.ts reads it back).
+ */
+const LOG_STREAM_PREFIX = 'local file ';
+export const localLogStreamName = (logFile: string): string => `${LOG_STREAM_PREFIX}${logFile}`;
+/** The file of a stream named by `localLogStreamName`; undefined for any other name. */
+export const localLogFileOf = (stream: string): string | undefined =>
+  stream.startsWith(LOG_STREAM_PREFIX) ? stream.slice(LOG_STREAM_PREFIX.length) : undefined;
+
 /** The job definitions of each group, as the local Batch names them. */
 export const localJobDefinitions = (groups: readonly string[]): Record<string, BatchJobDefinitions> =>
   Object.fromEntries(
@@ -284,7 +294,7 @@ export class LocalBatch extends EventEmitter implements BatchApi {
       ...(job.statusReason !== undefined ? { statusReason: job.statusReason } : {}),
       ...(job.startedAt !== undefined ? { startedAt: job.startedAt } : {}),
       ...(job.exitCode !== undefined ? { exitCode: job.exitCode } : {}),
-      ...(job.startedAt !== undefined ? { logStreamName: `local file ${job.logFile}` } : {}),
+      ...(job.startedAt !== undefined ? { logStreamName: localLogStreamName(job.logFile) } : {}),
     };
   }
 
