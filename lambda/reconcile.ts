@@ -8,7 +8,7 @@ import { readHandlerEnvironment } from '../lib/handler-environment';
 
 const env = readHandlerEnvironment();
 const { log } = handlerLog(env.POWERTOOLS_SERVICE_NAME);
-const { ctx, batch } = awsControlContext(env, log);
+const { ctx, batch, containerLogs } = awsControlContext(env, log);
 
 export const handler = async (event: unknown): Promise<void> => {
   if (isInstanceStateEvent(event)) {
@@ -20,9 +20,10 @@ export const handler = async (event: unknown): Promise<void> => {
     });
   } else if (isBatchJobStateEvent(event)) {
     const { jobId, jobName, status } = event.detail;
-    const outcome = batch
-      ? await onBatchJobState(ctx, batch, event.detail, event.time)
-      : 'ignored: this analysis does not run on Batch';
+    const outcome =
+      batch && containerLogs
+        ? await onBatchJobState(ctx, batch, containerLogs, event.detail, event.time)
+        : 'ignored: this analysis does not run on Batch';
     log.info('Batch job state', { jobId, jobName, status, outcome });
   } else if (isS3Event(event)) {
     for (const object of s3ObjectEvents(event)) {

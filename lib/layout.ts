@@ -52,6 +52,14 @@ export const statusKey = (resultFolder: string, label: string): string =>
 /** Label of the status file a refused submission writes in its (would-be) job folder. */
 export const REFUSAL_LABEL = 'submission';
 
+/**
+ * `DATASET_NAME:{label}_analysis-log.txt`: on Batch, the analysis container's log (its CloudWatch
+ * stream, stdout and stderr interleaved, each line with its time), copied by the control plane once
+ * the analysis has ended (lib/control/container-log.ts).
+ */
+export const analysisLogKey = (resultFolder: string, label: string): string =>
+  `${resultFolder}/logs/DATASET_NAME:${label}_analysis-log.txt`;
+
 export const finalReportKey = (resultFolder: string, label: string): string =>
   `${resultFolder}/logs/DATASET_NAME:${label}_STATUS${FINAL_REPORT_SUFFIX}`;
 export const processResultsPrefix = (resultFolder: string): string => `${resultFolder}/process_results/`;

@@ -9,6 +9,7 @@ import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
 import type { WorkerIdentity } from '../lib/control/control-context';
 import type { RunningWorker } from '../lib/control/watchdog';
+import type { ContainerLogSource } from '../lib/control/container-log';
 import type { BatchJobView } from '../lib/launch/batch-api';
 import { BatchLauncher } from '../lib/launch/batch-launcher';
 import { identityOf } from '../lib/launch/batch-stages';
@@ -22,6 +23,7 @@ import {
   localJobDefinitions,
   type SpotInterruption,
 } from './local-batch';
+import { LocalContainerLogs } from './local-container-logs';
 import { AWS_WRAPPER_DIR } from './local-launcher';
 
 export interface LocalBatchLauncherProps {
@@ -49,13 +51,17 @@ export class LocalBatchLauncher extends EventEmitter implements Launcher {
   readonly stages: BatchLauncher;
   /** Where each group's EFS stand-in is: `<efsDir>/<group>/jobs/<jobDir>` while a job runs. */
   readonly efsDir: string;
+  /** The containers' logs, as the reconcile code copies them into logs/ (CloudWatch Logs on AWS). */
+  readonly containerLogs: ContainerLogSource;
 
   constructor(props: LocalBatchLauncherProps) {
     super();
     this.efsDir = path.join(props.dir, 'efs');
+    const jobsDir = path.join(props.dir, 'batch-jobs');
+    this.containerLogs = new LocalContainerLogs(jobsDir);
     this.service = new LocalBatch({
       efsDir: this.efsDir,
-      jobsDir: path.join(props.dir, 'batch-jobs'),
+      jobsDir,
       stagingEnv: props.workerEnv,
       stagingPathPrefix: AWS_WRAPPER_DIR,
       ...(props.stopGraceMs !== undefined ? { stopGraceMs: props.stopGraceMs } : {}),

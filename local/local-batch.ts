@@ -31,6 +31,16 @@ export const LOCAL_SPOT_QUEUE = 'local:spot-queue';
 /** What Spot does to a job of the Spot queue, locally: nothing (it runs), or one of these. */
 export type SpotInterruption = 'no-capacity' | 'reclaimed';
 
+/**
+ * A local job's "CloudWatch log stream": the file its process writes stdout and stderr to, named
+ * this way in its detail (./local-container-logs.ts reads it back).
+ */
+const LOG_STREAM_PREFIX = 'local file ';
+export const localLogStreamName = (logFile: string): string => `${LOG_STREAM_PREFIX}${logFile}`;
+/** The file of a stream named by `localLogStreamName`; undefined for any other name. */
+export const localLogFileOf = (stream: string): string | undefined =>
+  stream.startsWith(LOG_STREAM_PREFIX) ? stream.slice(LOG_STREAM_PREFIX.length) : undefined;
+
 /** The job definitions of each group, as the local Batch names them. */
 export const localJobDefinitions = (groups: readonly string[]): Record<string, BatchJobDefinitions> =>
   Object.fromEntries(
@@ -319,7 +329,7 @@ export class LocalBatch extends EventEmitter implements BatchApi {
       ...(job.statusReason !== undefined ? { statusReason: job.statusReason } : {}),
       ...(job.startedAt !== undefined ? { startedAt: job.startedAt } : {}),
       ...(job.exitCode !== undefined ? { exitCode: job.exitCode } : {}),
-      ...(job.startedAt !== undefined ? { logStreamName: `local file ${job.logFile}` } : {}),
+      ...(job.startedAt !== undefined ? { logStreamName: localLogStreamName(job.logFile) } : {}),
     };
   }
 

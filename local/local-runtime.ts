@@ -206,7 +206,7 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
   if (launcher instanceof LocalBatchLauncher) {
     launcher.on('batch-state', (detail: unknown, time: string) =>
       track('Batch job state change', async () => {
-        const outcome = await onBatchJobState(ctx, launcher.stages, detail, time);
+        const outcome = await onBatchJobState(ctx, launcher.stages, launcher.containerLogs, detail, time);
         if (/^(SUCCESS|FAILED|TIMED_OUT|CANCELLED)$/.test(outcome)) print(`batch job ended: ${outcome}`);
       }),
     );

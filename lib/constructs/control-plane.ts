@@ -14,7 +14,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { AnalysisConfig } from '../blueprint/analysis-config';
 import type { HandlerEnvironment } from '../handler-environment';
-import { BATCH_ANALYSIS_TAG, BATCH_STAGES, batchJobDefinitionName } from '../launch/batch-stages';
+import {
+  analysisLogStreamPrefix,
+  BATCH_ANALYSIS_TAG,
+  BATCH_LOG_GROUP,
+  BATCH_STAGES,
+  batchJobDefinitionName,
+} from '../launch/batch-stages';
 import { DEV_TAGS } from '../launch/dev-instance-tags';
 import {
   CANCEL_SUFFIX,
@@ -56,6 +62,13 @@ const PRICE_FILE_IN_REPOSITORY = 'lib/pricing/ec2-prices.json';
 const priceFile = fs.existsSync(path.join(__dirname, '..', '..', PRICE_FILE_IN_REPOSITORY))
   ? [PRICE_FILE_IN_REPOSITORY]
   : [];
+
+/**
+ * The reconcile handler's time. Its Batch work (copy the analysis log, at most
+ * CONTAINER_LOG_LIMITS.maxMilliseconds, then submit the stage-out) must end well inside it, or a
+ * claimed stage-out would never be submitted (test/stack/batch.test.ts keeps the two in step).
+ */
+const RECONCILE_TIMEOUT = Duration.seconds(60);
 
 /** Largest environment a Lambda function accepts, in bytes (all variables together). */
 const LAMBDA_ENVIRONMENT_LIMIT = 4096;
@@ -147,7 +160,7 @@ export class ControlPlane extends Construct {
       environment,
       // The Batch stage-out job it submits carries the worker script.
       copyFiles: [...(props.batchJobQueueArn !== undefined ? ['worker/run-job.sh'] : []), ...priceFile],
-      timeout: Duration.seconds(60),
+      timeout: RECONCILE_TIMEOUT,
       onFailure,
       retryAttempts: 2,
     });
@@ -333,6 +346,17 @@ export class ControlPlane extends Construct {
         submitters: [this.launcher, this.reconcileHandler, this.watchdog],
         stoppers: handlers,
       });
+      // The reconcile handler copies each analysis container's log into logs/ (lib/control/
+      // container-log.ts): GetLogEvents on this analysis's analysis-container streams, nothing else.
+      const stack = Stack.of(this);
+      allow(
+        this.reconcileHandler,
+        ['logs:GetLogEvents'],
+        config.groups.map(
+          (group) =>
+            `arn:${stack.partition}:logs:${stack.region}:${stack.account}:log-group:${BATCH_LOG_GROUP}:log-stream:${analysisLogStreamPrefix(config.name, group.name)}*`,
+        ),
+      );
     }
 
     // Where a failed invocation goes: each handler has one, but not as the Lambda DLQ setting.
@@ -377,7 +401,7 @@ export class ControlPlane extends Construct {
           {
             id: 'AwsSolutions-IAM5',
             reason:
-              "Wildcards are limited to: Batch jobs (ids are generated at submission; SubmitJob needs job/*, tagging only with this analysis's tag, TerminateJob only on jobs tagged with this analysis, DescribeJobs has no resource-level permissions) and the revisions of this analysis's job definitions, object keys inside this bucket's group folders (the control plane handles every group's submissions and results), the job table's own indexes, EC2 Describe* and pricing:GetProducts (no resource-level permissions exist for them), instances and volumes created by RunInstances from this stack's launch template, terminations conditioned on this analysis's tag, stopping and tagging only dev instances conditioned on this analysis's dev-instance tag (watchdog), and AWS's public SSM parameters for AMI aliases.",
+              "Wildcards are limited to: Batch jobs (ids are generated at submission; SubmitJob needs job/*, tagging only with this analysis's tag, TerminateJob only on jobs tagged with this analysis, DescribeJobs has no resource-level permissions) and the revisions of this analysis's job definitions, the log streams of this analysis's analysis containers in /aws/batch/job (reconcile handler, GetLogEvents only: Batch names each stream `{job definition}/default/{task id}` when the container starts, so only the job definition part is known in advance), object keys inside this bucket's group folders (the control plane handles every group's submissions and results), the job table's own indexes, EC2 Describe* and pricing:GetProducts (no resource-level permissions exist for them), instances and volumes created by RunInstances from this stack's launch template, terminations conditioned on this analysis's tag, stopping and tagging only dev instances conditioned on this analysis's dev-instance tag (watchdog), and AWS's public SSM parameters for AMI aliases.",
           },
         ],
         true,

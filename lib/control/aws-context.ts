@@ -3,6 +3,7 @@
  * environment. Everything else the handlers do lives in the services.
  */
 import { BatchClient } from '@aws-sdk/client-batch';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import * as path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
@@ -25,6 +26,7 @@ import type { HandlerEnvironment } from '../handler-environment';
 import { JobStore } from '../job/job-store';
 import { AwsBatchApi } from '../launch/batch-api';
 import { BatchLauncher, namedJobDefinitions } from '../launch/batch-launcher';
+import { BATCH_LOG_GROUP } from '../launch/batch-stages';
 import { Ec2Launcher, type Ec2LauncherProps } from '../launch/ec2-launcher';
 import { DEV_TAGS } from '../launch/dev-instance-tags';
 import { WORKER_TAGS } from '../launch/worker-tags';
@@ -35,6 +37,8 @@ import {
   PricingApiPriceBook,
   type PriceBook,
 } from '../pricing/price-book';
+import { CloudWatchLogSource } from './cloudwatch-log-source';
+import type { ContainerLogSource } from './container-log';
 import type { ControlContext, Log, WorkerIdentity } from './control-context';
 import type { DevInstanceSource, DevInstanceState } from './dev-expiry';
 import { JobReport } from './job-report';
@@ -49,6 +53,8 @@ export interface AwsControl {
   readonly sqs: SQSClient;
   /** The batch runtime's launcher (stage-outs, job details), when the blueprint's runtime is batch. */
   readonly batch?: BatchLauncher;
+  /** The analysis containers' CloudWatch log streams, when the blueprint's runtime is batch. */
+  readonly containerLogs?: ContainerLogSource;
 }
 
 export const awsControlContext = (env: HandlerEnvironment, log: Log): AwsControl => {
@@ -131,7 +137,15 @@ export const awsControlContext = (env: HandlerEnvironment, log: Log): AwsControl
     now,
     log,
   };
-  return { ctx, ec2, sqs, ...(batch ? { batch } : {}) };
+  const containerLogs = batch
+    ? new CloudWatchLogSource({
+        // One attempt per request: CloudWatchLogSource retries, within the copy's time limit.
+        client: new CloudWatchLogsClient({ maxAttempts: 1 }),
+        logGroup: BATCH_LOG_GROUP,
+        region: config.region,
+      })
+    : undefined;
+  return { ctx, ec2, sqs, ...(batch && containerLogs ? { batch, containerLogs } : {}) };
 };
 
 /**

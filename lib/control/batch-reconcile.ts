@@ -7,13 +7,15 @@
  * parameters, so an event names its dataset even before the job table knows the launch:
  * - stage-in RUNNING: the dataset is IN PROGRESS (as an EC2 worker is when its instance runs);
  * - analysis RUNNING: the status file says so, with the container's CloudWatch log stream (the
- *   live log; the stage-out copies the complete stdout/stderr into logs/ at the end);
+ *   live log; the stage-out also uploads the complete stdout/stderr files at the end);
  * - stage-in and analysis both ended (whichever event comes second, claimed once in the table):
- *   the stage-out is submitted, whatever the outcome, since Batch would fail a chained one. It
- *   uploads what there is and the final report, then removes the job folder. What the folder cannot
- *   tell goes with it: the dataset already ended (cancel, deadline), the queue cancelled a job stuck
- *   RUNNABLE (no capacity), the analysis ran out of time, a stage never started. If the stage-in
- *   never started, nothing reached EFS: the dataset ends here, no container needed;
+ *   the analysis container's log stream is copied into logs/ (./container-log.ts) before anything
+ *   can write the final state; then the stage-out is submitted, whatever the outcome, since Batch
+ *   would fail a chained one. It uploads what there is and the final report, then removes the job
+ *   folder. What the folder cannot tell goes with it: the dataset already ended (cancel,
+ *   deadline), the queue cancelled a job stuck RUNNABLE (no capacity), the analysis ran out of
+ *   time, a stage never started. If the stage-in never started, nothing reached EFS: the dataset
+ *   ends here, no container needed;
  * - stage-out ended: its final report (also an S3 event, ./reconcile.ts onFinalReport) decides; a
  *   stage-out that failed without one fails the dataset, naming the stage and why;
  * - the job folder (./efs-folders.ts): a stage-out or clean-up that SUCCEEDED removed it; one that
@@ -27,7 +29,8 @@ import { type BatchJobView, isEndedBatchStatus, jobViewOf } from '../launch/batc
 import type { StageOutRequest } from '../launch/batch-launcher';
 import type { LaunchOutcome as LauncherOutcome, LaunchRequest } from '../launch/launcher';
 import { BATCH_LOG_GROUP, type BatchJobIdentity, identityOf } from '../launch/batch-stages';
-import { finalReportKey, jobResultFolder } from '../layout';
+import { analysisLogKey, finalReportKey, jobResultFolder } from '../layout';
+import { type ContainerLogSource, copyContainerLog, describeCopy } from './container-log';
 import type { ControlContext } from './control-context';
 import { endDataset } from './dataset-finish';
 import {
@@ -70,6 +73,8 @@ const TIMEOUT = /attempt duration exceeded timeout|timed? ?out/i;
 export const onBatchJobState = async (
   ctx: ControlContext,
   batch: BatchStageControl,
+  /** Where the analysis containers' logs are (CloudWatch Logs on AWS, process output locally). */
+  logs: ContainerLogSource,
   detail: unknown,
   time: string,
 ): Promise<string> => {
@@ -111,7 +116,7 @@ export const onBatchJobState = async (
 
   const stageName = identity.stage === 'in' ? 'stage-in' : 'analysis';
   await certify(`Batch ${stageName} job ${view.jobId} ${describeEnd(view)}`);
-  return settleLaunch(ctx, batch, dataset, identity, view);
+  return settleLaunch(ctx, batch, logs, dataset, identity, view);
 };
 
 /**
@@ -121,6 +126,7 @@ export const onBatchJobState = async (
 const settleLaunch = async (
   ctx: ControlContext,
   batch: BatchStageControl,
+  logs: ContainerLogSource,
   dataset: DatasetRecord,
   identity: BatchJobIdentity,
   ended: BatchJobView,
@@ -161,6 +167,10 @@ const settleLaunch = async (
   const current = (await ctx.store.getDataset(dataset, dataset.datasetIndex)) ?? dataset;
   const outcome = launchOutcome(current, stageIn, analysis);
   const folder = jobResultFolder(dataset.group, ctx.config.name, dataset.jobId);
+  // Here, once per launch (after the claim), and before the final state is written: below when no
+  // container ran, else by the stage-out's report, which cannot exist before it is submitted. The
+  // copy's time is capped, so it cannot hold the claim past the Lambda's timeout.
+  await copyAnalysisLog(ctx, logs, current, folder, analysis);
 
   if (stageIn !== undefined && stageIn.startedAt === undefined) {
     // No container ever touched EFS: nothing to upload or remove. The dataset ends here.
@@ -256,6 +266,49 @@ const relaunchOnDemand = async (
     `${why} (${lost.reason ?? ''}); relaunched on on-demand capacity: Batch analysis job ${outcome.launcherId}`,
   );
   return `relaunched on on-demand capacity as ${outcome.launcherId}`;
+};
+
+/**
+ * The analysis container's log into `logs/DATASET_NAME:{label}_analysis-log.txt`, and a certificate
+ * line saying what was copied. Never throws: a log that cannot be copied must not stop the stage-out
+ * or the final state (the whole log stays in CloudWatch Logs, and the stage-out uploads the
+ * stdout/stderr files the analysis stage wrote).
+ */
+const copyAnalysisLog = async (
+  ctx: ControlContext,
+  logs: ContainerLogSource,
+  dataset: DatasetRecord,
+  folder: string,
+  analysis: BatchJobView,
+): Promise<void> => {
+  const key = analysisLogKey(folder, dataset.datasetLabel);
+  const file = key.slice(folder.length + 1);
+  let line: string;
+  try {
+    const copy = await copyContainerLog({
+      source: logs,
+      stream: analysis.logStreamName,
+      noStreamBecause:
+        analysis.startedAt === undefined
+          ? `the analysis container never started${analysis.statusReason ? ` (Batch: ${analysis.statusReason})` : ''}`
+          : 'Batch named no log stream for the analysis container',
+      key,
+      objects: ctx.objects,
+    });
+    if (copy.kind === 'failed' || copy.kind === 'cut') {
+      ctx.log.warn('analysis log copied in part', { key, analysisJobId: analysis.jobId, ...copy });
+    }
+    line = describeCopy(copy, file);
+  } catch (error) {
+    ctx.log.error('analysis log not copied', { key, analysisJobId: analysis.jobId, error: String(error) });
+    const where = analysis.logStreamName ? logs.where(analysis.logStreamName) : 'no log stream';
+    line = `the analysis container's log could not be copied to ${file} (${String(error)}); the whole log is in ${where}`;
+  }
+  try {
+    await ctx.report.certify(folder, dataset.submittedAt, `dataset ${dataset.datasetKey}: ${line}`);
+  } catch (error) {
+    ctx.log.error('certificate line about the analysis log not written', { key, error: String(error) });
+  }
 };
 
 /** A stage-in whose launch did not go through (or was replaced): remove what it may have staged. */

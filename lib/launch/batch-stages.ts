@@ -262,6 +262,14 @@ export const batchJobFolder = (
 export const batchJobDefinitionName = (analysis: string, group: string, stage: BatchStage): string =>
   `ncaas-${analysis}_${group}-${stage}`;
 
+/**
+ * The start of every log stream of a group's analysis containers: Batch names a container's stream
+ * `{job definition name}/default/{task id}` in BATCH_LOG_GROUP (the job definitions set no log
+ * configuration of their own). The reconcile handler may read these streams and no others.
+ */
+export const analysisLogStreamPrefix = (analysis: string, group: string): string =>
+  `${batchJobDefinitionName(analysis, group, 'run')}/`;
+
 /** Tag every submitted job carries (TerminateJob is allowed only on jobs of this analysis). */
 export const BATCH_ANALYSIS_TAG = 'ncaas:analysis';
 

@@ -6,8 +6,15 @@
  */
 import { isBatchJobStateEvent, onBatchJobState } from '../../lib/control/batch-reconcile';
 import { processCancel } from '../../lib/control/cancel-request';
+import {
+  type ContainerLogLine,
+  type ContainerLogSource,
+  LogStreamNotFound,
+} from '../../lib/control/container-log';
+import { S3Objects } from '../../lib/control/s3-objects';
 import type { BatchJobStatus, BatchJobView } from '../../lib/launch/batch-api';
 import { type BatchJobIdentity, CLEANUP_TRIES } from '../../lib/launch/batch-stages';
+import { analysisLogKey } from '../../lib/layout';
 import fixture from '../fixtures/batch-job-state-change.json';
 import {
   type ControlEmulators,
@@ -27,6 +34,27 @@ beforeAll(async () => {
 afterAll(async () => {
   await emulators.stop();
 });
+
+/** The containers' log streams (CloudWatch Logs on AWS): lines by stream, every read recorded. */
+class FakeLogs implements ContainerLogSource {
+  readonly streams = new Map<string, ContainerLogLine[]>();
+  readonly reads: string[] = [];
+  failWith: Error | undefined;
+
+  where(stream: string): string {
+    return `the fake log store, stream ${stream}`;
+  }
+
+  async *read(stream: string): AsyncIterable<readonly ContainerLogLine[]> {
+    this.reads.push(stream);
+    if (this.failWith) throw this.failWith;
+    const lines = this.streams.get(stream);
+    if (!lines) throw new LogStreamNotFound(`no stream ${stream}`);
+    yield lines;
+  }
+}
+
+const STREAM = 'ncaas-x_lab-run/default/0a1b2c3d';
 
 const JOB_DIR = 'tx-lab-ts-0-a1-c0ffee01';
 
@@ -96,6 +124,7 @@ const detailOf = (view: BatchJobView): Record<string, unknown> => ({
 const launched = async (label: string, ts = 'ts:1.5') => {
   const h = await newControl(emulators, label);
   const batch = new FakeBatch();
+  const logs = new FakeLogs();
   await h.put('lab/inputs/session1.zip', 'data');
   await h.put('lab/configs/config.yaml', 'threshold: 3\n');
   await h.submit('lab', ts, submitJson('lab', ts, 'lab/inputs/session1.zip'));
@@ -105,8 +134,9 @@ const launched = async (label: string, ts = 'ts:1.5') => {
   // test/launch/batch-launcher.test.ts).
   await h.store.recordJobFolder({ group: 'lab', jobId: ts }, 0, JOB_DIR);
   const event = async (view: BatchJobView) =>
-    onBatchJobState(h.ctx, batch, detailOf(view), h.clock.now().toISOString());
-  return { h, batch, ts, event };
+    onBatchJobState(h.ctx, batch, logs, detailOf(view), h.clock.now().toISOString());
+  const logFile = () => h.read(analysisLogKey(h.resultFolder('lab', ts), 'session1.zip'));
+  return { h, batch, logs, ts, event, logFile };
 };
 
 const STARTED = 1_763_726_400_000;
@@ -328,12 +358,12 @@ describe('Batch job state changes drive the same job rows and status files as EC
   });
 
   test('jobs of another analysis, or not submitted by ncaas, are ignored', async () => {
-    const { h, batch, ts, event } = await launched('others');
+    const { h, batch, logs, ts, event } = await launched('others');
     const foreign = jobOf(batch, h, ts, 'run', 'run-9', 'SUCCEEDED', { stageInJobId: 'in-9' });
     expect(
       await event({ ...foreign, parameters: { ...foreign.parameters, ncaasAnalysis: 'someone-else' } }),
     ).toBe('Batch job of analysis someone-else');
-    expect(await onBatchJobState(h.ctx, batch, fixture.detail, fixture.time)).toMatch(
+    expect(await onBatchJobState(h.ctx, batch, logs, fixture.detail, fixture.time)).toMatch(
       /was not submitted by ncaas/,
     );
     expect(batch.stageOuts).toEqual([]);
@@ -587,5 +617,170 @@ describe('Spot with an on-demand fallback: a launch Spot capacity failed is laun
       expect.objectContaining({ status: expect.stringMatching(/INTERRUPTED|FAILED/) }),
     ]);
     expect((await h.dataset('lab', ts)).launcherId).toBe('run-1');
+  });
+});
+
+describe("the analysis container's log stream is copied into logs/ when the analysis has ended", () => {
+  /** Stage-in succeeded, analysis ended with `status`; its container wrote to STREAM. */
+  const analysisEnded = async (label: string, status: BatchJobStatus, extra: Partial<BatchJobView> = {}) => {
+    const launch = await launched(label);
+    const { h, batch, ts } = launch;
+    jobOf(batch, h, ts, 'in', 'in-1', 'SUCCEEDED', { startedAt: STARTED, exitCode: 0 });
+    const run = jobOf(batch, h, ts, 'run', 'run-1', status, {
+      stageInJobId: 'in-1',
+      startedAt: STARTED,
+      logStreamName: STREAM,
+      ...extra,
+    });
+    return { ...launch, run };
+  };
+
+  test('the whole stream, each line with its time, is in logs/ before the stage-out is submitted', async () => {
+    const { h, batch, logs, ts, event, run, logFile } = await analysisEnded('logcopy', 'SUCCEEDED', {
+      exitCode: 0,
+    });
+    logs.streams.set(STREAM, [
+      { timestamp: Date.UTC(2026, 10, 21, 12, 0, 0), message: 'mock analysis of lab/inputs/session1.zip' },
+      { timestamp: Date.UTC(2026, 10, 21, 12, 0, 1), message: 'an error line, interleaved\n' },
+      { message: 'a line without a time' },
+    ]);
+    const seenAtSubmit: (string | undefined)[] = [];
+    batch.onSubmit = async () => {
+      seenAtSubmit.push(await logFile());
+    };
+    expect(await event(run)).toBe('stage-out out-1 submitted');
+    const expected = [
+      '2026-11-21T12:00:00.000Z  mock analysis of lab/inputs/session1.zip',
+      '2026-11-21T12:00:01.000Z  an error line, interleaved',
+      'a line without a time',
+      '',
+    ].join('\n');
+    expect(seenAtSubmit).toEqual([expected]);
+    expect(await logFile()).toBe(expected);
+    expect(logs.reads).toEqual([STREAM]);
+    expect(await h.certificate('lab', ts)).toContain(
+      "dataset lab/inputs/session1.zip: the analysis container's log (3 lines) was copied to logs/DATASET_NAME:session1.zip_analysis-log.txt",
+    );
+  });
+
+  test('copied once per launch: duplicate events and the stage-in end do not read the stream again', async () => {
+    const { h, batch, logs, ts, event, run } = await analysisEnded('logonce', 'SUCCEEDED', { exitCode: 0 });
+    logs.streams.set(STREAM, [{ message: 'one line' }]);
+    await event(run);
+    await event(run);
+    await event(jobOf(batch, h, ts, 'in', 'in-1', 'SUCCEEDED', { startedAt: STARTED, exitCode: 0 }));
+    expect(logs.reads).toEqual([STREAM]);
+    const copies = (await h.certificateLines('lab', ts)).filter((l) => l.text.includes('analysis-log.txt'));
+    expect(copies).toHaveLength(1);
+  });
+
+  test('a failed analysis: its log is copied all the same (that is when it matters most)', async () => {
+    const { logs, event, run, logFile } = await analysisEnded('logfail', 'FAILED', {
+      exitCode: 3,
+      statusReason: 'Essential container in task exited',
+    });
+    logs.streams.set(STREAM, [{ message: 'Traceback (most recent call last):' }, { message: 'ValueError' }]);
+    await event(run);
+    expect(await logFile()).toBe('Traceback (most recent call last):\nValueError\n');
+  });
+
+  test('an analysis whose stream does not exist: the file says so, and the stage-out still runs', async () => {
+    const { h, batch, ts, event, run, logFile } = await analysisEnded('lognostream', 'SUCCEEDED', {
+      exitCode: 0,
+    });
+    expect(await event(run)).toBe('stage-out out-1 submitted');
+    expect(batch.stageOuts).toHaveLength(1);
+    expect(await logFile()).toBe(
+      `[ncaas] There is no log: the fake log store, stream ${STREAM} does not exist (the analysis container never started, or its log has been deleted since).\n`,
+    );
+    expect(await h.certificate('lab', ts)).toContain(
+      `the analysis container left no log: the fake log store, stream ${STREAM} does not exist`,
+    );
+  });
+
+  test('an analysis that never started (its stage-in failed): no stream is read, the file says why', async () => {
+    const { h, batch, logs, ts, event, logFile } = await launched('lognever');
+    jobOf(batch, h, ts, 'run', 'run-1', 'FAILED', {
+      stageInJobId: 'in-1',
+      statusReason: 'Dependent Job failed',
+    });
+    const stageIn = jobOf(batch, h, ts, 'in', 'in-1', 'FAILED', {
+      startedAt: STARTED,
+      exitCode: 1,
+      statusReason: 'Essential container in task exited',
+    });
+    expect(await event(stageIn)).toBe('stage-out out-1 submitted');
+    expect(logs.reads).toEqual([]);
+    expect(await logFile()).toBe(
+      '[ncaas] There is no log: the analysis container never started (Batch: Dependent Job failed).\n',
+    );
+    expect(await h.certificate('lab', ts)).toContain(
+      'no analysis log to copy: the analysis container never started',
+    );
+  });
+
+  test('no container ran at all (capacity cancel): the file is written before the final state', async () => {
+    const { h, batch, ts, event, logFile } = await launched('lognone');
+    const reason =
+      'Canceled by JobStateTimeLimit action due to reason: CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY';
+    jobOf(batch, h, ts, 'in', 'in-1', 'FAILED', { statusReason: reason });
+    const run = jobOf(batch, h, ts, 'run', 'run-1', 'FAILED', {
+      stageInJobId: 'in-1',
+      statusReason: 'Dependent Job failed',
+    });
+    expect(await event(run)).toBe('FAILED');
+    expect(await logFile()).toMatch(/^\[ncaas\] There is no log: the analysis container never started/);
+    const lines = (await h.certificateLines('lab', ts)).map((l) => l.text);
+    const copied = lines.findIndex((l) => l.includes('analysis-log.txt'));
+    const failed = lines.findIndex((l) => /: FAILED/.test(l));
+    expect(copied).toBeGreaterThanOrEqual(0);
+    expect(failed).toBeGreaterThan(copied);
+  });
+
+  test('a stream that cannot be read: logged and certified, and the stage-out and final state go on', async () => {
+    const { h, batch, logs, ts, event, run, logFile } = await analysisEnded('logdenied', 'SUCCEEDED', {
+      exitCode: 0,
+    });
+    logs.failWith = Object.assign(new Error('User is not authorized to perform: logs:GetLogEvents'), {
+      name: 'AccessDeniedException',
+    });
+    expect(await event(run)).toBe('stage-out out-1 submitted');
+    expect(await logFile()).toBe(
+      `[ncaas] The copy stopped after 0 lines: AccessDeniedException: User is not authorized to perform: logs:GetLogEvents. The whole log is in the fake log store, stream ${STREAM}.\n`,
+    );
+    expect(await h.certificate('lab', ts)).toContain(
+      "the analysis container's log could not be copied completely (AccessDeniedException",
+    );
+    expect(h.log.entries).toContainEqual(
+      expect.objectContaining({ level: 'warn', message: 'analysis log copied in part' }),
+    );
+    await h.writeFinalReport('lab', ts, 'session1.zip', { status: 'SUCCESS', exit_code: 0, reason: 'done' });
+    expect(await event(jobOf(batch, h, ts, 'out', 'out-1', 'SUCCEEDED', { startedAt: STARTED }))).toBe(
+      'SUCCESS',
+    );
+  });
+
+  test('the log file cannot be written (S3 refuses): logged and certified, the stage-out is submitted', async () => {
+    const { h, batch, logs, ts, run } = await analysisEnded('logwrite', 'SUCCEEDED', { exitCode: 0 });
+    logs.streams.set(STREAM, [{ message: 'a line' }]);
+    const objects = new S3Objects(h.objects.client, h.objects.bucket);
+    objects.write = async (key: string) => {
+      throw Object.assign(new Error(`Access Denied writing ${key}`), { name: 'AccessDenied' });
+    };
+    const outcome = await onBatchJobState(
+      { ...h.ctx, objects },
+      batch,
+      logs,
+      detailOf(run),
+      h.clock.now().toISOString(),
+    );
+    expect(outcome).toBe('stage-out out-1 submitted');
+    expect(batch.stageOuts).toHaveLength(1);
+    expect(h.log.entries).toContainEqual(
+      expect.objectContaining({ level: 'error', message: 'analysis log not copied' }),
+    );
+    expect(await h.certificate('lab', ts)).toMatch(
+      /the analysis container's log could not be copied to logs\/DATASET_NAME:session1\.zip_analysis-log\.txt \(AccessDenied: Access Denied/,
+    );
   });
 });

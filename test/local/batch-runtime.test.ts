@@ -3,13 +3,15 @@
  * the real BatchLauncher and batch reconcile code over the local Batch (stage-in, analysis and
  * stage-out as processes, a local folder standing in for the analysis EFS), S3 and DynamoDB on the
  * emulators. A success, a failing analysis, a cancel and a stage-out that cannot start each end
- * with the job folder removed.
+ * with the job folder removed, and the analysis container's log (its process output, as CloudWatch
+ * Logs is on AWS) copied into logs/.
  */
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
+  analysisLogKey,
   certificateKey,
   endMarkerKey,
   jobResultFolder,
@@ -153,6 +155,15 @@ describe('the local runtime runs a batch blueprint (mock-batch) end to end', () 
     expect(certificate).toMatch(/Batch stage-out job \S+ submitted/);
     expect(certificate).toMatch(/: SUCCESS/);
     expect(efsJobFolders()).toEqual([]);
+
+    // The analysis container's log, copied before the stage-out ran, hence before the final state.
+    const log = await read(analysisLogKey(folder, 'session1.csv'));
+    expect(log).toContain(`mock analysis of labA/inputs/session1.csv (bucket ${runtime.bucket})`);
+    expect(log).not.toContain('[ncaas]');
+    const copied = certificate.indexOf("the analysis container's log (");
+    expect(copied).toBeGreaterThan(0);
+    expect(certificate.indexOf('Batch stage-out job')).toBeGreaterThan(copied);
+    expect(certificate.indexOf(': SUCCESS')).toBeGreaterThan(copied);
   }, 120_000);
 
   test('a failing analysis: FAILED with its exit code and stderr, logs still uploaded, folder removed', async () => {
@@ -164,6 +175,10 @@ describe('the local runtime runs a batch blueprint (mock-batch) end to end', () 
     expect(String(final.reason)).toContain('failing on purpose');
     const folder = folderOf(jobId);
     expect(await read(`${folder}/logs/DATASET_NAME:session1.csv_stderr.txt`)).toContain('failing on purpose');
+    // One log with both streams, as the CloudWatch stream has them.
+    const log = (await read(analysisLogKey(folder, 'session1.csv'))) ?? '';
+    expect(log).toContain('mock analysis of labA/inputs/session1.csv');
+    expect(log).toContain('mock analysis: failing on purpose');
     expect(await keysUnder(`${processResultsPrefix(folder)}`)).toContain(
       `${processResultsPrefix(folder)}end.txt`,
     );
@@ -185,6 +200,7 @@ describe('the local runtime runs a batch blueprint (mock-batch) end to end', () 
     expect(String(final.reason)).toContain('cancelled');
     const folder = folderOf(jobId);
     expect(await read(`${folder}/logs/DATASET_NAME:session1.csv_stdout.txt`)).toContain('sleeping');
+    expect(await read(analysisLogKey(folder, 'session1.csv'))).toContain('mock analysis: sleeping');
     expect(efsJobFolders()).toEqual([]);
   }, 120_000);
 

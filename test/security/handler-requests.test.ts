@@ -3,6 +3,8 @@
  * lib/launch/ec2-launcher.ts and the control tests) is allowed by that handler's own role, and a few
  * requests each must never make are not. Evaluated by a policy simulator over the synthesized
  * policies, so a handler that gains a request without its permission fails here, not in production.
+ * A Batch analysis adds one request of its own: the reconcile handler reads the analysis
+ * containers' CloudWatch log streams (lib/control/cloudwatch-log-source.ts), and no other stream.
  */
 import { ControlPlane } from '../../lib/constructs/control-plane';
 import { DataBucket } from '../../lib/constructs/data-bucket';
@@ -19,6 +21,11 @@ import {
   submissionMessageKey,
 } from '../../lib/layout';
 import { BY_GROUP_INDEX, BY_LAUNCHER_INDEX } from '../../lib/job/job-table-schema';
+import {
+  analysisLogStreamPrefix,
+  BATCH_LOG_GROUP,
+  batchJobDefinitionName,
+} from '../../lib/launch/batch-stages';
 import {
   childOf,
   type ContextValues,
@@ -66,6 +73,9 @@ const status = statusKey(folder, 'session1.zip');
 const ec2Arn = (resource: string) => `arn:${FAKE.partition}:ec2:${FAKE.region}:${FAKE.account}:${resource}`;
 const instance = ec2Arn('instance/i-0123456789abcdef0');
 const ourTag = { 'aws:ResourceTag/ncaas:analysis': analysis };
+/** A Batch container's log stream as Batch names it: `{job definition}/default/{task id}`. */
+const logStream = (jobDefinition: string, taskId: string, group = BATCH_LOG_GROUP) =>
+  `arn:${FAKE.partition}:logs:${FAKE.region}:${FAKE.account}:log-group:${group}:log-stream:${jobDefinition}/default/${taskId}`;
 
 interface Request {
   readonly action: string;
@@ -307,6 +317,11 @@ const NEVER: Readonly<Record<Handler, readonly Request[]>> = {
     { action: 's3:DeleteObject', resource: object(status), why: 'the reconcile handler deletes nothing' },
     db('dynamodb:DeleteTable', 'the table outlives the stack'),
     { action: 'ec2:RunInstances', resource: ec2Arn('instance/i-0abc'), why: 'only the launcher launches' },
+    {
+      action: 'logs:GetLogEvents',
+      resource: logStream(batchJobDefinitionName(analysis, 'lab', 'run'), '0a1b2c3d'),
+      why: 'an EC2 analysis has no Batch container logs to copy',
+    },
   ],
   watchdog: [
     put('lab/inputs/session1.zip', "users' data is the users'"),
@@ -353,4 +368,83 @@ test('the indexes the handlers query are the ones the table has', () => {
     tableResource as { Properties: { GlobalSecondaryIndexes: { IndexName: string }[] } }
   ).Properties.GlobalSecondaryIndexes.map((i) => i.IndexName);
   expect(indexes).toEqual(expect.arrayContaining([BY_GROUP_INDEX.indexName, BY_LAUNCHER_INDEX.indexName]));
+});
+
+describe("a Batch analysis: the reconcile handler reads its analysis containers' log streams, and nothing else", () => {
+  const batch = synthesize(
+    configFrom(
+      neurocaasBlueprint({
+        Runtime: 'batch',
+        Container: { Image: 'public.ecr.aws/docker/library/python:3.12', Vcpus: 2, MemoryMiB: 4096 },
+      }),
+    ),
+  );
+  const model = PolicyModel.fromTemplate(batch.template);
+  const plane = childOf(batch.stack, 'ControlPlane', ControlPlane);
+  const name = batch.stack.stackName;
+  const session = (fn: { role?: unknown }) => model.roleSession(logicalIdOf(fn.role as never));
+  const TASK = '4c7599ae0a8249aaba5a4727fcce14a8';
+
+  test.each(['lab', 'lab2'])(
+    'CloudWatchLogSource: GetLogEvents on a stream of the %s analysis containers',
+    async (group) => {
+      const stream = `${analysisLogStreamPrefix(name, group)}default/${TASK}`;
+      expect(stream).toBe(`${batchJobDefinitionName(name, group, 'run')}/default/${TASK}`);
+      expect(
+        await model.decide(
+          session(plane.reconcileHandler),
+          'logs:GetLogEvents',
+          logStream(batchJobDefinitionName(name, group, 'run'), TASK),
+        ),
+      ).toBe('Allowed');
+    },
+  );
+
+  const never: readonly (readonly [string, string, string])[] = [
+    ['logs:GetLogEvents', logStream(batchJobDefinitionName(name, 'lab', 'in'), TASK), 'a stage-in stream'],
+    ['logs:GetLogEvents', logStream(batchJobDefinitionName(name, 'lab', 'out'), TASK), 'a stage-out stream'],
+    [
+      'logs:GetLogEvents',
+      logStream(batchJobDefinitionName('other', 'lab', 'run'), TASK),
+      "another analysis's stream",
+    ],
+    [
+      'logs:GetLogEvents',
+      logStream(batchJobDefinitionName(`${name}-2`, 'lab', 'run'), TASK),
+      'an analysis whose name starts with this one',
+    ],
+    [
+      'logs:GetLogEvents',
+      logStream(batchJobDefinitionName(name, 'lab3', 'run'), TASK),
+      'a group not in the blueprint',
+    ],
+    [
+      'logs:GetLogEvents',
+      logStream(batchJobDefinitionName(name, 'lab', 'run'), TASK, '/aws/lambda/someone-else'),
+      'another log group',
+    ],
+    [
+      'logs:FilterLogEvents',
+      `arn:${FAKE.partition}:logs:${FAKE.region}:${FAKE.account}:log-group:${BATCH_LOG_GROUP}`,
+      'searching the whole Batch log group',
+    ],
+    ['logs:DeleteLogStream', logStream(batchJobDefinitionName(name, 'lab', 'run'), TASK), 'deleting the log'],
+  ];
+  test.each(never)('not %s on %s (%s)', async (action, resource) => {
+    expect(await model.decide(session(plane.reconcileHandler), action, resource)).not.toBe('Allowed');
+  });
+
+  test.each(['submitHandler', 'launcher', 'watchdog'] as const)('the %s reads no log stream', async (fn) => {
+    expect(
+      await model.decide(
+        session(plane[fn]),
+        'logs:GetLogEvents',
+        logStream(batchJobDefinitionName(name, 'lab', 'run'), TASK),
+      ),
+    ).not.toBe('Allowed');
+  });
+
+  test('no unacknowledged cdk-nag finding', () => {
+    expect(batch.nagFindings).toEqual([]);
+  });
 });

@@ -5,6 +5,7 @@
  * and handler permissions to submit, stop and describe only this analysis's jobs.
  */
 import { Match } from 'aws-cdk-lib/assertions';
+import { CONTAINER_LOG_LIMITS } from '../../lib/control/container-log';
 import { BatchEnvironment } from '../../lib/constructs/batch-environment';
 import { ControlPlane } from '../../lib/constructs/control-plane';
 import { AnalysisFileSystem } from '../../lib/constructs/file-system';
@@ -201,6 +202,14 @@ test('Batch job state changes of both queues go to the reconcile handler, which 
     expect(resource.Properties.Environment.Variables.NCAAS_BATCH_JOB_QUEUE).toEqual(queueArn);
     expect(resource.Properties.Environment.Variables.NCAAS_BATCH_ON_DEMAND_JOB_QUEUE).toEqual(onDemandArn);
   }
+});
+
+test('the reconcile handler has time for the analysis log copy and, after it, the stage-out', () => {
+  const resource = template.toJSON().Resources[logicalIdOf(controlPlane.reconcileHandler)] as {
+    Properties: { Timeout: number };
+  };
+  // At most half its time for the copy: a claimed stage-out must still be submitted.
+  expect(resource.Properties.Timeout * 1000).toBeGreaterThanOrEqual(2 * CONTAINER_LOG_LIMITS.maxMilliseconds);
 });
 
 describe('handler permissions on Batch (policy simulator)', () => {

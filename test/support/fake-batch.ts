@@ -16,6 +16,8 @@ export class FakeBatch implements BatchStageControl {
   readonly cleanups: CleanupRequest[] = [];
   readonly stopped: string[] = [];
   failNextSubmit = false;
+  /** Runs as each stage-out is submitted (what the user could read by then). */
+  onSubmit: () => Promise<void> = async () => undefined;
   failNextCleanup = false;
 
   async describe(jobIds: readonly string[]): Promise<BatchJobView[]> {
@@ -40,6 +42,7 @@ export class FakeBatch implements BatchStageControl {
       this.failNextSubmit = false;
       throw new Error('TooManyRequestsException');
     }
+    await this.onSubmit();
     this.stageOuts.push(request);
     return `out-${this.stageOuts.length}`;
   }
