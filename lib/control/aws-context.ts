@@ -67,10 +67,7 @@ export const awsControlContext = (env: HandlerEnvironment, log: Log): AwsControl
           api: new AwsBatchApi(new BatchClient({})),
           analysis: config.name,
           jobQueue: env.NCAAS_BATCH_JOB_QUEUE,
-          jobDefinitions: namedJobDefinitions(
-            config.name,
-            config.groups.map((g) => g.name),
-          ),
+          jobDefinitions: namedJobDefinitions(config.name, config.groups),
         })
       : undefined;
   const launcher =
