@@ -22,10 +22,13 @@ export const fetchJobIdOf = (analysis: BatchJobView): string | undefined =>
 
 /** The status file's reason while the fetch runs. */
 export const fetchRunningReason = (dataset: DatasetRecord, fetch: BatchJobView): string =>
-  `fetching ${dataset.datasetKey} from the group's rclone remote${liveLog(fetch)}`;
+  `fetching ${dataset.datasetKey} from the group's rclone remote${logOf(fetch, ' (live log: ', ')')}`;
 
-const liveLog = (view: BatchJobView): string =>
-  view.logStreamName ? ` (log: CloudWatch Logs group ${BATCH_LOG_GROUP}, stream ${view.logStreamName})` : '';
+/** Where the fetch container's output (rclone's messages) is, if Batch said. */
+const logOf = (view: BatchJobView, before: string, after: string): string =>
+  view.logStreamName
+    ? `${before}CloudWatch Logs group ${BATCH_LOG_GROUP}, stream ${view.logStreamName}${after}`
+    : '';
 
 /**
  * What the fetch's end says about the launch, or undefined when it did not fail (or never ran because
@@ -52,7 +55,7 @@ export const fetchOutcome = (
   const exit = fetch.exitCode !== undefined ? `, rclone exit code ${fetch.exitCode}` : '';
   const advice =
     fetch.exitCode !== undefined
-      ? `; rclone's message is in the fetch job's log${liveLog(fetch)}. Check the path on the remote and the group's rclone configuration`
+      ? `. rclone says why in the fetch job's log${logOf(fetch, ' (', ')')}; check the path on the remote and the group's rclone configuration`
       : /secret|ResourceInitializationError/i.test(why)
         ? "; Batch could not read the group's rclone configuration: an operator should check that its Secrets Manager secret (RemoteSources.Groups.<group>.RcloneConfigSecret) exists"
         : '';
