@@ -26,8 +26,8 @@ import { type BatchJobView, isEndedBatchStatus, jobViewOf } from '../launch/batc
 import type { StageOutRequest } from '../launch/batch-launcher';
 import { BATCH_LOG_GROUP, type BatchJobIdentity, identityOf } from '../launch/batch-stages';
 import { finalReportKey, jobResultFolder } from '../layout';
-import type { ControlContext } from './control-context';
 import { fetchJobIdOf, fetchOutcome, fetchRunningReason } from './batch-fetch';
+import type { ControlContext } from './control-context';
 import { endDataset } from './dataset-finish';
 import { onFinalReport } from './reconcile';
 
