@@ -27,7 +27,7 @@ import {
 } from '../lib/cli/dev-instance';
 import { CliError, EXIT } from '../lib/cli/errors';
 import { runJobs } from '../lib/cli/jobs-table';
-import { parsePort, runLocal } from '../lib/cli/local-command';
+import { parsePort, parseSecretFlags, runLocal } from '../lib/cli/local-command';
 import { runLogs } from '../lib/cli/logs-command';
 import { createOutput } from '../lib/cli/output';
 import { runResults } from '../lib/cli/results-command';
@@ -299,9 +299,15 @@ export const main = async (argv: readonly string[]): Promise<number> => {
       '--dir <dir>',
       'where the emulators keep their data and env.sh is written (default: .ncaas-local)',
     )
-    .action(async (flags: { blueprint?: string; port?: string; dir?: string }) => {
+    .option(
+      '--secret <name=file>',
+      'a secret the blueprint names (an rclone.conf for RemoteSources), read from a local file; repeatable',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
+    .action(async (flags: { blueprint?: string; port?: string; dir?: string; secret?: string[] }) => {
       exitCode = await session.run(async () => {
         const port = parsePort(flags.port);
+        const secretFiles = parseSecretFlags(flags.secret);
         // Loaded here only, so the other commands never load the emulators. `require` (through tsx's
         // CommonJS hook), not `import()`: Node would load a native import of a .ts file without tsx.
         const load = createRequire(__filename);
@@ -313,6 +319,7 @@ export const main = async (argv: readonly string[]): Promise<number> => {
             blueprint: flags.blueprint ?? env.NCAAS_BLUEPRINT ?? 'mock',
             ...(port !== undefined ? { port } : {}),
             ...(flags.dir !== undefined ? { dir: flags.dir } : {}),
+            secretFiles,
           },
           output,
           startLocalRuntime,

@@ -69,6 +69,7 @@ export class AnalysisStack extends Stack {
             fileSystem: files,
             groups: config.groups,
             container: config.batch,
+            ...(config.remoteSources ? { remoteSources: config.remoteSources } : {}),
             deployLimit: config.deployLimit,
             // A job waiting RUNNABLE that long is cancelled with a reason users can act on (no
             // capacity), about when the watchdog would call its launch stuck (EXECUTION_TIMEOUT).

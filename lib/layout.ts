@@ -44,8 +44,12 @@ export const datasetLabel = (datasetKey: string, index: number, allKeys: readonl
   return sharedEarlier ? `${base}-${index + 1}` : base;
 };
 
-/** Last segment of a key; a folder key (`.../data/`) gives its folder name. */
-const baseName = (key: string): string => path.posix.basename(key.replace(/\/+$/, '')) || 'dataset';
+/**
+ * Last segment of a key; a folder key (`.../data/`) gives its folder name. An rclone dataset
+ * (`rclone:<remote>:<path>`, remote names have no `:`) gives the last segment of its path.
+ */
+const baseName = (key: string): string =>
+  path.posix.basename(key.replace(/^rclone:[^:]*:/, '').replace(/\/+$/, '')) || 'dataset';
 
 export const statusKey = (resultFolder: string, label: string): string =>
   `${resultFolder}/logs/DATASET_NAME:${label}_STATUS.txt`;

@@ -1,5 +1,5 @@
 /**
- * The local runtime's launcher for a `batch` blueprint: the real BatchLauncher (three stages,
+ * The local runtime's launcher for a `batch` blueprint: the real BatchLauncher (its stages,
  * dependencies, job names, parameters) over the local Batch (./local-batch.ts), so a batch analysis
  * is tried end to end without AWS: stage-in, analysis and stage-out run as processes around a local
  * folder standing in for the analysis EFS, and their state changes go to the same reconcile code as
@@ -7,6 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
+import type { GroupConfig } from '../lib/blueprint/analysis-config';
 import type { WorkerIdentity } from '../lib/control/control-context';
 import type { RunningWorker } from '../lib/control/watchdog';
 import type { ContainerLogSource } from '../lib/control/container-log';
@@ -28,7 +29,12 @@ import { AWS_WRAPPER_DIR } from './local-launcher';
 
 export interface LocalBatchLauncherProps {
   readonly analysis: string;
-  readonly groups: readonly string[];
+  readonly groups: readonly GroupConfig[];
+  /**
+   * Secret (as the blueprint names it: RcloneConfigSecret) -> local file holding its value, for the
+   * fetch stage of `rclone:` datasets. @default none: such datasets fail at their fetch, saying so
+   */
+  readonly secretFiles?: Readonly<Record<string, string>>;
   /** The runtime's folder: the EFS stand-in is `<dir>/efs`, the jobs' output `<dir>/batch-jobs`. */
   readonly dir: string;
   /** The staging containers' environment: emulator endpoints and credentials, and nothing real. */
@@ -64,6 +70,21 @@ export class LocalBatchLauncher extends EventEmitter implements Launcher {
       jobsDir,
       stagingEnv: props.workerEnv,
       stagingPathPrefix: AWS_WRAPPER_DIR,
+      rcloneSecrets: Object.fromEntries(
+        props.groups.flatMap(({ name, rcloneConfigSecret: secret }) =>
+          secret === undefined
+            ? []
+            : [
+                [
+                  name,
+                  {
+                    name: secret,
+                    ...(props.secretFiles?.[secret] ? { file: props.secretFiles[secret] } : {}),
+                  },
+                ],
+              ],
+        ),
+      ),
       ...(props.stopGraceMs !== undefined ? { stopGraceMs: props.stopGraceMs } : {}),
       ...(props.spotInterruption ? { spotInterruption: props.spotInterruption } : {}),
       ...(props.startFailure ? { startFailure: props.startFailure } : {}),

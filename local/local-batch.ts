@@ -9,17 +9,23 @@
  * Job definitions are named `local:<group>:<stage>` (`localJobDefinitions`). Staging containers get
  * the runtime's worker environment (emulator endpoints and credentials); the analysis container gets
  * no AWS settings at all, as a Batch analysis image needs none (and an `aws` it runs finds no
- * credentials: empty config files, no metadata service).
+ * credentials: empty config files, no metadata service). A fetch container (an `rclone:` dataset)
+ * gets no AWS settings either, `rclone` from PATH, its own temp dir (TMPDIR, not the EFS stand-in)
+ * and the group's rclone configuration in the variable Batch would fill from Secrets Manager, read
+ * from a local file when the job starts (a missing file fails the job before it starts, as a secret
+ * ECS cannot read does).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { GroupConfig } from '../lib/blueprint/analysis-config';
 import type { BatchJobDefinitions } from '../lib/launch/batch-launcher';
 import type { BatchApi, BatchJobStatus, BatchJobView, BatchSubmission } from '../lib/launch/batch-api';
 import {
   BATCH_STAGES,
   type BatchStage,
+  STAGE_ENV,
   stageCommand,
   stageDefinitionEnvironment,
 } from '../lib/launch/batch-stages';
@@ -41,14 +47,29 @@ export const localLogStreamName = (logFile: string): string => `${LOG_STREAM_PRE
 export const localLogFileOf = (stream: string): string | undefined =>
   stream.startsWith(LOG_STREAM_PREFIX) ? stream.slice(LOG_STREAM_PREFIX.length) : undefined;
 
-/** The job definitions of each group, as the local Batch names them. */
-export const localJobDefinitions = (groups: readonly string[]): Record<string, BatchJobDefinitions> =>
+/** The job definitions of each group, as the local Batch names them (a fetch one with an rclone secret). */
+export const localJobDefinitions = (
+  groups: readonly Pick<GroupConfig, 'name' | 'rcloneConfigSecret'>[],
+): Record<string, BatchJobDefinitions> =>
   Object.fromEntries(
-    groups.map((group) => [
+    groups.map(({ name: group, rcloneConfigSecret }) => [
       group,
-      { stageIn: `local:${group}:in`, analysis: `local:${group}:run`, stageOut: `local:${group}:out` },
+      {
+        stageIn: `local:${group}:in`,
+        analysis: `local:${group}:run`,
+        stageOut: `local:${group}:out`,
+        ...(rcloneConfigSecret !== undefined ? { fetch: `local:${group}:fetch` } : {}),
+      },
     ]),
   );
+
+/** Where the local fetch stage of a group reads the secret a deployed one gets from Secrets Manager. */
+export interface LocalSecret {
+  /** The secret as the blueprint names it (for messages). */
+  readonly name: string;
+  /** The local file holding its value; undefined: none was given. */
+  readonly file?: string;
+}
 
 export interface LocalBatchProps {
   /** The EFS stand-in: `<efsDir>/<group>` is the group's access point root. */
@@ -66,6 +87,8 @@ export interface LocalBatchProps {
    * instance lost before the container ran). It ends FAILED without running, as Batch reports it.
    */
   readonly startFailure?: (submission: BatchSubmission) => string | undefined;
+  /** Per group with an rclone configuration: the secret its fetch containers get. @default none */
+  readonly rcloneSecrets?: Readonly<Record<string, LocalSecret>>;
   readonly now?: () => Date;
   /**
    * Spot as it can go wrong (there is always capacity locally). Asked for every job as it becomes
@@ -220,8 +243,18 @@ export class LocalBatch extends EventEmitter implements BatchApi {
     const efsRoot = path.join(this.props.efsDir, job.group);
     fs.mkdirSync(efsRoot, { recursive: true });
     const systemPath = process.env.PATH ?? '/usr/bin:/bin';
+    let secretEnv: Record<string, string> = {};
+    if (stage === 'fetch') {
+      const secret = this.readSecret(job.group);
+      if (!secret.ok) {
+        // As ECS fails a task whose secret it cannot read: before the container starts.
+        this.end(job, 'FAILED', secret.reason);
+        return;
+      }
+      secretEnv = { [STAGE_ENV.rcloneConfig]: secret.value };
+    }
     const base: Record<string, string> =
-      stage === 'run'
+      stage === 'run' || stage === 'fetch'
         ? {
             PATH: systemPath,
             LANG: process.env.LANG ?? 'C.UTF-8',
@@ -236,7 +269,8 @@ export class LocalBatch extends EventEmitter implements BatchApi {
             // Seen under load: an AWS CLI transfer to s3rver that never returns. Fail it and retry instead.
             NCAAS_AWS_CALL_TIMEOUT: '120',
           };
-    if (stage === 'run') {
+    if (stage === 'fetch') base.TMPDIR = home; // the container's own temp dir, never the EFS stand-in
+    if (stage === 'run' || stage === 'fetch') {
       fs.writeFileSync(base.AWS_CONFIG_FILE, '');
       fs.writeFileSync(base.AWS_SHARED_CREDENTIALS_FILE, '');
     }
@@ -252,6 +286,7 @@ export class LocalBatch extends EventEmitter implements BatchApi {
         HOME: home,
         ...stageDefinitionEnvironment(stage, efsRoot),
         ...submission.environment,
+        ...secretEnv,
         AWS_BATCH_JOB_ID: job.id,
         AWS_BATCH_JOB_ATTEMPT: '1',
       },
@@ -279,6 +314,28 @@ export class LocalBatch extends EventEmitter implements BatchApi {
           )
         : undefined;
     timer?.unref();
+  }
+
+  /** A group's rclone configuration, read as ECS reads a secret when a container starts. */
+  private readSecret(group: string): { ok: true; value: string } | { ok: false; reason: string } {
+    const secret = this.props.rcloneSecrets?.[group];
+    const unable = 'ResourceInitializationError: unable to pull secrets or registry auth';
+    if (!secret) return { ok: false, reason: `${unable}: group ${group} has no rclone configuration secret` };
+    if (secret.file === undefined) {
+      return {
+        ok: false,
+        reason: `${unable}: the local runtime was given no file for secret ${secret.name} (ncaas local --secret ${secret.name}=<file with the rclone.conf>)`,
+      };
+    }
+    try {
+      return { ok: true, value: fs.readFileSync(secret.file, 'utf8') };
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? String(error);
+      return {
+        ok: false,
+        reason: `${unable}: cannot read ${secret.file} for secret ${secret.name} (${code})`,
+      };
+    }
   }
 
   private stop(job: LocalJob, reason: string): void {

@@ -17,6 +17,12 @@ export interface LocalRuntimeOptions {
   readonly watchdogIntervalMs?: number;
   /** Seconds between a worker's live status uploads (NCAAS_STATUS_INTERVAL). @default 5 */
   readonly statusIntervalSeconds?: number;
+  /**
+   * Secrets a deployed stack reads from Secrets Manager, here from local files: the secret's name
+   * as the blueprint writes it (RemoteSources.Groups.<group>.RcloneConfigSecret) -> a file holding
+   * its value (the group's rclone.conf). @default none
+   */
+  readonly secretFiles?: Readonly<Record<string, string>>;
   /** Progress lines (jobs started, finished); silent when false. @default console.log */
   readonly print?: (line: string) => void;
   /**

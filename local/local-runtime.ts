@@ -116,17 +116,18 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
     warn: (message, details) => print(`warning: ${message} ${details ? JSON.stringify(details) : ''}`),
     error: (message, details) => print(`error: ${message} ${details ? JSON.stringify(details) : ''}`),
   };
-  // A batch blueprint runs its three stages as processes around a local EFS stand-in (<dir>/efs).
+  // A batch blueprint runs its stages as processes around a local EFS stand-in (<dir>/efs).
   const launcher =
     config.runtime === 'batch'
       ? new LocalBatchLauncher({
           analysis: config.name,
-          groups: config.groups.map((g) => g.name),
+          groups: config.groups,
           dir,
           workerEnv,
           spot: config.batch?.spot ?? false,
           ...(options.spotInterruption ? { spotInterruption: options.spotInterruption } : {}),
           ...(options.batchStartFailure ? { startFailure: options.batchStartFailure } : {}),
+          ...(options.secretFiles ? { secretFiles: options.secretFiles } : {}),
         })
       : new LocalLauncher({
           workersDir: path.join(dir, 'workers'),

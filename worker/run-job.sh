@@ -727,7 +727,12 @@ safe_basename() {
   case $name in '' | . | ..) name=$2 ;; esac
   printf '%s' "$name"
 }
-data_name=$(safe_basename "$job_dataset_key" dataset)
+# An rclone dataset (`rclone:<remote>:<path>`, fetched by the Batch fetch stage; remote names have
+# no `:`): its name is the last segment of the path, as lib/layout.ts datasetLabel reads it.
+case $job_dataset_key in
+  rclone:*:*) data_name=$(safe_basename "${job_dataset_key#rclone:*:}" dataset) ;;
+  *) data_name=$(safe_basename "$job_dataset_key" dataset) ;;
+esac
 config_name=$(safe_basename "$job_config_key" config)
 
 # The last non-blank line of the analysis's stderr, for the reason of a failure.
@@ -833,6 +838,15 @@ fi
 # ---------------------------------------------------------------------------------------------
 step='staging the dataset'
 case $job_dataset_key in
+  rclone:*)
+    # Batch runs the fetch stage after this one: rclone copies the dataset to the path an S3 dataset
+    # gets here (lib/launch/batch-stages.ts FETCH_BOOTSTRAP), so the analysis sees no difference.
+    if [ "$stage" != in ]; then
+      fail "the dataset $job_dataset_key is on an rclone remote: only the batch runtime fetches such datasets (RemoteSources in the blueprint)"
+    fi
+    log "the dataset $job_dataset_key is fetched from its rclone remote by the next stage"
+    case $job_dataset_key in */) input_path=$input_dir ;; *) input_path=$input_dir/$data_name ;; esac
+    ;;
   */)
     log "staging the folder s3://$job_bucket/$job_dataset_key"
     aws_retry s3 sync "$s3_base$job_dataset_key" "$input_dir/" ||
@@ -861,6 +875,7 @@ aws_retry s3 cp "$s3_base$job_config_key" "$config_file" ||
 #    them from the four arguments) and ours.
 # ---------------------------------------------------------------------------------------------
 case $job_dataset_key in
+  rclone:*) neurocaas_inputdir='' ;;
   */inputs*) neurocaas_inputdir="${job_dataset_key%/inputs*}/inputs" ;;
   */*) neurocaas_inputdir=${job_dataset_key%/*} ;;
   *) neurocaas_inputdir='' ;;

@@ -15,6 +15,11 @@ export interface GroupConfig {
   readonly userInput: boolean;
   /** `ContactEmail`, only when it is a real address (placeholder text is dropped). */
   readonly contactEmail?: string;
+  /**
+   * `RemoteSources.Groups[group].RcloneConfigSecret`: the Secrets Manager secret (name or complete
+   * ARN) holding the group's rclone.conf. Set: the group may submit `rclone:<remote>:<path>` datasets.
+   */
+  readonly rcloneConfigSecret?: string;
 }
 
 export interface Ec2RuntimeConfig {
@@ -34,6 +39,12 @@ export interface BatchRuntimeConfig {
   readonly stagingImage: string;
   /** Use Spot capacity with on-demand fallback. */
   readonly spot: boolean;
+}
+
+/** `RemoteSources`: datasets fetched with rclone by a Batch stage of their own. */
+export interface RemoteSourcesConfig {
+  /** The fetch stage's image: sh and rclone, no ENTRYPOINT. */
+  readonly image: string;
 }
 
 export interface SubmissionLimits {
@@ -96,6 +107,8 @@ export interface AnalysisConfig {
   /** Present for both runtimes: the EC2 settings are also the dev-instance defaults. */
   readonly ec2?: Ec2RuntimeConfig;
   readonly batch?: BatchRuntimeConfig;
+  /** Present when a group has an rclone configuration (the batch runtime only). */
+  readonly remoteSources?: RemoteSourcesConfig;
   /** `LambdaConfig.COMMAND`: shell text with exactly four `{}` (bucket, dataset, result folder, config). */
   readonly command: string;
   /** `LambdaConfig.EXECUTION_TIMEOUT` (seconds): how long a launch may take before it counts as stuck. */

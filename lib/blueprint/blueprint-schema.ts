@@ -116,6 +116,58 @@ const containerSchema = z.strictObject({
   Spot: booleanLike('Container.Spot').optional(),
 });
 
+/**
+ * Secrets Manager secret names: 1-512 of letters, digits and /_+=.@-. A name ending in `-` and six
+ * characters is refused: Secrets Manager reads it as the random suffix of an ARN, so the name could
+ * resolve to another secret (its own documentation says not to name secrets so).
+ */
+export const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
+const SECRET_NAME_SUFFIX_LIKE = /-[A-Za-z0-9]{6}$/;
+/** A complete secret ARN: the name and the six-character suffix Secrets Manager adds. */
+export const SECRET_ARN =
+  /^arn:aws[a-z-]*:secretsmanager:[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/;
+
+/**
+ * The official rclone image (`rclone/rclone`, on Docker Hub or mirrored) has ENTRYPOINT ["rclone"],
+ * which AWS Batch cannot override: the fetch stage's `sh -c` would become rclone's arguments.
+ */
+const OFFICIAL_RCLONE_IMAGE = /(?:^|\/)rclone\/rclone(?:[:@].*)?$/;
+
+const secretReference = (what: string) =>
+  text(what).refine(
+    (v) =>
+      v.startsWith('arn:') ? SECRET_ARN.test(v) : SECRET_NAME.test(v) && !SECRET_NAME_SUFFIX_LIKE.test(v),
+    {
+      error: (issue) =>
+        typeof issue.input === 'string' && issue.input.startsWith('arn:')
+          ? `expected ${what}: the complete ARN of a Secrets Manager secret, with the six characters Secrets Manager appends (arn:aws:secretsmanager:us-east-1:123456789012:secret:rclone/labA-AbCdEf), or just the secret's name`
+          : typeof issue.input === 'string' && SECRET_NAME.test(issue.input)
+            ? `expected ${what}: a secret name that does not end in "-" and six letters or digits (Secrets Manager would read them as an ARN suffix and could pick another secret): rename the secret, or give its complete ARN`
+            : `expected ${what}: the name of a Secrets Manager secret (1-512 letters, digits and /_+=.@-, e.g. ncaas/rclone/labA) or its complete ARN`,
+    },
+  );
+
+/** Ours: datasets fetched with rclone from a remote the group configures (the batch runtime only). */
+const remoteSourcesSchema = z.strictObject({
+  Image: text('RemoteSources.Image (an image in a registry with sh and rclone and no ENTRYPOINT)')
+    .refine((v) => !OFFICIAL_RCLONE_IMAGE.test(v), {
+      error:
+        'the official rclone image has ENTRYPOINT ["rclone"], which AWS Batch cannot override, so the fetch stage could not run its shell: build a two-line image `FROM rclone/rclone:1.69` + `ENTRYPOINT []`, push it to a registry (e.g. ECR) and name it here',
+    })
+    .optional(),
+  Groups: z.record(
+    z.string(),
+    z.strictObject(
+      { RcloneConfigSecret: secretReference('RcloneConfigSecret') },
+      {
+        error:
+          "expected an object with RcloneConfigSecret (the Secrets Manager secret holding the group's rclone.conf)",
+      },
+    ),
+    { error: 'expected RemoteSources.Groups: an object whose keys are groups (AffiliateName)' },
+  ),
+});
+
 const networkSchema = z.strictObject({
   VpcId: text('Network.VpcId').regex(VPC_ID, { error: 'expected Network.VpcId like vpc-0123456789abcdef0' }),
   AvailabilityZones: z.array(text('an availability zone')).min(1, { error: 'name at least one zone' }),
@@ -194,6 +246,7 @@ export const blueprintSchema = z
       Network: networkSchema.optional(),
       Efs: z.strictObject({ MountOnEc2Workers: booleanLike('Efs.MountOnEc2Workers').optional() }).optional(),
       Notifications: notificationsSchema.optional(),
+      RemoteSources: remoteSourcesSchema.optional(),
       IamUsers: z.strictObject({ AppendRegion: booleanLike('IamUsers.AppendRegion').optional() }).optional(),
       Adopt: z
         .strictObject({
@@ -245,6 +298,7 @@ export const blueprintSchema = z
           });
         }
       }
+      remoteSourcesProblems(bp?.RemoteSources, runtime, affiliates, ctx);
       const seen = new Map<string, number>();
       affiliates.forEach((affiliate, index) => {
         const name = (affiliate as { AffiliateName?: unknown } | null)?.AffiliateName;
@@ -261,6 +315,44 @@ export const blueprintSchema = z
     },
     { when: () => true },
   );
+
+/** RemoteSources rules that span fields: the runtime, the groups, the image. */
+const remoteSourcesProblems = (
+  remote: { Image?: string; Groups?: Record<string, unknown> } | undefined,
+  runtime: string,
+  affiliates: readonly unknown[],
+  ctx: z.RefinementCtx,
+): void => {
+  if (remote === undefined) return;
+  if (runtime !== 'batch') {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['RemoteSources'],
+      message: `needs Runtime "batch" (this blueprint's runtime is "${runtime}"): the rclone fetch runs as a Batch job beside the analysis; set Runtime to "batch" (with Container) or remove RemoteSources`,
+    });
+  }
+  const names = affiliates
+    .map((a) => (a as { AffiliateName?: unknown } | null)?.AffiliateName)
+    .filter((n): n is string => typeof n === 'string');
+  const groups = remote.Groups && typeof remote.Groups === 'object' ? Object.keys(remote.Groups) : [];
+  for (const group of groups) {
+    if (!names.includes(group)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['RemoteSources', 'Groups', group],
+        message: `"${group}" is not a group of this analysis (UXData.Affiliates: ${names.map((n) => `"${n}"`).join(', ') || 'none'}): use an AffiliateName exactly as written there`,
+      });
+    }
+  }
+  if (groups.length > 0 && remote.Image === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['RemoteSources', 'Image'],
+      message:
+        'is required when a group has an RcloneConfigSecret: an image in a registry with sh and rclone and no ENTRYPOINT (the official rclone/rclone image has ENTRYPOINT ["rclone"], which AWS Batch cannot override: build `FROM rclone/rclone:1.69` + `ENTRYPOINT []` and push it)',
+    });
+  }
+};
 
 /** The blueprint as written (input side: numbers may be strings). */
 export type BlueprintInput = z.input<typeof blueprintSchema>;
@@ -299,6 +391,6 @@ export const blueprintJsonSchema = (): Record<string, unknown> => {
     $id: 'https://github.com/ncaas/ncaas/schema/blueprint.schema.json',
     title: 'ncaas analysis blueprint',
     description:
-      "An analysis: NeuroCAAS's stack_config_template.json format plus ncaas extensions (Runtime, Container, Submissions, Network, Efs, Notifications, IamUsers, Adopt).",
+      "An analysis: NeuroCAAS's stack_config_template.json format plus ncaas extensions (Runtime, Container, Submissions, Network, Efs, Notifications, RemoteSources, IamUsers, Adopt).",
   };
 };

@@ -200,12 +200,17 @@ const toAnalysisConfig = (
   }
 
   const appendRegion = bp.IamUsers?.AppendRegion ?? false;
-  const groups: GroupConfig[] = bp.UXData.Affiliates.map((a) => ({
-    name: a.AffiliateName,
-    userNames: a.UserNames.map((u) => (appendRegion ? `${u}${bp.REGION}` : u)),
-    userInput: a.UserInput,
-    ...(a.ContactEmail && EMAIL.test(a.ContactEmail.trim()) ? { contactEmail: a.ContactEmail.trim() } : {}),
-  }));
+  const remoteGroups = bp.RemoteSources?.Groups ?? {};
+  const groups: GroupConfig[] = bp.UXData.Affiliates.map((a) => {
+    const remote = Object.hasOwn(remoteGroups, a.AffiliateName) ? remoteGroups[a.AffiliateName] : undefined;
+    return {
+      name: a.AffiliateName,
+      userNames: a.UserNames.map((u) => (appendRegion ? `${u}${bp.REGION}` : u)),
+      userInput: a.UserInput,
+      ...(a.ContactEmail && EMAIL.test(a.ContactEmail.trim()) ? { contactEmail: a.ContactEmail.trim() } : {}),
+      ...(remote ? { rcloneConfigSecret: remote.RcloneConfigSecret } : {}),
+    };
+  });
 
   const workerTimeoutSeconds = lc.SSM_TIMEOUT ?? DEFAULTS.workerTimeoutSeconds;
   const defaultType = lc.INSTANCE_TYPE;
@@ -232,6 +237,9 @@ const toAnalysisConfig = (
             spot: bp.Container.Spot ?? false,
           },
         }
+      : {}),
+    ...(bp.RemoteSources?.Image && Object.keys(remoteGroups).length > 0
+      ? { remoteSources: { image: bp.RemoteSources.Image } }
       : {}),
     command: lc.COMMAND,
     launchTimeoutSeconds: lc.EXECUTION_TIMEOUT ?? DEFAULTS.launchTimeoutSeconds,

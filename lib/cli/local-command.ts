@@ -4,6 +4,7 @@
  * SIGTERM, then stops it. The runtime is passed in: the CLI loads it only for this command, so the
  * other commands never load the emulators.
  */
+import * as path from 'node:path';
 import type { LocalRuntime, LocalRuntimeOptions } from '../../local/local-runtime-api';
 import { CliError, EXIT } from './errors';
 import type { Output } from './output';
@@ -32,6 +33,31 @@ export const parsePort = (value: string | undefined): number | undefined => {
   return port;
 };
 
+/**
+ * `--secret NAME=FILE` (repeatable): a secret the blueprint names (RemoteSources ...
+ * RcloneConfigSecret), read locally from FILE (relative to the current directory) instead of
+ * Secrets Manager. The name is everything before the first `=`.
+ */
+export const parseSecretFlags = (values: readonly string[] | undefined): Record<string, string> => {
+  const files: Record<string, string> = {};
+  for (const value of values ?? []) {
+    const equals = value.indexOf('=');
+    const name = equals > 0 ? value.slice(0, equals) : '';
+    const file = equals > 0 ? value.slice(equals + 1) : '';
+    if (name.trim() === '' || file.trim() === '') {
+      throw new CliError(
+        `--secret "${value}" is not NAME=FILE: give the secret's name as the blueprint writes it (RcloneConfigSecret), "=", and a local file holding its value, e.g. --secret ncaas/rclone/labA=./rclone.conf`,
+        EXIT.usage,
+      );
+    }
+    if (Object.hasOwn(files, name)) {
+      throw new CliError(`--secret names ${name} twice: give each secret once`, EXIT.usage);
+    }
+    files[name] = path.resolve(file);
+  }
+  return files;
+};
+
 /** Single-quoted for a POSIX shell. */
 const shellQuote = (value: string): string => `'${value.replace(/'/g, `'\\''`)}'`;
 
@@ -39,6 +65,8 @@ export interface RunLocalOptions {
   readonly blueprint: string;
   readonly port?: number;
   readonly dir?: string;
+  /** Secret name -> local file (`--secret`). */
+  readonly secretFiles?: Readonly<Record<string, string>>;
 }
 
 export const runLocal = async (
@@ -53,6 +81,9 @@ export const runLocal = async (
     blueprint: options.blueprint,
     ...(options.port !== undefined ? { port: options.port } : {}),
     ...(options.dir !== undefined ? { dir: options.dir } : {}),
+    ...(options.secretFiles && Object.keys(options.secretFiles).length > 0
+      ? { secretFiles: options.secretFiles }
+      : {}),
     print: (line) => output.err(line),
   });
   const { paint } = output;

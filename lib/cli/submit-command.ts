@@ -212,7 +212,11 @@ export const blueprintFreeAnalysis = (
   deployLimit: 0,
   maxCostUsd: 0,
   monitor: false,
-  groups: [{ name: group, userNames: [], userInput: true }],
+  // Whether the group may name `rclone:` datasets is the blueprint's to say: without it, only their
+  // form is checked here (the handler checks the rest).
+  groups: [
+    { name: group, userNames: [], userInput: true, rcloneConfigSecret: '(not known without the blueprint)' },
+  ],
   limits: {
     allowedInstanceTypes: instanceType !== undefined ? [instanceType] : [],
     maxDurationMinutes: Number.POSITIVE_INFINITY,

@@ -5,15 +5,17 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Duration } from 'aws-cdk-lib';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
-import type { BatchRuntimeConfig, GroupConfig } from '../blueprint/analysis-config';
+import type { BatchRuntimeConfig, GroupConfig, RemoteSourcesConfig } from '../blueprint/analysis-config';
 import {
   BATCH_LOG_GROUP,
   batchJobDefinitionName,
   type BatchStage,
   EFS_MOUNT_PATH,
+  STAGE_ENV,
   STAGE_OUT_ATTEMPTS,
   stageCommand,
   stageDefinitionEnvironment,
@@ -30,6 +32,11 @@ export interface BatchEnvironmentProps {
   readonly fileSystem: AnalysisFileSystem;
   readonly groups: readonly GroupConfig[];
   readonly container: BatchRuntimeConfig;
+  /**
+   * The fetch stage's image, for groups with an `rcloneConfigSecret`. @default none: no group may
+   * submit rclone datasets
+   */
+  readonly remoteSources?: RemoteSourcesConfig;
   /** Most analysis containers at once (DEPLOY_LIMIT): bounds the fleet. */
   readonly deployLimit: number;
   /** How long a job may wait RUNNABLE on the on-demand queue before Batch cancels it. @default 2 hours */
@@ -43,7 +50,13 @@ export interface BatchJobDefinitionSet {
   readonly stageIn: batch.EcsJobDefinition;
   readonly analysis: batch.EcsJobDefinition;
   readonly stageOut: batch.EcsJobDefinition;
+  /** Only for a group with an rclone configuration: fetches its `rclone:` datasets. */
+  readonly fetch?: batch.EcsJobDefinition;
 }
+
+/** A fetch container copies files with rclone: the staging size. */
+const FETCH_VCPUS = 1;
+const FETCH_MEMORY_MIB = 2048;
 
 /** Size of the stage-in and stage-out containers (they copy files; the analysis has its own size). */
 const STAGING_VCPUS = 1;
@@ -67,8 +80,13 @@ export class BatchEnvironment extends Construct {
   /** Per group: its stage-in, analysis and stage-out job definitions. */
   readonly jobDefinitions: ReadonlyMap<string, BatchJobDefinitionSet>;
   readonly jobRoles: ReadonlyMap<string, iam.Role>;
-  /** Image pulls and container logs, for every container of the analysis. */
+  /** Image pulls and container logs, for every container of the analysis but the fetch stage. */
   readonly executionRole: iam.Role;
+  /**
+   * Per group with an rclone configuration: the fetch stage's execution role, the only one that may
+   * read that group's secret (ECS reads it to inject it; the containers never hold the permission).
+   */
+  readonly fetchExecutionRoles: ReadonlyMap<string, iam.Role>;
 
   constructor(scope: Construct, id: string, props: BatchEnvironmentProps) {
     super(scope, id);
@@ -148,26 +166,30 @@ export class BatchEnvironment extends Construct {
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
       description: `ncaas ${props.analysisName} Batch containers: image pulls and their own log streams`,
     });
-    logs.LogGroup.fromLogGroupName(this, 'JobLogs', BATCH_LOG_GROUP).grantWrite(this.executionRole);
-    NagSuppressions.addResourceSuppressions(
-      this.executionRole,
-      [
-        {
-          id: 'AwsSolutions-IAM5',
-          reason:
-            'The execution role writes container logs to the /aws/batch/job log group; its streams are named per job at run time, hence the stream wildcard.',
-          appliesTo: [
-            `Resource::arn:<AWS::Partition>:logs:${Stack.of(this).region}:<AWS::AccountId>:log-group:${BATCH_LOG_GROUP}:*`,
-          ],
-        },
-        {
-          id: 'NIST.800.53.R5-IAMNoInlinePolicy',
-          reason:
-            "The execution role's inline policy (write its jobs' log streams only) belongs to this one role and is created and deleted with it.",
-        },
-      ],
-      true,
-    );
+    const jobLogs = logs.LogGroup.fromLogGroupName(this, 'JobLogs', BATCH_LOG_GROUP);
+    jobLogs.grantWrite(this.executionRole);
+    const executionRoleFindings = (role: iam.Role) =>
+      NagSuppressions.addResourceSuppressions(
+        role,
+        [
+          {
+            id: 'AwsSolutions-IAM5',
+            reason:
+              'The execution role writes container logs to the /aws/batch/job log group; its streams are named per job at run time, hence the stream wildcard.',
+            appliesTo: [
+              `Resource::arn:<AWS::Partition>:logs:${Stack.of(this).region}:<AWS::AccountId>:log-group:${BATCH_LOG_GROUP}:*`,
+            ],
+          },
+          {
+            id: 'NIST.800.53.R5-IAMNoInlinePolicy',
+            reason:
+              "The execution role's inline policy (write its jobs' log streams only, and for a fetch role read one group's rclone secret) belongs to this one role and is created and deleted with it.",
+          },
+        ],
+        true,
+      );
+    executionRoleFindings(this.executionRole);
+    const fetchExecutionRoles = new Map<string, iam.Role>();
 
     const jobDefinitions = new Map<string, BatchJobDefinitionSet>();
     const jobRoles = new Map<string, iam.Role>();
@@ -222,7 +244,22 @@ export class BatchEnvironment extends Construct {
           executionRole: this.executionRole,
           volumes: [efsVolume()],
         });
+      const fetch = this.fetchDefinition(props, group, {
+        jobRole,
+        volume: efsVolume(),
+        executionRole: () => {
+          const role = new iam.Role(this, `FetchExecutionRole-${group.name}`, {
+            assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
+            description: `ncaas ${props.analysisName} Batch fetch containers of group ${group.name}: image pulls, log streams, and the group's rclone secret (injected by ECS)`,
+          });
+          jobLogs.grantWrite(role);
+          executionRoleFindings(role);
+          fetchExecutionRoles.set(group.name, role);
+          return role;
+        },
+      });
       jobDefinitions.set(group.name, {
+        ...(fetch ? { fetch } : {}),
         stageIn: new batch.EcsJobDefinition(this, `StageIn-${group.name}`, {
           jobDefinitionName: batchJobDefinitionName(props.analysisName, group.name, 'in'),
           container: container('in', 'StageInContainer'),
@@ -244,5 +281,47 @@ export class BatchEnvironment extends Construct {
     }
     this.jobDefinitions = jobDefinitions;
     this.jobRoles = jobRoles;
+    this.fetchExecutionRoles = fetchExecutionRoles;
+  }
+
+  /**
+   * A group's fetch job definition (lib/launch/batch-stages.ts FETCH_BOOTSTRAP), only when it has an
+   * rclone configuration: RemoteSources.Image, the group's job role and access point as the other
+   * stages, and the group's secret injected by Batch as an environment variable. The secret's value
+   * never appears in the template or in a SubmitJob: only its ARN, and only here.
+   */
+  private fetchDefinition(
+    props: BatchEnvironmentProps,
+    group: GroupConfig,
+    parts: { jobRole: iam.IRole; volume: batch.EcsVolume; executionRole: () => iam.Role },
+  ): batch.EcsJobDefinition | undefined {
+    const secretRef = group.rcloneConfigSecret;
+    if (secretRef === undefined) return undefined;
+    if (!props.remoteSources) {
+      throw new Error(
+        `group ${group.name} has an RcloneConfigSecret but the blueprint names no RemoteSources.Image`,
+      );
+    }
+    const secret = secretRef.startsWith('arn:')
+      ? secretsmanager.Secret.fromSecretCompleteArn(this, `RcloneConfig-${group.name}`, secretRef)
+      : secretsmanager.Secret.fromSecretNameV2(this, `RcloneConfig-${group.name}`, secretRef);
+    return new batch.EcsJobDefinition(this, `Fetch-${group.name}`, {
+      jobDefinitionName: batchJobDefinitionName(props.analysisName, group.name, 'fetch'),
+      container: new batch.EcsEc2ContainerDefinition(this, `FetchContainer-${group.name}`, {
+        image: ecs.ContainerImage.fromRegistry(props.remoteSources.image),
+        cpu: FETCH_VCPUS,
+        memory: Size.mebibytes(FETCH_MEMORY_MIB),
+        command: stageCommand('fetch'),
+        environment: stageDefinitionEnvironment('fetch'),
+        // ECS reads the secret with the execution role at container start (the grant below) and
+        // sets the variable; the job role and the container's code never hold the permission.
+        secrets: { [STAGE_ENV.rcloneConfig]: batch.Secret.fromSecretsManager(secret) },
+        jobRole: parts.jobRole,
+        executionRole: parts.executionRole(),
+        volumes: [parts.volume],
+      }),
+      // The submission sets the job's deadline; this bounds a fetch submitted without one.
+      timeout: Duration.hours(24),
+    });
   }
 }

@@ -457,11 +457,14 @@ const grantBatchJobs = (
   const stack = Stack.of(scope);
   const arn = (resource: string) =>
     `arn:${stack.partition}:batch:${stack.region}:${stack.account}:${resource}`;
+  // The fetch stage exists only for groups with an rclone configuration (RemoteSources).
   const definitions = config.groups.flatMap((group) =>
-    BATCH_STAGES.flatMap((stage) => {
-      const name = batchJobDefinitionName(config.name, group.name, stage);
-      return [arn(`job-definition/${name}`), arn(`job-definition/${name}:*`)];
-    }),
+    BATCH_STAGES.filter((stage) => stage !== 'fetch' || group.rcloneConfigSecret !== undefined).flatMap(
+      (stage) => {
+        const name = batchJobDefinitionName(config.name, group.name, stage);
+        return [arn(`job-definition/${name}`), arn(`job-definition/${name}:*`)];
+      },
+    ),
   );
   const ourTag = { [`aws:RequestTag/${BATCH_ANALYSIS_TAG}`]: config.name };
   for (const fn of who.submitters) {

@@ -76,10 +76,7 @@ export const awsControlContext = (env: HandlerEnvironment, log: Log): AwsControl
           ...(env.NCAAS_BATCH_ON_DEMAND_JOB_QUEUE
             ? { onDemandJobQueue: env.NCAAS_BATCH_ON_DEMAND_JOB_QUEUE }
             : {}),
-          jobDefinitions: namedJobDefinitions(
-            config.name,
-            config.groups.map((g) => g.name),
-          ),
+          jobDefinitions: namedJobDefinitions(config.name, config.groups),
         })
       : undefined;
   const launcher =

@@ -8,7 +8,8 @@
  * - stage-in RUNNING: the dataset is IN PROGRESS (as an EC2 worker is when its instance runs);
  * - analysis RUNNING: the status file says so, with the container's CloudWatch log stream (the
  *   live log; the stage-out also uploads the complete stdout/stderr files at the end);
- * - stage-in and analysis both ended (whichever event comes second, claimed once in the table):
+ * - fetch (an `rclone:` dataset, ./batch-fetch.ts) RUNNING: the status file says so;
+ * - stage-in, fetch and analysis all ended (whichever event comes last, claimed once in the table):
  *   the analysis container's log stream is copied into logs/ (./container-log.ts) before anything
  *   can write the final state; then the stage-out is submitted, whatever the outcome, since Batch
  *   would fail a chained one. It uploads what there is and the final report, then removes the job
@@ -30,6 +31,7 @@ import type { StageOutRequest } from '../launch/batch-launcher';
 import type { LaunchOutcome as LauncherOutcome, LaunchRequest } from '../launch/launcher';
 import { BATCH_LOG_GROUP, type BatchJobIdentity, identityOf } from '../launch/batch-stages';
 import { analysisLogKey, finalReportKey, jobResultFolder } from '../layout';
+import { fetchJobIdOf, fetchOutcome, fetchRunningReason } from './batch-fetch';
 import { type ContainerLogSource, copyContainerLog, describeCopy } from './container-log';
 import type { ControlContext } from './control-context';
 import { endDataset } from './dataset-finish';
@@ -100,6 +102,17 @@ export const onBatchJobState = async (
     }
     const current = (await ctx.store.getDataset(dataset, dataset.datasetIndex)) ?? dataset;
     if (isFinal(current.state)) return `unchanged (${current.state})`;
+    if (identity.stage === 'fetch') {
+      const reason = fetchRunningReason(dataset, view);
+      await ctx.report.setStatus(folder, dataset.datasetLabel, {
+        status: 'IN PROGRESS',
+        reason,
+        input: dataset.datasetKey,
+        instance: view.jobId,
+      });
+      await certify(`Batch fetch job ${view.jobId} is running: ${reason}`);
+      return 'IN PROGRESS (fetching)';
+    }
     const live = view.logStreamName
       ? ` (live log: CloudWatch Logs group ${BATCH_LOG_GROUP}, stream ${view.logStreamName})`
       : '';
@@ -114,14 +127,14 @@ export const onBatchJobState = async (
   }
   if (!isEndedBatchStatus(view.status)) return `ignored ${identity.stage} ${view.status}`;
 
-  const stageName = identity.stage === 'in' ? 'stage-in' : 'analysis';
+  const stageName = { in: 'stage-in', fetch: 'fetch', run: 'analysis' }[identity.stage];
   await certify(`Batch ${stageName} job ${view.jobId} ${describeEnd(view)}`);
   return settleLaunch(ctx, batch, logs, dataset, identity, view);
 };
 
 /**
- * Once the stage-in and the analysis job of one launch have both ended: the stage-out (or, if the
- * stage-in never started, the final state right here). Called on the end of either.
+ * Once the stage-in, the fetch (if any) and the analysis job of one launch have all ended: the
+ * stage-out (or, if the stage-in never started, the final state right here). Called on the end of each.
  */
 const settleLaunch = async (
   ctx: ControlContext,
@@ -152,11 +165,15 @@ const settleLaunch = async (
     const stageInId = identity.stageInJobId ?? analysis.dependsOn[0];
     stageIn = stageInId ? (await batch.describe([stageInId]))[0] : undefined;
   }
+  const fetchId = fetchJobIdOf(analysis);
+  const fetch =
+    identity.stage === 'fetch' ? ended : fetchId ? (await batch.describe([fetchId]))[0] : undefined;
   if (stageIn && !isEndedBatchStatus(stageIn.status)) return 'waiting for the stage-in job to end';
+  if (fetch && !isEndedBatchStatus(fetch.status)) return 'waiting for the fetch job to end';
   if (!isEndedBatchStatus(analysis.status)) return 'waiting for the analysis job to end';
 
   const latest = (await ctx.store.getDataset(dataset, dataset.datasetIndex)) ?? dataset;
-  const lost = launchOutcome(latest, stageIn, analysis);
+  const lost = launchOutcome(latest, stageIn, analysis, fetch);
   if (lost.spotCapacityLost && identity.spot && batch.launchOnDemand) {
     return relaunchOnDemand(ctx, batch, batch.launchOnDemand, latest, identity, stageIn, lost);
   }
@@ -165,7 +182,7 @@ const settleLaunch = async (
   }
 
   const current = (await ctx.store.getDataset(dataset, dataset.datasetIndex)) ?? dataset;
-  const outcome = launchOutcome(current, stageIn, analysis);
+  const outcome = launchOutcome(current, stageIn, analysis, fetch);
   const folder = jobResultFolder(dataset.group, ctx.config.name, dataset.jobId);
   // Here, once per launch (after the claim), and before the final state is written: below when no
   // container ran, else by the stage-out's report, which cannot exist before it is submitted. The
@@ -348,6 +365,7 @@ export const launchOutcome = (
   dataset: DatasetRecord,
   stageIn: BatchJobView | undefined,
   analysis: BatchJobView,
+  fetch?: BatchJobView,
 ): LaunchOutcome => {
   if (isFinal(dataset.state)) {
     return { status: dataset.state, reason: dataset.reason ?? `the job was ended (${dataset.state})` };
@@ -374,6 +392,9 @@ export const launchOutcome = (
     // The stage-in's own account of why (stage-in.error in the job folder) comes first.
     return { reason: `stage-in failed: ${describeEnd(stageIn)}` };
   }
+  // A failed fetch fails the analysis as a dependent job: the fetch's own end names the cause.
+  const fetched = fetchOutcome(dataset, fetch);
+  if (fetched) return fetched;
   if (analysis.status === 'FAILED' && TIMEOUT.test(analysis.statusReason ?? '')) {
     return {
       status: 'TIMED_OUT',

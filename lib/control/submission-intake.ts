@@ -10,6 +10,7 @@ import { readJobConfig, DURATION_KEY } from '../submission/job-config';
 import { renderProblems } from '../submission/problems-text';
 import type { SubmissionProblem } from '../submission/submission-problem';
 import { MAX_TEXT_FILE_BYTES } from '../submission/submission-problem';
+import { isRcloneDataset } from '../submission/remote-source';
 import { formatSize } from '../submission/text-body';
 import { jobResultFolder, REFUSAL_LABEL } from '../layout';
 import type { ControlContext } from './control-context';
@@ -113,7 +114,11 @@ export const processSubmission = async (ctx: ControlContext, ref: SubmissionRef)
   return { kind: 'accepted', group: submission.group, jobId: submission.jobId };
 };
 
-/** Data and config must exist (a folder dataset must hold something); the config is read for estimates. */
+/**
+ * Data and config must exist (a folder dataset must hold something); the config is read for estimates.
+ * An rclone dataset is on the group's own remote, which the control plane cannot see (its
+ * credentials reach only the fetch container): the fetch stage finds out, and names it if missing.
+ */
 const checkReferencedObjects = async (
   ctx: ControlContext,
   submission: ValidatedSubmission,
@@ -124,6 +129,7 @@ const checkReferencedObjects = async (
   await Promise.all(
     submission.datasetKeys.map(async (key, i) => {
       const field = many ? `dataname[${i}]` : 'dataname';
+      if (isRcloneDataset(key)) return;
       if (key.endsWith('/')) {
         if (!(await objects.hasObjectsUnder(key))) {
           problems.push({

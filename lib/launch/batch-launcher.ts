@@ -1,19 +1,22 @@
 /**
  * The `batch` launcher (DESIGN.md "Launchers": batch): one dataset is a stage-in job and an analysis
- * job that depends on it, both in the stack's job queue, with the group's own job definitions (a
+ * job that depends on it (through a fetch job for an `rclone:` dataset), all in the stack's job queue, with the group's own job definitions (a
  * job's access point and job role cannot be overridden per submission). The stage-out job is not
  * chained: Batch would fail it with a failed analysis, so the reconcile handler submits it once both
  * have ended (lib/control/batch-reconcile.ts), through `submitStageOut` here.
  *
  * The launcher id recorded for the dataset is the analysis job's id; `terminate` reads the stage-in
- * job's id from its parameters and stops both (TerminateJob: CancelJob does not stop a running job).
+ * and fetch jobs' ids from its parameters and stops them all (TerminateJob: CancelJob does not stop
+ * a running job).
  *
  * Every job is tagged with the analysis. The launcher and the reconcile handler need batch:SubmitJob
  * (the queue, the analysis's job definitions, `job/*`) and batch:TagResource with that tag; whoever
  * stops workers needs batch:TerminateJob on jobs tagged with the analysis, and batch:DescribeJobs
  * (ControlPlane grants them).
  */
+import type { GroupConfig } from '../blueprint/analysis-config';
 import type { WorkerJob } from '../job/worker-job';
+import { parseRcloneDataset, rcloneTargetName } from '../submission/remote-source';
 import { type BatchApi, type BatchJobView, type BatchSubmission, submitJobPayloadBytes } from './batch-api';
 import {
   BATCH_ANALYSIS_TAG,
@@ -41,6 +44,8 @@ export interface BatchJobDefinitions {
   readonly stageIn: string;
   readonly analysis: string;
   readonly stageOut: string;
+  /** Only for a group with an rclone configuration (RemoteSources): fetches `rclone:` datasets. */
+  readonly fetch?: string;
 }
 
 export interface BatchLauncherProps {
@@ -71,15 +76,18 @@ export interface BatchLauncherProps {
 /** The job definitions of each group, by their fixed names (lib/constructs/batch-environment.ts). */
 export const namedJobDefinitions = (
   analysis: string,
-  groups: readonly string[],
+  groups: readonly Pick<GroupConfig, 'name' | 'rcloneConfigSecret'>[],
 ): Record<string, BatchJobDefinitions> =>
   Object.fromEntries(
-    groups.map((group) => [
+    groups.map(({ name: group, rcloneConfigSecret }) => [
       group,
       {
         stageIn: batchJobDefinitionName(analysis, group, 'in'),
         analysis: batchJobDefinitionName(analysis, group, 'run'),
         stageOut: batchJobDefinitionName(analysis, group, 'out'),
+        ...(rcloneConfigSecret !== undefined
+          ? { fetch: batchJobDefinitionName(analysis, group, 'fetch') }
+          : {}),
       },
     ]),
   );
@@ -132,6 +140,12 @@ export class BatchLauncher implements Launcher {
       );
     }
     const definitions = jobDefinitions[job.group];
+    const remote = parseRcloneDataset(job.datasetKey);
+    if (remote && definitions.fetch === undefined) {
+      return failed(
+        `dataset ${JSON.stringify(job.datasetKey)} is on an rclone remote, but group "${job.group}" has no fetch job definition in this stack: add the group to RemoteSources.Groups in the blueprint (with its RcloneConfigSecret) and redeploy`,
+      );
+    }
     const now = (this.props.now ?? (() => new Date()))().getTime();
     const remaining = Math.floor(job.deadlineEpochSeconds - now / 1000);
     if (remaining <= 0)
@@ -188,13 +202,40 @@ export class BatchLauncher implements Launcher {
       return submitError('stage-in', error);
     }
     await recordJobs([stageInId]);
+    // An rclone dataset: the fetch job copies it into the job folder between stage-in and the analysis.
+    let fetchId: string | undefined;
+    if (remote && definitions.fetch !== undefined) {
+      try {
+        fetchId = await api.submit({
+          jobName: batchJobName(jobDir, 'fetch'),
+          jobQueue,
+          jobDefinition: definitions.fetch,
+          dependsOn: [stageInId],
+          parameters: identity('fetch', { stageInJobId: stageInId }),
+          environment: {
+            [STAGE_ENV.jobDir]: jobDir,
+            [STAGE_ENV.rcloneSource]: remote.source,
+            [STAGE_ENV.rcloneTarget]: rcloneTargetName(remote),
+          },
+          timeoutSeconds: remaining - grace,
+          tags: this.tags(),
+        });
+      } catch (error) {
+        await this.stopUnlaunched([stageInId], 'fetch');
+        return submitError('fetch', error);
+      }
+      await recordJobs([fetchId]);
+    }
     try {
       const analysisJobId = await api.submit({
         jobName: batchJobName(jobDir, 'run'),
         jobQueue,
         jobDefinition: definitions.analysis,
-        dependsOn: [stageInId],
-        parameters: identity('run', { stageInJobId: stageInId }),
+        dependsOn: [fetchId ?? stageInId],
+        parameters: identity('run', {
+          stageInJobId: stageInId,
+          ...(fetchId !== undefined ? { fetchJobId: fetchId } : {}),
+        }),
         environment: { [STAGE_ENV.jobDir]: jobDir },
         timeoutSeconds: remaining - grace,
         tags: this.tags(),
@@ -202,22 +243,33 @@ export class BatchLauncher implements Launcher {
       await recordJobs([analysisJobId]);
       return { kind: 'launched', launcherId: analysisJobId };
     } catch (error) {
-      // The stage-in must not run alone: stop it. Its end event finds no analysis job of its launch
-      // and the reconcile handler removes whatever it staged (a clean-up stage-out).
-      await api
-        .terminate(stageInId, 'ncaas: the analysis job of this launch could not be submitted')
-        .catch(() => undefined);
+      await this.stopUnlaunched(fetchId !== undefined ? [stageInId, fetchId] : [stageInId], 'analysis');
       return submitError('analysis', error);
     }
   }
 
-  /** Stops the analysis job and its stage-in, whatever their state. Unknown ids are not an error. */
+  /**
+   * The jobs of a launch whose next job could not be submitted must not run alone: stop them. The
+   * stage-in's end event finds no analysis job of its launch and the reconcile handler removes
+   * whatever it staged (a clean-up stage-out).
+   */
+  private async stopUnlaunched(jobIds: readonly string[], missing: string): Promise<void> {
+    for (const id of jobIds) {
+      await this.props.api
+        .terminate(id, `ncaas: the ${missing} job of this launch could not be submitted`)
+        .catch(() => undefined);
+    }
+  }
+
+  /** Stops the analysis job, its stage-in and its fetch, whatever their state. Unknown ids are not an error. */
   async terminate(launcherId: string): Promise<void> {
     const ids = [launcherId];
     try {
       const [analysisJob] = await this.props.api.describe([launcherId]);
+      const fetch = analysisJob?.parameters[JOB_PARAMETERS.fetch];
       const stageIn = analysisJob?.parameters[JOB_PARAMETERS.stageIn] ?? analysisJob?.dependsOn[0];
-      if (stageIn) ids.unshift(stageIn);
+      if (fetch) ids.unshift(fetch);
+      if (stageIn && stageIn !== fetch) ids.unshift(stageIn);
     } catch {
       // The analysis job is stopped below all the same.
     }

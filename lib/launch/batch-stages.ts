@@ -7,10 +7,14 @@
  * `{EFS root of the group's access point}/jobs/{jobDir}`:
  * - `in` (the staging image): stages the dataset and config from S3 into the job folder and writes
  *   what the analysis needs there (worker/run-job.sh `--stage in`);
- * - `run` (the analysis image, depends on `in`): runs COMMAND from the job folder, no AWS calls;
+ * - `fetch` (the blueprint's RemoteSources.Image, depends on `in`; only for an `rclone:` dataset):
+ *   copies the dataset from the group's rclone remote to where stage-in would have put it, with the
+ *   group's rclone.conf injected by Batch from Secrets Manager (FETCH_BOOTSTRAP);
+ * - `run` (the analysis image, depends on `fetch` if there is one, else on `in`): runs COMMAND from
+ *   the job folder, no AWS calls;
  * - `out` (the staging image): uploads results, logs, status and the final report, then removes the
  *   job folder. Batch fails every job that depends on a failed job, so `out` is not chained: the
- *   reconcile handler submits it once `in` and `run` have both ended, whatever their outcome.
+ *   reconcile handler submits it once the other stages have all ended, whatever their outcome.
  * - clean-up (`out` with `ncaasCleanupOnly`): only removes a job folder, when no stage-out removed it
  *   (lib/control/efs-folders.ts). It runs on either image: the staging definition in clean-up-only
  *   mode, or the analysis definition with its command replaced by `CLEANUP_BOOTSTRAP`, so an image
@@ -27,7 +31,7 @@ import { gzipSync } from 'node:zlib';
 import { encodeWorkerJob, type WorkerJob } from '../job/worker-job';
 import { compactShellScript } from './compact-script';
 
-export const BATCH_STAGES = ['in', 'run', 'out'] as const;
+export const BATCH_STAGES = ['in', 'fetch', 'run', 'out'] as const;
 export type BatchStage = (typeof BATCH_STAGES)[number];
 
 /** Where the analysis EFS appears inside every container (through the group's access point). */
@@ -84,6 +88,12 @@ export const STAGE_ENV = {
   logStream: 'NCAAS_LOG_STREAM',
   /** What the status file calls the worker (the analysis job's id). */
   instance: 'NCAAS_INSTANCE_ID',
+  /** `fetch`: the group's rclone.conf, injected by Batch from Secrets Manager (job definition `secrets`). */
+  rcloneConfig: 'NCAAS_RCLONE_CONFIG',
+  /** `fetch`: `<remote>:<path>`, rclone's source argument (lib/submission/remote-source.ts). */
+  rcloneSource: 'NCAAS_RCLONE_SOURCE',
+  /** `fetch`: the dataset's name in the job folder's `input/` (empty: a folder, copied into `input/`). */
+  rcloneTarget: 'NCAAS_RCLONE_TARGET',
 } as const;
 
 /**
@@ -116,13 +126,36 @@ export const CLEANUP_BOOTSTRAP = [
 ].join('\n');
 
 /**
+ * The command of the fetch job definitions (NeuroConv's rclone step, without its leaks): the
+ * group's rclone.conf arrives in an environment variable that Batch fills from Secrets Manager; it is
+ * written, readable by this user only, to a file in the container's own temp dir (never EFS), and
+ * the variable is unset before rclone starts. The source is one argument after `--` (a quoted
+ * expansion, never shell text); the target is where stage-in would have put an S3 dataset:
+ * `input/<name>`, or `input` itself for a folder. The name is checked to be one path segment.
+ * `printf` is a shell builtin: the configuration never appears in a process's arguments. `exec`
+ * makes rclone the container's main process, so Batch's TerminateJob signal reaches it.
+ */
+export const FETCH_BOOTSTRAP = [
+  'set -eu',
+  'umask 077',
+  `case "\${${STAGE_ENV.jobDir}:?}" in *[!A-Za-z0-9_-]*) echo 'ncaas fetch: bad ${STAGE_ENV.jobDir}' >&2; exit 2;; esac`,
+  `case "\${${STAGE_ENV.rcloneTarget}-}" in */* | . | ..) echo 'ncaas fetch: bad ${STAGE_ENV.rcloneTarget}' >&2; exit 2;; esac`,
+  'd=$(mktemp -d)',
+  `printf '%s\\n' "\${${STAGE_ENV.rcloneConfig}:?the rclone configuration secret was not injected}" >"$d/rclone.conf"`,
+  `unset ${STAGE_ENV.rcloneConfig}`,
+  `t="$${STAGE_ENV.efsRoot}/jobs/$${STAGE_ENV.jobDir}/input"`,
+  `[ -d "$t" ] || { echo "ncaas fetch: $t was not prepared by the stage-in job" >&2; exit 3; }`,
+  `exec rclone --config "$d/rclone.conf" copyto -- "\${${STAGE_ENV.rcloneSource}:?}" "$t\${${STAGE_ENV.rcloneTarget}:+/$${STAGE_ENV.rcloneTarget}}"`,
+].join('\n');
+
+/**
  * A stage's container command. Batch cannot override an image's ENTRYPOINT, so the images must have
  * none (or one that runs its arguments, like `exec "$@"`).
  */
 export const stageCommand = (stage: BatchStage): string[] => [
   'sh',
   '-c',
-  stage === 'run' ? ANALYSIS_BOOTSTRAP : STAGING_BOOTSTRAP,
+  stage === 'run' ? ANALYSIS_BOOTSTRAP : stage === 'fetch' ? FETCH_BOOTSTRAP : STAGING_BOOTSTRAP,
 ];
 
 /** The environment a stage's job definition fixes (the same for every job of the group). */
@@ -131,7 +164,7 @@ export const stageDefinitionEnvironment = (
   efsRoot: string = EFS_MOUNT_PATH,
 ): Record<string, string> => ({
   [STAGE_ENV.efsRoot]: efsRoot,
-  ...(stage === 'run' ? {} : { [STAGE_ENV.stage]: stage }),
+  ...(stage === 'run' || stage === 'fetch' ? {} : { [STAGE_ENV.stage]: stage }),
   ...(stage === 'out' ? { [STAGE_ENV.outAttempts]: String(STAGE_OUT_ATTEMPTS) } : {}),
 });
 
@@ -161,8 +194,10 @@ export const JOB_PARAMETERS = {
   attempt: 'ncaasAttempt',
   stage: 'ncaasStage',
   jobDir: 'ncaasJobDir',
-  /** `run` only: the id of its stage-in job. */
+  /** `run` and `fetch`: the id of the launch's stage-in job. */
   stageIn: 'ncaasStageInJob',
+  /** `run` only, for an rclone dataset: the id of its fetch job. */
+  fetch: 'ncaasFetchJob',
   /** `out` only, "1": a clean-up (only removes the job folder), not a report. */
   cleanupOnly: 'ncaasCleanupOnly',
   /** "1": submitted to the Spot-first queue (a capacity cancel or a reclaim falls back to on-demand). */
@@ -178,6 +213,7 @@ export interface BatchJobIdentity {
   readonly stage: BatchStage;
   readonly jobDir: string;
   readonly stageInJobId?: string;
+  readonly fetchJobId?: string;
   readonly cleanupOnly?: boolean;
   /** Submitted to the Spot-first queue. */
   readonly spot?: boolean;
@@ -192,6 +228,7 @@ export const identityParameters = (identity: BatchJobIdentity): Record<string, s
   [JOB_PARAMETERS.stage]: identity.stage,
   [JOB_PARAMETERS.jobDir]: identity.jobDir,
   ...(identity.stageInJobId !== undefined ? { [JOB_PARAMETERS.stageIn]: identity.stageInJobId } : {}),
+  ...(identity.fetchJobId !== undefined ? { [JOB_PARAMETERS.fetch]: identity.fetchJobId } : {}),
   ...(identity.cleanupOnly ? { [JOB_PARAMETERS.cleanupOnly]: '1' } : {}),
   ...(identity.spot ? { [JOB_PARAMETERS.spot]: '1' } : {}),
 });
@@ -213,6 +250,7 @@ export const identityOf = (
   if (!analysis || !group || !jobId || !stage || !jobDir || !isJobDirName(jobDir)) return undefined;
   if (!Number.isInteger(datasetIndex) || datasetIndex < 0 || !Number.isInteger(attempt)) return undefined;
   const stageInJobId = get(JOB_PARAMETERS.stageIn);
+  const fetchJobId = get(JOB_PARAMETERS.fetch);
   return {
     analysis,
     group,
@@ -222,17 +260,20 @@ export const identityOf = (
     stage,
     jobDir,
     ...(stageInJobId ? { stageInJobId } : {}),
+    ...(fetchJobId ? { fetchJobId } : {}),
     ...(get(JOB_PARAMETERS.cleanupOnly) === '1' ? { cleanupOnly: true } : {}),
     ...(get(JOB_PARAMETERS.spot) === '1' ? { spot: true } : {}),
   };
 };
 
 const NAME_CHARACTERS = /^[A-Za-z0-9_-]+$/;
-/** Room for the `-out` suffix of the longest stage name. */
-const MAX_JOB_DIR = MAX_BATCH_JOB_NAME - '-out'.length;
+/** Room for the `-fetch` suffix of the longest stage name. */
+const MAX_JOB_DIR = MAX_BATCH_JOB_NAME - '-fetch'.length;
+/** Folders of launches made before the fetch stage existed had room for `-out` only: still ours. */
+const MAX_EARLIER_JOB_DIR = MAX_BATCH_JOB_NAME - '-out'.length;
 
 export const isJobDirName = (name: string): boolean =>
-  name.length <= MAX_JOB_DIR && NAME_CHARACTERS.test(name);
+  name.length <= MAX_EARLIER_JOB_DIR && NAME_CHARACTERS.test(name);
 
 /** A random 8-hex-digit suffix: each launch attempt gets a job folder of its own. */
 export const randomNonce = (): string => randomBytes(4).toString('hex');

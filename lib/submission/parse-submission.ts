@@ -8,6 +8,7 @@ import { groupOfKey, jobResultFolder, submissionsPrefix } from '../layout';
 import { describeValue, plural, quote } from './describe-value';
 import { parseJsonText } from './json-text';
 import { exampleKey, referencedKeyProblem } from './key-rules';
+import { isRcloneDataset, rcloneDatasetProblem } from './remote-source';
 import { listOrNone, schemaProblems } from './schema-issues';
 import { submitSchema, SUBMIT_KEYS } from './submit-schema';
 import type { SubmissionProblem } from './submission-problem';
@@ -20,7 +21,10 @@ export interface ValidatedSubmission {
   readonly group: string;
   /** The submission's `timestamp`, as text: the job id. */
   readonly jobId: string;
-  /** One per worker, verbatim; a key ending in `/` is a folder dataset. */
+  /**
+   * One per worker, verbatim; a key ending in `/` is a folder dataset; `rclone:<remote>:<path>` a
+   * dataset the batch runtime fetches from the group's rclone remote (./remote-source.ts).
+   */
   readonly datasetKeys: string[];
   readonly configKey: string;
   /** The requested `instance_type`, else the blueprint's EC2 default (undefined for Batch without one). */
@@ -83,7 +87,7 @@ export const parseSubmission = ({ body, key, analysis }: SubmissionInput): Submi
           allowedInstanceTypes: analysis.limits.allowedInstanceTypes,
           resultFolder,
         })),
-    ...datanameProblems(raw.dataname, group, analysis.limits.maxDatasets),
+    ...datanameProblems(raw.dataname, group, analysis),
     ...(typeof raw.configname === 'string'
       ? problemIn('configname', referencedKeyProblem(raw.configname, 'configname', 'config', group))
       : []),
@@ -212,13 +216,25 @@ const inFileOrder = (problems: SubmissionProblem[]): SubmissionProblem[] => {
 const problemIn = (field: string, message: string | undefined): SubmissionProblem[] =>
   message === undefined ? [] : [{ field, message }];
 
+/** A dataset is a key in the bucket, or a path on the group's rclone remote. */
+const datasetProblem = (
+  value: string,
+  label: string,
+  group: string | undefined,
+  analysis: AnalysisConfig,
+): string | undefined =>
+  isRcloneDataset(value)
+    ? rcloneDatasetProblem(value, label, group, analysis)
+    : referencedKeyProblem(value, label, 'data', group);
+
 const datanameProblems = (
   dataname: unknown,
   group: string | undefined,
-  maxDatasets: number,
+  analysis: AnalysisConfig,
 ): SubmissionProblem[] => {
+  const maxDatasets = analysis.limits.maxDatasets;
   if (typeof dataname === 'string') {
-    return problemIn('dataname', referencedKeyProblem(dataname, 'dataname', 'data', group));
+    return problemIn('dataname', datasetProblem(dataname, 'dataname', group, analysis));
   }
   if (!Array.isArray(dataname)) return [];
   const problems: SubmissionProblem[] = [];
@@ -241,7 +257,7 @@ const datanameProblems = (
       return;
     }
     firstIndex.set(item, index);
-    problems.push(...problemIn(field, referencedKeyProblem(item, field, 'data', group)));
+    problems.push(...problemIn(field, datasetProblem(item, field, group, analysis)));
   });
   return problems;
 };

@@ -22,6 +22,12 @@ const variant = (mutate: (bp: AnyJson) => void): Record<string, unknown> => {
   return bp;
 };
 
+const configOf = (bp: unknown) => {
+  const result = parseBlueprint(bp, 'good.json');
+  if (!result.ok) throw new Error(JSON.stringify(result.problems));
+  return result.config;
+};
+
 const problemsOf = (bp: unknown) => {
   const result = parseBlueprint(bp, 'bad.json');
   if (result.ok) throw new Error('expected the blueprint to be refused');
@@ -213,6 +219,175 @@ describe('notifications chosen per group (Notifications.Groups)', () => {
       'Notifications.Groups.viewers: group "viewers" does not submit jobs (UserInput false), so it has no notification topic: this setting is not used',
       'Notifications.Groups.lab.Emails: group "lab" is sent no event, so it has no notification topic: these addresses are not subscribed',
       'Notifications.Groups.lab2.Emails: group "lab2" is sent no event, so it has no notification topic: these addresses are not subscribed',
+    ]);
+  });
+});
+
+describe('RemoteSources: rclone datasets for some groups (batch runtime)', () => {
+  const batchVariant = (remote: unknown) =>
+    variant((bp) => {
+      bp.Runtime = 'batch';
+      bp.Container = { Image: 'public.ecr.aws/docker/library/python:3.12' };
+      bp.RemoteSources = remote;
+    });
+  const IMAGE = '123456789012.dkr.ecr.us-east-1.amazonaws.com/rclone-sh:1.69';
+  const ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:ncaas/rclone/lab2-AbC123';
+
+  test('each listed group gets its secret (name or complete ARN); the others none; the image is kept', () => {
+    const config = configOf(
+      batchVariant({
+        Image: IMAGE,
+        Groups: { lab: { RcloneConfigSecret: 'ncaas/rclone/lab' }, lab2: { RcloneConfigSecret: ARN } },
+      }),
+    );
+    expect(config.groups.map((g) => [g.name, g.rcloneConfigSecret])).toEqual([
+      ['lab', 'ncaas/rclone/lab'],
+      ['lab2', ARN],
+    ]);
+    expect(config.remoteSources).toEqual({ image: IMAGE });
+    const one = configOf(batchVariant({ Image: IMAGE, Groups: { lab2: { RcloneConfigSecret: 'rc' } } }));
+    expect(one.groups.map((g) => g.rcloneConfigSecret)).toEqual([undefined, 'rc']);
+  });
+
+  test('without RemoteSources, or with no group in it, no group may fetch and no image is named', () => {
+    const none = configOf(batchVariant(undefined));
+    expect(none.groups.every((g) => g.rcloneConfigSecret === undefined)).toBe(true);
+    expect(none.remoteSources).toBeUndefined();
+    expect(configOf(batchVariant({ Groups: {} })).remoteSources).toBeUndefined();
+  });
+
+  const bad: Array<[string, unknown, string, RegExp]> = [
+    [
+      'the official rclone image (ENTRYPOINT rclone)',
+      { Image: 'rclone/rclone:1.69', Groups: { lab: { RcloneConfigSecret: 'x' } } },
+      'RemoteSources.Image',
+      /ENTRYPOINT \["rclone"\], which AWS Batch cannot override.*FROM rclone\/rclone.*ENTRYPOINT \[\]/,
+    ],
+    [
+      'the official image through a registry mirror, by digest',
+      { Image: 'docker.io/rclone/rclone@sha256:abc', Groups: { lab: { RcloneConfigSecret: 'x' } } },
+      'RemoteSources.Image',
+      /cannot override/,
+    ],
+    [
+      'the official image without a tag',
+      { Image: 'rclone/rclone', Groups: { lab: { RcloneConfigSecret: 'x' } } },
+      'RemoteSources.Image',
+      /cannot override/,
+    ],
+    [
+      'no image while a group has a secret',
+      { Groups: { lab: { RcloneConfigSecret: 'x' } } },
+      'RemoteSources.Image',
+      /is required when a group has an RcloneConfigSecret.*no ENTRYPOINT/,
+    ],
+    ['an empty image', { Image: '', Groups: {} }, 'RemoteSources.Image', /is empty/],
+    [
+      'a group that is not an affiliate',
+      { Image: IMAGE, Groups: { lab3: { RcloneConfigSecret: 'x' } } },
+      'RemoteSources.Groups.lab3',
+      /"lab3" is not a group of this analysis \(UXData.Affiliates: "lab", "lab2"\)/,
+    ],
+    [
+      'a group written in another case',
+      { Image: IMAGE, Groups: { LAB: { RcloneConfigSecret: 'x' } } },
+      'RemoteSources.Groups.LAB',
+      /exactly as written there/,
+    ],
+    [
+      'a group without its secret',
+      { Image: IMAGE, Groups: { lab: {} } },
+      'RemoteSources.Groups.lab.RcloneConfigSecret',
+      /is required/,
+    ],
+    [
+      'a misspelt key in a group',
+      { Image: IMAGE, Groups: { lab: { RcloneConfigSecret: 'x', RcloneConfig: 'y' } } },
+      'RemoteSources.Groups.lab',
+      /unknown key "RcloneConfig"/,
+    ],
+    [
+      'a group that is text, not an object',
+      { Image: IMAGE, Groups: { lab: 'ncaas/rclone/lab' } },
+      'RemoteSources.Groups.lab',
+      /expected an object with RcloneConfigSecret/,
+    ],
+    [
+      'Groups as a list',
+      { Image: IMAGE, Groups: [{ lab: { RcloneConfigSecret: 'x' } }] },
+      'RemoteSources.Groups',
+      /an object whose keys are groups/,
+    ],
+    ['no Groups at all', { Image: IMAGE }, 'RemoteSources.Groups', /is required/],
+    [
+      'a misspelt key in RemoteSources',
+      { Image: IMAGE, Groups: {}, Secret: 'x' },
+      'RemoteSources',
+      /unknown key "Secret"/,
+    ],
+    [
+      'a secret name with a space',
+      { Image: IMAGE, Groups: { lab: { RcloneConfigSecret: 'my secret' } } },
+      'RemoteSources.Groups.lab.RcloneConfigSecret',
+      /the name of a Secrets Manager secret \(1-512 letters/,
+    ],
+    [
+      'a secret name over 512 characters',
+      { Image: IMAGE, Groups: { lab: { RcloneConfigSecret: 's'.repeat(513) } } },
+      'RemoteSources.Groups.lab.RcloneConfigSecret',
+      /1-512/,
+    ],
+    [
+      'a secret name ending like an ARN suffix',
+      { Image: IMAGE, Groups: { lab: { RcloneConfigSecret: 'rclone-lab123' } } },
+      'RemoteSources.Groups.lab.RcloneConfigSecret',
+      /does not end in "-" and six letters or digits/,
+    ],
+    [
+      'a partial secret ARN (no suffix)',
+      {
+        Image: IMAGE,
+        Groups: { lab: { RcloneConfigSecret: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:rc' } },
+      },
+      'RemoteSources.Groups.lab.RcloneConfigSecret',
+      /the complete ARN .* with the six characters/,
+    ],
+    [
+      'an ARN of another service',
+      {
+        Image: IMAGE,
+        Groups: { lab: { RcloneConfigSecret: 'arn:aws:ssm:us-east-1:123456789012:parameter/rc-AbC123' } },
+      },
+      'RemoteSources.Groups.lab.RcloneConfigSecret',
+      /the complete ARN/,
+    ],
+    [
+      'a secret that is a number',
+      { Image: IMAGE, Groups: { lab: { RcloneConfigSecret: 7 } } },
+      'RemoteSources.Groups.lab.RcloneConfigSecret',
+      /expected RcloneConfigSecret \(text\)/,
+    ],
+    ['RemoteSources as text', 'rclone', 'RemoteSources', /expected object/],
+  ];
+
+  test.each(bad)('%s', (_name, remote, where, message) => {
+    const problems = problemsOf(batchVariant(remote));
+    expect(problems).toContainEqual({ path: where, message: expect.stringMatching(message) });
+  });
+
+  test('only with Runtime batch: an ec2 blueprint with RemoteSources says what to do', () => {
+    const problems = problemsOf(
+      variant((bp) => {
+        bp.RemoteSources = { Image: IMAGE, Groups: { lab: { RcloneConfigSecret: 'x' } } };
+      }),
+    );
+    expect(problems).toEqual([
+      {
+        path: 'RemoteSources',
+        message: expect.stringMatching(
+          /needs Runtime "batch" \(this blueprint's runtime is "ec2"\).*set Runtime to "batch"/,
+        ),
+      },
     ]);
   });
 });

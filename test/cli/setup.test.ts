@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CliError, describeError, EXIT } from '../../lib/cli/errors';
-import { parsePort, runLocal } from '../../lib/cli/local-command';
+import { parsePort, parseSecretFlags, runLocal } from '../../lib/cli/local-command';
 import { createOutput, formatDuration } from '../../lib/cli/output';
 import { requireGroup, resolveTarget } from '../../lib/cli/s3-target';
 import { CliSession } from '../../lib/cli/session';
@@ -258,6 +258,33 @@ describe('local', () => {
     expect(text).toContain("export NCAAS_BUCKET='mock-local'");
     expect(text).toContain("export AWS_ENDPOINT_URL='http://127.0.0.1:4569'");
     expect(io.stderr()).toContain('SIGTERM: stopping the local runtime');
+  });
+
+  test('--secret NAME=FILE: the name as the blueprint writes it, the file made absolute; passed to the runtime', async () => {
+    expect(parseSecretFlags(undefined)).toEqual({});
+    expect(
+      parseSecretFlags([
+        'ncaas/rclone/labA=./labA.conf',
+        'arn:aws:secretsmanager:us-east-1:1:secret:x-AbC123=/etc/x=y',
+      ]),
+    ).toEqual({
+      'ncaas/rclone/labA': path.resolve('labA.conf'),
+      'arn:aws:secretsmanager:us-east-1:1:secret:x-AbC123': '/etc/x=y',
+    });
+    for (const bad of ['labA.conf', '=file', 'name=', ' = ', ''])
+      expect(() => parseSecretFlags([bad])).toThrow(/is not NAME=FILE/);
+    expect(() => parseSecretFlags(['a=1', 'a=2'])).toThrow(/names a twice/);
+    const started: LocalRuntimeOptions[] = [];
+    await runLocal(
+      { blueprint: 'mock', secretFiles: { s: '/tmp/s.conf' } },
+      capture().output,
+      async (options) => {
+        started.push(options);
+        return fakeRuntime([]);
+      },
+      async () => 'SIGINT',
+    );
+    expect(started[0].secretFiles).toEqual({ s: '/tmp/s.conf' });
   });
 
   test('--port must be a port', () => {

@@ -289,6 +289,24 @@ describe('submit --dry-run', () => {
     expect(check.problems.map((p) => p.field)).toContain('group');
   });
 
+  test('an rclone dataset is checked for its form and never looked up in the bucket; the blueprint says whether the group may', async () => {
+    const plan = (data: string, group = 'labA') =>
+      planSubmission({ group, data: [data], config: `${group}/configs/c.yaml`, timestamp: 't' });
+    const withoutBlueprint = await checkSubmission(target, plan('rclone:labdrive:day 1/x.nwb'), undefined);
+    expect(withoutBlueprint.problems.filter((p) => p.field === 'dataname')).toEqual([]);
+    const badForm = await checkSubmission(target, plan('rclone:-x:a.nwb'), undefined);
+    expect(badForm.problems).toContainEqual({
+      field: 'dataname',
+      message: expect.stringContaining('not starting with "-"'),
+    });
+    // The mock blueprint gives no group an rclone configuration.
+    const withBlueprint = await checkSubmission(target, plan('rclone:labdrive:x.nwb'), mock);
+    expect(withBlueprint.problems).toContainEqual({
+      field: 'dataname',
+      message: expect.stringContaining('group "labA" has no rclone configuration'),
+    });
+  });
+
   test('needs the blueprint', async () => {
     const io = capture();
     await expect(

@@ -6,11 +6,6 @@
  */
 import { isBatchJobStateEvent, onBatchJobState } from '../../lib/control/batch-reconcile';
 import { processCancel } from '../../lib/control/cancel-request';
-import {
-  type ContainerLogLine,
-  type ContainerLogSource,
-  LogStreamNotFound,
-} from '../../lib/control/container-log';
 import { S3Objects } from '../../lib/control/s3-objects';
 import type { BatchJobStatus, BatchJobView } from '../../lib/launch/batch-api';
 import { type BatchJobIdentity, CLEANUP_TRIES } from '../../lib/launch/batch-stages';
@@ -23,7 +18,7 @@ import {
   startControlEmulators,
   submitJson,
 } from '../support/control-harness';
-import { FakeBatch } from '../support/fake-batch';
+import { FakeBatch, FakeLogs } from '../support/fake-batch';
 
 let emulators: ControlEmulators;
 
@@ -34,25 +29,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await emulators.stop();
 });
-
-/** The containers' log streams (CloudWatch Logs on AWS): lines by stream, every read recorded. */
-class FakeLogs implements ContainerLogSource {
-  readonly streams = new Map<string, ContainerLogLine[]>();
-  readonly reads: string[] = [];
-  failWith: Error | undefined;
-
-  where(stream: string): string {
-    return `the fake log store, stream ${stream}`;
-  }
-
-  async *read(stream: string): AsyncIterable<readonly ContainerLogLine[]> {
-    this.reads.push(stream);
-    if (this.failWith) throw this.failWith;
-    const lines = this.streams.get(stream);
-    if (!lines) throw new LogStreamNotFound(`no stream ${stream}`);
-    yield lines;
-  }
-}
 
 const STREAM = 'ncaas-x_lab-run/default/0a1b2c3d';
 

@@ -476,3 +476,147 @@ test('a Batch Job State Change event detail reads as a job view (exit code and l
     dependsOn: ['9a1b2c3d-0000-4000-8000-000000000001'],
   });
 });
+
+describe('an rclone dataset: stage-in, then fetch, then the analysis', () => {
+  const FETCH = 'arn:aws:batch:us-east-1:123456789012:job-definition/mock-labA-fetch:1';
+  const withFetch = () =>
+    launcher({
+      jobDefinitions: { labA: { ...definitions('labA'), fetch: FETCH }, labB: definitions('labB') },
+    });
+  const source = `labdrive:day 1/it's "odd" $(touch pwned); x.nwb`;
+  const remoteJob: WorkerJob = {
+    ...job,
+    datasetKey: `rclone:${source}`,
+    datasetLabel: `it's "odd" $(touch pwned); x.nwb`,
+  };
+
+  test('three SubmitJob calls chained in -> fetch -> run; the fetch carries the source and target as data, no secret', async () => {
+    batch
+      .on(SubmitJobCommand)
+      .resolvesOnce({ jobId: 'in-1', jobName: 'a' })
+      .resolvesOnce({ jobId: 'fetch-1', jobName: 'b' })
+      .resolvesOnce({ jobId: 'run-1', jobName: 'c' });
+    const outcome = await withFetch().launch({ job: remoteJob, attempt: 1, instanceType: 'batch' });
+    expect(outcome).toEqual({ kind: 'launched', launcherId: 'run-1' });
+    const [stageIn, fetch, analysis] = submitted();
+    const folder = batchJobFolder(remoteJob, 1, 'c0ffee01');
+    expect(stageIn.jobDefinition).toBe(definitions('labA').stageIn);
+    expect(fetch).toMatchObject({
+      jobName: `${folder}-fetch`,
+      jobDefinition: FETCH,
+      jobQueue: QUEUE,
+      dependsOn: [{ jobId: 'in-1' }],
+      timeout: { attemptDurationSeconds: 3300 },
+    });
+    expect(environmentOf(fetch)).toEqual({
+      [STAGE_ENV.jobDir]: folder,
+      [STAGE_ENV.rcloneSource]: source,
+      // The path's last segment: where stage-in would have put it (input/<name>).
+      [STAGE_ENV.rcloneTarget]: `it's "odd" $(touch pwned); x.nwb`,
+    });
+    expect(identityOf(fetch.parameters)).toMatchObject({
+      stage: 'fetch',
+      stageInJobId: 'in-1',
+      jobDir: folder,
+    });
+    expect(analysis).toMatchObject({
+      jobDefinition: definitions('labA').analysis,
+      dependsOn: [{ jobId: 'fetch-1' }],
+    });
+    expect(identityOf(analysis.parameters)).toMatchObject({
+      stage: 'run',
+      stageInJobId: 'in-1',
+      fetchJobId: 'fetch-1',
+    });
+    // The secret is the job definition's (injected by Batch): no request carries anything of it.
+    for (const input of submitted()) {
+      expect(JSON.stringify(input)).not.toContain(STAGE_ENV.rcloneConfig);
+      expect(input.jobName).toMatch(/^[A-Za-z0-9_-]{1,128}$/);
+    }
+  });
+
+  test('a folder on the remote: the target is the input folder itself (empty name)', async () => {
+    batch.on(SubmitJobCommand).resolves({ jobId: 'j', jobName: 'x' });
+    await withFetch().launch({
+      job: { ...remoteJob, datasetKey: 'rclone:labdrive:sessions/day1/' },
+      attempt: 1,
+      instanceType: 'batch',
+    });
+    expect(environmentOf(submitted()[1])).toMatchObject({
+      [STAGE_ENV.rcloneSource]: 'labdrive:sessions/day1/',
+      [STAGE_ENV.rcloneTarget]: '',
+    });
+  });
+
+  test('the longest job folder still makes a Batch name with -fetch', async () => {
+    batch.on(SubmitJobCommand).resolves({ jobId: 'j', jobName: 'x' });
+    await withFetch().launch({
+      job: { ...remoteJob, jobId: 't'.repeat(300) },
+      attempt: 12,
+      instanceType: 'batch',
+    });
+    for (const input of submitted())
+      expect((input.jobName ?? '').length).toBeLessThanOrEqual(MAX_BATCH_JOB_NAME);
+  });
+
+  test('a group without a fetch definition: FAILED naming RemoteSources, nothing submitted', async () => {
+    const outcome = await launcher().launch({ job: remoteJob, attempt: 1, instanceType: 'batch' });
+    expect(outcome).toMatchObject({
+      kind: 'failed',
+      reason: expect.stringMatching(/group "labA" has no fetch job definition.*RemoteSources.Groups/),
+    });
+    expect(batch.commandCalls(SubmitJobCommand)).toHaveLength(0);
+  });
+
+  test('the fetch refused: the stage-in is stopped; the analysis refused: stage-in and fetch are stopped', async () => {
+    batch
+      .on(SubmitJobCommand)
+      .resolvesOnce({ jobId: 'in-1', jobName: 'a' })
+      .rejectsOnce(new ClientException({ message: 'JobDefinition not found', $metadata: {} }));
+    batch.on(TerminateJobCommand).resolves({});
+    expect(await withFetch().launch({ job: remoteJob, attempt: 1, instanceType: 'batch' })).toEqual({
+      kind: 'failed',
+      reason: 'AWS Batch refused the fetch job (ClientException: "JobDefinition not found")',
+    });
+    expect(batch.commandCalls(TerminateJobCommand).map((c) => c.args[0].input.jobId)).toEqual(['in-1']);
+
+    batch.reset();
+    batch
+      .on(SubmitJobCommand)
+      .resolvesOnce({ jobId: 'in-2', jobName: 'a' })
+      .resolvesOnce({ jobId: 'fetch-2', jobName: 'b' })
+      .rejectsOnce(new ServerException({ message: 'internal', $metadata: { httpStatusCode: 500 } }));
+    batch.on(TerminateJobCommand).resolves({});
+    expect(await withFetch().launch({ job: remoteJob, attempt: 1, instanceType: 'batch' })).toMatchObject({
+      kind: 'retry',
+    });
+    expect(batch.commandCalls(TerminateJobCommand).map((c) => c.args[0].input.jobId)).toEqual([
+      'in-2',
+      'fetch-2',
+    ]);
+  });
+
+  test('terminate stops the stage-in, the fetch and the analysis', async () => {
+    batch.on(DescribeJobsCommand).resolves({
+      jobs: [
+        {
+          jobId: 'run-1',
+          jobName: 'x-run',
+          jobQueue: QUEUE,
+          status: 'PENDING',
+          startedAt: undefined,
+          jobDefinition: definitions('labA').analysis,
+          dependsOn: [{ jobId: 'fetch-1' }],
+          parameters: { ncaasStageInJob: 'in-1', ncaasFetchJob: 'fetch-1', ncaasAnalysis: 'mock' },
+        },
+      ],
+    });
+    batch.on(TerminateJobCommand).resolves({});
+    await withFetch().terminate('run-1');
+    expect(batch.commandCalls(TerminateJobCommand).map((c) => c.args[0].input.jobId)).toEqual([
+      'in-1',
+      'fetch-1',
+      'run-1',
+    ]);
+  });
+});

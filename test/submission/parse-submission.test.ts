@@ -612,3 +612,105 @@ describe('instance types when the analysis offers none', () => {
     expect(result.problems[0].message).toContain('does not let a submission pick the instance type');
   });
 });
+
+describe('rclone datasets: `rclone:<remote>:<path>` for a group with an rclone configuration', () => {
+  const withRemote = testAnalysis({
+    runtime: 'batch',
+    groups: [
+      { name: 'lab', userNames: [], userInput: true, rcloneConfigSecret: 'ncaas/rclone/lab' },
+      { name: 'lab2', userNames: [], userInput: true },
+    ],
+    remoteSources: { image: 'registry.example.org/rclone-sh:1' },
+  });
+  const parseRemote = (dataname: unknown, key = KEY) =>
+    parse(submit({ dataname, configname: `${key.split('/')[0]}/configs/config.yaml` }), key, withRemote);
+  const problemOf = (dataname: unknown, key = KEY) => {
+    const { problems } = refused(parseRemote(dataname, key));
+    expect(problems).toHaveLength(1);
+    return problems[0];
+  };
+
+  test.each([
+    'rclone:labdrive:recordings/session 1.nwb',
+    'rclone:lab_drive.v2:a/b/',
+    'rclone:gdrive:it\'s "odd" $(touch pwned); `x` & y.csv',
+    'rclone:s3-archive:/absolute/on/sftp.bin',
+    'rclone:r:file:with:colons.csv',
+    'rclone:r:-starts-with-dash.csv',
+  ])('%s is accepted verbatim', (dataname) => {
+    expect(accepted(parseRemote(dataname)).submission.datasetKeys).toEqual([dataname]);
+  });
+
+  test('rclone datasets and keys mix in one list, each checked by its own rules', () => {
+    const { submission } = accepted(parseRemote(['rclone:labdrive:a.nwb', 'lab/inputs/b.nwb']));
+    expect(submission.datasetKeys).toEqual(['rclone:labdrive:a.nwb', 'lab/inputs/b.nwb']);
+    const { problems } = refused(parseRemote(['rclone:labdrive:a.nwb', 'rclone:-x:a', 'lab2/inputs/b']));
+    expect(problems.map((p) => p.field)).toEqual(['dataname[1]', 'dataname[2]']);
+  });
+
+  test('a group without an rclone configuration is told what to do instead', () => {
+    const problem = problemOf('rclone:labdrive:a.nwb', 'lab2/submissions/xsubmit.json');
+    expect(problem.field).toBe('dataname');
+    expect(problem.message).toMatch(
+      /names an rclone remote, but group "lab2" has no rclone configuration in analysis "mock": upload the data under lab2\/inputs\/ .*RemoteSources.Groups/,
+    );
+  });
+
+  test('an analysis without RemoteSources refuses rclone datasets the same way', () => {
+    const { problems } = refused(parse(submit({ dataname: 'rclone:labdrive:a.nwb' })));
+    expect(problems).toEqual([
+      { field: 'dataname', message: expect.stringMatching(/group "lab" has no rclone configuration/) },
+    ]);
+  });
+
+  test.each<[string, string, RegExp]>([
+    ['no remote', 'rclone:a.nwb', /has no remote: write rclone:<remote>:<path>/],
+    ['an empty remote name', 'rclone::a.nwb', /empty remote name/],
+    ['a remote name starting with "-" (an rclone flag)', 'rclone:--config:a.nwb', /not starting with "-"/],
+    ['a remote name "-"', 'rclone:-:x', /not starting with "-"/],
+    ['a remote name with a space', 'rclone:lab drive:a.nwb', /remote names here are letters, digits/],
+    ['a remote name with a slash', 'rclone:lab/drive:a.nwb', /remote names here are letters, digits/],
+    ['a remote name with a quote', "rclone:lab'x:a.nwb", /remote names here are letters, digits/],
+    ['no path', 'rclone:labdrive:', /names the whole remote "labdrive"/],
+    ['only a slash', 'rclone:labdrive:/', /names the whole remote/],
+    ['a newline in the path', 'rclone:labdrive:a\n--config=/etc/passwd', /contains a line break/],
+    ['a carriage return', 'rclone:labdrive:a\r.nwb', /contains a carriage return/],
+    ['a tab', 'rclone:labdrive:a\t.nwb', /contains a tab/],
+    ['a NUL byte', 'rclone:labdrive:a\u0000.nwb', /control character U\+0000/],
+    ['an escape character', 'rclone:labdrive:\u001b[31ma.nwb', /control character U\+001B/],
+    ['a DEL character', 'rclone:labdrive:a\u007f', /control character U\+007F/],
+    ['half a UTF-16 pair', 'rclone:labdrive:a\ud800.nwb', /broken character/],
+    ['a ".." folder', 'rclone:labdrive:data/../../secret.nwb', /contains a "\.\." folder/],
+    ['a ".." last segment', 'rclone:labdrive:data/..', /contains a "\.\." folder/],
+    ['a "." folder', 'rclone:labdrive:./a.nwb', /contains a "\." folder/],
+    ['an empty folder name', 'rclone:labdrive:a//b.nwb', /empty folder name/],
+    [
+      'too long',
+      `rclone:labdrive:${'a'.repeat(1100)}`,
+      /bytes long, but an rclone source may be at most 1024 bytes/,
+    ],
+  ])('%s is refused, naming dataname', (_name, dataname, message) => {
+    const problem = problemOf(dataname);
+    expect(problem.field).toBe('dataname');
+    expect(problem.message).toMatch(message);
+  });
+
+  test('a list names the item: dataname[i]', () => {
+    const problem = problemOf(['lab/inputs/a.nwb', 'rclone:labdrive:../x']);
+    expect(problem).toEqual({
+      field: 'dataname[1]',
+      message: expect.stringMatching(/^dataname\[1\] "rclone:labdrive:\.\.\/x"/),
+    });
+  });
+
+  test('repeated rclone datasets are refused as repeated keys are', () => {
+    expect(problemOf(['rclone:labdrive:a.nwb', 'rclone:labdrive:a.nwb']).message).toMatch(
+      /repeats dataname\[0\]/,
+    );
+  });
+
+  test('something that only looks like it ("RCLONE:", "rclone" without a colon) is a key, checked as a key', () => {
+    expect(problemOf('RCLONE:labdrive:a.nwb').message).toMatch(/is not inside any folder/);
+    expect(problemOf('rclone/labdrive/a.nwb').message).toMatch(/is in group "rclone"/);
+  });
+});

@@ -5,6 +5,11 @@
  * test/launch/batch-launcher.test.ts).
  */
 import type { BatchStageControl } from '../../lib/control/batch-reconcile';
+import {
+  type ContainerLogLine,
+  type ContainerLogSource,
+  LogStreamNotFound,
+} from '../../lib/control/container-log';
 import type { BatchJobStatus, BatchJobView } from '../../lib/launch/batch-api';
 import type { CleanupRequest, StageOutRequest } from '../../lib/launch/batch-launcher';
 import { type BatchJobIdentity, identityParameters } from '../../lib/launch/batch-stages';
@@ -77,5 +82,24 @@ export class FakeBatch implements BatchStageControl {
     };
     this.jobs.set(id, view);
     return view;
+  }
+}
+
+/** The containers' log streams (CloudWatch Logs on AWS): lines by stream, every read recorded. */
+export class FakeLogs implements ContainerLogSource {
+  readonly streams = new Map<string, ContainerLogLine[]>();
+  readonly reads: string[] = [];
+  failWith: Error | undefined;
+
+  where(stream: string): string {
+    return `the fake log store, stream ${stream}`;
+  }
+
+  async *read(stream: string): AsyncIterable<readonly ContainerLogLine[]> {
+    this.reads.push(stream);
+    if (this.failWith) throw this.failWith;
+    const lines = this.streams.get(stream);
+    if (!lines) throw new LogStreamNotFound(`no stream ${stream}`);
+    yield lines;
   }
 }

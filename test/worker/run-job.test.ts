@@ -419,6 +419,21 @@ describe('worker/run-job.sh', () => {
     expect(status.std.stdout).toBe('session1');
   });
 
+  workerTest(
+    'an rclone dataset outside the batch runtime is FAILED, saying only Batch fetches it',
+    async () => {
+      const run = await runWorker({
+        datasetKey: 'rclone:labdrive:day 1/x.nwb',
+        command: 'touch "$NCAAS_OUTPUT_DIR/ran"',
+      });
+      expect(run.exitCode).toBe(1);
+      const status = await finalStatus(run);
+      expect(status.status).toBe('FAILED');
+      expect(status.reason).toMatch(/is on an rclone remote: only the batch runtime fetches such datasets/);
+      expect(fs.existsSync(path.join(run.workDir, 'output', 'ran'))).toBe(false);
+    },
+  );
+
   workerTest('a missing config is FAILED with a reason naming the config, and still powers off', async () => {
     const run = await runWorker({
       configKey: 'lab/configs/does-not-exist.yaml',
