@@ -303,15 +303,7 @@ export class BatchLauncher implements Launcher {
       jobName: batchJobName(jobDir, 'out'),
       jobQueue: this.finishingQueue(),
       jobDefinition: definitions.stageOut,
-      parameters: identityParameters({
-        analysis: job.analysis,
-        group: job.group,
-        jobId: job.jobId,
-        datasetIndex: job.datasetIndex,
-        attempt: request.attempt,
-        stage: 'out',
-        jobDir,
-      }),
+      parameters: stageOutParameters(job, request.attempt, jobDir),
       environment,
       tags: this.tags(),
     };
@@ -348,16 +340,7 @@ export class BatchLauncher implements Launcher {
       jobName: batchJobName(jobDir, 'out'),
       jobQueue: this.finishingQueue(),
       jobDefinition: onAnalysis ? definitions.analysis : definitions.stageOut,
-      parameters: identityParameters({
-        analysis: job.analysis,
-        group: job.group,
-        jobId: job.jobId,
-        datasetIndex: job.datasetIndex,
-        attempt: request.attempt,
-        stage: 'out',
-        jobDir,
-        cleanupOnly: true,
-      }),
+      parameters: stageOutParameters(job, request.attempt, jobDir, { cleanupOnly: true }),
       environment: { [STAGE_ENV.jobDir]: jobDir, ...(onAnalysis ? {} : { [STAGE_ENV.cleanupOnly]: '1' }) },
       ...(onAnalysis ? { command: ['sh', '-c', CLEANUP_BOOTSTRAP], resources: CLEANUP_RESOURCES } : {}),
       timeoutSeconds: CLEANUP_TIMEOUT_SECONDS,
@@ -389,6 +372,24 @@ export class BatchLauncher implements Launcher {
 }
 
 const failed = (reason: string): LaunchOutcome => ({ kind: 'failed', reason });
+
+/** The identity of a stage-out (or clean-up) job of one launch of a dataset. */
+const stageOutParameters = (
+  job: Pick<WorkerJob, 'analysis' | 'group' | 'jobId' | 'datasetIndex'>,
+  attempt: number,
+  jobDir: string,
+  extra: Pick<BatchJobIdentity, 'cleanupOnly'> = {},
+): Record<string, string> =>
+  identityParameters({
+    analysis: job.analysis,
+    group: job.group,
+    jobId: job.jobId,
+    datasetIndex: job.datasetIndex,
+    attempt,
+    stage: 'out',
+    jobDir,
+    ...extra,
+  });
 
 const payloadProblem = (submission: BatchSubmission): string | undefined => {
   const bytes = submitJobPayloadBytes(submission);

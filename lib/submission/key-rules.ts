@@ -70,15 +70,12 @@ export const referencedKeyProblem = (
 
   const segments = key.split('/');
   const last = segments.length - 1;
-  for (let i = 0; i < segments.length; i += 1) {
-    const segment = segments[i];
-    if (segment === '' && i < last) {
-      return `${shown} contains an empty folder name ("//"): write one "/" between folder names`;
-    }
-    if (segment === '.' || segment === '..') {
-      return `${shown} contains a "${segment}" folder: keys are taken literally and cannot step into or out of folders; name the full key from your group's folder, like ${example}`;
-    }
-  }
+  const badSegment = folderSegmentProblem(
+    shown,
+    segments,
+    `keys are taken literally and cannot step into or out of folders; name the full key from your group's folder, like ${example}`,
+  );
+  if (badSegment) return badSegment;
   if (kind === 'config' && segments[last] === '') {
     return `${shown} ends in "/", which names a folder: the config must be one file, like ${example}`;
   }
@@ -106,4 +103,23 @@ const urlProblem = (key: string, shown: string, home: string, group: string | un
       ? `; if it is in this analysis's bucket, write just ${quote(inBucket)}`
       : `; files in another bucket must first be copied under ${home}`;
   return `${shown} is a URL, but keys are plain keys in this analysis's bucket, like ${quote(`${home}...`)}${suggestion}`;
+};
+
+/**
+ * An empty folder name (`a//b`) or a `.`/`..` folder in a path split at `/` (a trailing empty
+ * segment, a folder path, is fine); `dotAdvice` says what to write instead of `.` and `..`.
+ */
+export const folderSegmentProblem = (
+  shown: string,
+  segments: readonly string[],
+  dotAdvice: string,
+): string | undefined => {
+  for (let i = 0; i < segments.length; i += 1) {
+    const segment = segments[i];
+    if (segment === '' && i < segments.length - 1) {
+      return `${shown} contains an empty folder name ("//"): write one "/" between folder names`;
+    }
+    if (segment === '.' || segment === '..') return `${shown} contains a "${segment}" folder: ${dotAdvice}`;
+  }
+  return undefined;
 };

@@ -13,6 +13,7 @@
 import type { AnalysisConfig } from '../blueprint/analysis-config';
 import { firstControlCharacter, hasLoneSurrogate } from './characters';
 import { quote } from './describe-value';
+import { folderSegmentProblem } from './key-rules';
 
 export const RCLONE_PREFIX = 'rclone:';
 
@@ -98,15 +99,11 @@ export const rcloneDatasetProblem = (
     return `${shown} names the whole remote ${quote(parsed.remote)}: name one file, or one folder ending in "/", on it, like ${quote(EXAMPLE)}`;
   }
   const segments = path.replace(/^\/+/, '').split('/');
-  const last = segments.length - 1;
-  for (let i = 0; i < segments.length; i += 1) {
-    const segment = segments[i];
-    if (segment === '' && i < last) {
-      return `${shown} contains an empty folder name ("//"): write one "/" between folder names`;
-    }
-    if (segment === '.' || segment === '..') {
-      return `${shown} contains a "${segment}" folder: name the path from the remote's root without "." or "..", like ${quote(EXAMPLE)}`;
-    }
-  }
+  const badSegment = folderSegmentProblem(
+    shown,
+    segments,
+    `name the path from the remote's root without "." or "..", like ${quote(EXAMPLE)}`,
+  );
+  if (badSegment) return badSegment;
   return undefined;
 };

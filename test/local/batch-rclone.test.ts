@@ -7,7 +7,6 @@
  * it is executed), that the group's secret arrives as a file only its owner can read, outside the
  * job folder, and that a failing fetch fails the job naming the fetch, with the job folder removed.
  */
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -19,6 +18,7 @@ import {
   processResultsPrefix,
   statusKey,
 } from '../../lib/layout';
+import { runtimeBucket, type RuntimeBucket } from '../support/runtime-bucket';
 import { startLocalRuntime, type LocalRuntime } from '../../local/local-runtime';
 
 const GROUP = 'labA';
@@ -29,7 +29,7 @@ const HOSTILE_FILE = `it's "odd" $(touch pwned); \`touch pwned2\` & x.csv`;
 const HOSTILE_PATH = `day 1/${HOSTILE_FILE}`;
 
 let runtime: LocalRuntime;
-let s3: S3Client;
+let bucket: RuntimeBucket;
 let dir: string;
 let remoteRoot: string;
 let recordDir: string;
@@ -90,38 +90,19 @@ beforeAll(async () => {
     print: (line) => lines.push(line),
     watchdogIntervalMs: 3_600_000,
   });
-  s3 = new S3Client({
-    endpoint: runtime.s3Endpoint,
-    forcePathStyle: true,
-    region: runtime.clientEnv.AWS_REGION,
-    credentials: {
-      accessKeyId: runtime.clientEnv.AWS_ACCESS_KEY_ID,
-      secretAccessKey: runtime.clientEnv.AWS_SECRET_ACCESS_KEY,
-    },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  bucket = runtimeBucket(runtime);
 }, 60_000);
 
 afterAll(async () => {
   process.env.PATH = originalPath;
   await runtime?.stop();
-  s3?.destroy();
+  bucket?.destroy();
   fs.rmSync(dir, { recursive: true, force: true });
 }, 60_000);
 
-const put = async (key: string, body: string) => {
-  await s3.send(new PutObjectCommand({ Bucket: runtime.bucket, Key: key, Body: Buffer.from(body) }));
-};
+const put = (key: string, body: string) => bucket.put(key, body);
 
-const read = async (key: string): Promise<string | undefined> => {
-  try {
-    const out = await s3.send(new GetObjectCommand({ Bucket: runtime.bucket, Key: key }));
-    return await out.Body?.transformToString();
-  } catch {
-    return undefined;
-  }
-};
+const read = (key: string) => bucket.read(key);
 
 const folderOf = (jobId: string) => jobResultFolder(GROUP, 'mock-batch', jobId);
 const efsDir = () => path.join(dir, 'runtime', 'efs');

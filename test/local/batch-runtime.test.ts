@@ -6,7 +6,6 @@
  * with the job folder removed, and the analysis container's log (its process output, as CloudWatch
  * Logs is on AWS) copied into logs/.
  */
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -18,6 +17,7 @@ import {
   processResultsPrefix,
   statusKey,
 } from '../../lib/layout';
+import { runtimeBucket, type RuntimeBucket } from '../support/runtime-bucket';
 import { startLocalRuntime, type LocalRuntime } from '../../local/local-runtime';
 
 const GROUP = 'labA';
@@ -27,7 +27,7 @@ const UNPULLABLE = 'batch-unpullable';
 const PULL_ERROR = 'CannotPullContainerError: pull access denied for the staging image';
 
 let runtime: LocalRuntime;
-let s3: S3Client;
+let bucket: RuntimeBucket;
 let dir: string;
 const lines: string[] = [];
 
@@ -46,43 +46,21 @@ beforeAll(async () => {
         ? PULL_ERROR
         : undefined,
   });
-  s3 = new S3Client({
-    endpoint: runtime.s3Endpoint,
-    forcePathStyle: true,
-    region: runtime.clientEnv.AWS_REGION,
-    credentials: {
-      accessKeyId: runtime.clientEnv.AWS_ACCESS_KEY_ID,
-      secretAccessKey: runtime.clientEnv.AWS_SECRET_ACCESS_KEY,
-    },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  bucket = runtimeBucket(runtime);
   await put(DATA, 'frame,value\n1,0.5\n2,0.7\n');
 }, 60_000);
 
 afterAll(async () => {
   await runtime?.stop();
-  s3?.destroy();
+  bucket?.destroy();
   fs.rmSync(dir, { recursive: true, force: true });
 }, 60_000);
 
-const put = async (key: string, body: string) => {
-  await s3.send(new PutObjectCommand({ Bucket: runtime.bucket, Key: key, Body: Buffer.from(body) }));
-};
+const put = (key: string, body: string) => bucket.put(key, body);
 
-const read = async (key: string): Promise<string | undefined> => {
-  try {
-    const out = await s3.send(new GetObjectCommand({ Bucket: runtime.bucket, Key: key }));
-    return await out.Body?.transformToString();
-  } catch {
-    return undefined;
-  }
-};
+const read = (key: string) => bucket.read(key);
 
-const keysUnder = async (prefix: string): Promise<string[]> => {
-  const out = await s3.send(new ListObjectsV2Command({ Bucket: runtime.bucket, Prefix: prefix }));
-  return (out.Contents ?? []).map((o) => o.Key ?? '').sort();
-};
+const keysUnder = (prefix: string) => bucket.keysUnder(prefix);
 
 const folderOf = (jobId: string) => jobResultFolder(GROUP, 'mock-batch', jobId);
 

@@ -5,7 +5,6 @@
  * plane removes what was staged and launches the dataset again on the on-demand queue, once. The user
  * sees SUCCESS, a certificate that says what happened, and no EFS job folder is left behind.
  */
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -14,6 +13,7 @@ import { JOB_PARAMETERS } from '../../lib/launch/batch-stages';
 import { certificateKey, jobResultFolder, processResultsPrefix, statusKey } from '../../lib/layout';
 import type { SpotInterruption } from '../../local/local-batch';
 import { LOCAL_JOB_QUEUE, LOCAL_SPOT_QUEUE } from '../../local/local-batch';
+import { runtimeBucket, type RuntimeBucket } from '../support/runtime-bucket';
 import { startLocalRuntime, type LocalRuntime } from '../../local/local-runtime';
 import { waitFor } from '../support/local-e2e';
 
@@ -33,7 +33,7 @@ const spotInterruption = (submission: BatchSubmission): SpotInterruption | undef
 };
 
 let runtime: LocalRuntime;
-let s3: S3Client;
+let bucket: RuntimeBucket;
 let dir: string;
 const lines: string[] = [];
 
@@ -53,38 +53,19 @@ beforeAll(async () => {
     watchdogIntervalMs: 3_600_000,
     spotInterruption,
   });
-  s3 = new S3Client({
-    endpoint: runtime.s3Endpoint,
-    forcePathStyle: true,
-    region: runtime.clientEnv.AWS_REGION,
-    credentials: {
-      accessKeyId: runtime.clientEnv.AWS_ACCESS_KEY_ID,
-      secretAccessKey: runtime.clientEnv.AWS_SECRET_ACCESS_KEY,
-    },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  bucket = runtimeBucket(runtime);
   await put(DATA, 'frame,value\n1,0.5\n2,0.7\n');
 }, 60_000);
 
 afterAll(async () => {
   await runtime?.stop();
-  s3?.destroy();
+  bucket?.destroy();
   fs.rmSync(dir, { recursive: true, force: true });
 }, 60_000);
 
-const put = async (key: string, body: string) => {
-  await s3.send(new PutObjectCommand({ Bucket: runtime.bucket, Key: key, Body: Buffer.from(body) }));
-};
+const put = (key: string, body: string) => bucket.put(key, body);
 
-const read = async (key: string): Promise<string | undefined> => {
-  try {
-    const out = await s3.send(new GetObjectCommand({ Bucket: runtime.bucket, Key: key }));
-    return await out.Body?.transformToString();
-  } catch {
-    return undefined;
-  }
-};
+const read = (key: string) => bucket.read(key);
 
 const folderOf = (jobId: string) => jobResultFolder(GROUP, runtime.config.name, jobId);
 
