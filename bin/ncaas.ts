@@ -6,6 +6,7 @@
  * (standard AWS credentials, `--bucket` / NCAAS_BUCKET, `--analysis` / NCAAS_ANALYSIS).
  */
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
@@ -25,6 +26,7 @@ import {
   runDevTerminate,
   type DevTarget,
 } from '../lib/cli/dev-instance';
+import { parseTimeoutMinutes, runDevRun } from '../lib/cli/dev-run';
 import { CliError, EXIT } from '../lib/cli/errors';
 import { runJobs } from '../lib/cli/jobs-table';
 import { parsePort, parseSecretFlags, runLocal } from '../lib/cli/local-command';
@@ -341,7 +343,7 @@ $NCAAS_DEV_OWNER, else your login name). It runs in the blueprint's REGION with 
   const dev = program
     .command('dev')
     .description(
-      "the analysis developer's instance: launch, status, extend, stop, start, save-ami, use-ami, terminate",
+      "the analysis developer's instance: launch, status, extend, stop, start, run, save-ami, use-ami, terminate",
     )
     .addHelpText('after', DEV_HELP);
   const devCommand = (name: string, description: string): Command =>
@@ -510,17 +512,56 @@ $NCAAS_DEV_OWNER, else your login name). It runs in the blueprint's REGION with 
         runDevTerminate(target, { ...instanceOf(flags), force: flags.force === true }, output),
       ),
     );
-  dev
-    .command('run')
-    .description('not implemented yet: run a submit.json on the dev instance with the worker contract')
-    .argument('<submit.json>')
-    .action(async () =>
-      act(() => {
-        throw new CliError(
-          'ncaas dev run is not implemented yet (it needs SSM Run Command): connect with `aws ssm start-session --target <id>` and run worker/run-job.sh there, or submit to the local runtime (`ncaas local`)',
-          EXIT.usage,
-        );
-      }),
+  devCommand('run', 'run a submit.json on your dev instance with the worker contract (SSM Run Command)')
+    .argument('<submit.json>', 'a local submit.json, or the key of one in the bucket')
+    .option('--group <group>', "the submission's group (default: $NCAAS_GROUP, else the group of its keys)")
+    .option('--bucket <name>', "the analysis's bucket (default: $NCAAS_BUCKET; stack output BucketName)")
+    .option('--timestamp <id>', 'the job id, after "dev-" (default: dev-<UTC time>-<random>)')
+    .option(
+      '--timeout <minutes>',
+      "each dataset's deadline (default: the blueprint's SSM_TIMEOUT, at most 48 h)",
+    )
+    .option('--interval <seconds>', 'how often to look (default: 3)')
+    .action(
+      async (
+        submitFile: string,
+        flags: DevFlags & {
+          group?: string;
+          bucket?: string;
+          timestamp?: string;
+          timeout?: string;
+          interval?: string;
+        },
+      ) =>
+        devAct(flags, async (target, config) => {
+          const timeoutSeconds = parseTimeoutMinutes(flags.timeout);
+          const intervalMs = parseInterval(flags.interval);
+          const group = groupOption(flags.group, env);
+          const region = flags.region ?? config.region;
+          const s3 = session.s3({
+            analysis: config.name,
+            region,
+            ...(flags.bucket !== undefined ? { bucket: flags.bucket } : {}),
+          });
+          const ssm = new SSMClient({ region });
+          try {
+            return await runDevRun(
+              { ...target, ssm, s3 },
+              {
+                config,
+                submitFile,
+                ...(group !== undefined ? { group } : {}),
+                ...instanceOf(flags),
+                ...(flags.timestamp !== undefined ? { timestamp: flags.timestamp } : {}),
+                ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
+                ...(intervalMs !== undefined ? { intervalMs } : {}),
+              },
+              output,
+            );
+          } finally {
+            ssm.destroy();
+          }
+        }),
     );
 
   try {

@@ -83,6 +83,8 @@ export class AnalysisStack extends Stack {
         analysisName: config.name,
         vpc: network.vpc,
         subnets: network.workerSubnets,
+        bucket: data.bucket,
+        groups: config.groups.filter((g) => g.userInput).map((g) => g.name),
       });
     }
     const notifications = new JobNotifications(this, 'Notifications', { config });

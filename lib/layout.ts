@@ -32,6 +32,16 @@ export const jobFolderName = (analysis: string, timestamp: string): string => `j
 export const jobResultFolder = (group: string, analysis: string, timestamp: string): string =>
   `${resultsPrefix(group)}${jobFolderName(analysis, timestamp)}`;
 
+/**
+ * Job ids of `ncaas dev run` start with this: its job folders are the only ones a dev instance may
+ * write, so a dev run never writes into a real job's folder.
+ */
+export const DEV_RUN_PREFIX = 'dev-';
+
+/** `{group}/results/job__{analysis}_dev-`: the start of every dev run's job folder of this group. */
+export const devRunFoldersPrefix = (group: string, analysis: string): string =>
+  jobResultFolder(group, analysis, DEV_RUN_PREFIX);
+
 export const certificateKey = (resultFolder: string): string => `${resultFolder}/logs/certificate.txt`;
 
 /**

@@ -1,22 +1,32 @@
 import { CfnOutput, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
+import { configsPrefix, devRunFoldersPrefix, inputsPrefix } from '../layout';
 
 export interface DevInstanceAccessProps {
   readonly analysisName: string;
   readonly vpc: ec2.IVpc;
   /** Where a dev instance launches (the first of the workers' subnets). */
   readonly subnets: ec2.SubnetSelection;
+  /** The analysis bucket: `ncaas dev run` stages a group's inputs and config and writes its job folder. */
+  readonly bucket: s3.IBucket;
+  /** The groups that submit jobs (a dev run is checked like their submissions). */
+  readonly groups: readonly string[];
 }
 
 /**
- * What an analysis developer's dev instance (`ncaas dev launch`) runs with: a role of its own that
- * lets the SSM agent open Session Manager sessions (the way in) and nothing else (no group's data, no
- * job table: it is never a worker role), its instance profile, and a security group with no inbound
- * rule. The stack output `DevInstance` names the three for the CLI. Nothing here bills while no
- * dev instance runs.
+ * What an analysis developer's dev instance (`ncaas dev launch`) runs with: a role of its own, its
+ * instance profile, and a security group with no inbound rule. The stack output `DevInstance` names
+ * the three for the CLI. Nothing here bills while no dev instance runs.
+ *
+ * The role lets the SSM agent open Session Manager sessions (the way in) and take Run Command's
+ * commands (`ncaas dev run`), and lets the worker of a dev run do what a group's worker does, no more:
+ * read the groups' inputs/ and configs/, write only dev runs' job folders
+ * (`{group}/results/job__{analysis}_dev-*`), so a dev run can never touch a real job's results. No
+ * submissions/, no other results, no job table: it is never a worker role.
  */
 export class DevInstanceAccess extends Construct {
   readonly role: iam.Role;
@@ -32,7 +42,7 @@ export class DevInstanceAccess extends Construct {
     });
     this.role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
-      description: `ncaas ${props.analysisName} dev instance: SSM Session Manager only; no group's data`,
+      description: `ncaas ${props.analysisName} dev instance: SSM Session Manager and Run Command; dev runs' data only`,
     });
     // Session Manager's documented minimum for the instance (narrower than AmazonSSMManagedInstanceCore,
     // which also allows Run Command, parameters and associations).
@@ -48,13 +58,62 @@ export class DevInstanceAccess extends Construct {
         resources: ['*'],
       }),
     );
+    // Run Command's messages (the agent polls ec2messages for commands and replies there). Like the
+    // channel actions above, these have no resource-level permissions.
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: [
+          'ec2messages:AcknowledgeMessage',
+          'ec2messages:DeleteMessage',
+          'ec2messages:FailMessage',
+          'ec2messages:GetEndpoint',
+          'ec2messages:GetMessages',
+          'ec2messages:SendReply',
+        ],
+        resources: ['*'],
+      }),
+    );
+    // A dev run's worker (worker/run-job.sh): stage the dataset (`aws s3 sync` lists a folder dataset)
+    // and the config, upload results and logs (`sync` lists the destination first).
+    const devFolders = props.groups.map((g) => devRunFoldersPrefix(g, props.analysisName));
+    if (props.groups.length > 0) {
+      this.role.addToPolicy(
+        new iam.PolicyStatement({
+          actions: ['s3:ListBucket'],
+          resources: [props.bucket.bucketArn],
+          conditions: {
+            StringLike: {
+              's3:prefix': [
+                ...props.groups.map((g) => `${inputsPrefix(g)}*`),
+                ...devFolders.map((f) => `${f}*`),
+              ],
+            },
+          },
+        }),
+      );
+      this.role.addToPolicy(
+        new iam.PolicyStatement({
+          actions: ['s3:GetObject'],
+          resources: props.groups.flatMap((g) => [
+            props.bucket.arnForObjects(`${inputsPrefix(g)}*`),
+            props.bucket.arnForObjects(`${configsPrefix(g)}*`),
+          ]),
+        }),
+      );
+      this.role.addToPolicy(
+        new iam.PolicyStatement({
+          actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
+          resources: devFolders.map((f) => props.bucket.arnForObjects(`${f}*`)),
+        }),
+      );
+    }
     NagSuppressions.addResourceSuppressions(
       this.role,
       [
         {
           id: 'AwsSolutions-IAM5',
           reason:
-            "The SSM agent's Session Manager actions (ssmmessages:*Channel, ssm:UpdateInstanceInformation) are granted on '*' as AWS documents them: the channel actions have no resource-level permissions, and the instance's own id is not known before it is launched.",
+            "The SSM agent's Session Manager and Run Command actions (ssmmessages:*Channel, ec2messages:*, ssm:UpdateInstanceInformation) are granted on '*' as AWS documents them: they have no resource-level permissions, and the instance's own id is not known before it is launched. The object wildcards are confined to the groups' inputs/ and configs/ (read, what a dev run stages) and to dev runs' own job folders ({group}/results/job__{analysis}_dev-*, write), so a dev run never reaches submissions/ or a real job's results.",
         },
         {
           id: 'NIST.800.53.R5-IAMNoInlinePolicy',

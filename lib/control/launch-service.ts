@@ -4,8 +4,7 @@
  * failures go back to the queue; a final failure makes the dataset FAILED with a plain reason.
  */
 import { isFinal } from '../job/job-state';
-import type { WorkerJob } from '../job/worker-job';
-import { jobResultFolder } from '../layout';
+import { buildWorkerJob } from '../job/worker-job';
 import type { LaunchMessage } from '../launch/launcher';
 import { readJobConfig } from '../submission/job-config';
 import type { ControlContext } from './control-context';
@@ -50,25 +49,18 @@ export const launchDataset = async (
   const deadline = dataset.deadline
     ? new Date(dataset.deadline)
     : new Date(ctx.now().getTime() + config.workerTimeoutSeconds * 1000);
-  const resultFolder = jobResultFolder(dataset.group, config.name, dataset.jobId);
-  const workerJob: WorkerJob = {
-    analysis: config.name,
-    region: config.region,
+  const workerJob = buildWorkerJob({
+    config,
     bucket: ctx.bucket,
-    group: dataset.group,
-    jobId: dataset.jobId,
-    datasetIndex: dataset.datasetIndex,
-    datasetKey: dataset.datasetKey,
-    datasetLabel: dataset.datasetLabel,
+    dataset,
     configKey: job.header.configKey,
-    resultFolder,
-    command: config.command,
-    deadlineEpochSeconds: Math.floor(deadline.getTime() / 1000),
+    deadline,
     ...(estimates?.durationMinutes !== undefined
       ? { durationEstimateMinutes: estimates.durationMinutes }
       : {}),
     launcher: ctx.launcher.kind,
-  };
+  });
+  const { resultFolder } = workerJob;
 
   const outcome = await ctx.launcher.launch({
     job: workerJob,

@@ -3,6 +3,8 @@
  * in a file. The encoding is one `NAME=BASE64` line per field so the worker needs nothing but a POSIX
  * shell and `base64` to read it, and no value can be interpreted by a shell on the way.
  */
+import { jobResultFolder } from '../layout';
+
 export interface WorkerJob {
   readonly analysis: string;
   readonly region: string;
@@ -33,6 +35,46 @@ export interface WorkerJob {
   readonly efsFileSystemId?: string;
   readonly efsAccessPointId?: string;
 }
+
+/** What a worker job is made of: the analysis, where its data lies, one dataset, and when it must stop. */
+export interface WorkerJobParts {
+  readonly config: { readonly name: string; readonly region: string; readonly command: string };
+  readonly bucket: string;
+  readonly dataset: {
+    readonly group: string;
+    readonly jobId: string;
+    readonly datasetIndex: number;
+    readonly datasetKey: string;
+    readonly datasetLabel: string;
+  };
+  readonly configKey: string;
+  readonly deadline: Date;
+  readonly durationEstimateMinutes?: number;
+  readonly launcher: WorkerJob['launcher'];
+}
+
+/**
+ * The one way a worker job is built: the launcher (lib/control/launch-service.ts) and `ncaas dev run`
+ * (lib/cli/dev-run.ts) both call it, so a dev run gets exactly what a launched worker gets.
+ */
+export const buildWorkerJob = (parts: WorkerJobParts): WorkerJob => ({
+  analysis: parts.config.name,
+  region: parts.config.region,
+  bucket: parts.bucket,
+  group: parts.dataset.group,
+  jobId: parts.dataset.jobId,
+  datasetIndex: parts.dataset.datasetIndex,
+  datasetKey: parts.dataset.datasetKey,
+  datasetLabel: parts.dataset.datasetLabel,
+  configKey: parts.configKey,
+  resultFolder: jobResultFolder(parts.dataset.group, parts.config.name, parts.dataset.jobId),
+  command: parts.config.command,
+  deadlineEpochSeconds: Math.floor(parts.deadline.getTime() / 1000),
+  ...(parts.durationEstimateMinutes !== undefined
+    ? { durationEstimateMinutes: parts.durationEstimateMinutes }
+    : {}),
+  launcher: parts.launcher,
+});
 
 const FIELD_NAMES: readonly (keyof WorkerJob)[] = [
   'analysis',

@@ -7,6 +7,11 @@
  * On the wire the script is gzip-compressed (`packUserData`): the worker script alone is larger than
  * EC2's 16 KB user-data limit, which applies to the raw bytes before base64; cloud-init decompresses
  * gzip user data before acting on it, so the instance still runs the same script.
+ *
+ * `ncaas dev run` sends the same script (`keepInstance`) through SSM Run Command to the developer's
+ * dev instance: the worker must then leave the instance running (no power-off, no `shutdown -h`
+ * armed), so the job's deadline is enforced by `timeout` around the worker instead, and its output
+ * stays on stdout/stderr, where Run Command captures it.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -26,11 +31,22 @@ export interface UserDataOptions {
   /** The worker script (worker/run-job.sh), written byte for byte. */
   readonly workerScript: string;
   readonly job: WorkerJob;
-  /** Where the script and job file go. Tests only: an instance always uses WORKER_DIR. */
+  /** Where the script and job file go. @default WORKER_DIR (a dev run: a folder of its own under it) */
   readonly baseDir?: string;
   /** Where the worker's output goes. Tests only: an instance always uses WORKER_LOG_FILE. */
   readonly logFile?: string;
+  /**
+   * The instance is not the worker's own (a dev run): the worker never powers it off nor arms its
+   * shutdown (the NCAAS_POWEROFF_COMMAND and NCAAS_ARM_DEADLINE_COMMAND overrides, set empty), the
+   * deadline stops the worker instead (`timeout`: SIGTERM, which the worker turns into a TIMED_OUT
+   * report, then SIGKILL after DEADLINE_KILL_AFTER_SECONDS), and the output is not redirected.
+   * @default false
+   */
+  readonly keepInstance?: boolean;
 }
+
+/** A dev run's worker gets this long after SIGTERM at the deadline before it is killed. */
+export const DEADLINE_KILL_AFTER_SECONDS = 60;
 
 /** The user-data script (text, before compression). */
 export const buildUserData = (options: UserDataOptions): string => {
@@ -59,10 +75,38 @@ export const buildUserData = (options: UserDataOptions): string => {
     `${workerScript}${WORKER_DELIMITER}`,
     `cat >"$base/job.env" <<'${JOB_DELIMITER}'`,
     `${jobFile}${JOB_DELIMITER}`,
-    '# In the foreground: cloud-init waits, and the worker powers the instance off when it is done.',
-    `exec sh "$base/run-job.sh" "$base/job.env" >>'${logFile}' 2>&1`,
+    ...(options.keepInstance
+      ? keepInstanceRun(options.job.deadlineEpochSeconds)
+      : [
+          '# In the foreground: cloud-init waits, and the worker powers the instance off when it is done.',
+          `exec sh "$base/run-job.sh" "$base/job.env" >>'${logFile}' 2>&1`,
+        ]),
     '',
   ].join('\n');
+};
+
+/** How a worker runs on an instance it must leave running (see UserDataOptions.keepInstance). */
+const keepInstanceRun = (deadlineEpochSeconds: number): string[] => {
+  if (!Number.isSafeInteger(deadlineEpochSeconds) || deadlineEpochSeconds <= 0) {
+    throw new Error(
+      `the job's deadline must be a positive whole number of seconds, got ${deadlineEpochSeconds}`,
+    );
+  }
+  return [
+    "# Not this worker's instance: no power-off at the end, no `shutdown -h` armed at the deadline.",
+    "NCAAS_POWEROFF_COMMAND=''",
+    "NCAAS_ARM_DEADLINE_COMMAND=''",
+    'export NCAAS_POWEROFF_COMMAND NCAAS_ARM_DEADLINE_COMMAND',
+    '# The deadline stops the worker instead: SIGTERM (it stops the analysis and reports TIMED_OUT),',
+    '# then SIGKILL. At least a minute, so a deadline already past is still reported by the worker.',
+    `seconds=$((${deadlineEpochSeconds} - $(date +%s)))`,
+    'if [ "$seconds" -lt 60 ]; then seconds=60; fi',
+    'if command -v timeout >/dev/null 2>&1; then',
+    `  exec timeout -k ${DEADLINE_KILL_AFTER_SECONDS} "$seconds" sh "$base/run-job.sh" "$base/job.env"`,
+    'fi',
+    'echo "ncaas: no timeout command on this instance: the deadline is enforced by Run Command\'s executionTimeout only" >&2',
+    'exec sh "$base/run-job.sh" "$base/job.env"',
+  ];
 };
 
 /** The bytes EC2 receives (before base64): the script, gzip-compressed for cloud-init. */

@@ -75,20 +75,45 @@ test('--help lists the commands; exit 0', async () => {
   expect(submit.stdout).toContain('--bucket <name>');
   expect(submit.stdout).toContain('--csv <file>');
   const dev = await ncaas(['dev', '--help']);
-  for (const command of ['launch', 'status', 'extend', 'stop', 'start', 'save-ami', 'use-ami', 'terminate']) {
+  for (const command of [
+    'launch',
+    'status',
+    'extend',
+    'stop',
+    'start',
+    'run',
+    'save-ami',
+    'use-ami',
+    'terminate',
+  ]) {
     expect(dev.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
   }
 });
 
-test('submit --csv: every row from the file, so per-job flags are a usage error; dev run says it is not there yet', async () => {
+test('submit --csv: every row from the file, so per-job flags are a usage error', async () => {
   const both = await ncaas(['submit', '--csv', 'jobs.csv', '--group', 'labA', '--data', 'x']);
   expect(both.code).toBe(2);
   expect(both.stderr).toBe(
     "ncaas: --csv takes each job's --group, --data from its columns: leave them out\n",
   );
-  const run = await ncaas(['dev', 'run', 'submit.json']);
-  expect(run.code).toBe(2);
-  expect(run.stderr).toMatch(/^ncaas: ncaas dev run is not implemented yet .*\n$/);
+});
+
+test('dev run: needs the blueprint; bad --timeout and --interval are usage errors before any AWS call', async () => {
+  const noBlueprint = await ncaas(['dev', 'run', 'submit.json']);
+  expect(noBlueprint.code).toBe(2);
+  expect(noBlueprint.stderr).toBe(
+    'ncaas: ncaas dev needs the blueprint: pass --blueprint <name|path> or set NCAAS_BLUEPRINT\n',
+  );
+  const timeout = await ncaas(['dev', 'run', 'submit.json', '--blueprint', 'mock', '--timeout', 'soon']);
+  expect(timeout.code).toBe(2);
+  expect(timeout.stderr).toBe('ncaas: --timeout "soon" is not a number of minutes greater than 0\n');
+  const interval = await ncaas(['dev', 'run', 'submit.json', '--blueprint', 'mock', '--interval', '0']);
+  expect(interval.code).toBe(2);
+  expect(interval.stderr).toMatch(/^ncaas: --interval "0" must be a number of seconds/);
+  const help = await ncaas(['dev', 'run', '--help']);
+  for (const flag of ['--group', '--bucket', '--timestamp', '--timeout', '--instance', '--interval']) {
+    expect(help.stdout).toContain(flag);
+  }
 });
 
 test('submit --csv against the emulator: the rows become jobs, one id a line', async () => {

@@ -199,3 +199,78 @@ const realisticRawSize = Buffer.byteLength(realisticScript, 'utf8');
 test(`user data for a realistic job is ${realisticSize} bytes compressed (${realisticRawSize} raw), under 3/4 of EC2's ${USER_DATA_LIMIT_BYTES}-byte limit`, () => {
   expect(realisticSize).toBeLessThan(USER_DATA_LIMIT_BYTES * 0.75);
 });
+
+describe('keepInstance (a dev run over Run Command): the worker leaves the instance running', () => {
+  /** Runs the bootstrap with stub `timeout` and `sh` that record how they were called. */
+  const runKept = (withTimeout: boolean, deadlineInSeconds: number) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ncaas-user-data-kept-'));
+    sandboxes.push(dir);
+    const bin = path.join(dir, 'bin');
+    mkdirSync(bin);
+    // Only what the bootstrap needs, so `command -v timeout` finds the stub or nothing.
+    for (const tool of ['cat', 'mkdir', 'date']) {
+      const found = ['/usr/bin', '/bin'].map((d) => path.join(d, tool)).find((p) => existsSync(p));
+      if (!found) throw new Error(`${tool} not found`);
+      writeFileSync(path.join(bin, tool), `#!/bin/sh\nexec ${found} "$@"\n`, { mode: 0o755 });
+    }
+    const record =
+      'printf \'%s\\n\' "${0##*/} $*" "poweroff=[${NCAAS_POWEROFF_COMMAND-unset}] arm=[${NCAAS_ARM_DEADLINE_COMMAND-unset}]" >>"$NCAAS_TEST_ARGS"\n';
+    writeFileSync(path.join(bin, 'sh'), `#!/bin/sh\n${record}`, { mode: 0o755 });
+    if (withTimeout) writeFileSync(path.join(bin, 'timeout'), `#!/bin/sh\n${record}`, { mode: 0o755 });
+    const baseDir = path.join(dir, 'run');
+    const job = { ...realisticJob, deadlineEpochSeconds: Math.floor(Date.now() / 1000) + deadlineInSeconds };
+    const script = path.join(dir, 'bootstrap');
+    writeFileSync(script, buildUserData({ workerScript: '#!/bin/sh\n', job, baseDir, keepInstance: true }));
+    const argsFile = path.join(dir, 'args');
+    const result = spawnSync('/bin/sh', [script], {
+      encoding: 'utf8',
+      env: { PATH: bin, NCAAS_TEST_ARGS: argsFile, HOME: dir },
+    });
+    return {
+      job,
+      status: result.status,
+      stderr: result.stderr,
+      baseDir,
+      calls: existsSync(argsFile) ? readFileSync(argsFile, 'utf8').split('\n').filter(Boolean) : [],
+    };
+  };
+
+  test('no power-off and no shutdown armed (both overrides exported empty); `timeout` stops it at the deadline', () => {
+    const run = runKept(true, 3600);
+    expect(run.status).toBe(0);
+    expect(run.calls).toHaveLength(2);
+    const match = /^timeout -k 60 (\d+) sh (\S+)\/run-job\.sh \S+\/job\.env$/.exec(run.calls[0]);
+    expect(match).not.toBeNull();
+    expect(Number(match?.[1])).toBeGreaterThanOrEqual(3590);
+    expect(Number(match?.[1])).toBeLessThanOrEqual(3600);
+    expect(match?.[2]).toBe(run.baseDir);
+    expect(run.calls[1]).toBe('poweroff=[] arm=[]');
+    expect(readFileSync(path.join(run.baseDir, 'job.env'), 'utf8')).toBe(encodeWorkerJob(run.job));
+  });
+
+  test('a deadline already past still gives the worker a minute to report TIMED_OUT', () => {
+    const run = runKept(true, -300);
+    expect(run.calls[0]).toMatch(/^timeout -k 60 60 sh /);
+  });
+
+  test('without `timeout` the worker runs anyway (Run Command executionTimeout is the limit) and says so', () => {
+    const run = runKept(false, 3600);
+    expect(run.status).toBe(0);
+    expect(run.calls[0]).toMatch(/^sh \S+\/run-job\.sh \S+\/job\.env$/);
+    expect(run.calls[1]).toBe('poweroff=[] arm=[]');
+    expect(run.stderr).toMatch(/no timeout command on this instance/);
+  });
+
+  test('a boot worker keeps its log file and sets no override; a bad deadline is refused', () => {
+    const boot = buildUserData({ workerScript: '#!/bin/sh\n', job: realisticJob });
+    expect(boot).not.toContain('NCAAS_POWEROFF_COMMAND');
+    expect(boot).not.toContain('timeout');
+    expect(() =>
+      buildUserData({
+        workerScript: '#!/bin/sh\n',
+        job: { ...realisticJob, deadlineEpochSeconds: 1.5 },
+        keepInstance: true,
+      }),
+    ).toThrow(/deadline must be a positive whole number/);
+  });
+});

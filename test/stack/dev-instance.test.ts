@@ -1,9 +1,11 @@
 /**
- * The dev instance's side of the stack: a role that lets the SSM agent in and reaches no group's data,
+ * The dev instance's side of the stack: a role that lets the SSM agent in (sessions, Run Command) and
+ * reaches only what a dev run needs (groups' inputs and configs, dev runs' own job folders),
  * a security group with no inbound rule, an output the CLI reads; the watchdog may stop (and tag)
  * this analysis's dev instances and no other; cdk-nag clean.
  */
 import * as path from 'node:path';
+import { PolicyModel } from '../support/policy-simulation';
 import { PROJECT_ROOT, synthesizeFile } from '../support/synth';
 
 type Json = Record<string, unknown>;
@@ -25,7 +27,7 @@ const devRoleId = (): string => {
   return ids[0];
 };
 
-test("the dev role: Session Manager's actions and nothing else (no bucket, no table, no managed policy)", () => {
+test("the dev role: the SSM agent's Session Manager and Run Command actions, dev runs' S3 access, no managed policy", () => {
   const role = resources[devRoleId()].Properties;
   expect(role.ManagedPolicyArns).toBeUndefined();
   const statements = Object.values(template.findResources('AWS::IAM::Policy'))
@@ -35,19 +37,94 @@ test("the dev role: Session Manager's actions and nothing else (no bucket, no ta
         (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument
           .Statement,
     );
-  expect(statements).toEqual([
-    {
-      Effect: 'Allow',
-      Action: [
+  // CDK merges statements with the same resources: the agent's actions come as one, on '*'.
+  expect(statements.map((s) => [s.Effect, s.Action, s.Resource === '*' ? '*' : 'bucket'])).toEqual([
+    [
+      'Allow',
+      [
+        'ec2messages:AcknowledgeMessage',
+        'ec2messages:DeleteMessage',
+        'ec2messages:FailMessage',
+        'ec2messages:GetEndpoint',
+        'ec2messages:GetMessages',
+        'ec2messages:SendReply',
         'ssm:UpdateInstanceInformation',
         'ssmmessages:CreateControlChannel',
         'ssmmessages:CreateDataChannel',
         'ssmmessages:OpenControlChannel',
         'ssmmessages:OpenDataChannel',
       ],
-      Resource: '*',
-    },
+      '*',
+    ],
+    ['Allow', 's3:ListBucket', 'bucket'],
+    ['Allow', 's3:GetObject', 'bucket'],
+    ['Allow', ['s3:AbortMultipartUpload', 's3:PutObject'], 'bucket'],
   ]);
+  // No DynamoDB, no delete, nothing of the control plane's.
+  expect(JSON.stringify(statements)).not.toMatch(/dynamodb|DeleteObject|sqs:|iam:|ec2:/);
+});
+
+describe("the dev role, simulated: what a dev run's worker does, and nothing more", () => {
+  const iam = PolicyModel.fromTemplate(template);
+  const dev = iam.roleSession(devRoleId());
+  const bucketIds = Object.keys(template.findResources('AWS::S3::Bucket')).filter((id) =>
+    id.startsWith('DataBucketData'),
+  );
+  const object = (key: string) => iam.objectArn(bucketIds[0], key);
+  const bucketArn = iam.arnOf(bucketIds[0]);
+  const devFolder = 'labA/results/job__mock_dev-2026-11-21T12-00-00Z-k3f9';
+
+  test('the bucket is found', () => expect(bucketIds).toHaveLength(1));
+
+  test.each([
+    ['s3:GetObject', 'labA/inputs/session1.csv'],
+    ['s3:GetObject', 'labB/inputs/folder/part 1.bin'],
+    ['s3:GetObject', 'labA/configs/config.json'],
+    ['s3:PutObject', `${devFolder}/process_results/out.txt`],
+    ['s3:PutObject', `${devFolder}/logs/DATASET_NAME:a.csv_STATUS.final.json`],
+    ['s3:AbortMultipartUpload', `${devFolder}/process_results/big.bin`],
+  ])('allowed: %s %s', async (action, key) => {
+    expect(await iam.allows(dev, action, object(key))).toBe(true);
+  });
+
+  test.each([
+    ['s3:PutObject', 'labA/results/job__mock_t1/process_results/out.txt'],
+    ['s3:PutObject', 'labA/results/job__mock_t1/logs/DATASET_NAME:a.csv_STATUS.final.json'],
+    ['s3:PutObject', 'labA/results/job__other_dev-x/logs/x.txt'],
+    ['s3:PutObject', 'labA/results/dev-x/logs/x.txt'],
+    ['s3:PutObject', 'labA/submissions/xsubmit.json'],
+    ['s3:PutObject', 'labA/inputs/session1.csv'],
+    ['s3:PutObject', 'labA/configs/config.json'],
+    ['s3:GetObject', 'labA/submissions/xsubmit.json'],
+    ['s3:GetObject', 'labA/results/job__mock_t1/process_results/out.txt'],
+    ['s3:GetObject', 'labA2/inputs/session1.csv'],
+    ['s3:DeleteObject', `${devFolder}/process_results/out.txt`],
+    ['s3:DeleteObject', 'labA/inputs/session1.csv'],
+  ])('denied: %s %s', async (action, key) => {
+    expect(await iam.allows(dev, action, object(key))).toBe(false);
+  });
+
+  test('lists only inputs and its own job folders', async () => {
+    const list = (prefix?: string) =>
+      iam.allows(dev, 's3:ListBucket', bucketArn, prefix === undefined ? undefined : { 's3:prefix': prefix });
+    expect(await list('labA/inputs/folder/')).toBe(true);
+    expect(await list(`${devFolder}/process_results/`)).toBe(true);
+    expect(await list('labA/results/job__mock_t1/')).toBe(false);
+    expect(await list('labA/')).toBe(false);
+    expect(await list('labA/submissions/')).toBe(false);
+    expect(await list('')).toBe(false);
+    expect(await list()).toBe(false);
+  });
+
+  test('no other bucket, no job table', async () => {
+    expect(await iam.allows(dev, 's3:GetObject', 'arn:aws:s3:::another-bucket/labA/inputs/x')).toBe(false);
+    const tables = Object.keys(template.findResources('AWS::DynamoDB::Table'));
+    for (const table of tables) {
+      for (const action of ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query']) {
+        expect(await iam.allows(dev, action, iam.arnOf(table))).toBe(false);
+      }
+    }
+  });
 });
 
 test('no handler may pass the dev role (it is never a worker role)', () => {
