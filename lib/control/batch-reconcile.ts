@@ -25,7 +25,7 @@
 import type { EventBridgeEvent } from 'aws-lambda';
 import type { DatasetRecord, Job } from '../job/job-store';
 import { isFinal, type JobState } from '../job/job-state';
-import type { WorkerJob } from '../job/worker-job';
+import { buildWorkerJob, type WorkerJob } from '../job/worker-job';
 import { type BatchJobView, isEndedBatchStatus, jobViewOf } from '../launch/batch-api';
 import type { StageOutRequest } from '../launch/batch-launcher';
 import type { LaunchOutcome as LauncherOutcome, LaunchRequest } from '../launch/launcher';
@@ -455,21 +455,12 @@ const onStageOut = async (
 };
 
 /** The job as the stage-out container reads it, rebuilt from the job table (as the launch built it). */
-const stageOutJob = (ctx: ControlContext, dataset: DatasetRecord, job: Job | undefined): WorkerJob => {
-  const deadline = dataset.deadline ? new Date(dataset.deadline) : ctx.now();
-  return {
-    analysis: ctx.config.name,
-    region: ctx.config.region,
+const stageOutJob = (ctx: ControlContext, dataset: DatasetRecord, job: Job | undefined): WorkerJob =>
+  buildWorkerJob({
+    config: ctx.config,
     bucket: ctx.bucket,
-    group: dataset.group,
-    jobId: dataset.jobId,
-    datasetIndex: dataset.datasetIndex,
-    datasetKey: dataset.datasetKey,
-    datasetLabel: dataset.datasetLabel,
+    dataset,
     configKey: job?.header.configKey ?? '',
-    resultFolder: jobResultFolder(dataset.group, ctx.config.name, dataset.jobId),
-    command: ctx.config.command,
-    deadlineEpochSeconds: Math.floor(deadline.getTime() / 1000),
+    deadline: dataset.deadline ? new Date(dataset.deadline) : ctx.now(),
     launcher: 'batch',
-  };
-};
+  });
