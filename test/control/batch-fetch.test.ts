@@ -8,9 +8,8 @@ import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { onBatchJobState } from '../../lib/control/batch-reconcile';
 import { processCancel } from '../../lib/control/cancel-request';
 import type { BatchJobStatus, BatchJobView } from '../../lib/launch/batch-api';
-import { type BatchJobIdentity, identityParameters } from '../../lib/launch/batch-stages';
-import fixture from '../fixtures/batch-job-state-change.json';
-import { FakeBatch, FakeLogs } from '../support/fake-batch';
+import type { BatchJobIdentity } from '../../lib/launch/batch-stages';
+import { detailOf, FakeBatch, FakeLogs } from '../support/fake-batch';
 import {
   analysisConfig,
   ControlHarness,
@@ -59,50 +58,23 @@ const launched = async () => {
     status: BatchJobStatus,
     extra: Partial<BatchJobView> = {},
   ): BatchJobView => {
-    const id = `${stage}-1`;
-    const view: BatchJobView = {
-      jobId: id,
-      jobName: `${JOB_DIR}-${stage}`,
-      status,
-      parameters: identityParameters({
+    return batch.set(
+      {
         analysis: config.name,
         group: 'lab',
         jobId: ts,
-        datasetIndex: 0,
-        attempt: 1,
         stage,
         jobDir: JOB_DIR,
         ...(stage === 'in' ? {} : { stageInJobId: 'in-1' }),
         ...(stage === 'run' ? { fetchJobId: 'fetch-1' } : {}),
-      }),
-      dependsOn: stage === 'fetch' ? ['in-1'] : stage === 'run' ? ['fetch-1'] : [],
-      ...extra,
-    };
-    batch.jobs.set(id, view);
-    return view;
+      },
+      `${stage}-1`,
+      status,
+      { dependsOn: stage === 'fetch' ? ['in-1'] : stage === 'run' ? ['fetch-1'] : [], ...extra },
+    );
   };
   const event = async (view: BatchJobView) =>
-    onBatchJobState(
-      h.ctx,
-      batch,
-      new FakeLogs(),
-      {
-        ...fixture.detail,
-        jobId: view.jobId,
-        jobName: view.jobName,
-        status: view.status,
-        statusReason: view.statusReason,
-        parameters: view.parameters,
-        dependsOn: view.dependsOn.map((jobId) => ({ jobId })),
-        startedAt: view.startedAt,
-        attempts: [],
-        container: {
-          ...(view.exitCode !== undefined ? { exitCode: view.exitCode } : {}),
-          ...(view.logStreamName ? { logStreamName: view.logStreamName } : {}),
-        },
-      },
-      h.clock.now().toISOString(),
-    );
+    onBatchJobState(h.ctx, batch, new FakeLogs(), detailOf(view), h.clock.now().toISOString());
   return { h, batch, ts, job, event };
 };
 

@@ -18,7 +18,7 @@ import {
   startControlEmulators,
   submitJson,
 } from '../support/control-harness';
-import { FakeBatch, FakeLogs } from '../support/fake-batch';
+import { detailOf, FakeBatch, FakeLogs } from '../support/fake-batch';
 
 let emulators: ControlEmulators;
 
@@ -78,23 +78,6 @@ const cleanupOf = (
     rest,
   );
 };
-
-/** The event detail Batch sends for a view (the fixture's shape). */
-const detailOf = (view: BatchJobView): Record<string, unknown> => ({
-  ...fixture.detail,
-  jobId: view.jobId,
-  jobName: view.jobName,
-  status: view.status,
-  statusReason: view.statusReason,
-  parameters: view.parameters,
-  dependsOn: view.dependsOn.map((jobId) => ({ jobId })),
-  startedAt: view.startedAt,
-  attempts: [],
-  container: {
-    ...(view.exitCode !== undefined ? { exitCode: view.exitCode } : {}),
-    ...(view.logStreamName ? { logStreamName: view.logStreamName } : {}),
-  },
-});
 
 /** A submitted, launched job whose analysis job id is `run-1` (stage-in `in-1`). */
 const launched = async (label: string, ts = 'ts:1.5') => {

@@ -13,6 +13,7 @@ import {
 import type { BatchJobStatus, BatchJobView } from '../../lib/launch/batch-api';
 import type { CleanupRequest, StageOutRequest } from '../../lib/launch/batch-launcher';
 import { type BatchJobIdentity, identityParameters } from '../../lib/launch/batch-stages';
+import fixture from '../fixtures/batch-job-state-change.json';
 import type { LaunchOutcome, LaunchRequest } from '../../lib/launch/launcher';
 
 export class FakeBatch implements BatchStageControl {
@@ -103,3 +104,20 @@ export class FakeLogs implements ContainerLogSource {
     yield lines;
   }
 }
+
+/** The event detail Batch sends for a view (the fixture's shape). */
+export const detailOf = (view: BatchJobView): Record<string, unknown> => ({
+  ...fixture.detail,
+  jobId: view.jobId,
+  jobName: view.jobName,
+  status: view.status,
+  statusReason: view.statusReason,
+  parameters: view.parameters,
+  dependsOn: view.dependsOn.map((jobId) => ({ jobId })),
+  startedAt: view.startedAt,
+  attempts: [],
+  container: {
+    ...(view.exitCode !== undefined ? { exitCode: view.exitCode } : {}),
+    ...(view.logStreamName ? { logStreamName: view.logStreamName } : {}),
+  },
+});
