@@ -10,11 +10,11 @@ import * as path from 'node:path';
 import { readJobList, runBulkSubmit } from '../../lib/cli/bulk-submit';
 import { parseCsv } from '../../lib/cli/csv-text';
 import { CliError, EXIT } from '../../lib/cli/errors';
-import { createOutput } from '../../lib/cli/output';
 import { targetFromClient, type S3Target } from '../../lib/cli/s3-target';
 import { loadBlueprint } from '../../lib/cli/validate-command';
 import { parseSubmission } from '../../lib/submission/parse-submission';
 import { startS3Emulator, type S3Emulator } from '../support/s3-emulator';
+import { captureOutput } from '../support/captured-output';
 
 const mock = loadBlueprint('mock');
 
@@ -37,16 +37,7 @@ beforeEach(async () => {
 });
 afterEach(() => fs.rmSync(work, { recursive: true, force: true }));
 
-const capture = () => {
-  const out: string[] = [];
-  const err: string[] = [];
-  const output = createOutput({
-    stdout: { write: (text: string) => out.push(text) },
-    stderr: { write: (text: string) => err.push(text) },
-    env: {},
-  });
-  return { output, stdout: () => out.join(''), stderr: () => err.join('') };
-};
+const capture = captureOutput;
 
 const keys = async (): Promise<string[]> => {
   const out = await s3.client.send(new ListObjectsV2Command({ Bucket: bucket }));

@@ -35,10 +35,10 @@ import {
   type LaunchDevOptions,
 } from '../../lib/cli/dev-instance';
 import { CliError, EXIT } from '../../lib/cli/errors';
-import { createOutput } from '../../lib/cli/output';
 import { loadBlueprint } from '../../lib/cli/validate-command';
 import { WORKER_TAGS } from '../../lib/launch/worker-tags';
 import { analysisConfig } from '../support/control-harness';
+import { captureOutput } from '../support/captured-output';
 
 const ec2Mock = mockClient(EC2Client);
 const mock = loadBlueprint('mock');
@@ -59,16 +59,7 @@ beforeEach(() => {
 });
 afterEach(() => ec2.destroy());
 
-const capture = () => {
-  const out: string[] = [];
-  const err: string[] = [];
-  const output = createOutput({
-    stdout: { write: (text: string) => out.push(text) },
-    stderr: { write: (text: string) => err.push(text) },
-    env: {},
-  });
-  return { output, stdout: () => out.join(''), stderr: () => err.join('') };
-};
+const capture = captureOutput;
 
 const devInstance = (tags: Record<string, string>, state = 'running'): Instance => ({
   InstanceId: INSTANCE,

@@ -38,7 +38,6 @@ import {
 import { CliError, EXIT } from '../../lib/cli/errors';
 import { jobRef } from '../../lib/cli/job-folders';
 import { readJob } from '../../lib/cli/job-status';
-import { createOutput } from '../../lib/cli/output';
 import { targetFromClient, type S3Target } from '../../lib/cli/s3-target';
 import { loadBlueprint } from '../../lib/cli/validate-command';
 import { buildWorkerJob, type WorkerJob } from '../../lib/job/worker-job';
@@ -46,6 +45,7 @@ import { compactShellScript } from '../../lib/launch/compact-script';
 import { readWorkerScript } from '../../lib/launch/user-data';
 import { finalReportKey, jobResultFolder, statusKey } from '../../lib/layout';
 import { startS3Emulator, type S3Emulator } from '../support/s3-emulator';
+import { captureOutput } from '../support/captured-output';
 
 const ROOT = path.join(__dirname, '..', '..');
 const LOCAL_BIN = path.join(ROOT, 'local', 'bin');
@@ -98,16 +98,7 @@ const keysUnder = async (prefix: string): Promise<string[]> =>
     (o) => o.Key ?? '',
   );
 
-const capture = () => {
-  const out: string[] = [];
-  const err: string[] = [];
-  const output = createOutput({
-    stdout: { write: (text: string) => out.push(text), isTTY: false },
-    stderr: { write: (text: string) => err.push(text) },
-    env: {},
-  });
-  return { output, stdout: () => out.join(''), stderr: () => err.join('') };
-};
+const capture = captureOutput;
 
 const devInstance = (state = 'running', extra: Partial<Instance> = {}): Instance => ({
   InstanceId: INSTANCE,

@@ -12,27 +12,18 @@ import { combineStates, readJob, toState } from '../../lib/cli/job-status';
 import { listJobs, parseStateFilter, runJobs } from '../../lib/cli/jobs-table';
 import { listAllKeys, listFolders } from '../../lib/cli/list-keys';
 import { runLogs } from '../../lib/cli/logs-command';
-import { createOutput } from '../../lib/cli/output';
 import { runResults, safeLocalPath } from '../../lib/cli/results-command';
 import { targetFromClient, type S3Target } from '../../lib/cli/s3-target';
 import { runStatus } from '../../lib/cli/status-command';
 import { certificateKey, endMarkerKey, jobResultFolder, statusKey } from '../../lib/layout';
 import { startS3Emulator, type S3Emulator } from '../support/s3-emulator';
+import { captureOutput } from '../support/captured-output';
 
 const BUCKET = 'cli-jobs';
 let s3: S3Emulator;
 let target: S3Target;
 
-const capture = () => {
-  const out: string[] = [];
-  const err: string[] = [];
-  const output = createOutput({
-    stdout: { write: (text: string) => out.push(text) },
-    stderr: { write: (text: string) => err.push(text) },
-    env: {},
-  });
-  return { output, stdout: () => out.join(''), stderr: () => err.join('') };
-};
+const capture = captureOutput;
 
 const write = (key: string, body: string) => target.objects.write(key, body);
 

@@ -3,7 +3,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CliError, EXIT } from '../../lib/cli/errors';
-import { createOutput } from '../../lib/cli/output';
 import { targetFromClient, type S3Target } from '../../lib/cli/s3-target';
 import {
   checkSubmission,
@@ -15,6 +14,7 @@ import {
 import { loadBlueprint } from '../../lib/cli/validate-command';
 import { parseSubmission } from '../../lib/submission/parse-submission';
 import { startS3Emulator, type S3Emulator } from '../support/s3-emulator';
+import { captureOutput } from '../support/captured-output';
 
 const BUCKET = 'cli-submit';
 const mock = loadBlueprint('mock');
@@ -33,16 +33,7 @@ beforeEach(() => {
 });
 afterEach(() => fs.rmSync(work, { recursive: true, force: true }));
 
-const capture = () => {
-  const out: string[] = [];
-  const err: string[] = [];
-  const output = createOutput({
-    stdout: { write: (text: string) => out.push(text) },
-    stderr: { write: (text: string) => err.push(text) },
-    env: {},
-  });
-  return { output, stdout: () => out.join(''), stderr: () => err.join('') };
-};
+const capture = captureOutput;
 
 const keys = async (prefix = ''): Promise<string[]> => {
   const out = await s3.client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }));
