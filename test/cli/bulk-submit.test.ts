@@ -14,7 +14,7 @@ import { targetFromClient, type S3Target } from '../../lib/cli/s3-target';
 import { loadBlueprint } from '../../lib/cli/validate-command';
 import { parseSubmission } from '../../lib/submission/parse-submission';
 import { startS3Emulator, type S3Emulator } from '../support/s3-emulator';
-import { captureOutput } from '../support/captured-output';
+import { captureOutput as capture } from '../support/captured-output';
 
 const mock = loadBlueprint('mock');
 
@@ -36,8 +36,6 @@ beforeEach(async () => {
   target = targetFromClient(s3.client, bucket, 'mock');
 });
 afterEach(() => fs.rmSync(work, { recursive: true, force: true }));
-
-const capture = captureOutput;
 
 const keys = async (): Promise<string[]> => {
   const out = await s3.client.send(new ListObjectsV2Command({ Bucket: bucket }));

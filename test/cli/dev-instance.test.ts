@@ -38,7 +38,7 @@ import { CliError, EXIT } from '../../lib/cli/errors';
 import { loadBlueprint } from '../../lib/cli/validate-command';
 import { WORKER_TAGS } from '../../lib/launch/worker-tags';
 import { analysisConfig } from '../support/control-harness';
-import { captureOutput } from '../support/captured-output';
+import { captureOutput as capture } from '../support/captured-output';
 
 const ec2Mock = mockClient(EC2Client);
 const mock = loadBlueprint('mock');
@@ -58,8 +58,6 @@ beforeEach(() => {
   target = { ec2, analysis: 'mock', owner: 'ada', now: () => clock, sleep: async () => undefined };
 });
 afterEach(() => ec2.destroy());
-
-const capture = captureOutput;
 
 const devInstance = (tags: Record<string, string>, state = 'running'): Instance => ({
   InstanceId: INSTANCE,

@@ -45,7 +45,7 @@ import { compactShellScript } from '../../lib/launch/compact-script';
 import { readWorkerScript } from '../../lib/launch/user-data';
 import { finalReportKey, jobResultFolder, statusKey } from '../../lib/layout';
 import { startS3Emulator, type S3Emulator } from '../support/s3-emulator';
-import { captureOutput } from '../support/captured-output';
+import { captureOutput as capture } from '../support/captured-output';
 
 const ROOT = path.join(__dirname, '..', '..');
 const LOCAL_BIN = path.join(ROOT, 'local', 'bin');
@@ -97,8 +97,6 @@ const keysUnder = async (prefix: string): Promise<string[]> =>
   ((await s3.client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }))).Contents ?? []).map(
     (o) => o.Key ?? '',
   );
-
-const capture = captureOutput;
 
 const devInstance = (state = 'running', extra: Partial<Instance> = {}): Instance => ({
   InstanceId: INSTANCE,

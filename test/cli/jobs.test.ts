@@ -17,13 +17,11 @@ import { targetFromClient, type S3Target } from '../../lib/cli/s3-target';
 import { runStatus } from '../../lib/cli/status-command';
 import { certificateKey, endMarkerKey, jobResultFolder, statusKey } from '../../lib/layout';
 import { startS3Emulator, type S3Emulator } from '../support/s3-emulator';
-import { captureOutput } from '../support/captured-output';
+import { captureOutput as capture } from '../support/captured-output';
 
 const BUCKET = 'cli-jobs';
 let s3: S3Emulator;
 let target: S3Target;
-
-const capture = captureOutput;
 
 const write = (key: string, body: string) => target.objects.write(key, body);
 

@@ -7,23 +7,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { CliError, describeError, EXIT } from '../../lib/cli/errors';
 import { parsePort, parseSecretFlags, runLocal } from '../../lib/cli/local-command';
-import { createOutput, formatDuration } from '../../lib/cli/output';
+import { formatDuration } from '../../lib/cli/output';
 import { requireGroup, resolveTarget } from '../../lib/cli/s3-target';
 import { CliSession } from '../../lib/cli/session';
 import { runValidate } from '../../lib/cli/validate-command';
 import type { LocalRuntime, LocalRuntimeOptions } from '../../local/local-runtime-api';
 import { loadBlueprint } from '../../lib/cli/validate-command';
+import { captureOutput } from '../support/captured-output';
 
-const capture = (tty = false, env: Record<string, string> = {}) => {
-  const out: string[] = [];
-  const err: string[] = [];
-  const output = createOutput({
-    stdout: { write: (text: string) => out.push(text), isTTY: tty },
-    stderr: { write: (text: string) => err.push(text) },
-    env,
-  });
-  return { output, stdout: () => out.join(''), stderr: () => err.join('') };
-};
+const capture = (tty = false, env: Record<string, string> = {}) => captureOutput({ tty, env });
 
 describe('resolveTarget', () => {
   test('the local runtime: env.sh alone is enough; path style and checksums only when required', async () => {
@@ -73,17 +65,18 @@ describe('resolveTarget', () => {
   });
 
   test('no bucket: one line, exit 2', () => {
-    expect(() => resolveTarget({}, {})).toThrow(
-      new CliError(
-        'no bucket given: pass --bucket NAME or set NCAAS_BUCKET (for the local runtime: source <dir>/env.sh)',
-        EXIT.usage,
-      ),
-    );
+    let thrown: unknown;
     try {
       resolveTarget({}, {});
     } catch (error) {
-      expect((error as CliError).exitCode).toBe(EXIT.usage);
+      thrown = error;
     }
+    expect(thrown).toBeInstanceOf(CliError);
+    expect(thrown).toMatchObject({
+      message:
+        'no bucket given: pass --bucket NAME or set NCAAS_BUCKET (for the local runtime: source <dir>/env.sh)',
+      exitCode: EXIT.usage,
+    });
     expect(() => resolveTarget({ bucket: 'b', analysis: 'Bad_Name' }, {})).toThrow(/not an analysis name/);
   });
 

@@ -14,7 +14,7 @@ import {
 import { loadBlueprint } from '../../lib/cli/validate-command';
 import { parseSubmission } from '../../lib/submission/parse-submission';
 import { startS3Emulator, type S3Emulator } from '../support/s3-emulator';
-import { captureOutput } from '../support/captured-output';
+import { captureOutput as capture } from '../support/captured-output';
 
 const BUCKET = 'cli-submit';
 const mock = loadBlueprint('mock');
@@ -32,8 +32,6 @@ beforeEach(() => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'ncaas-cli-submit-'));
 });
 afterEach(() => fs.rmSync(work, { recursive: true, force: true }));
-
-const capture = captureOutput;
 
 const keys = async (prefix = ''): Promise<string[]> => {
   const out = await s3.client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }));

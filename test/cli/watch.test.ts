@@ -5,11 +5,11 @@
 import { S3Objects } from '../../lib/control/s3-objects';
 import { EXIT } from '../../lib/cli/errors';
 import { jobRef, type JobRef } from '../../lib/cli/job-folders';
-import { createOutput } from '../../lib/cli/output';
 import { targetFromClient, type S3Target } from '../../lib/cli/s3-target';
 import { newTailLines, runWatch, watchJob } from '../../lib/cli/watch';
 import { endMarkerKey, statusKey } from '../../lib/layout';
 import { startS3Emulator, type S3Emulator } from '../support/s3-emulator';
+import { captureOutput } from '../support/captured-output';
 
 const BUCKET = 'cli-watch';
 let s3: S3Emulator;
@@ -21,16 +21,7 @@ beforeAll(async () => {
 });
 afterAll(() => s3.stop());
 
-const capture = (tty = false) => {
-  const out: string[] = [];
-  const err: string[] = [];
-  const output = createOutput({
-    stdout: { write: (text: string) => out.push(text), isTTY: tty, columns: 100 },
-    stderr: { write: (text: string) => err.push(text) },
-    env: {},
-  });
-  return { output, stdout: () => out.join(''), stderr: () => err.join('') };
-};
+const capture = (tty = false) => captureOutput({ tty, columns: 100 });
 
 const status = (
   s: string,

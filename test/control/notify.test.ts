@@ -117,8 +117,8 @@ test('without @aws-sdk/client-sns a publish fails with a plain message (and the 
   } catch {
     installed = false;
   }
-  if (!installed)
-    await expect(snsPublish()('arn:aws:sns:us-east-1:1:t', 's', 'm', {})).rejects.toThrow('not available');
+  expect(installed).toBe(false);
+  await expect(snsPublish()('arn:aws:sns:us-east-1:1:t', 's', 'm', {})).rejects.toThrow('not available');
 });
 
 describe("each group's own choice (Notifications.Groups)", () => {
