@@ -30,13 +30,7 @@ import { BATCH_LOG_GROUP } from '../launch/batch-stages';
 import { Ec2Launcher, type Ec2LauncherProps } from '../launch/ec2-launcher';
 import { DEV_TAGS } from '../launch/dev-instance-tags';
 import { WORKER_TAGS } from '../launch/worker-tags';
-import {
-  FallbackPriceBook,
-  loadPriceFile,
-  PriceFileBook,
-  PricingApiPriceBook,
-  type PriceBook,
-} from '../pricing/price-book';
+import { FallbackPriceBook, priceFileBook, PricingApiPriceBook, type PriceBook } from '../pricing/price-book';
 import { CloudWatchLogSource } from './cloudwatch-log-source';
 import type { ContainerLogSource } from './container-log';
 import type { ControlContext, Log, WorkerIdentity } from './control-context';
@@ -311,6 +305,6 @@ export const deadLetterSource =
 
 /** The Pricing API first; the generated price file (copied next to the bundle) when it cannot answer. */
 const pricesFor = (region: string): PriceBook[] => {
-  const file = loadPriceFile([path.join(__dirname, 'ec2-prices.json')]);
-  return [new PricingApiPriceBook(region), ...(file?.region === region ? [new PriceFileBook(file)] : [])];
+  const book = priceFileBook(region, path.join(__dirname, 'ec2-prices.json'));
+  return [new PricingApiPriceBook(region), ...(book ? [book] : [])];
 };

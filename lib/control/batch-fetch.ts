@@ -11,10 +11,13 @@ import type { JobState } from '../job/job-state';
 import type { BatchJobView } from '../launch/batch-api';
 import { BATCH_LOG_GROUP, JOB_PARAMETERS } from '../launch/batch-stages';
 
-/** A job the queue cancelled after it waited RUNNABLE too long (as ./batch-reconcile.ts reads it). */
-const CAPACITY_CANCEL = /JobStateTimeLimit/i;
-/** A job Batch stopped at its timeout (as ./batch-reconcile.ts reads it). */
-const TIMEOUT = /attempt duration exceeded timeout|timed? ?out/i;
+/**
+ * A job the queue cancelled after it waited RUNNABLE too long (jobStateTimeLimitActions), for every
+ * stage (./batch-reconcile.ts reads the others' with it).
+ */
+export const CAPACITY_CANCEL = /JobStateTimeLimit/i;
+/** A job Batch stopped at its timeout (attemptDurationSeconds), for every stage. */
+export const TIMEOUT = /attempt duration exceeded timeout|timed? ?out/i;
 
 /** The fetch job's id of a launch, from its analysis job's parameters (none: an S3 dataset). */
 export const fetchJobIdOf = (analysis: BatchJobView): string | undefined =>
@@ -24,8 +27,8 @@ export const fetchJobIdOf = (analysis: BatchJobView): string | undefined =>
 export const fetchRunningReason = (dataset: DatasetRecord, fetch: BatchJobView): string =>
   `fetching ${dataset.datasetKey} from the group's rclone remote${logOf(fetch, ' (live log: ', ')')}`;
 
-/** Where the fetch container's output (rclone's messages) is, if Batch said. */
-const logOf = (view: BatchJobView, before: string, after: string): string =>
+/** Where a container's output is (a fetch's rclone messages, an analysis's live log), if Batch said. */
+export const logOf = (view: BatchJobView, before: string, after: string): string =>
   view.logStreamName
     ? `${before}CloudWatch Logs group ${BATCH_LOG_GROUP}, stream ${view.logStreamName}${after}`
     : '';

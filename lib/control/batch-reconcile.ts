@@ -29,9 +29,16 @@ import { buildWorkerJob, type WorkerJob } from '../job/worker-job';
 import { type BatchJobView, isEndedBatchStatus, jobViewOf } from '../launch/batch-api';
 import type { StageOutRequest } from '../launch/batch-launcher';
 import type { LaunchOutcome as LauncherOutcome, LaunchRequest } from '../launch/launcher';
-import { BATCH_LOG_GROUP, type BatchJobIdentity, identityOf } from '../launch/batch-stages';
+import { type BatchJobIdentity, identityOf } from '../launch/batch-stages';
 import { analysisLogKey, finalReportKey, jobResultFolder } from '../layout';
-import { fetchJobIdOf, fetchOutcome, fetchRunningReason } from './batch-fetch';
+import {
+  CAPACITY_CANCEL,
+  fetchJobIdOf,
+  fetchOutcome,
+  fetchRunningReason,
+  logOf,
+  TIMEOUT,
+} from './batch-fetch';
 import { type ContainerLogSource, copyContainerLog, describeCopy } from './container-log';
 import type { ControlContext } from './control-context';
 import { endDataset } from './dataset-finish';
@@ -43,7 +50,8 @@ import {
   onCleanupJob,
   onStageOutFailed,
 } from './efs-folders';
-import { onFinalReport } from './reconcile';
+import { workerJobFor } from './launch-service';
+import { applyFinalReport } from './reconcile';
 
 /** What the reconcile handler needs of the batch launcher (lib/launch/batch-launcher.ts). */
 export interface BatchStageControl extends EfsFolderControl {
@@ -63,14 +71,10 @@ export const isBatchJobStateEvent = (event: unknown): event is BatchJobStateEven
   );
 };
 
-/** A job the queue cancelled after it waited RUNNABLE too long (jobStateTimeLimitActions). */
-const CAPACITY_CANCEL = /JobStateTimeLimit/i;
 /** The instance under a running job went away (a Spot reclaim): "Host EC2 (instance i-...) terminated." */
 const SPOT_RECLAIMED = /^Host EC2 .*terminated/i;
 /** A job the queue cancelled because no compute environment could ever fit it (not a capacity matter). */
 const MISFIT = /JOB_RESOURCE_REQUIREMENT/i;
-/** A job Batch stopped at its timeout (attemptDurationSeconds). */
-const TIMEOUT = /attempt duration exceeded timeout|timed? ?out/i;
 
 export const onBatchJobState = async (
   ctx: ControlContext,
@@ -100,8 +104,9 @@ export const onBatchJobState = async (
       if (t.applied) await certify(`Batch stage-in job ${view.jobId} is running (staging the dataset)`);
       return t.applied ? 'IN PROGRESS' : `unchanged (${t.previous})`;
     }
-    const current = (await ctx.store.getDataset(dataset, dataset.datasetIndex)) ?? dataset;
-    if (isFinal(current.state)) return `unchanged (${current.state})`;
+    // Not applied: `previous` is the state now (read by the transition), final or not.
+    const state = t.applied ? 'IN PROGRESS' : (t.previous ?? dataset.state);
+    if (isFinal(state)) return `unchanged (${state})`;
     if (identity.stage === 'fetch') {
       const reason = fetchRunningReason(dataset, view);
       await ctx.report.setStatus(folder, dataset.datasetLabel, {
@@ -113,9 +118,7 @@ export const onBatchJobState = async (
       await certify(`Batch fetch job ${view.jobId} is running: ${reason}`);
       return 'IN PROGRESS (fetching)';
     }
-    const live = view.logStreamName
-      ? ` (live log: CloudWatch Logs group ${BATCH_LOG_GROUP}, stream ${view.logStreamName})`
-      : '';
+    const live = logOf(view, ' (live log: ', ')');
     await ctx.report.setStatus(folder, dataset.datasetLabel, {
       status: 'IN PROGRESS',
       reason: `running the analysis${live}`,
@@ -148,23 +151,19 @@ const settleLaunch = async (
   let analysis: BatchJobView | undefined = identity.stage === 'run' ? ended : undefined;
   if (analysis && dataset.launcherId !== undefined && dataset.launcherId !== analysis.jobId) {
     // Replaced (an on-demand relaunch after Spot failed it): its folder is cleaned up, not reported.
-    const stageInId = identity.stageInJobId ?? analysis.dependsOn[0];
-    const replacedStageIn = stageInId ? (await batch.describe([stageInId]))[0] : undefined;
+    const replacedStageIn = await stageInOf(batch, identity, analysis);
     if (!replacedStageIn) return 'an analysis job of a replaced launch (no stage-in known)';
     if (!isEndedBatchStatus(replacedStageIn.status)) return 'waiting for the stage-in of a replaced launch';
     return cleanUpOrphan(ctx, batch, dataset, identity, replacedStageIn);
   }
   if (!analysis) {
-    // The analysis job of this launch is the dataset's launcher id, if this stage-in is that launch's.
-    const current = await ctx.store.getDataset(dataset, dataset.datasetIndex);
-    const recorded = current?.launcherId ? (await batch.describe([current.launcherId]))[0] : undefined;
+    // The analysis job of this launch is the dataset's launcher id, if this stage-in is that launch's
+    // (`dataset` was read as this event came in).
+    const recorded = dataset.launcherId ? (await batch.describe([dataset.launcherId]))[0] : undefined;
     analysis = identityOf(recorded?.parameters)?.jobDir === identity.jobDir ? recorded : undefined;
     if (!analysis) return cleanUpOrphan(ctx, batch, dataset, identity, ended);
   }
-  if (!stageIn) {
-    const stageInId = identity.stageInJobId ?? analysis.dependsOn[0];
-    stageIn = stageInId ? (await batch.describe([stageInId]))[0] : undefined;
-  }
+  stageIn ??= await stageInOf(batch, identity, analysis);
   const fetchId = fetchJobIdOf(analysis);
   const fetch =
     identity.stage === 'fetch' ? ended : fetchId ? (await batch.describe([fetchId]))[0] : undefined;
@@ -177,12 +176,12 @@ const settleLaunch = async (
   if (lost.spotCapacityLost && identity.spot && batch.launchOnDemand) {
     return relaunchOnDemand(ctx, batch, batch.launchOnDemand, latest, identity, stageIn, lost);
   }
-  if (!(await ctx.store.claimStageOut(dataset, dataset.datasetIndex, identity.jobDir))) {
-    return 'the stage-out of this launch is already under way';
-  }
-
-  const current = (await ctx.store.getDataset(dataset, dataset.datasetIndex)) ?? dataset;
-  const outcome = launchOutcome(current, stageIn, analysis, fetch);
+  // The claim returns the dataset as it was claimed: a cancel or deadline that came since `latest`
+  // was read is what the stage-out is told.
+  const current = await ctx.store.claimStageOut(dataset, dataset.datasetIndex, identity.jobDir);
+  if (!current) return 'the stage-out of this launch is already under way';
+  // Only a transition changes the state (and its reason): the same state, the same outcome.
+  const outcome = current.state === latest.state ? lost : launchOutcome(current, stageIn, analysis, fetch);
   const folder = jobResultFolder(dataset.group, ctx.config.name, dataset.jobId);
   // Here, once per launch (after the claim), and before the final state is written: below when no
   // container ran, else by the stage-out's report, which cannot exist before it is submitted. The
@@ -250,13 +249,20 @@ const relaunchOnDemand = async (
   if (!(await ctx.store.claimOnDemandFallback(dataset, dataset.datasetIndex))) {
     return 'the on-demand relaunch of this dataset is already under way';
   }
-  const job = await ctx.store.getJob(dataset);
   let outcome: LauncherOutcome;
   try {
+    // Built as the first launch built it (the config's estimates included).
+    const { workerJob, datasetSizeGiB } = await workerJobFor(
+      ctx,
+      dataset,
+      await ctx.store.getJob(dataset),
+      'batch',
+    );
     outcome = await launchOnDemand({
-      job: stageOutJob(ctx, dataset, job),
+      job: workerJob,
       attempt: identity.attempt,
       instanceType: dataset.instanceType,
+      ...(datasetSizeGiB !== undefined ? { datasetSizeGiB } : {}),
       jobFolders: jobFolderRecorder(ctx, dataset),
     });
     if (outcome.kind === 'retry') throw new Error(outcome.reason);
@@ -361,7 +367,7 @@ interface LaunchOutcome {
 }
 
 /** What the control plane knows that the job folder cannot tell. */
-export const launchOutcome = (
+const launchOutcome = (
   dataset: DatasetRecord,
   stageIn: BatchJobView | undefined,
   analysis: BatchJobView,
@@ -436,10 +442,10 @@ const onStageOut = async (
   folder: string,
 ): Promise<string> => {
   if (!isEndedBatchStatus(view.status)) return `ignored stage-out ${view.status}`;
-  const reportKey = finalReportKey(folder, dataset.datasetLabel);
+  const report = await ctx.objects.readText(finalReportKey(folder, dataset.datasetLabel));
   let outcome: string;
-  if ((await ctx.objects.readText(reportKey)) !== undefined) {
-    outcome = await onFinalReport(ctx, reportKey);
+  if (report !== undefined) {
+    outcome = await applyFinalReport(ctx, dataset, report);
   } else {
     const reason =
       view.status === 'FAILED'
@@ -448,10 +454,20 @@ const onStageOut = async (
     const t = await endDataset(ctx, dataset, 'FAILED', { reason });
     outcome = t.applied ? 'FAILED' : `unchanged (${t.previous})`;
   }
-  const current = (await ctx.store.getDataset(dataset, dataset.datasetIndex)) ?? dataset;
-  if (view.status === 'SUCCEEDED') await folderRemoved(ctx, current, jobDir);
-  else await onStageOutFailed(ctx, batch, current, jobDir, view);
+  // What these use of the dataset (its keys, attempt, certificate) the end above did not change.
+  if (view.status === 'SUCCEEDED') await folderRemoved(ctx, dataset, jobDir);
+  else await onStageOutFailed(ctx, batch, dataset, jobDir, view);
   return outcome;
+};
+
+/** The stage-in job of a launch: named in the analysis job's identity, else its dependency. */
+const stageInOf = async (
+  batch: BatchStageControl,
+  identity: BatchJobIdentity,
+  analysis: BatchJobView,
+): Promise<BatchJobView | undefined> => {
+  const stageInId = identity.stageInJobId ?? analysis.dependsOn[0];
+  return stageInId ? (await batch.describe([stageInId]))[0] : undefined;
 };
 
 /** The job as the stage-out container reads it, rebuilt from the job table (as the launch built it). */

@@ -81,7 +81,7 @@ export interface ContainerLogCopyRequest {
 }
 
 /** Marks what ncaas wrote into a copied log, so it is never mistaken for the analysis's output. */
-export const NOTE_PREFIX = '[ncaas]';
+const NOTE_PREFIX = '[ncaas]';
 
 /**
  * Reads the stream within the limits and writes what was read, with a note when it was cut, when
@@ -165,7 +165,9 @@ export const copyContainerLog = async (request: ContainerLogCopyRequest): Promis
 };
 
 /** The certificate's line about a copy: what the user finds in `file` and where the rest is. */
-export const describeCopy = (copy: ContainerLogCopy, file: string, limits = CONTAINER_LOG_LIMITS): string => {
+export const describeCopy = (copy: ContainerLogCopy, file: string): string => {
+  // The reconcile handler copies with the default limits: the cut is told with them.
+  const limits = CONTAINER_LOG_LIMITS;
   switch (copy.kind) {
     case 'copied':
       return `the analysis container's log (${count(copy.lines, 'line')}) was copied to ${file}`;

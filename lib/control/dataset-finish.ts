@@ -11,10 +11,10 @@ import type { ControlContext } from './control-context';
 import { drainQueue } from './admission';
 import { sendNotification } from './notify';
 
-/** States that hold one of the DEPLOY_LIMIT worker slots. */
 /** Final states that make a job's notification FAIL rather than END (a cancel is the user's own). */
 const FAILURES: readonly JobState[] = ['FAILED', 'TIMED_OUT', 'INTERRUPTED'];
 
+/** States that hold one of the DEPLOY_LIMIT worker slots. */
 export const holdsSlot = (state: JobState | undefined): boolean =>
   state === 'INITIALIZING' || state === 'IN PROGRESS';
 
@@ -79,7 +79,7 @@ export const finishDataset = async (ctx: ControlContext, finished: FinishedDatas
   await report.certify(
     resultFolder,
     dataset.submittedAt,
-    `dataset ${dataset.datasetKey}: ${state}${finished.reason ? ` (${finished.reason})` : ''}`,
+    finalLine(dataset.datasetKey, state, finished.reason),
   );
 
   if (await store.markDatasetFinished(dataset, dataset.datasetIndex)) await endJob(ctx, dataset, now);
@@ -181,7 +181,7 @@ export const resumeFinish = async (ctx: ControlContext, ref: DatasetRecord): Pro
         exit_code: dataset.exitCode,
       });
     }
-    const line = `dataset ${dataset.datasetKey}: ${dataset.state}${dataset.reason ? ` (${dataset.reason})` : ''}`;
+    const line = finalLine(dataset.datasetKey, dataset.state, dataset.reason);
     if (!written(line)) await report.certify(resultFolder, dataset.submittedAt, line);
   }
   const claimed = await ctx.store.markDatasetFinished(dataset, dataset.datasetIndex);
@@ -189,6 +189,10 @@ export const resumeFinish = async (ctx: ControlContext, ref: DatasetRecord): Pro
   await drainQueue(ctx);
   return true;
 };
+
+/** The certificate's line of a dataset's end: resumeFinish finds it written by this very text. */
+const finalLine = (datasetKey: string, state: JobState, reason: string | undefined): string =>
+  `dataset ${datasetKey}: ${state}${reason ? ` (${reason})` : ''}`;
 
 const statusOf = (text: string | undefined): unknown => {
   try {

@@ -46,7 +46,7 @@ export const EFS_FOLDER_TIMING = {
 /** Why the sweep stops a stage still running after its dataset ended (Batch's statusReason). */
 export const SWEEP_STOP_REASON = 'ncaas: still running after its dataset ended (watchdog)';
 
-export interface FolderSweepFindings {
+interface FolderSweepFindings {
   /** Clean-up jobs submitted. */
   cleanups: number;
   /** Folders given up (the operator was told). */
@@ -71,7 +71,10 @@ export const folderRemoved = async (
   jobDir: string,
   by?: string,
 ): Promise<string> => {
-  const known = (await ctx.store.getDataset(dataset, dataset.datasetIndex))?.efsFolders.includes(jobDir);
+  // Whether it was still recorded matters only for the certificate line (read before it is cleared).
+  const known =
+    by !== undefined &&
+    (await ctx.store.getDataset(dataset, dataset.datasetIndex))?.efsFolders.includes(jobDir);
   await ctx.store.clearJobFolder(dataset, dataset.datasetIndex, jobDir);
   if (known && by)
     await certify(ctx, dataset, `the job folder ${jobDir} was removed from the analysis EFS (${by})`);

@@ -31,7 +31,7 @@ export const elapsed = (since: Date, now: Date): string => {
 };
 
 /** Appends to a job's certificate log and returns all of it (the job store), or undefined without a job. */
-export type CertificateLog = (job: JobKey, lines: readonly string[]) => Promise<string[] | undefined>;
+type CertificateLog = (job: JobKey, lines: readonly string[]) => Promise<string[] | undefined>;
 
 export class JobReport {
   constructor(
@@ -92,7 +92,7 @@ const withoutUndefined = (value: object): Record<string, unknown> =>
   Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
 
 /** `{group}/results/job__{analysis}_{jobId}` -> the job; undefined for any other folder. */
-export const jobOfResultFolder = (analysis: string, resultFolder: string): JobKey | undefined => {
+const jobOfResultFolder = (analysis: string, resultFolder: string): JobKey | undefined => {
   const [group, results, folder, ...rest] = resultFolder.split('/');
   const prefix = jobFolderName(analysis, '');
   if (!group || results !== 'results' || rest.length > 0 || !folder?.startsWith(prefix)) return undefined;

@@ -3,8 +3,9 @@
  * message only a reference), build the worker's job, launch it, record the launcher id. Retryable
  * failures go back to the queue; a final failure makes the dataset FAILED with a plain reason.
  */
+import type { DatasetRecord, Job } from '../job/job-store';
 import { isFinal } from '../job/job-state';
-import { buildWorkerJob } from '../job/worker-job';
+import { buildWorkerJob, type WorkerJob } from '../job/worker-job';
 import type { LaunchMessage } from '../launch/launcher';
 import { readJobConfig } from '../submission/job-config';
 import type { ControlContext } from './control-context';
@@ -41,32 +42,14 @@ export const launchDataset = async (
   const job = await store.getJob(jobKey);
   if (!job) return { kind: 'skipped', why: 'no such job' };
 
-  // The config was checked at submission; it is read again for the estimates the worker needs.
-  const configBody = await ctx.objects.read(job.header.configKey);
-  const jobConfig = configBody ? readJobConfig(configBody, job.header.configKey, config.limits) : undefined;
-  const estimates = jobConfig?.ok ? jobConfig : undefined;
-
-  const deadline = dataset.deadline
-    ? new Date(dataset.deadline)
-    : new Date(ctx.now().getTime() + config.workerTimeoutSeconds * 1000);
-  const workerJob = buildWorkerJob({
-    config,
-    bucket: ctx.bucket,
-    dataset,
-    configKey: job.header.configKey,
-    deadline,
-    ...(estimates?.durationMinutes !== undefined
-      ? { durationEstimateMinutes: estimates.durationMinutes }
-      : {}),
-    launcher: ctx.launcher.kind,
-  });
+  const { workerJob, datasetSizeGiB } = await workerJobFor(ctx, dataset, job, ctx.launcher.kind);
   const { resultFolder } = workerJob;
 
   const outcome = await ctx.launcher.launch({
     job: workerJob,
     attempt: message.attempt,
     instanceType: dataset.instanceType,
-    ...(estimates?.datasetSizeGiB !== undefined ? { datasetSizeGiB: estimates.datasetSizeGiB } : {}),
+    ...(datasetSizeGiB !== undefined ? { datasetSizeGiB } : {}),
     // Batch stages work in a job folder on EFS: recorded, so it is removed whatever happens.
     ...(ctx.launcher.kind === 'batch' ? { jobFolders: jobFolderRecorder(ctx, dataset) } : {}),
   });
@@ -109,4 +92,41 @@ export const launchDataset = async (
       : outcome.reason;
   await endDataset(ctx, dataset, 'FAILED', { reason });
   return { kind: 'failed', reason };
+};
+
+/**
+ * A dataset's worker job as a launch builds it. The config was checked at submission; it is read
+ * again for the estimates the worker and the launcher need, so a relaunch (an on-demand one after
+ * Spot failed, ./batch-reconcile.ts) gets what the first launch got.
+ */
+export const workerJobFor = async (
+  ctx: ControlContext,
+  dataset: DatasetRecord,
+  /** Undefined (no job header): no config to read, as for a job not recorded. */
+  job: Job | undefined,
+  launcher: WorkerJob['launcher'],
+): Promise<{ readonly workerJob: WorkerJob; readonly datasetSizeGiB?: number }> => {
+  const { config } = ctx;
+  const configKey = job?.header.configKey ?? '';
+  const configBody = configKey ? await ctx.objects.read(configKey) : undefined;
+  const jobConfig = configBody ? readJobConfig(configBody, configKey, config.limits) : undefined;
+  const estimates = jobConfig?.ok ? jobConfig : undefined;
+  const deadline = dataset.deadline
+    ? new Date(dataset.deadline)
+    : new Date(ctx.now().getTime() + config.workerTimeoutSeconds * 1000);
+  const workerJob = buildWorkerJob({
+    config,
+    bucket: ctx.bucket,
+    dataset,
+    configKey,
+    deadline,
+    ...(estimates?.durationMinutes !== undefined
+      ? { durationEstimateMinutes: estimates.durationMinutes }
+      : {}),
+    launcher,
+  });
+  return {
+    workerJob,
+    ...(estimates?.datasetSizeGiB !== undefined ? { datasetSizeGiB: estimates.datasetSizeGiB } : {}),
+  };
 };

@@ -96,7 +96,8 @@ export const onFinalReport = async (ctx: ControlContext, key: string): Promise<s
   return applyFinalReport(ctx, dataset, text);
 };
 
-const applyFinalReport = async (
+/** A dataset's final report (its text, already read) decides its final state. */
+export const applyFinalReport = async (
   ctx: ControlContext,
   dataset: DatasetRecord,
   text: string,

@@ -225,6 +225,12 @@ const assignments = (fields: Item, prefix: string): Expression => {
 const isConditionFailure = (error: unknown): boolean =>
   error instanceof Error && error.name === 'ConditionalCheckFailedException';
 
+/** DynamoDB refused a write that would make an item larger than 400 KB (any other refusal is a bug). */
+const isItemTooLarge = (error: unknown): boolean =>
+  error instanceof Error &&
+  error.name === 'ValidationException' &&
+  /item size .*exceeded the maximum allowed size/i.test(error.message);
+
 const keyString = (key: ItemKey): string => `${key.pk}\u0000${key.sk}`;
 
 const BATCH_GET_LIMIT = 100;
@@ -601,16 +607,18 @@ export class JobStore {
   /**
    * Batch: claims the stage-out of one launch (its job folder `jobDir`) for the caller, once. Two
    * end events (stage-in and analysis) may both find the launch over; only the claimant submits.
+   * Returns the dataset as claimed (its state is what the stage-out is told), undefined when not.
    */
-  async claimStageOut(job: JobKey, datasetIndex: number, jobDir: string): Promise<boolean> {
+  async claimStageOut(job: JobKey, datasetIndex: number, jobDir: string): Promise<DatasetRecord | undefined> {
     const outcome = await this.tryUpdate({
       Key: datasetItemKey(this.analysis, job, datasetIndex),
       UpdateExpression: 'ADD #out :dir',
       ConditionExpression: 'attribute_exists(#pk) AND NOT contains(#out, :name)',
       ExpressionAttributeNames: { '#pk': 'pk', '#out': 'stageOutFor' },
       ExpressionAttributeValues: { ':dir': new Set([jobDir]), ':name': jobDir },
+      ReturnValues: 'ALL_NEW',
     });
-    return outcome.applied;
+    return outcome.applied ? parseDataset(outcome.attributes) : undefined;
   }
 
   /**
@@ -845,17 +853,25 @@ export class JobStore {
   /**
    * Appends lines to the job's certificate log, kept in the header so concurrent writers (several
    * datasets finishing at once) never lose each other's lines, and returns the whole log in order.
-   * Undefined when the job has no header (a refusal before recording).
+   * Undefined when the job has no header (a refusal before recording), or when the log has outgrown
+   * what the header item can hold (DynamoDB's 400 KB item limit, a large job): the certificate writer
+   * (lib/control/job-report.ts) then appends to the S3 object itself, so finishing the job goes on.
    */
   async appendLog(job: JobKey, lines: readonly string[]): Promise<string[] | undefined> {
-    const outcome = await this.tryUpdate({
-      Key: headerItemKey(this.analysis, job),
-      UpdateExpression: 'SET #log = list_append(if_not_exists(#log, :empty), :lines)',
-      ConditionExpression: 'attribute_exists(#pk)',
-      ExpressionAttributeNames: { '#pk': 'pk', '#log': 'certificate' },
-      ExpressionAttributeValues: { ':empty': [], ':lines': [...lines] },
-      ReturnValues: 'UPDATED_NEW',
-    });
+    let outcome: UpdateOutcome;
+    try {
+      outcome = await this.tryUpdate({
+        Key: headerItemKey(this.analysis, job),
+        UpdateExpression: 'SET #log = list_append(if_not_exists(#log, :empty), :lines)',
+        ConditionExpression: 'attribute_exists(#pk)',
+        ExpressionAttributeNames: { '#pk': 'pk', '#log': 'certificate' },
+        ExpressionAttributeValues: { ':empty': [], ':lines': [...lines] },
+        ReturnValues: 'UPDATED_NEW',
+      });
+    } catch (error) {
+      if (isItemTooLarge(error)) return undefined;
+      throw error;
+    }
     return outcome.applied
       ? ((outcome.attributes.certificate as string[] | undefined) ?? [...lines])
       : undefined;

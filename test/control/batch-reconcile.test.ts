@@ -80,12 +80,12 @@ const cleanupOf = (
 };
 
 /** A submitted, launched job whose analysis job id is `run-1` (stage-in `in-1`). */
-const launched = async (label: string, ts = 'ts:1.5') => {
+const launched = async (label: string, ts = 'ts:1.5', config = 'threshold: 3\n') => {
   const h = await newControl(emulators, label);
   const batch = new FakeBatch();
   const logs = new FakeLogs();
   await h.put('lab/inputs/session1.zip', 'data');
-  await h.put('lab/configs/config.yaml', 'threshold: 3\n');
+  await h.put('lab/configs/config.yaml', config);
   await h.submit('lab', ts, submitJson('lab', ts, 'lab/inputs/session1.zip'));
   h.launcher.script({ kind: 'launched', launcherId: 'run-1' });
   await h.deliverLaunches();
@@ -471,8 +471,8 @@ describe('Spot with an on-demand fallback: a launch Spot capacity failed is laun
     'Canceled by JobStateTimeLimit action due to reason: CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY';
 
   /** A Spot launch whose stage-in ran and whose analysis Spot took back. */
-  const reclaimed = async (label: string) => {
-    const launch = await launched(label);
+  const reclaimed = async (label: string, config?: string) => {
+    const launch = await launched(label, undefined, config);
     const { h, batch, ts } = launch;
     batch.onDemand = [];
     jobOf(batch, h, ts, 'in', 'in-1', 'SUCCEEDED', { startedAt: STARTED, exitCode: 0, spot: true });
@@ -513,6 +513,13 @@ describe('Spot with an on-demand fallback: a launch Spot capacity failed is laun
     expect(batch.relaunches).toHaveLength(1);
     expect(batch.cleanups).toHaveLength(1);
     expect(batch.stageOuts).toEqual([]);
+  });
+
+  test("the relaunched worker gets the config's estimates, as the first launch did", async () => {
+    const { h, batch, event, run } = await reclaimed('spot-estimates', '__duration__: 30\nthreshold: 3\n');
+    expect(await event(run)).toBe('relaunched on on-demand capacity as od-run-1');
+    expect(h.launcher.launches[0].job.durationEstimateMinutes).toBe(30);
+    expect(batch.relaunches[0].job).toEqual({ ...h.launcher.launches[0].job, launcher: 'batch' });
   });
 
   test('a relaunch Batch did not take (throttled) is given back, so the retried event relaunches', async () => {

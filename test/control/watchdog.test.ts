@@ -364,6 +364,8 @@ describe('Batch job folders left on the analysis EFS', () => {
     expect(await h.certificate('lab', 'gone')).toContain(
       'Batch job run-1 (analysis) was still RUNNING after the dataset ended (CANCELLED): stopped by the watchdog',
     );
+    // What Batch shows as the job's statusReason says who stopped it.
+    expect(batch.stopReasons.get('run-1')).toBe(SWEEP_STOP_REASON);
     expect(SWEEP_STOP_REASON).toMatch(/watchdog/);
 
     // Stopped, and its end event lost as well: the next sweep removes the folder.

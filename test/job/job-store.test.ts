@@ -779,3 +779,29 @@ describe('Batch job folders on EFS', () => {
     }
   });
 });
+
+describe('certificate log', () => {
+  test('a log the job header cannot hold (over 400 KB) is left to S3, not an error; other refusals throw', async () => {
+    const jobs = store('cert-log');
+    const input = submission('lab', 'log-1');
+    await jobs.recordSubmission(input);
+    const key = jobKeyOf(input);
+    expect(await jobs.appendLog(key, ['line 1'])).toEqual(['line 1']);
+    // The emulator refuses an item over the limit as DynamoDB does (ValidationException).
+    expect(await jobs.appendLog(key, ['x'.repeat(400 * 1024)])).toBeUndefined();
+    expect(await jobs.appendLog(key, ['line 2'])).toEqual(['line 1', 'line 2']);
+
+    const refusing = db.newDocumentClient();
+    refusing.middlewareStack.add(
+      () => async () => {
+        throw Object.assign(new Error('Invalid UpdateExpression: syntax error'), {
+          name: 'ValidationException',
+        });
+      },
+      { step: 'initialize', name: 'refuseEverything' },
+    );
+    await expect(store('cert-log', refusing).appendLog(key, ['line 3'])).rejects.toThrow(
+      'Invalid UpdateExpression',
+    );
+  });
+});

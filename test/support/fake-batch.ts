@@ -21,6 +21,8 @@ export class FakeBatch implements BatchStageControl {
   readonly stageOuts: StageOutRequest[] = [];
   readonly cleanups: CleanupRequest[] = [];
   readonly stopped: string[] = [];
+  /** The reason each stop gave Batch (its statusReason), by job id. */
+  readonly stopReasons = new Map<string, string>();
   failNextSubmit = false;
   /** Runs as each stage-out is submitted (what the user could read by then). */
   onSubmit: () => Promise<void> = async () => undefined;
@@ -62,8 +64,9 @@ export class FakeBatch implements BatchStageControl {
     return `clean-${this.cleanups.length}`;
   }
 
-  async stopJob(jobId: string): Promise<void> {
+  async stopJob(jobId: string, reason: string): Promise<void> {
     this.stopped.push(jobId);
+    this.stopReasons.set(jobId, reason);
   }
 
   /** A job of one launch as Batch reports it; DescribeJobs returns it from now on. */
