@@ -213,13 +213,6 @@ if [ -n "$stage" ]; then
       ;;
   esac
   batch_job_dir=${NCAAS_EFS_ROOT:-/mnt/efs}/jobs/$NCAAS_JOB_DIR
-  # A clean-up only stage-out (the control plane found a stage-in whose launch did not go through):
-  # nothing to report, the folder goes.
-  if [ "$stage" = out ] && [ "${NCAAS_STAGE_OUT_CLEANUP_ONLY-}" = 1 ]; then
-    rm -rf "$batch_job_dir"
-    printf 'ncaas out stage: removed the job folder %s (clean-up only)\n' "$batch_job_dir" >&2
-    exit 0
-  fi
 fi
 
 worker_started=$(date +%s)
@@ -978,7 +971,6 @@ if [ "$stage" = in ]; then
     env_line ncaas_arg4 "$job_config_key"
   } >"$work_dir/analysis.env.part" || fail "writing the analysis environment to the job folder failed"
   mv "$work_dir/analysis.env.part" "$work_dir/analysis.env" || fail "writing the analysis environment failed"
-  printf '%s\n' "$command_text" >"$work_dir/command.sh" || fail "writing command.sh failed"
   cp "$0" "$work_dir/run-job.sh" || fail "copying the worker script into the job folder failed"
   : >"$work_dir/stage-in.ok" || fail "marking the job folder ready failed"
   write_status 'IN PROGRESS' 'the dataset and config are staged; the analysis container starts next' ||

@@ -37,7 +37,7 @@ import {
   SUBMIT_JOB_PAYLOAD_LIMIT,
 } from './batch-stages';
 import type { LaunchOutcome, LaunchRequest, Launcher } from './launcher';
-import { readWorkerScript } from './user-data';
+import { readShippedWorkerScript } from './user-data';
 
 /** A group's job definitions (ARNs, or names locally). */
 export interface BatchJobDefinitions {
@@ -61,7 +61,7 @@ export interface BatchLauncherProps {
   readonly onDemandJobQueue?: string;
   /** Group name -> its job definitions. */
   readonly jobDefinitions: Readonly<Record<string, BatchJobDefinitions>>;
-  /** The worker script. @default worker/run-job.sh (readWorkerScript) */
+  /** The worker script as shipped. @default worker/run-job.sh compacted (readShippedWorkerScript) */
   readonly workerScript?: () => string;
   readonly now?: () => Date;
   /** The job folder's unique suffix. @default 8 random hex digits */
@@ -362,7 +362,7 @@ export class BatchLauncher implements Launcher {
   }
 
   private stagingEnvironment(job: WorkerJob, jobDir: string): Record<string, string> {
-    this.script ??= packWorkerScript((this.props.workerScript ?? readWorkerScript)());
+    this.script ??= packWorkerScript((this.props.workerScript ?? readShippedWorkerScript)());
     return {
       [STAGE_ENV.jobDir]: jobDir,
       [STAGE_ENV.script]: this.script,

@@ -168,16 +168,15 @@ export const stageDefinitionEnvironment = (
   ...(stage === 'out' ? { [STAGE_ENV.outAttempts]: String(STAGE_OUT_ATTEMPTS) } : {}),
 });
 
-/**
- * The worker script as shipped: without comment and blank lines (./compact-script.ts, as for EC2
- * user data), a third of its compressed size. The local runtime runs exactly this text, so its tests
- * cover what Batch runs.
- */
+/** A worker script as shipped (readShippedWorkerScript applies this to worker/run-job.sh). */
 export const transportScript = (script: string): string => compactShellScript(script);
 
-/** The worker script as the staging containers receive it: comment-free, gzip, base64. */
-export const packWorkerScript = (script: string): string =>
-  gzipSync(Buffer.from(transportScript(script), 'utf8'), { level: 9 }).toString('base64');
+/**
+ * The worker script as the staging containers receive it: the shipped text (readShippedWorkerScript),
+ * gzip, base64. The local runtime runs exactly this text, so its tests cover what Batch runs.
+ */
+export const packWorkerScript = (shippedScript: string): string =>
+  gzipSync(Buffer.from(shippedScript, 'utf8'), { level: 9 }).toString('base64');
 
 /** The job as the staging containers receive it: the job file itself (NAME=BASE64 lines, data). */
 export const packWorkerJob = (job: WorkerJob): string => encodeWorkerJob(job);
@@ -269,11 +268,9 @@ export const identityOf = (
 const NAME_CHARACTERS = /^[A-Za-z0-9_-]+$/;
 /** Room for the `-fetch` suffix of the longest stage name. */
 const MAX_JOB_DIR = MAX_BATCH_JOB_NAME - '-fetch'.length;
-/** Folders of launches made before the fetch stage existed had room for `-out` only: still ours. */
-const MAX_EARLIER_JOB_DIR = MAX_BATCH_JOB_NAME - '-out'.length;
 
 export const isJobDirName = (name: string): boolean =>
-  name.length <= MAX_EARLIER_JOB_DIR && NAME_CHARACTERS.test(name);
+  name.length <= MAX_JOB_DIR && NAME_CHARACTERS.test(name);
 
 /** A random 8-hex-digit suffix: each launch attempt gets a job folder of its own. */
 export const randomNonce = (): string => randomBytes(4).toString('hex');

@@ -21,8 +21,7 @@ import {
 import { WORKER_TAGS } from './worker-tags';
 import { launchClientToken } from './client-token';
 import type { LaunchOutcome, LaunchRequest, Launcher } from './launcher';
-import { compactShellScript } from './compact-script';
-import { buildUserData, packUserData, readWorkerScript, USER_DATA_LIMIT_BYTES } from './user-data';
+import { buildUserData, packUserData, readShippedWorkerScript, USER_DATA_LIMIT_BYTES } from './user-data';
 
 export interface Ec2LauncherProps {
   readonly ec2: EC2Client;
@@ -144,7 +143,7 @@ export class Ec2Launcher implements Launcher {
 
   constructor(props: Ec2LauncherProps) {
     this.props = props;
-    this.userData = props.userData ?? defaultUserData();
+    this.userData = props.userData ?? defaultUserData;
     this.sleep = props.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.random = props.random ?? Math.random;
   }
@@ -370,14 +369,8 @@ export class Ec2Launcher implements Launcher {
 const failed = (reason: string): LaunchOutcome => ({ kind: 'failed', reason });
 const retry = (reason: string): LaunchOutcome => ({ kind: 'retry', reason });
 
-const defaultUserData = (): ((request: LaunchRequest) => string) => {
-  let workerScript: string | undefined;
-  return (request) =>
-    buildUserData({
-      workerScript: (workerScript ??= compactShellScript(readWorkerScript())),
-      job: request.job,
-    });
-};
+const defaultUserData = (request: LaunchRequest): string =>
+  buildUserData({ workerScript: readShippedWorkerScript(), job: request.job });
 
 const amiUnavailable = (ami: string, region: string, detail: string): string =>
   `the blueprint's AMI ${ami} is not available in this account in ${region} (${detail}). A NeuroCAAS AMI usually belongs to the NeuroCAAS account: the analysis developer must build the image in this account and region (or have it shared with this account), put its id in the blueprint's LambdaConfig.AMI and redeploy`;

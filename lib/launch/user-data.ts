@@ -17,6 +17,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { encodeWorkerJob, type WorkerJob } from '../job/worker-job';
+import { compactShellScript } from './compact-script';
 
 /** EC2's limit on user data, in bytes before base64. */
 export const USER_DATA_LIMIT_BYTES = 16 * 1024;
@@ -78,6 +79,11 @@ export const buildUserData = (options: UserDataOptions): string => {
     ...(options.keepInstance
       ? keepInstanceRun(options.job.deadlineEpochSeconds)
       : [
+          // The worker only learns its launcher from the job file: without this, a worker that fails
+          // before reading it would act as `local` and leave the instance running.
+          '# The worker powers the instance off even if it fails before it reads the job file.',
+          'NCAAS_LAUNCHER=ec2',
+          'export NCAAS_LAUNCHER',
           '# In the foreground: cloud-init waits, and the worker powers the instance off when it is done.',
           `exec sh "$base/run-job.sh" "$base/job.env" >>'${logFile}' 2>&1`,
         ]),
@@ -127,6 +133,15 @@ export const readWorkerScript = (): string => {
   }
   return readFileSync(found, 'utf8');
 };
+
+let shippedWorkerScript: string | undefined;
+
+/**
+ * The worker script as every launcher ships it (EC2 user data, Batch, dev runs): without comment and
+ * blank lines (./compact-script.ts), a third of its compressed size. Read and compacted once.
+ */
+export const readShippedWorkerScript = (): string =>
+  (shippedWorkerScript ??= compactShellScript(readWorkerScript()));
 
 /** No line of the text would end its here-document early, and sh can carry every byte of it. */
 const assertHereDocument = (text: string, delimiter: string, what: string): void => {

@@ -130,5 +130,14 @@ export const loadPriceFile = (candidates: readonly string[] = [PRICE_FILE]): Pri
   return undefined;
 };
 
+/**
+ * The generated price file's book, when the file exists and is for `region`: another region's prices
+ * would misstate a MAXCOST budget, so then there is none.
+ */
+export const priceFileBook = (region: string, file: string = PRICE_FILE): PriceFileBook | undefined => {
+  const prices = loadPriceFile([file]);
+  return prices?.region === region ? new PriceFileBook(prices) : undefined;
+};
+
 /** A book that knows nothing (the local runtime: no AWS to ask). */
 export const NO_PRICES: PriceBook = { hourly: async () => undefined };

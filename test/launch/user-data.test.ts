@@ -200,6 +200,51 @@ test(`user data for a realistic job is ${realisticSize} bytes compressed (${real
   expect(realisticSize).toBeLessThan(USER_DATA_LIMIT_BYTES * 0.75);
 });
 
+/** Puts wrappers for the system's `tools` in `bin`, so a PATH of `bin` alone offers nothing else. */
+const linkTools = (bin: string, tools: readonly string[]): void => {
+  for (const tool of tools) {
+    const found = ['/usr/bin', '/bin'].map((d) => path.join(d, tool)).find((p) => existsSync(p));
+    if (!found) throw new Error(`${tool} not found`);
+    writeFileSync(path.join(bin, tool), `#!/bin/sh\nexec ${found} "$@"\n`, { mode: 0o755 });
+  }
+};
+
+test('an EC2 worker that fails before it reads its launcher from the job file still powers the instance off', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ncaas-user-data-ec2-'));
+  sandboxes.push(dir);
+  const bin = path.join(dir, 'bin');
+  mkdirSync(bin);
+  // No base64 on PATH: the worker cannot decode the first line of its job file.
+  linkTools(bin, ['cat', 'mkdir', 'date', 'sh']);
+  writeFileSync(
+    path.join(bin, 'shutdown'),
+    '#!/bin/sh\nprintf \'shutdown %s\\n\' "$*" >>"$NCAAS_TEST_ARGS"\n',
+    {
+      mode: 0o755,
+    },
+  );
+  const baseDir = path.join(dir, 'var-lib-ncaas');
+  const logFile = path.join(dir, 'ncaas-worker.log');
+  const script = path.join(dir, 'user-data');
+  writeFileSync(
+    script,
+    buildUserData({ workerScript: readWorkerScript(), job: realisticJob, baseDir, logFile }),
+  );
+  const argsFile = path.join(dir, 'args');
+  const result = spawnSync('/bin/sh', [script], {
+    encoding: 'utf8',
+    env: { PATH: bin, NCAAS_TEST_ARGS: argsFile, HOME: dir },
+  });
+
+  expect(result.status).toBe(1);
+  expect(readFileSync(logFile, 'utf8')).toMatch(/the job cannot be reported: powering off/);
+  expect(existsSync(argsFile) ? readFileSync(argsFile, 'utf8') : '').toBe('shutdown -h now\n');
+  // A dev run's instance is not the worker's: its bootstrap leaves the launcher to the job file.
+  expect(buildUserData({ workerScript: '#!/bin/sh\n', job: realisticJob, keepInstance: true })).not.toContain(
+    'NCAAS_LAUNCHER',
+  );
+});
+
 describe('keepInstance (a dev run over Run Command): the worker leaves the instance running', () => {
   /** Runs the bootstrap with stub `timeout` and `sh` that record how they were called. */
   const runKept = (withTimeout: boolean, deadlineInSeconds: number) => {
@@ -208,11 +253,7 @@ describe('keepInstance (a dev run over Run Command): the worker leaves the insta
     const bin = path.join(dir, 'bin');
     mkdirSync(bin);
     // Only what the bootstrap needs, so `command -v timeout` finds the stub or nothing.
-    for (const tool of ['cat', 'mkdir', 'date']) {
-      const found = ['/usr/bin', '/bin'].map((d) => path.join(d, tool)).find((p) => existsSync(p));
-      if (!found) throw new Error(`${tool} not found`);
-      writeFileSync(path.join(bin, tool), `#!/bin/sh\nexec ${found} "$@"\n`, { mode: 0o755 });
-    }
+    linkTools(bin, ['cat', 'mkdir', 'date']);
     const record =
       'printf \'%s\\n\' "${0##*/} $*" "poweroff=[${NCAAS_POWEROFF_COMMAND-unset}] arm=[${NCAAS_ARM_DEADLINE_COMMAND-unset}]" >>"$NCAAS_TEST_ARGS"\n';
     writeFileSync(path.join(bin, 'sh'), `#!/bin/sh\n${record}`, { mode: 0o755 });

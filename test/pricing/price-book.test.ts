@@ -1,12 +1,17 @@
 import { GetProductsCommand, PricingClient } from '@aws-sdk/client-pricing';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import {
   FallbackPriceBook,
   NO_PRICES,
   onDemandHourlyUsd,
+  priceFileBook,
   PriceFileBook,
   PricingApiPriceBook,
+  type PriceFile,
 } from '../../lib/pricing/price-book';
 
 /** One product of GetProducts' PriceList, as the Pricing API returns it (a JSON string). */
@@ -74,5 +79,29 @@ describe('prices for MAXCOST budgets', () => {
     expect(await book.hourly('t3.micro')).toEqual({ usd: 0.0104, source: 'price file of 2026-11-01' });
     expect(errors).toHaveLength(1);
     expect(await NO_PRICES.hourly('t3.micro')).toBeUndefined();
+  });
+});
+
+describe('priceFileBook: the generated price file, for its own region only', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ncaas-prices-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'ec2-prices.json');
+  const prices: PriceFile = {
+    generatedAt: '2026-11-01T10:00:00Z',
+    region: 'eu-west-1',
+    hourlyUsd: { 't3.micro': 0.0114 },
+  };
+  writeFileSync(file, JSON.stringify(prices));
+
+  test('a file for the region answers with its prices and date', async () => {
+    expect(await priceFileBook('eu-west-1', file)?.hourly('t3.micro')).toEqual({
+      usd: 0.0114,
+      source: 'price file of 2026-11-01',
+    });
+  });
+
+  test("another region's file, or no file, gives no book", () => {
+    expect(priceFileBook('us-east-1', file)).toBeUndefined();
+    expect(priceFileBook('eu-west-1', path.join(dir, 'missing.json'))).toBeUndefined();
   });
 });
