@@ -5,28 +5,13 @@
  * Targets the local runtime (after `source <dir>/env.sh`, no flags needed) or a deployed analysis
  * (standard AWS credentials, `--bucket` / NCAAS_BUCKET, `--analysis` / NCAAS_ANALYSIS).
  */
-import { EC2Client } from '@aws-sdk/client-ec2';
-import { SSMClient } from '@aws-sdk/client-ssm';
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import { version } from '../package.json';
 import { runBulkSubmit } from '../lib/cli/bulk-submit';
-import { useAmi } from '../lib/cli/blueprint-ami';
 import { runCancel } from '../lib/cli/cancel-command';
-import {
-  lastSavedAmi,
-  parseHours,
-  runDevExtend,
-  runDevLaunch,
-  runDevSaveAmi,
-  runDevStart,
-  runDevStatus,
-  runDevStop,
-  runDevTerminate,
-  type DevTarget,
-} from '../lib/cli/dev-instance';
-import { parseTimeoutMinutes, runDevRun } from '../lib/cli/dev-run';
+import type { DevTarget } from '../lib/cli/dev-instance';
 import { CliError, EXIT } from '../lib/cli/errors';
 import { runJobs } from '../lib/cli/jobs-table';
 import { parsePort, parseSecretFlags, runLocal } from '../lib/cli/local-command';
@@ -56,6 +41,23 @@ Environment: NCAAS_BUCKET, NCAAS_ANALYSIS, NCAAS_GROUP (default --group), NCAAS_
   AWS_ENDPOINT_URL(_S3), AWS_REGION, NO_COLOR (no colour even on a terminal).
 Exit codes: 0 success; 1 failure (watch: the job FAILED, TIMED_OUT, CANCELLED or INTERRUPTED);
   2 usage error, missing setting, or job not found.`;
+
+/**
+ * Modules loaded by the command that needs them only, so the others start without them. `require`
+ * (through tsx's CommonJS hook), not `import()`: Node would load a native import of a .ts file
+ * without tsx.
+ */
+const load = createRequire(__filename);
+
+/** The dev commands' modules: the EC2 and SSM SDKs and the dev code, which no other command uses. */
+const loadDev = () => ({
+  ec2: load('@aws-sdk/client-ec2') as typeof import('@aws-sdk/client-ec2'),
+  ssm: load('@aws-sdk/client-ssm') as typeof import('@aws-sdk/client-ssm'),
+  instance: load('../lib/cli/dev-instance') as typeof import('../lib/cli/dev-instance'),
+  run: load('../lib/cli/dev-run') as typeof import('../lib/cli/dev-run'),
+  ami: load('../lib/cli/blueprint-ami') as typeof import('../lib/cli/blueprint-ami'),
+});
+type DevModules = ReturnType<typeof loadDev>;
 
 // The SDK's notice that its releases after January 2027 need Node 22 is for maintainers, not for a
 // lab member reading a job's status: keep the CLI's output to what it says itself.
@@ -310,9 +312,7 @@ export const main = async (argv: readonly string[]): Promise<number> => {
       exitCode = await session.run(async () => {
         const port = parsePort(flags.port);
         const secretFiles = parseSecretFlags(flags.secret);
-        // Loaded here only, so the other commands never load the emulators. `require` (through tsx's
-        // CommonJS hook), not `import()`: Node would load a native import of a .ts file without tsx.
-        const load = createRequire(__filename);
+        // Loaded here only, so the other commands never load the emulators.
         const { startLocalRuntime } = load(
           '../local/local-runtime',
         ) as typeof import('../local/local-runtime');
@@ -367,15 +367,20 @@ $NCAAS_DEV_OWNER, else your login name). It runs in the blueprint's REGION with 
   /** Runs a dev command with an EC2 client in the analysis's region, closed afterwards. */
   const devAct = (
     flags: DevFlags,
-    work: (target: DevTarget, config: ReturnType<typeof loadBlueprintForCommand>) => Promise<number>,
+    work: (
+      target: DevTarget,
+      config: ReturnType<typeof loadBlueprintForCommand>,
+      dev: DevModules,
+    ) => Promise<number>,
   ): Promise<void> =>
     act(async () => {
       const config = loadBlueprintForCommand(devBlueprint(flags));
       const owner = (flags.owner ?? env.NCAAS_DEV_OWNER ?? os.userInfo().username).trim();
       if (owner === '') throw new CliError('no owner: pass --owner NAME or set NCAAS_DEV_OWNER', EXIT.usage);
-      const ec2 = new EC2Client({ region: flags.region ?? config.region });
+      const dev = loadDev();
+      const ec2 = new dev.ec2.EC2Client({ region: flags.region ?? config.region });
       try {
-        return await work({ ec2, analysis: config.name, owner }, config);
+        return await work({ ec2, analysis: config.name, owner }, config, dev);
       } finally {
         ec2.destroy();
       }
@@ -412,7 +417,7 @@ $NCAAS_DEV_OWNER, else your login name). It runs in the blueprint's REGION with 
           volumeGib?: string;
         },
       ) =>
-        devAct(flags, async (target, config) => {
+        devAct(flags, async (target, config, dev) => {
           const instanceProfile = flags.instanceProfile ?? env.NCAAS_DEV_INSTANCE_PROFILE;
           const securityGroup = flags.securityGroup ?? env.NCAAS_DEV_SECURITY_GROUP;
           const subnet = flags.subnet ?? env.NCAAS_DEV_SUBNET;
@@ -429,11 +434,11 @@ $NCAAS_DEV_OWNER, else your login name). It runs in the blueprint's REGION with 
               EXIT.usage,
             );
           }
-          return runDevLaunch(
+          return dev.instance.runDevLaunch(
             target,
             {
               config,
-              hours: parseHours(flags.hours),
+              hours: dev.instance.parseHours(flags.hours),
               instanceProfile,
               securityGroup,
               ...(flags.ami !== undefined ? { ami: flags.ami } : {}),
@@ -448,29 +453,37 @@ $NCAAS_DEV_OWNER, else your login name). It runs in the blueprint's REGION with 
   devCommand('status', 'state and lifetime left of your dev instance')
     .option('--json', 'print JSON')
     .action(async (flags: DevFlags & { json?: boolean }) =>
-      devAct(flags, (target) =>
-        runDevStatus(target, { ...instanceOf(flags), json: flags.json === true }, output),
+      devAct(flags, (target, _config, dev) =>
+        dev.instance.runDevStatus(target, { ...instanceOf(flags), json: flags.json === true }, output),
       ),
     );
   devCommand('extend', 'give your dev instance more hours before the watchdog stops it')
     .argument('<hours>', 'hours to add (at most 72 from now)')
     .action(async (hours: string, flags: DevFlags) =>
-      devAct(flags, (target) =>
-        runDevExtend(target, { ...instanceOf(flags), hours: parseHours(hours) }, output),
+      devAct(flags, (target, _config, dev) =>
+        dev.instance.runDevExtend(
+          target,
+          { ...instanceOf(flags), hours: dev.instance.parseHours(hours) },
+          output,
+        ),
       ),
     );
   devCommand('stop', 'stop your dev instance (its volume is kept)').action(async (flags: DevFlags) =>
-    devAct(flags, (target) => runDevStop(target, instanceOf(flags), output)),
+    devAct(flags, (target, _config, dev) => dev.instance.runDevStop(target, instanceOf(flags), output)),
   );
   devCommand('start', 'start your stopped dev instance').action(async (flags: DevFlags) =>
-    devAct(flags, (target) => runDevStart(target, instanceOf(flags), output)),
+    devAct(flags, (target, _config, dev) => dev.instance.runDevStart(target, instanceOf(flags), output)),
   );
   devCommand('save-ami', 'make an AMI of your dev instance and wait until it is available; prints its id')
     .argument('<name>', 'the AMI name (3-128 characters)')
     .option('--no-wait', 'return once the image is requested')
     .action(async (name: string, flags: DevFlags & { wait?: boolean }) =>
-      devAct(flags, (target) =>
-        runDevSaveAmi(target, { ...instanceOf(flags), name, noWait: flags.wait === false }, output),
+      devAct(flags, (target, _config, dev) =>
+        dev.instance.runDevSaveAmi(
+          target,
+          { ...instanceOf(flags), name, noWait: flags.wait === false },
+          output,
+        ),
       ),
     );
   devCommand(
@@ -481,10 +494,10 @@ $NCAAS_DEV_OWNER, else your login name). It runs in the blueprint's REGION with 
     .option('--message <text>', 'more text for the commit message')
     .option('--no-commit', 'change the file, commit nothing')
     .action(async (ami: string | undefined, flags: DevFlags & { message?: string; commit?: boolean }) =>
-      devAct(flags, async (target) => {
-        const saved = ami === undefined ? await lastSavedAmi(target, flags.instance) : undefined;
+      devAct(flags, async (target, _config, dev) => {
+        const saved = ami === undefined ? await dev.instance.lastSavedAmi(target, flags.instance) : undefined;
         const file = resolveBlueprintPath(devBlueprint(flags), BLUEPRINTS_DIR);
-        const result = useAmi({
+        const result = dev.ami.useAmi({
           file,
           newAmi: ami ?? saved?.ami ?? '',
           ...(saved !== undefined ? { origin: `saved from dev instance ${saved.instanceId}` } : {}),
@@ -508,8 +521,8 @@ $NCAAS_DEV_OWNER, else your login name). It runs in the blueprint's REGION with 
   devCommand('terminate', 'terminate your dev instance (refused until an AMI was saved, unless --force)')
     .option('--force', 'terminate even though no AMI was saved from it')
     .action(async (flags: DevFlags & { force?: boolean }) =>
-      devAct(flags, (target) =>
-        runDevTerminate(target, { ...instanceOf(flags), force: flags.force === true }, output),
+      devAct(flags, (target, _config, dev) =>
+        dev.instance.runDevTerminate(target, { ...instanceOf(flags), force: flags.force === true }, output),
       ),
     );
   devCommand('run', 'run a submit.json on your dev instance with the worker contract (SSM Run Command)')
@@ -533,8 +546,8 @@ $NCAAS_DEV_OWNER, else your login name). It runs in the blueprint's REGION with 
           interval?: string;
         },
       ) =>
-        devAct(flags, async (target, config) => {
-          const timeoutSeconds = parseTimeoutMinutes(flags.timeout);
+        devAct(flags, async (target, config, dev) => {
+          const timeoutSeconds = dev.run.parseTimeoutMinutes(flags.timeout);
           const intervalMs = parseInterval(flags.interval);
           const group = groupOption(flags.group, env);
           const region = flags.region ?? config.region;
@@ -543,9 +556,9 @@ $NCAAS_DEV_OWNER, else your login name). It runs in the blueprint's REGION with 
             region,
             ...(flags.bucket !== undefined ? { bucket: flags.bucket } : {}),
           });
-          const ssm = new SSMClient({ region });
+          const ssm = new dev.ssm.SSMClient({ region });
           try {
-            return await runDevRun(
+            return await dev.run.runDevRun(
               { ...target, ssm, s3 },
               {
                 config,

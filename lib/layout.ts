@@ -74,6 +74,13 @@ export const REFUSAL_LABEL = 'submission';
 export const analysisLogKey = (resultFolder: string, label: string): string =>
   `${resultFolder}/logs/DATASET_NAME:${label}_analysis-log.txt`;
 
+/**
+ * `DATASET_NAME:{label}_stdout.txt` (and `_stderr`): the full copies of the analysis's output the
+ * worker uploads beside the status file, whose own tail holds only the last lines.
+ */
+export const outputLogKey = (resultFolder: string, label: string, stream: 'stdout' | 'stderr'): string =>
+  `${resultFolder}/logs/DATASET_NAME:${label}_${stream}.txt`;
+
 export const finalReportKey = (resultFolder: string, label: string): string =>
   `${resultFolder}/logs/DATASET_NAME:${label}_STATUS${FINAL_REPORT_SUFFIX}`;
 export const processResultsPrefix = (resultFolder: string): string => `${resultFolder}/process_results/`;

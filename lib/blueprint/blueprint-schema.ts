@@ -121,10 +121,10 @@ const containerSchema = z.strictObject({
  * characters is refused: Secrets Manager reads it as the random suffix of an ARN, so the name could
  * resolve to another secret (its own documentation says not to name secrets so).
  */
-export const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
+const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
 const SECRET_NAME_SUFFIX_LIKE = /-[A-Za-z0-9]{6}$/;
 /** A complete secret ARN: the name and the six-character suffix Secrets Manager adds. */
-export const SECRET_ARN =
+const SECRET_ARN =
   /^arn:aws[a-z-]*:secretsmanager:[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/;
 
 /**
@@ -210,6 +210,21 @@ const notificationsSchema = z.strictObject({
     .optional(),
 });
 
+/**
+ * The AffiliateNames that are text, read from input the schema may have refused (the cross-field
+ * checks and the loader's `__proto__` guard run either way).
+ */
+export const affiliateNames = (affiliates: unknown): string[] =>
+  Array.isArray(affiliates)
+    ? affiliates
+        .map((affiliate) => (affiliate as { AffiliateName?: unknown } | null)?.AffiliateName)
+        .filter((name): name is string => typeof name === 'string')
+    : [];
+
+/** A `RemoteSources.Groups` key that names no affiliate: what is wrong and the names there are. */
+export const notARemoteGroupMessage = (name: string, groupNames: readonly string[]): string =>
+  `"${name}" is not a group of this analysis (UXData.Affiliates: ${groupNames.map((n) => `"${n}"`).join(', ') || 'none'}): use an AffiliateName exactly as written there`;
+
 /** A `Notifications.Groups` key that names no affiliate: what is wrong and the names that would do. */
 export const notAGroupMessage = (name: string, groupNames: readonly string[]): string => {
   const otherCase = groupNames.find((known) => known.toLowerCase() === name.toLowerCase());
@@ -284,9 +299,7 @@ export const blueprintSchema = z
         });
       }
       const affiliates: unknown[] = Array.isArray(bp?.UXData?.Affiliates) ? bp.UXData.Affiliates : [];
-      const groupNames = affiliates
-        .map((affiliate) => (affiliate as { AffiliateName?: unknown } | null)?.AffiliateName)
-        .filter((name): name is string => typeof name === 'string');
+      const groupNames = affiliateNames(affiliates);
       const choices: unknown = bp?.Notifications?.Groups;
       if (choices && typeof choices === 'object' && !Array.isArray(choices)) {
         for (const name of Object.keys(choices)) {
@@ -298,7 +311,7 @@ export const blueprintSchema = z
           });
         }
       }
-      remoteSourcesProblems(bp?.RemoteSources, runtime, affiliates, ctx);
+      remoteSourcesProblems(bp?.RemoteSources, runtime, groupNames, ctx);
       const seen = new Map<string, number>();
       affiliates.forEach((affiliate, index) => {
         const name = (affiliate as { AffiliateName?: unknown } | null)?.AffiliateName;
@@ -320,7 +333,7 @@ export const blueprintSchema = z
 const remoteSourcesProblems = (
   remote: { Image?: string; Groups?: Record<string, unknown> } | undefined,
   runtime: string,
-  affiliates: readonly unknown[],
+  names: readonly string[],
   ctx: z.RefinementCtx,
 ): void => {
   if (remote === undefined) return;
@@ -331,16 +344,13 @@ const remoteSourcesProblems = (
       message: `needs Runtime "batch" (this blueprint's runtime is "${runtime}"): the rclone fetch runs as a Batch job beside the analysis; set Runtime to "batch" (with Container) or remove RemoteSources`,
     });
   }
-  const names = affiliates
-    .map((a) => (a as { AffiliateName?: unknown } | null)?.AffiliateName)
-    .filter((n): n is string => typeof n === 'string');
   const groups = remote.Groups && typeof remote.Groups === 'object' ? Object.keys(remote.Groups) : [];
   for (const group of groups) {
     if (!names.includes(group)) {
       ctx.addIssue({
         code: 'custom',
         path: ['RemoteSources', 'Groups', group],
-        message: `"${group}" is not a group of this analysis (UXData.Affiliates: ${names.map((n) => `"${n}"`).join(', ') || 'none'}): use an AffiliateName exactly as written there`,
+        message: notARemoteGroupMessage(group, names),
       });
     }
   }

@@ -11,7 +11,14 @@ import type {
   GroupNotificationConfig,
   NotificationEvent,
 } from './analysis-config';
-import { blueprintSchema, BlueprintData, LEGACY_KEYS, notAGroupMessage } from './blueprint-schema';
+import {
+  affiliateNames,
+  blueprintSchema,
+  BlueprintData,
+  LEGACY_KEYS,
+  notAGroupMessage,
+  notARemoteGroupMessage,
+} from './blueprint-schema';
 
 export interface BlueprintProblem {
   /** JSON path, e.g. `UXData.Affiliates[1].AffiliateName`; empty for the whole file. */
@@ -92,19 +99,28 @@ export const parseBlueprint = (json: unknown, sourceFile: string): ParseResult =
   return { ok: true, config: toAnalysisConfig(parsed.data, json as Record<string, unknown>, sourceFile) };
 };
 
+/** The records keyed by group, each with the message for a key that names no group. */
+const GROUP_RECORDS = [
+  { parent: 'Notifications', message: notAGroupMessage },
+  { parent: 'RemoteSources', message: notARemoteGroupMessage },
+] as const;
+
 /**
  * zod's records skip a `__proto__` key without checking it (so it cannot replace the prototype), which
- * would silently ignore `Notifications.Groups.__proto__`: it is no group, so it is refused here.
+ * would silently ignore `Notifications.Groups.__proto__` or `RemoteSources.Groups.__proto__`: it is
+ * no group (AffiliateName cannot start with `_`), so it is refused here.
  */
 const droppedGroupKeys = (json: unknown): BlueprintProblem[] => {
-  const raw = json as { Notifications?: { Groups?: unknown }; UXData?: { Affiliates?: unknown } } | null;
-  const choices = raw?.Notifications?.Groups;
-  if (!choices || typeof choices !== 'object' || !Object.hasOwn(choices, '__proto__')) return [];
-  const affiliates = Array.isArray(raw?.UXData?.Affiliates) ? (raw.UXData.Affiliates as unknown[]) : [];
-  const names = affiliates
-    .map((a) => (a as { AffiliateName?: unknown } | null)?.AffiliateName)
-    .filter((name): name is string => typeof name === 'string');
-  return [{ path: 'Notifications.Groups.__proto__', message: notAGroupMessage('__proto__', names) }];
+  type Raw = { [P in (typeof GROUP_RECORDS)[number]['parent']]?: { Groups?: unknown } | null } & {
+    UXData?: { Affiliates?: unknown } | null;
+  };
+  const raw = json as Raw | null;
+  return GROUP_RECORDS.flatMap(({ parent, message }) => {
+    const groups = raw?.[parent]?.Groups;
+    if (!groups || typeof groups !== 'object' || !Object.hasOwn(groups, '__proto__')) return [];
+    const names = affiliateNames(raw?.UXData?.Affiliates);
+    return [{ path: `${parent}.Groups.__proto__`, message: message('__proto__', names) }];
+  });
 };
 
 const formatPath = (segments: readonly PropertyKey[]): string =>

@@ -18,6 +18,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { AnalysisConfig } from '../blueprint/analysis-config';
 import { GROUP_NAME } from '../blueprint/blueprint-schema';
+import { plural } from '../submission/describe-value';
 import type { SubmissionProblem } from '../submission/submission-problem';
 import { isBlankRecord, parseCsv, type CsvRecord } from './csv-text';
 import { CliError, EXIT } from './errors';
@@ -463,8 +464,6 @@ export const planBulkSubmission = async (
 };
 
 // ---- the command ---------------------------------------------------------------------------------
-
-const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** Prints the file's problems, one a line, by row and column. */
 const printProblems = (output: Output, problems: readonly RowProblem[]): void => {

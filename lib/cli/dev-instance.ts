@@ -35,8 +35,6 @@ import { DEV_TAGS } from '../launch/dev-instance-tags';
 import { CliError, EXIT } from './errors';
 import { formatDuration, formatTime, type Output } from './output';
 
-export { DEV_TAGS };
-
 /** Base images by alias: public SSM parameters EC2 resolves at launch, and their root device. */
 export const BASE_IMAGES: Readonly<
   Record<string, { readonly parameter: string; readonly rootDevice: string }>

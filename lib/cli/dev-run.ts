@@ -30,12 +30,11 @@ import * as path from 'node:path';
 import type { AnalysisConfig } from '../blueprint/analysis-config';
 import { isFinal } from '../job/job-state';
 import { buildWorkerJob, type WorkerJob } from '../job/worker-job';
-import { compactShellScript } from '../launch/compact-script';
 import {
   buildUserData,
   DEADLINE_KILL_AFTER_SECONDS,
   packUserData,
-  readWorkerScript,
+  readShippedWorkerScript,
   WORKER_DIR,
 } from '../launch/user-data';
 import {
@@ -47,7 +46,6 @@ import {
   statusKey,
   submissionsPrefix,
 } from '../layout';
-import { readJobConfig } from '../submission/job-config';
 import { parseSubmission, type ValidatedSubmission } from '../submission/parse-submission';
 import type { SubmissionProblem } from '../submission/submission-problem';
 import { timestampProblem } from '../submission/timestamp-rules';
@@ -58,7 +56,7 @@ import { parseStatusFile, type DatasetView } from './job-status';
 import { formatDuration, formatTime, type Output } from './output';
 import type { S3Target } from './s3-target';
 import { checkSubmission, defaultJobId, type SubmissionPlan } from './submit-command';
-import { newTailLines } from './watch';
+import { completeLines, newTailLines } from './watch';
 
 export const RUN_DOCUMENT = 'AWS-RunShellScript';
 /** The longest executionTimeout AWS-RunShellScript accepts (48 h). */
@@ -239,17 +237,13 @@ export const planDevRun = async (
   if (check.problems.length > 0) {
     throw new CliError(problemsText(`${options.submitFile} (as job ${jobId})`, check.problems), EXIT.failed);
   }
-  // Read again for the estimate the worker flags (checkSubmission has refused a config that is not ok).
-  const body = await s3.objects.read(submission.configKey);
-  const estimates = body ? readJobConfig(body, submission.configKey, config.limits) : undefined;
   return {
     submission,
     jobId,
     resultFolder: jobResultFolder(group, config.name, jobId),
     labels: submission.datasetKeys.map((k, i) => datasetLabel(k, i, submission.datasetKeys)),
-    ...(estimates?.ok && estimates.durationMinutes !== undefined
-      ? { durationEstimateMinutes: estimates.durationMinutes }
-      : {}),
+    // The estimate the worker flags, from the config checkSubmission read.
+    ...(check.durationMinutes !== undefined ? { durationEstimateMinutes: check.durationMinutes } : {}),
     warnings: [...parsed.warnings, ...check.warnings],
   };
 };
@@ -451,10 +445,7 @@ const follow = async (ctx: FollowContext): Promise<DatasetOutcome> => {
     const final = view.state !== undefined && isFinal(view.state);
     for (const stream of ['stdout', 'stderr'] as const) {
       const text = stream === 'stdout' ? view.stdout : view.stderr;
-      const normal = text.replace(/\r\n/g, '\n');
-      // A last line without its newline may still grow: it waits, except in the final status.
-      const complete = final ? normal : normal.slice(0, normal.lastIndexOf('\n') + 1);
-      const lines = complete.replace(/\n$/, '') === '' ? [] : complete.replace(/\n$/, '').split('\n');
+      const lines = completeLines(text, final);
       const mark = stream === 'stdout' ? output.paint.dim('out |') : output.paint.yellow('err |');
       for (const line of newTailLines(tails[stream], lines)) output.out(`${mark} ${line}`);
       tails = { ...tails, [stream]: lines };
@@ -564,7 +555,7 @@ export const runDevRun = async (
   options: DevRunOptions,
   output: Output,
   /** The worker script as sent. @default compacted worker/run-job.sh */
-  workerScript: string = compactShellScript(readWorkerScript()),
+  workerScript: string = readShippedWorkerScript(),
 ): Promise<number> => {
   const { config } = options;
   const now = (): Date => new Date(nowMs(target));

@@ -4,6 +4,7 @@
  * written anything, its submission `{group}/submissions/{timestamp}submit.json` (the CLI's name).
  * The job id a user types is the timestamp; the folder name and `group/results/job__...` are accepted too.
  */
+import { PIPELINE_NAME } from '../blueprint/blueprint-schema';
 import {
   groupOfKey,
   jobResultFolder,
@@ -43,8 +44,8 @@ export const refusalKeyFor = (group: string, jobId: string): string =>
 
 /** `job__{analysis}_{timestamp}` split in two (analysis names have no `_`); undefined if not one. */
 export const parseJobFolderName = (name: string): { analysis: string; jobId: string } | undefined => {
-  const match = /^job__([a-z0-9](?:[a-z0-9-]*[a-z0-9])?)_(.+)$/.exec(name);
-  return match ? { analysis: match[1], jobId: match[2] } : undefined;
+  const match = /^job__([^_]*)_(.+)$/.exec(name);
+  return match && PIPELINE_NAME.test(match[1]) ? { analysis: match[1], jobId: match[2] } : undefined;
 };
 
 /** What the user typed: a timestamp, a job folder name, or a results key of one. */

@@ -3,15 +3,12 @@
  * analysis's stdout and stderr: the full copies the worker uploads beside the status file
  * (`DATASET_NAME:{label}_stdout.txt`), else the tail kept in the status file itself.
  */
-import { certificateKey } from '../layout';
+import { certificateKey, outputLogKey } from '../layout';
 import { CliError, EXIT } from './errors';
 import type { JobView } from './job-status';
 import type { Output, Paint } from './output';
 import { findJob } from './status-command';
 import type { S3Target } from './s3-target';
-
-const logCopyKey = (resultFolder: string, label: string, stream: 'stdout' | 'stderr'): string =>
-  `${resultFolder}/logs/DATASET_NAME:${label}_${stream}.txt`;
 
 const body = (text: string): string[] => {
   const trimmed = text.replace(/\s+$/, '');
@@ -50,7 +47,7 @@ export const renderLogs = async (
     const streams = await Promise.all(
       (['stdout', 'stderr'] as const).map(async (stream) => ({
         stream,
-        full: await target.objects.readText(logCopyKey(resultFolder, d.label, stream)),
+        full: await target.objects.readText(outputLogKey(resultFolder, d.label, stream)),
         tail: stream === 'stdout' ? d.stdout : d.stderr,
       })),
     );

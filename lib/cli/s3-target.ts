@@ -12,6 +12,7 @@
  * Lab members hold only S3 permissions on their group's prefix, so everything here is S3.
  */
 import { S3Client } from '@aws-sdk/client-s3';
+import { PIPELINE_NAME } from '../blueprint/blueprint-schema';
 import { S3Objects } from '../control/s3-objects';
 import { CliError, EXIT } from './errors';
 
@@ -39,13 +40,11 @@ export interface S3Target {
 const nonEmpty = (value: string | undefined): string | undefined =>
   value !== undefined && value.trim() !== '' ? value.trim() : undefined;
 
-const ANALYSIS_NAME = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
-
-/** Checks an analysis name (PipelineName: lowercase letters, digits, dashes). */
+/** Checks an analysis name: the blueprint's own rule for PipelineName. */
 export const checkAnalysisName = (analysis: string): string => {
-  if (!ANALYSIS_NAME.test(analysis)) {
+  if (!PIPELINE_NAME.test(analysis)) {
     throw new CliError(
-      `analysis "${analysis}" is not an analysis name (lowercase letters, digits and dashes, the blueprint's PipelineName)`,
+      `analysis "${analysis}" is not an analysis name (1-40 lowercase letters, digits and dashes, the blueprint's PipelineName)`,
       EXIT.usage,
     );
   }

@@ -28,7 +28,7 @@ import { configsPrefix, groupOfKey, inputsPrefix, jobResultFolder } from '../lay
 import { readJobConfig } from '../submission/job-config';
 import { parseSubmission } from '../submission/parse-submission';
 import type { SubmissionProblem } from '../submission/submission-problem';
-import { MAX_TEXT_FILE_BYTES } from '../submission/submission-problem';
+import { MAX_KEY_BYTES, MAX_TEXT_FILE_BYTES } from '../submission/submission-problem';
 import { formatSize } from '../submission/text-body';
 import { CliError, EXIT } from './errors';
 import { s3Url, submissionKeyFor } from './job-folders';
@@ -233,6 +233,8 @@ export const blueprintFreeAnalysis = (
 export interface SubmissionCheck {
   readonly problems: SubmissionProblem[];
   readonly warnings: string[];
+  /** The config's `__duration__` estimate, when the config was read and is ok (`ncaas dev run` passes it on). */
+  readonly durationMinutes?: number;
 }
 
 export const submitJsonText = (plan: SubmissionPlan): string =>
@@ -296,12 +298,14 @@ export const checkSubmission = async (
       }
     }),
   );
+  let durationMinutes: number | undefined;
   if (!refusedFields.has('configname') && (plan.localConfig !== undefined || ownKey(plan.configKey))) {
     const config = await readConfig(target, plan);
     if (config.problem) problems.push(config.problem);
     else if (config.body) {
       const result = readJobConfig(config.body, plan.configKey, rules.limits);
       if (!result.ok) problems.push(...result.problems);
+      else durationMinutes = result.durationMinutes;
     }
   }
 
@@ -329,14 +333,14 @@ export const checkSubmission = async (
     );
   }
   for (const upload of plan.uploads) {
-    if (Buffer.byteLength(upload.key, 'utf8') > 1024) {
+    if (Buffer.byteLength(upload.key, 'utf8') > MAX_KEY_BYTES) {
       problems.push({
         field: 'dataname',
-        message: `${upload.local} would get the key ${upload.key}, longer than S3's 1024 bytes: use a shorter name`,
+        message: `${upload.local} would get the key ${upload.key}, longer than S3's ${MAX_KEY_BYTES} bytes: use a shorter name`,
       });
     }
   }
-  return { problems, warnings };
+  return { problems, warnings, ...(durationMinutes !== undefined ? { durationMinutes } : {}) };
 };
 
 export interface UploadOptions {

@@ -44,7 +44,7 @@ export const outcomeExitCode = (state: UserVisibleState): number =>
   state === 'SUCCESS' ? EXIT.ok : EXIT.failed;
 
 /** The complete lines of a tail (a last line without its newline may still grow: it waits). */
-const completeLines = (text: string, final: boolean): string[] => {
+export const completeLines = (text: string, final: boolean): string[] => {
   const normal = text.replace(/\r\n/g, '\n');
   const cut = final
     ? normal.replace(/\n$/, '')

@@ -14,11 +14,9 @@ import type { AnalysisConfig } from '../blueprint/analysis-config';
 import { firstControlCharacter, hasLoneSurrogate } from './characters';
 import { quote } from './describe-value';
 import { folderSegmentProblem } from './key-rules';
+import { MAX_KEY_BYTES } from './submission-problem';
 
-export const RCLONE_PREFIX = 'rclone:';
-
-/** Longest `rclone:<remote>:<path>`, in UTF-8 bytes (S3's key limit: the same budget everywhere). */
-export const MAX_RCLONE_SOURCE_BYTES = 1024;
+const RCLONE_PREFIX = 'rclone:';
 
 /** rclone's own rule for remote names, minus spaces, and never a leading `-`. */
 const REMOTE_NAME = /^[A-Za-z0-9_.][A-Za-z0-9_.-]*$/;
@@ -73,9 +71,10 @@ export const rcloneDatasetProblem = (
       return `${shown} names an rclone remote, but group ${quote(group)} has no rclone configuration in analysis ${quote(analysis.name)}: upload the data under ${group}/inputs/ and name that key instead, or ask the analysis's developer to add the group to RemoteSources.Groups in the blueprint (with the Secrets Manager secret holding its rclone.conf)`;
     }
   }
+  // The longest `rclone:<remote>:<path>` is S3's key limit: one budget for every dataname.
   const bytes = Buffer.byteLength(value, 'utf8');
-  if (bytes > MAX_RCLONE_SOURCE_BYTES) {
-    return `${label} is ${bytes} bytes long, but an rclone source may be at most ${MAX_RCLONE_SOURCE_BYTES} bytes: use shorter folder and file names`;
+  if (bytes > MAX_KEY_BYTES) {
+    return `${label} is ${bytes} bytes long, but an rclone source may be at most ${MAX_KEY_BYTES} bytes: use shorter folder and file names`;
   }
   const control = firstControlCharacter(value);
   if (control) {

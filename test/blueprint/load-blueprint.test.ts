@@ -368,6 +368,12 @@ describe('RemoteSources: rclone datasets for some groups (batch runtime)', () =>
       /expected RcloneConfigSecret \(text\)/,
     ],
     ['RemoteSources as text', 'rclone', 'RemoteSources', /expected object/],
+    [
+      'a group named __proto__ (which zod would drop unchecked)',
+      JSON.parse(`{"Image": "${IMAGE}", "Groups": {"__proto__": {"RcloneConfigSecret": "x"}}}`),
+      'RemoteSources.Groups.__proto__',
+      /^"__proto__" is not a group of this analysis \(UXData.Affiliates: "lab", "lab2"\)/,
+    ],
   ];
 
   test.each(bad)('%s', (_name, remote, where, message) => {

@@ -22,7 +22,6 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import {
   chooseImage,
-  DEV_TAGS,
   parseHours,
   runDevExtend,
   runDevLaunch,
@@ -35,6 +34,7 @@ import {
   type LaunchDevOptions,
 } from '../../lib/cli/dev-instance';
 import { CliError, EXIT } from '../../lib/cli/errors';
+import { DEV_TAGS } from '../../lib/launch/dev-instance-tags';
 import { loadBlueprint } from '../../lib/cli/validate-command';
 import { WORKER_TAGS } from '../../lib/launch/worker-tags';
 import { analysisConfig } from '../support/control-harness';

@@ -19,7 +19,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { AnalysisConfig } from '../../lib/blueprint/analysis-config';
-import { DEV_TAGS } from '../../lib/cli/dev-instance';
+import { DEV_TAGS } from '../../lib/launch/dev-instance-tags';
 import {
   DELIVERY_TIMEOUT_SECONDS,
   devJobId,

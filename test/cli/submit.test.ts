@@ -278,6 +278,15 @@ describe('submit --dry-run', () => {
     expect(check.problems.map((p) => p.field)).toContain('group');
   });
 
+  test("the config's __duration__ comes with the check (ncaas dev run passes it to the worker)", async () => {
+    const plan = (config: string) =>
+      planSubmission({ group: 'labA', data: ['labA/inputs/x'], config, timestamp: 'duration' });
+    const withEstimate = await checkSubmission(target, plan(file('c.yaml', '__duration__: 12\n')), mock);
+    expect(withEstimate.durationMinutes).toBe(12);
+    const without = await checkSubmission(target, plan(file('d.yaml', 'x: 1\n')), mock);
+    expect(without.durationMinutes).toBeUndefined();
+  });
+
   test('an rclone dataset is checked for its form and never looked up in the bucket; the blueprint says whether the group may', async () => {
     const plan = (data: string, group = 'labA') =>
       planSubmission({ group, data: [data], config: `${group}/configs/c.yaml`, timestamp: 't' });
