@@ -11,11 +11,10 @@ import type { GroupConfig } from '../lib/blueprint/analysis-config';
 import type { WorkerIdentity } from '../lib/control/control-context';
 import type { RunningWorker } from '../lib/control/watchdog';
 import type { ContainerLogSource } from '../lib/control/container-log';
-import type { BatchJobView } from '../lib/launch/batch-api';
+import type { BatchJobView, BatchSubmission } from '../lib/launch/batch-api';
 import { BatchLauncher } from '../lib/launch/batch-launcher';
 import { identityOf } from '../lib/launch/batch-stages';
 import type { LaunchOutcome, LaunchRequest, Launcher } from '../lib/launch/launcher';
-import type { BatchSubmission } from '../lib/launch/batch-api';
 import {
   LocalBatch,
   LOCAL_JOB_QUEUE,
@@ -52,21 +51,20 @@ export interface LocalBatchLauncherProps {
 /** Emits `batch-state` (detail, isoTime) as EventBridge delivers `Batch Job State Change`. */
 export class LocalBatchLauncher extends EventEmitter implements Launcher {
   readonly kind = 'batch' as const;
-  readonly service: LocalBatch;
+  private readonly service: LocalBatch;
   /** What the reconcile code and the watchdog drive (stage-outs, clean-ups): the real launcher. */
   readonly stages: BatchLauncher;
-  /** Where each group's EFS stand-in is: `<efsDir>/<group>/jobs/<jobDir>` while a job runs. */
-  readonly efsDir: string;
   /** The containers' logs, as the reconcile code copies them into logs/ (CloudWatch Logs on AWS). */
   readonly containerLogs: ContainerLogSource;
 
   constructor(props: LocalBatchLauncherProps) {
     super();
-    this.efsDir = path.join(props.dir, 'efs');
+    // Where each group's EFS stand-in is: `<efsDir>/<group>/jobs/<jobDir>` while a job runs.
+    const efsDir = path.join(props.dir, 'efs');
     const jobsDir = path.join(props.dir, 'batch-jobs');
     this.containerLogs = new LocalContainerLogs(jobsDir);
     this.service = new LocalBatch({
-      efsDir: this.efsDir,
+      efsDir,
       jobsDir,
       stagingEnv: props.workerEnv,
       stagingPathPrefix: AWS_WRAPPER_DIR,

@@ -266,8 +266,6 @@ export class LocalBatch extends EventEmitter implements BatchApi {
         : {
             ...this.props.stagingEnv,
             PATH: [this.props.stagingPathPrefix, systemPath].filter(Boolean).join(path.delimiter),
-            // Seen under load: an AWS CLI transfer to s3rver that never returns. Fail it and retry instead.
-            NCAAS_AWS_CALL_TIMEOUT: '120',
           };
     if (stage === 'fetch') base.TMPDIR = home; // the container's own temp dir, never the EFS stand-in
     if (stage === 'run' || stage === 'fetch') {

@@ -71,8 +71,6 @@ export class LocalLauncher extends EventEmitter implements Launcher {
         HOME: process.env.HOME ?? folder,
         NCAAS_WORK_DIR: path.join(folder, 'work'),
         NCAAS_STATUS_INTERVAL: String(this.props.statusIntervalSeconds ?? 5),
-        // Seen under load: an AWS CLI transfer to s3rver that never returns. Fail it and retry instead.
-        NCAAS_AWS_CALL_TIMEOUT: '120',
       },
     });
     fs.closeSync(log);

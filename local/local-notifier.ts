@@ -6,35 +6,38 @@
  *
  * Like the deployed stack: which events reach a group is decided before any notifier is called
  * (lib/control/notify.ts `sendNotification`, the group's own choice or the analysis's), and a group
- * with no topic (it submits nothing, or is told about no event) gets nothing.
+ * with no topic (it submits nothing, or is told about no event) gets nothing. It is the deployed
+ * `TopicNotifier` with a publish that writes instead of calling SNS, so which groups have a topic and
+ * what the message says are decided by the same code.
  */
 import * as fs from 'node:fs';
 import type { AnalysisConfig } from '../lib/blueprint/analysis-config';
-import {
-  notificationAddressesOf,
-  notifiedGroups,
-  renderNotification,
-  type JobNotification,
-  type Notifier,
-} from '../lib/control/notify';
+import { notificationAddressesOf, TopicNotifier, topicsFromArnPrefix } from '../lib/control/notify';
+import { EMULATOR_REGION } from './emulators';
 
-export class LocalNotifier implements Notifier {
+/** The ARN prefix a deployed stack would pass; only its presence matters here (nothing calls SNS). */
+const LOCAL_TOPIC_ARN_PREFIX = `arn:aws:sns:${EMULATOR_REGION}:000000000000:`;
+
+export class LocalNotifier extends TopicNotifier {
   constructor(
-    private readonly config: AnalysisConfig,
+    config: AnalysisConfig,
     /** The log file (`<dir>/notifications.log`). */
     readonly file: string,
-    private readonly print: (line: string) => void,
-  ) {}
-
-  async notify(event: JobNotification): Promise<void> {
-    if (!notifiedGroups(this.config).includes(event.group)) return;
-    const { subject, message } = renderNotification(this.config.name, event);
-    const addresses = notificationAddressesOf(this.config, event.group);
-    const to = addresses.length > 0 ? addresses.join(', ') : '(no address subscribed)';
-    this.print(`notification to group ${event.group}: ${subject}`);
-    await fs.promises.appendFile(
-      this.file,
-      `=== ${new Date().toISOString()} to group ${event.group}\nTo: ${to}\nSubject: ${subject}\n\n${message}\n`,
-    );
+    print: (line: string) => void,
+  ) {
+    super({
+      analysis: config.name,
+      topicOf: topicsFromArnPrefix(config, LOCAL_TOPIC_ARN_PREFIX),
+      // TopicNotifier passes the group as a message attribute (for SNS filter policies).
+      publish: async (_topicArn, subject, message, { group }) => {
+        const addresses = notificationAddressesOf(config, group);
+        const to = addresses.length > 0 ? addresses.join(', ') : '(no address subscribed)';
+        print(`notification to group ${group}: ${subject}`);
+        await fs.promises.appendFile(
+          file,
+          `=== ${new Date().toISOString()} to group ${group}\nTo: ${to}\nSubject: ${subject}\n\n${message}\n`,
+        );
+      },
+    });
   }
 }

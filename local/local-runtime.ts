@@ -33,7 +33,7 @@ import {
   SUBMIT_SUFFIX,
   submissionsPrefix,
 } from '../lib/layout';
-import { loadPriceFile, NO_PRICES, PriceFileBook, type PriceBook } from '../lib/pricing/price-book';
+import { NO_PRICES, priceFileBook, type PriceBook } from '../lib/pricing/price-book';
 import { EMULATOR_CREDENTIALS, EMULATOR_REGION, startEmulators } from './emulators';
 import { LocalLauncher, REPOSITORY_ROOT } from './local-launcher';
 import { LocalBatchLauncher } from './local-batch-launcher';
@@ -93,6 +93,7 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
     NCAAS_TABLE: table,
     NCAAS_ANALYSIS: config.name,
   };
+  // For the processes that reach AWS (an EC2-style worker, Batch's staging stages), never for an analysis.
   const workerEnv: Record<string, string> = {
     ...clientEnv,
     AWS_CONFIG_FILE: awsConfigFile,
@@ -100,6 +101,8 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
     AWS_EC2_METADATA_DISABLED: 'true',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     LANG: process.env.LANG ?? 'C.UTF-8',
+    // Seen under load: an AWS CLI transfer to s3rver that never returns. Fail it and retry instead.
+    NCAAS_AWS_CALL_TIMEOUT: '120',
   };
   const envFile = path.join(dir, 'env.sh');
   fs.writeFileSync(
@@ -335,6 +338,5 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
 };
 
 const localPrices = (region: string): PriceBook => {
-  const file = loadPriceFile();
-  return file && file.region === region ? new PriceFileBook(file) : NO_PRICES;
+  return priceFileBook(region) ?? NO_PRICES;
 };

@@ -43,8 +43,6 @@ export interface BatchEnvironmentProps {
   readonly maxRunnableWait?: Duration;
 }
 
-export { EFS_MOUNT_PATH } from '../launch/batch-stages';
-
 /** A group's three job definitions (lib/launch/batch-stages.ts). */
 export interface BatchJobDefinitionSet {
   readonly stageIn: batch.EcsJobDefinition;
@@ -54,11 +52,10 @@ export interface BatchJobDefinitionSet {
   readonly fetch?: batch.EcsJobDefinition;
 }
 
-/** A fetch container copies files with rclone: the staging size. */
-const FETCH_VCPUS = 1;
-const FETCH_MEMORY_MIB = 2048;
-
-/** Size of the stage-in and stage-out containers (they copy files; the analysis has its own size). */
+/**
+ * Size of the stage-in, stage-out and fetch containers (they copy files; the analysis has its own
+ * size).
+ */
 const STAGING_VCPUS = 1;
 const STAGING_MEMORY_MIB = 2048;
 
@@ -309,8 +306,8 @@ export class BatchEnvironment extends Construct {
       jobDefinitionName: batchJobDefinitionName(props.analysisName, group.name, 'fetch'),
       container: new batch.EcsEc2ContainerDefinition(this, `FetchContainer-${group.name}`, {
         image: ecs.ContainerImage.fromRegistry(props.remoteSources.image),
-        cpu: FETCH_VCPUS,
-        memory: Size.mebibytes(FETCH_MEMORY_MIB),
+        cpu: STAGING_VCPUS,
+        memory: Size.mebibytes(STAGING_MEMORY_MIB),
         command: stageCommand('fetch'),
         environment: stageDefinitionEnvironment('fetch'),
         // ECS reads the secret with the execution role at container start (the grant below) and

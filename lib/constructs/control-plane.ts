@@ -25,7 +25,9 @@ import { DEV_TAGS } from '../launch/dev-instance-tags';
 import {
   CANCEL_SUFFIX,
   FINAL_REPORT_SUFFIX,
+  REFUSAL_LABEL,
   resultsPrefix,
+  statusKey,
   SUBMISSION_MESSAGE_SUFFIX,
   SUBMIT_SUFFIX,
   submissionsPrefix,
@@ -310,7 +312,7 @@ export class ControlPlane extends Construct {
     allow(this.launcher, ['s3:GetObject'], [objects('*/configs/*')]);
     // Accepting a job removes the FAILED status an earlier refused submission left in its folder.
     for (const fn of [this.submitHandler, this.watchdog]) {
-      allow(fn, ['s3:DeleteObject'], [objects('*/results/*/logs/DATASET_NAME:submission_STATUS.txt')]);
+      allow(fn, ['s3:DeleteObject'], [objects(statusKey(`${resultsPrefix('*')}*`, REFUSAL_LABEL))]);
     }
     // Any handler may begin, retry or end a job, so any may tell its group (its topic only).
     for (const fn of handlers) props.notifications?.grantPublish(fn);
@@ -439,15 +441,15 @@ const assertEnvironmentFits = (environment: HandlerEnvironment): void => {
   }
 };
 
+/** The analysis's Batch queues: the one queue, or the Spot-first queue and the on-demand one. */
+const batchQueues = (props: ControlPlaneProps): string[] =>
+  [props.batchJobQueueArn, props.batchOnDemandJobQueueArn].filter((arn): arn is string => arn !== undefined);
+
 /**
  * The batch runtime's rights: submit into this analysis's queue with its job definitions (by name,
  * any revision) and only with its analysis tag; stop only jobs with that tag; describe jobs (no
  * resource-level permissions exist for DescribeJobs).
  */
-/** The analysis's Batch queues: the one queue, or the Spot-first queue and the on-demand one. */
-const batchQueues = (props: ControlPlaneProps): string[] =>
-  [props.batchJobQueueArn, props.batchOnDemandJobQueueArn].filter((arn): arn is string => arn !== undefined);
-
 const grantBatchJobs = (
   scope: Construct,
   config: AnalysisConfig,
