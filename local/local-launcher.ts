@@ -16,6 +16,36 @@ export const REPOSITORY_ROOT = path.join(__dirname, '..');
 export const WORKER_SCRIPT = path.join(REPOSITORY_ROOT, 'worker', 'run-job.sh');
 /** The `aws` wrapper that adds `--endpoint-url` for CLIs too old to read AWS_ENDPOINT_URL. */
 export const AWS_WRAPPER_DIR = path.join(REPOSITORY_ROOT, 'local', 'bin');
+/** The `sitecustomize` that points botocore < 1.31.57 (it ignores AWS_ENDPOINT_URL) at the emulators. */
+export const PYTHON_HOOK_DIR = path.join(REPOSITORY_ROOT, 'local', 'python');
+
+/**
+ * The environment of a local worker (and so of its analysis): `workerEnv` (emulator endpoints and
+ * credentials), the `aws` wrapper first on PATH and the botocore hook first on PYTHONPATH. Whatever
+ * `workerEnv` leaves out cannot reach AWS either: no shared config or credentials file (HOME is the
+ * developer's, whose ~/.aws must stay unread), no instance metadata, no profile.
+ */
+export const localWorkerEnvironment = (
+  workerEnv: Readonly<Record<string, string>>,
+  folder: string,
+  statusIntervalSeconds = 5,
+): Record<string, string> => {
+  const env: Record<string, string> = { ...workerEnv };
+  delete env.AWS_PROFILE;
+  delete env.AWS_DEFAULT_PROFILE;
+  const pythonPath = env.PYTHONPATH ?? process.env.PYTHONPATH;
+  return {
+    AWS_CONFIG_FILE: '/dev/null',
+    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+    ...env,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    PATH: `${AWS_WRAPPER_DIR}${path.delimiter}${process.env.PATH ?? ''}`,
+    PYTHONPATH: pythonPath ? `${PYTHON_HOOK_DIR}${path.delimiter}${pythonPath}` : PYTHON_HOOK_DIR,
+    HOME: process.env.HOME ?? folder,
+    NCAAS_WORK_DIR: path.join(folder, 'work'),
+    NCAAS_STATUS_INTERVAL: String(statusIntervalSeconds),
+  };
+};
 
 export interface LocalLauncherProps {
   /** Where each worker gets a folder (job file, scratch, its own log). */
@@ -65,13 +95,7 @@ export class LocalLauncher extends EventEmitter implements Launcher {
       cwd: folder,
       detached: true, // its own process group: the deadline and cancel stop the analysis too
       stdio: ['ignore', log, log],
-      env: {
-        ...this.props.workerEnv,
-        PATH: `${AWS_WRAPPER_DIR}${path.delimiter}${process.env.PATH ?? ''}`,
-        HOME: process.env.HOME ?? folder,
-        NCAAS_WORK_DIR: path.join(folder, 'work'),
-        NCAAS_STATUS_INTERVAL: String(this.props.statusIntervalSeconds ?? 5),
-      },
+      env: localWorkerEnvironment(this.props.workerEnv, folder, this.props.statusIntervalSeconds),
     });
     fs.closeSync(log);
     if (child.pid === undefined) {

@@ -14,7 +14,7 @@ import { processCancel } from '../lib/control/cancel-request';
 import type { ControlContext, Log } from '../lib/control/control-context';
 import { endDataset, finishDataset } from '../lib/control/dataset-finish';
 import { encodeS3Key, s3ObjectEvents } from '../lib/control/event-parsing';
-import { JobReport } from '../lib/control/job-report';
+import { JobReport, jobRecordSource } from '../lib/control/job-report';
 import { launchDataset } from '../lib/control/launch-service';
 import { onFinalReport, onWorkerState } from '../lib/control/reconcile';
 import { onBatchJobState } from '../lib/control/batch-reconcile';
@@ -170,10 +170,7 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
     config,
     bucket,
     objects,
-    report: new JobReport(objects, now, {
-      analysis: config.name,
-      append: (job, lines) => store.appendLog(job, lines),
-    }),
+    report: new JobReport(objects, now, jobRecordSource(config.name, store)),
     store,
     launchQueue,
     // Locally there is no AWS to ask: the generated price file (`npm run prices`) when there is one.

@@ -4,7 +4,6 @@
 #   run-job.sh <job-file>                 run the job (`-` reads the job from stdin)
 #   run-job.sh --stage in|out <job-file>  Batch: stage in, or stage out and clean up (see below)
 #   run-job.sh --stage run <job-folder>   Batch: run the COMMAND staged in <job-folder>
-#   run-job.sh --rewrite-command          print the COMMAND read on stdin as the worker will run it
 #
 # On AWS Batch one job runs as three containers around a job folder on the analysis EFS,
 # `$NCAAS_EFS_ROOT/jobs/$NCAAS_JOB_DIR` (lib/launch/batch-stages.ts): `in` (the staging image: sh,
@@ -15,7 +14,9 @@
 #
 # The job file is lib/job/worker-job.ts `encodeWorkerJob`: one `NCAAS_JOB_<FIELD>=<base64>` line per
 # field. It is data: each value is decoded with `base64 -d` into a variable; the file is never
-# sourced or eval'd, and no user-controlled string (keys, job id) is ever part of shell text.
+# sourced or eval'd, and no user-controlled string (keys, job id) is ever part of shell text: the
+# job's COMMAND arrives prepared (lib/blueprint/command-template.ts), its placeholders replaced by
+# references to the NCAAS_ARG_* variables exported here, so the values are only ever expanded.
 #
 # Needs a POSIX sh, coreutils (base64, date, tail, ...), awk, grep and the AWS CLI v1 or v2.
 # Optional: bash (runs COMMAND, as NeuroCAAS did; sh otherwise), timeout (stops the analysis
@@ -27,14 +28,13 @@ set -eu
 # Small tools, defined first because every later step (even a failing one) uses them.
 # ---------------------------------------------------------------------------------------------
 
-# JSON string escaper. Reads bytes on stdin, prints one quoted JSON string. Runs under LC_ALL=C so
-# awk sees bytes; valid UTF-8 sequences pass through, any other byte becomes U+FFFD, so the result
-# is valid JSON (and valid UTF-8) whatever an analysis printed.
-# shellcheck disable=SC2016 # an awk program: the $ are awk's, not the shell's
-JSON_STRING_AWK='
-BEGIN { for (b = 1; b < 256; b++) ord[sprintf("%c", b)] = b; out = "" }
-{
-  line = $0; len = length(line); s = ""; i = 1
+# JSON string escaping (an awk function). Runs under LC_ALL=C so awk sees bytes; valid UTF-8
+# sequences pass through, any other byte becomes U+FFFD, so the result is valid JSON (and valid
+# UTF-8) whatever an analysis printed.
+# shellcheck disable=SC2016 # awk programs: the $ are awk's, not the shell's
+JSON_ESCAPE_FN='
+function json_escape(line,    len, s, i, ch, c, need, ok, lo, hi, c1, k, ck) {
+  len = length(line); s = ""; i = 1
   while (i <= len) {
     ch = substr(line, i, 1); c = ord[ch] + 0
     if (c < 128) {
@@ -65,55 +65,124 @@ BEGIN { for (b = 1; b < 256; b++) ord[sprintf("%c", b)] = b; out = "" }
     if (ok) { s = s substr(line, i, need + 1); i += need + 1 }
     else { s = s "\\ufffd"; i++ }
   }
-  out = (NR > 1) ? out "\\n" s : s
+  return s
 }
+BEGIN { for (b = 1; b < 256; b++) ord[sprintf("%c", b)] = b }
+'
+# Reads bytes on stdin, prints one quoted JSON string (lines joined by \n).
+JSON_STRING_AWK=$JSON_ESCAPE_FN'
+{ out = (NR > 1) ? out "\\n" json_escape($0) : json_escape($0) }
 END { printf "\"%s\"", out }
 '
-
-# COMMAND rewrite. The blueprint's COMMAND (trusted, written by the analysis developer) has four `{}`
-# placeholders, quoted or not. Each is replaced by a reference to a positional parameter, chosen by
-# the quoting context it sits in, so the values (untrusted keys) are only ever expanded, never parsed:
-#   unquoted `{}`, `"{}"` or `'{}'`  ->  "$N"
-#   `{}` inside "..."               ->  ${N}
-#   `{}` inside '...'               ->  '"$N"'   (close the quotes, expand, reopen)
-# Placeholders after the fourth are left alone (NeuroCAAS filled exactly four).
-# shellcheck disable=SC2016 # an awk program that writes "$1".."$4" into the command on purpose
-COMMAND_REWRITE_AWK='
-BEGIN {
-  s = ENVIRON["NCAAS_COMMAND_TEMPLATE"]; len = length(s); out = ""; q = ""; n = 0; i = 1
-  while (i <= len) {
-    c = substr(s, i, 1)
-    if (n < 4 && q == "" && (substr(s, i, 4) == "\"{}\"" || substr(s, i, 4) == "\047{}\047")) {
-      n++; out = out "\"$" n "\""; i += 4; continue
-    }
-    if (n < 4 && substr(s, i, 2) == "{}") {
-      n++
-      if (q == "") out = out "\"$" n "\""
-      else if (q == "\"") out = out "${" n "}"
-      else out = out "\047\"$" n "\"\047"
-      i += 2; continue
-    }
-    if (q == "\047") { if (c == "\047") q = "" }
-    else if (c == "\\") { out = out substr(s, i, 2); i += 2; continue }
-    else if (q == "\"") { if (c == "\"") q = "" }
-    else if (c == "\047" || c == "\"") q = c
-    out = out c; i++
-  }
-  printf "%s", out
-}
+# Reads lines on stdin, prints a JSON object of them keyed by line number from `first` (NeuroCAAS's
+# stdout/stderr shape in the status file, each line with its newline).
+JSON_LINES_AWK=$JSON_ESCAPE_FN'
+{ printf "%s\"%d\": \"%s\\n\"", (NR > 1 ? ", " : ""), first + NR - 1, json_escape(substr($0, 1, 2000)) }
+BEGIN { printf "{" }
+END { printf "}" }
 '
 
-rewrite_command() {
-  NCAAS_COMMAND_TEMPLATE=$1 LC_ALL=C awk "$COMMAND_REWRITE_AWK"
+# Top-level members of JSON objects (the status file an analysis may rewrite with NeuroCAAS's tools),
+# read as raw text: no JSON tool is assumed on the image. Files are named by variables (getline), so a
+# missing or empty one is simply absent.
+#   awk -v mode=get -v key=K -v file=F: prints member K of F decoded (a string as is, a list of
+#     strings joined by "; ", anything else raw); exits 1 if F is not a JSON object.
+#   awk -v mode=merge -v ours=O -v theirs=T -v base=B -v keep="k1 k2": prints O, except that a key
+#     the analysis changed (its value in T differs from B, what the worker uploaded last) keeps T's
+#     value unless it is in `keep`; then T's keys that O lacks. Exits 1 if O is not an object.
+JSON_MEMBERS_AWK='
+function slurp(path,    line, text) {
+  text = ""
+  if (path == "") return ""
+  while ((getline line < path) > 0) text = text line "\n"
+  close(path)
+  return text
 }
-
-if [ "${1-}" = --rewrite-command ]; then
-  # A debugging aid for analysis developers (and the tests): shows what will run, touches nothing.
-  template=$(cat)
-  rewrite_command "$template"
-  printf '\n'
-  exit 0
-fi
+function parse(text, f,    i, n, c, depth, instr, esc, key, start, value) {
+  n = length(text); i = 1; count[f] = 0
+  while (i <= n && substr(text, i, 1) ~ /[ \t\r\n]/) i++
+  if (substr(text, i, 1) != "{") return 0
+  i++
+  while (1) {
+    while (i <= n && substr(text, i, 1) ~ /[ \t\r\n,]/) i++
+    if (i > n) return 0
+    if (substr(text, i, 1) == "}") return 1
+    if (substr(text, i, 1) != "\"") return 0
+    start = i; i++; esc = 0
+    while (i <= n) { c = substr(text, i, 1); if (esc) esc = 0; else if (c == "\\") esc = 1; else if (c == "\"") break; i++ }
+    if (i > n) return 0
+    key = substr(text, start, i - start + 1); i++
+    while (i <= n && substr(text, i, 1) ~ /[ \t\r\n]/) i++
+    if (substr(text, i, 1) != ":") return 0
+    i++
+    while (i <= n && substr(text, i, 1) ~ /[ \t\r\n]/) i++
+    start = i; depth = 0; instr = 0; esc = 0
+    while (i <= n) {
+      c = substr(text, i, 1)
+      if (instr) { if (esc) esc = 0; else if (c == "\\") esc = 1; else if (c == "\"") instr = 0 }
+      else if (c == "\"") instr = 1
+      else if (c == "{" || c == "[") depth++
+      else if (c == "}" || c == "]") { if (depth == 0) break; depth-- }
+      else if (c == "," && depth == 0) break
+      i++
+    }
+    if (i > n) return 0
+    value = substr(text, start, i - start)
+    sub(/[ \t\r\n]+$/, "", value)
+    if (value == "") return 0
+    if (!((f, key) in vals)) keys[f, ++count[f]] = key
+    vals[f, key] = value
+  }
+}
+function decode(s,    out, i, n, c, d) {
+  out = ""; n = length(s)
+  for (i = 2; i < n; i++) {
+    c = substr(s, i, 1)
+    if (c != "\\") { out = out c; continue }
+    i++; d = substr(s, i, 1)
+    if (d == "n" || d == "t") out = out " "; else if (d == "r") out = out ""
+    else if (d == "u") { out = out "?"; i += 4 } else out = out d
+  }
+  return out
+}
+function strings_of(v,    out, i, n, c, start, esc) {
+  if (substr(v, 1, 1) == "\"") return decode(v)
+  if (substr(v, 1, 1) != "[") return v
+  out = ""; n = length(v)
+  for (i = 2; i <= n; i++) {
+    if (substr(v, i, 1) != "\"") continue
+    start = i; i++; esc = 0
+    while (i <= n) { c = substr(v, i, 1); if (esc) esc = 0; else if (c == "\\") esc = 1; else if (c == "\"") break; i++ }
+    out = out (out == "" ? "" : "; ") decode(substr(v, start, i - start + 1))
+  }
+  return out
+}
+BEGIN {
+  if (mode == "get") {
+    if (!parse(slurp(file), "f")) exit 1
+    k = "\"" key "\""
+    if (("f", k) in vals) print strings_of(vals["f", k])
+    exit 0
+  }
+  if (!parse(slurp(ours), "o")) exit 1
+  have_theirs = parse(slurp(theirs), "t")
+  have_base = parse(slurp(base), "b")
+  split(keep, kept, " ")
+  for (p in kept) forced["\"" kept[p] "\""] = 1
+  printf "{"
+  sep = "\n"
+  for (j = 1; j <= count["o"]; j++) {
+    k = keys["o", j]; v = vals["o", k]
+    if (have_theirs && !(k in forced) && (("t", k) in vals) && !(have_base && (("b", k) in vals) && vals["b", k] == vals["t", k])) v = vals["t", k]
+    printf "%s  %s: %s", sep, k, v; sep = ",\n"
+  }
+  if (have_theirs) for (j = 1; j <= count["t"]; j++) {
+    k = keys["t", j]
+    if (!(("o", k) in vals)) { printf "%s  %s: %s", sep, k, vals["t", k]; sep = ",\n" }
+  }
+  printf "\n}\n"
+}
+'
 
 # Batch stages (see the top). `run` is handled right here, before anything that needs more than sh.
 stage=''
@@ -157,13 +226,21 @@ run_stage() {
     printf 'ncaas run stage: %s was not prepared by the stage-in job\n' "$dir" >&2
     exit 3
   fi
-  ncaas_command='' ncaas_arg1='' ncaas_arg2='' ncaas_arg3='' ncaas_arg4=''
+  ncaas_command='' ncaas_working_directory=''
   # Written by stage `in` with sh_quote: assignments of quoted values and `export` lines only.
   # shellcheck disable=SC1091
   . "$dir/analysis.env"
   analysis_shell=$(command -v bash 2>/dev/null || command -v sh)
   : >"$dir/analysis.started"
   cd "$dir/run"
+  # WORKING_DIRECTORY, as NeuroCAAS ran COMMAND in SSM's working directory; the job folder's run/
+  # when the image has no such folder (said in the analysis's stderr).
+  if [ -n "$ncaas_working_directory" ]; then
+    case $ncaas_working_directory in "~" | "~/"*) ncaas_working_directory=${HOME:-/root}${ncaas_working_directory#"~"} ;; esac
+    cd "$ncaas_working_directory" 2>/dev/null ||
+      printf 'ncaas: WORKING_DIRECTORY %s does not exist in this image: COMMAND runs in %s\n' \
+        "$ncaas_working_directory" "$dir/run" >>"$dir/logs/stderr.txt"
+  fi
   # The shutdown/poweroff/sudo shims stage `in` installed: a NeuroCAAS `cleanup` only records a request.
   PATH="$dir/bin:$PATH"
   export PATH
@@ -172,15 +249,14 @@ run_stage() {
     # fd 4 carries the analysis's stdout to one tee, its stderr goes through the pipe to the other.
     {
       {
-        "$analysis_shell" -c "$ncaas_command" ncaas "$ncaas_arg1" "$ncaas_arg2" "$ncaas_arg3" \
-          "$ncaas_arg4" </dev/null 2>&1 1>&4 4>&- && rc=0 || rc=$?
+        "$analysis_shell" -c "$ncaas_command" ncaas </dev/null 2>&1 1>&4 4>&- && rc=0 || rc=$?
         printf '%s\n' "$rc" >"$dir/exit_code.part"
       } | tee -a "$dir/logs/stderr.txt" >&2 4>&-
     } 4>&1 | tee -a "$dir/logs/stdout.txt"
     IFS= read -r rc <"$dir/exit_code.part" || rc=1
   else
-    "$analysis_shell" -c "$ncaas_command" ncaas "$ncaas_arg1" "$ncaas_arg2" "$ncaas_arg3" \
-      "$ncaas_arg4" </dev/null >>"$dir/logs/stdout.txt" 2>>"$dir/logs/stderr.txt" && rc=0 || rc=$?
+    "$analysis_shell" -c "$ncaas_command" ncaas </dev/null >>"$dir/logs/stdout.txt" \
+      2>>"$dir/logs/stderr.txt" && rc=0 || rc=$?
   fi
   # Read by stage `out`: the exit code decides SUCCESS or FAILED, as on EC2.
   printf '%s\n' "$rc" >"$dir/exit_code"
@@ -346,6 +422,7 @@ trap 'on_signal HUP' HUP
 job_analysis='' job_region='' job_bucket='' job_group='' job_id='' job_dataset_index=''
 job_dataset_key='' job_dataset_label='' job_config_key='' job_result_folder='' job_command=''
 job_deadline='' job_duration_estimate='' job_efs_file_system='' job_efs_access_point=''
+job_working_directory='' job_dataset_count=1
 cr=$(printf '\r')
 
 read_job() {
@@ -379,6 +456,8 @@ read_job() {
       NCAAS_JOB_LAUNCHER) launcher=$value ;;
       NCAAS_JOB_EFS_FILE_SYSTEM_ID) job_efs_file_system=$value ;;
       NCAAS_JOB_EFS_ACCESS_POINT_ID) job_efs_access_point=$value ;;
+      NCAAS_JOB_WORKING_DIRECTORY) job_working_directory=$value ;;
+      NCAAS_JOB_DATASET_COUNT) job_dataset_count=$value ;;
       *) log "ignoring unknown job field $name" ;;
     esac
   done
@@ -410,7 +489,13 @@ require "$job_config_key" configKey
 require "$job_result_folder" resultFolder
 require "$job_command" command
 require "$job_id" jobId
+require "$job_group" group
 case $job_dataset_label in */*) die_unreported "the dataset label contains a slash" ;; esac
+case $job_dataset_count in '' | *[!0-9]*) job_dataset_count=1 ;; esac
+case $job_result_folder in
+  "$job_group/results/"?*) ;;
+  *) die_unreported "the job's result folder is not under its group's results/" ;;
+esac
 case $job_duration_estimate in
   '') ;;
   *[!0-9.]* | *.*.* | .) log "ignoring a duration estimate that is not a number" && job_duration_estimate='' ;;
@@ -452,7 +537,7 @@ local_logs=$work_dir/logs
 upload_dir=$work_dir/upload/logs
 final_dir=$work_dir/upload/final
 mkdir -p "$input_dir" "$config_dir" "$output_dir" "$run_dir" "$shim_dir" "$local_logs" "$upload_dir" \
-  "$final_dir" || die_unreported "cannot create the scratch dirs"
+  "$final_dir" "$work_dir/upload/status" || die_unreported "cannot create the scratch dirs"
 worker_log=$local_logs/worker.txt
 stdout_file=$local_logs/stdout.txt
 stderr_file=$local_logs/stderr.txt
@@ -468,9 +553,19 @@ log "worker started: job $job_id, dataset $job_dataset_key, launcher $launcher${
 label=$job_dataset_label
 logs_prefix="$job_result_folder/logs/"
 process_prefix="$job_result_folder/process_results/"
+# Several datasets in one job: each one's NCAAS_OUTPUT_DIR goes to its own folder, so files of the
+# same name never overwrite each other (worker/README.md "What it writes").
+output_prefix=$process_prefix
+if [ "$job_dataset_count" -gt 1 ]; then output_prefix="$process_prefix$label/"; fi
 status_name="DATASET_NAME:${label}_STATUS.txt"
 final_name="DATASET_NAME:${label}_STATUS.final.json"
-status_file=$upload_dir/$status_name
+# Not in upload_dir: the logs there are synced as they are; the status goes through publish_status.
+status_file=$work_dir/upload/status/$status_name
+# The status as the worker last uploaded it, and the analysis's own version when it wrote the file
+# itself (NeuroCAAS's errorlog_* tools do): see publish_status.
+uploaded_status=$work_dir/status.uploaded.json
+analysis_status=$work_dir/status.analysis.json
+remote_status=$work_dir/status.remote.json
 s3_base="s3://$job_bucket/"
 
 # The CLI needs a region (v1 never reads it from the instance); never a pager (v2 in a terminal).
@@ -503,6 +598,8 @@ elif [ "$stage" = out ] && [ -f "$work_dir/job-start" ]; then
   case $recorded_start in '' | *[!0-9]*) ;; *) job_start=$recorded_start ;; esac
 fi
 analysis_started=''
+analysis_verdict=''
+analysis_reason=''
 
 # ---------------------------------------------------------------------------------------------
 # S3 with retries. The CLI retries throttling itself; this adds a few slower attempts for network
@@ -538,13 +635,6 @@ aws_retry() {
 # ---------------------------------------------------------------------------------------------
 # The status file (NeuroCAAS-style JSON) and what goes with it.
 # ---------------------------------------------------------------------------------------------
-cpu_json() {
-  load=$(LC_ALL=C awk '{ print $1; exit }' /proc/loadavg 2>/dev/null) || load=''
-  cores=$(nproc 2>/dev/null) || cores=''
-  case $load in '' | *[!0-9.]* | .*) printf 'null' && return 0 ;; esac
-  case $cores in '' | *[!0-9]*) cores=null ;; esac
-  printf '{"load_average_1m": %s, "cores": %s}' "$load" "$cores"
-}
 memory_json() {
   LC_ALL=C awk '/^MemTotal:/ { t = $2 } /^MemAvailable:/ { a = $2 }
     END { if (t > 0 && a != "") printf "{\"total_mb\": %d, \"used_mb\": %d, \"used_percent\": %.1f}", t / 1024, (t - a) / 1024, (t - a) * 100 / t; else printf "null" }' \
@@ -555,7 +645,28 @@ duration_exceeded() {
   LC_ALL=C awk -v e="$(($(now) - analysis_started))" -v m="$job_duration_estimate" 'BEGIN { exit !(e > m * 60) }'
 }
 
-# write_status <status> <reason> [exit code] [finish epoch]: writes $status_file atomically.
+# NeuroCAAS's cpu_usage: a list with one percentage as text (here the 1-minute load over the cores).
+cpu_usage_json() {
+  cores=$(nproc 2>/dev/null) || cores=1
+  LC_ALL=C awk -v cores="$cores" '{ p = (cores > 0) ? $1 * 100 / cores : 0; if (p > 100) p = 100
+    printf "[\"%.0f\"]", p; exit }' /proc/loadavg 2>/dev/null || printf '[]'
+}
+# NeuroCAAS's stdout/stderr: the last lines of a log as an object keyed by line number.
+json_lines() {
+  if [ -f "$1" ]; then
+    total=$(wc -l <"$1" | tr -d ' ')
+    shown=$tail_lines
+    if [ "$total" -lt "$shown" ]; then shown=$total; fi
+    tail -n "$tail_lines" "$1" | tr -d '\000' | LC_ALL=C awk -v first=$((total - shown)) "$JSON_LINES_AWK"
+  else
+    printf '{}'
+  fi
+}
+
+# write_status <status> <reason> [exit code] [finish epoch]: the status JSON, written atomically to
+# $status_file. NeuroCAAS's keys first, with NeuroCAAS's types (its tools and its users' scripts
+# parse them: `reason` a list of strings, `cpu_usage` a list, `stdout` and `stderr` objects keyed by
+# line number), then ours.
 write_status() {
   if duration_exceeded; then exceeded=true; else exceeded=false; fi
   finish_json=null
@@ -564,13 +675,20 @@ write_status() {
   case $job_dataset_index in '' | *[!0-9]*) index_json=null ;; *) index_json=$job_dataset_index ;; esac
   case $estimate_json in .*) estimate_json="0$estimate_json" ;; esac
   case $estimate_json in *.) estimate_json="${estimate_json}0" ;; esac
+  out=$status_file
   {
     printf '{\n'
     printf '  "status": %s,\n' "$(json_string "$1")"
-    printf '  "reason": %s,\n' "$(json_string "$2")"
+    printf '  "reason": [%s],\n' "$(json_string "$2")"
     printf '  "input": %s,\n' "$(json_string "$job_dataset_key")"
-    printf '  "dataset_index": %s,\n' "$index_json"
     printf '  "instance": %s,\n' "$(json_string "$instance")"
+    printf '  "job_start": %s,\n' "$(json_string "$(iso_utc "$job_start")")"
+    printf '  "job_finish": %s,\n' "$finish_json"
+    # A Batch stage would measure its own staging container, not the analysis: left out there.
+    if [ -n "$stage" ]; then printf '  "cpu_usage": [],\n'; else printf '  "cpu_usage": %s,\n' "$(cpu_usage_json)"; fi
+    printf '  "stdout": %s,\n' "$(json_lines "$stdout_file")"
+    printf '  "stderr": %s,\n' "$(json_lines "$stderr_file")"
+    printf '  "dataset_index": %s,\n' "$index_json"
     printf '  "job_id": %s,\n' "$(json_string "$job_id")"
     printf '  "analysis": %s,\n' "$(json_string "$job_analysis")"
     printf '  "launcher": %s,\n' "$(json_string "$launcher")"
@@ -578,24 +696,85 @@ write_status() {
     if [ -n "${NCAAS_LOG_STREAM-}" ]; then
       printf '  "log_stream": %s,\n' "$(json_string "$NCAAS_LOG_STREAM")"
     fi
-    printf '  "job_start": %s,\n' "$(json_string "$(iso_utc "$job_start")")"
-    printf '  "job_finish": %s,\n' "$finish_json"
     printf '  "updated": %s,\n' "$(json_string "$(iso_utc "$(now)")")"
     printf '  "deadline": %s,\n' "$(json_string "$(iso_utc "$job_deadline")")"
     printf '  "duration_estimate_minutes": %s,\n' "$estimate_json"
     printf '  "duration_estimate_exceeded": %s,\n' "$exceeded"
     printf '  "exit_code": %s,\n' "${3:-null}"
+    if [ -n "$analysis_verdict" ]; then
+      printf '  "analysis_status": %s,\n' "$(json_string "$analysis_verdict")"
+    fi
     printf '  "std": {\n    "stdout": %s,\n    "stderr": %s\n  },\n' "$(json_tail "$stdout_file")" \
       "$(json_tail "$stderr_file")"
-    # A Batch stage would measure its own staging container, not the analysis: left out there.
-    if [ -n "$stage" ]; then
-      printf '  "cpu": null,\n  "memory": null\n'
-    else
-      printf '  "cpu": %s,\n' "$(cpu_json)"
-      printf '  "memory": %s\n' "$(memory_json)"
-    fi
+    if [ -n "$stage" ]; then printf '  "memory": null\n'; else printf '  "memory": %s\n' "$(memory_json)"; fi
     printf '}\n'
-  } >"$status_file.tmp" && mv "$status_file.tmp" "$status_file"
+  } >"$out.tmp" && mv "$out.tmp" "$out"
+}
+
+# write_final_report <file>: the final report the control plane reads, the status above with its
+# `reason` as one string (always line 3, written on one line by write_status).
+write_final_report() {
+  LC_ALL=C awk 'NR == 3 && /^  "reason": \[/ { sub(/^  "reason": \[/, "  \"reason\": "); sub(/\],$/, ",") } { print }' \
+    "$status_file" >"$1"
+}
+
+# The status object is shared with the analysis: NeuroCAAS's tools (errorlog_init, _background,
+# _final) download it, change it with jq and upload it again. So the worker never overwrites it
+# blindly. It reads the object back first; once it differs from what the worker uploaded last after
+# COMMAND started, the analysis writes it itself: the worker keeps out of it while COMMAND runs (the
+# analysis keeps it live, and two writers would race) and, at the end, merges its final status into
+# the analysis's version (what the analysis changed stays, the outcome and timing are the worker's).
+# remote_fresh=1: $remote_status was just read (by read_analysis_verdict) and need not be read again.
+remote_fresh=0
+fetch_remote_status() {
+  if [ "$remote_fresh" = 1 ]; then
+    remote_fresh=0
+    [ -s "$remote_status" ]
+    return
+  fi
+  rm -f "$remote_status"
+  aws_retry s3 cp "$s3_base$logs_prefix$status_name" "$remote_status" >/dev/null 2>&1 && [ -s "$remote_status" ]
+}
+# publish_status [final]: uploads $status_file (merged, see above).
+publish_status() {
+  body=$status_file
+  if [ -n "$analysis_started" ] && fetch_remote_status && ! cmp -s "$remote_status" "$uploaded_status"; then
+    cp "$remote_status" "$analysis_status" 2>/dev/null || true
+  fi
+  if [ -s "$analysis_status" ]; then
+    if [ "${1-}" != final ]; then return 0; fi
+    if LC_ALL=C awk -v mode=merge -v ours="$status_file" -v theirs="$analysis_status" -v base="$uploaded_status" \
+      -v keep='status reason input instance job_start job_finish exit_code std updated' "$JSON_MEMBERS_AWK" \
+      >"$status_file.merged" 2>>"$worker_log"; then
+      body=$status_file.merged
+    else
+      log "WARNING: the status file the analysis wrote is not a JSON object: replaced by the worker's"
+    fi
+  fi
+  aws_retry s3 cp "$body" "$s3_base$logs_prefix$status_name" || return 1
+  cp "$body" "$uploaded_status" 2>/dev/null || true
+}
+
+# The analysis's own verdict: the `status` it wrote into its status file while COMMAND ran (NeuroCAAS's
+# errorlog_final writes SUCCESS or FAILED from the analysis script's exit code, and COMMAND then ends
+# with `cleanup`, which exits 0 whatever happened). Sets analysis_verdict (SUCCESS, FAILED or empty)
+# and analysis_reason. Nothing else writes a final state there before the worker's final one.
+read_analysis_verdict() {
+  analysis_verdict='' analysis_reason=''
+  fetched=0
+  fetch_remote_status || fetched=$?
+  remote_fresh=1 # publish_status uses this read (or its failure) rather than reading again
+  if [ "$fetched" != 0 ]; then return 0; fi
+  written=$(LC_ALL=C awk -v mode=get -v key=status -v file="$remote_status" "$JSON_MEMBERS_AWK" 2>/dev/null) || return 0
+  case $(printf '%s' "$written" | tr '[:lower:]' '[:upper:]') in
+    SUCCESS) analysis_verdict=SUCCESS ;;
+    FAILED | SIGKILL/OOM) analysis_verdict=FAILED ;;
+    *) return 0 ;;
+  esac
+  if ! cmp -s "$remote_status" "$uploaded_status"; then cp "$remote_status" "$analysis_status" 2>/dev/null || true; fi
+  analysis_reason=$(LC_ALL=C awk -v mode=get -v key=reason -v file="$remote_status" "$JSON_MEMBERS_AWK" 2>/dev/null |
+    tr -d '\000' | cut -c 1-300) || analysis_reason=''
+  log "the analysis reported $analysis_verdict in its status file${analysis_reason:+ (reason: $analysis_reason)}"
 }
 
 # Copies of the growing logs under their S3 names, so an upload never reads a file being written.
@@ -650,13 +829,13 @@ finish() {
       cp "$config_file" "$output_dir/$config_name" || log "WARNING: could not copy the config to the results"
     fi
     if [ -d "$output_dir" ]; then
-      log "uploading results to $process_prefix"
-      if ! aws_retry s3 sync "$output_dir" "$s3_base$process_prefix"; then
+      log "uploading results to $output_prefix"
+      if ! aws_retry s3 sync "$output_dir" "$s3_base$output_prefix"; then
         uploads_failed=1
         log "ERROR: uploading the results failed: $last_aws_error"
         if [ "$final_status" = SUCCESS ]; then
           final_status=FAILED
-          final_reason="uploading the results to $process_prefix failed: $last_aws_error"
+          final_reason="uploading the results to $output_prefix failed: $last_aws_error"
         fi
       fi
     else
@@ -668,9 +847,13 @@ finish() {
   snapshot_logs
   if ! aws_retry s3 cp --recursive "$upload_dir" "$s3_base$logs_prefix"; then
     uploads_failed=1
-    log "ERROR: uploading the logs and status failed: $last_aws_error"
+    log "ERROR: uploading the logs failed: $last_aws_error"
   fi
-  if cp "$status_file" "$final_dir/$final_name" &&
+  if ! publish_status final; then
+    uploads_failed=1
+    log "ERROR: uploading the status failed: $last_aws_error"
+  fi
+  if write_final_report "$final_dir/$final_name" &&
     aws_retry s3 cp "$final_dir/$final_name" "$s3_base$logs_prefix$final_name"; then
     log "final report uploaded"
   else
@@ -733,6 +916,24 @@ last_stderr_line() {
   tr -d '\000' <"$stderr_file" | grep -v '^[[:space:]]*$' | tail -n 1 | cut -c 1-300 || true
 }
 
+# decide_outcome <COMMAND's exit code>: SUCCESS or FAILED (worker/README.md "The outcome"). A non-zero
+# exit fails; so does a FAILED the analysis wrote into its status file (read_analysis_verdict), even
+# when COMMAND exits 0, as NeuroCAAS COMMANDs do whatever happened (they end with `cleanup`).
+decide_outcome() {
+  last_stderr=$(last_stderr_line)
+  if [ "$1" -ne 0 ]; then
+    reported=''
+    if [ "$analysis_verdict" = FAILED ]; then reported="; the analysis reported FAILED${analysis_reason:+ ($analysis_reason)}"; fi
+    fail "the analysis exited with code $1$reported${last_stderr:+: $last_stderr}" "$1"
+  elif [ "$analysis_verdict" = FAILED ]; then
+    fail "the analysis reported FAILED in its status file${analysis_reason:+ ($analysis_reason)} (COMMAND exited 0)${last_stderr:+: $last_stderr}" 0
+  elif [ "$analysis_verdict" = SUCCESS ]; then
+    finish SUCCESS 'the analysis finished and reported SUCCESS' 0
+  else
+    finish SUCCESS 'the analysis finished' 0
+  fi
+}
+
 # Batch stages `in` and `out` run in the staging image (Container.StagingImage): say plainly what
 # it lacks (its log is the job's CloudWatch stream) rather than fail somewhere further on.
 if [ -n "$stage" ]; then
@@ -755,7 +956,10 @@ if [ "$stage" = out ]; then
   reportable=1
   step='reporting the result (stage-out)'
   config_file=$config_dir/$config_name
-  if [ -f "$work_dir/analysis.started" ]; then analysis_ran=1; fi
+  if [ -f "$work_dir/analysis.started" ]; then
+    analysis_ran=1
+    analysis_started=$(now)
+  fi
   forced_status=${NCAAS_STAGE_OUT_STATUS-}
   case $forced_status in
     '' | FAILED | TIMED_OUT | CANCELLED | INTERRUPTED) ;;
@@ -769,11 +973,9 @@ if [ "$stage" = out ]; then
   fi
   if [ -n "$forced_status" ]; then
     finish "$forced_status" "${given_reason:-the control plane ended the job ($forced_status)}" "$recorded_exit"
-  elif [ -n "$recorded_exit" ] && [ "$recorded_exit" -eq 0 ]; then
-    finish SUCCESS 'the analysis finished' 0
   elif [ -n "$recorded_exit" ]; then
-    last_stderr=$(last_stderr_line)
-    fail "the analysis exited with code $recorded_exit${last_stderr:+: $last_stderr}" "$recorded_exit"
+    read_analysis_verdict
+    decide_outcome "$recorded_exit" 0
   elif [ -f "$work_dir/stage-in.error" ]; then
     stage_in_status=$(head -n 1 "$work_dir/stage-in.error" 2>/dev/null || true)
     stage_in_reason=$(tail -n +2 "$work_dir/stage-in.error" 2>/dev/null | tr '\n' ' ' || true)
@@ -791,8 +993,7 @@ fi
 reportable=1
 step='reporting the start'
 write_status 'IN PROGRESS' 'staging the dataset and config' || fail "writing the status file failed"
-aws_retry s3 cp "$status_file" "$s3_base$logs_prefix$status_name" ||
-  log "WARNING: uploading the first status failed: $last_aws_error (continuing)"
+publish_status || log "WARNING: uploading the first status failed: $last_aws_error (continuing)"
 
 if [ "$(now)" -ge "$job_deadline" ]; then
   finish TIMED_OUT "the deadline ($(iso_utc "$job_deadline")) had passed before the analysis started"
@@ -873,10 +1074,12 @@ case $job_dataset_key in
   */*) neurocaas_inputdir=${job_dataset_key%/*} ;;
   *) neurocaas_inputdir='' ;;
 esac
+# resultdir is relative to the group, as NeuroCAAS passes it (`results/job__{analysis}_{timestamp}`):
+# its scripts write to s3://$bucketname/$groupdir/$resultdir/... themselves.
 bucketname=$job_bucket
-groupdir=${job_group:-${job_dataset_key%%/*}}
-resultdir=$job_result_folder
-processdir=$job_result_folder/process_results
+groupdir=$job_group
+resultdir=${job_result_folder#"$job_group/"}
+processdir=$resultdir/process_results
 dataname=$data_name
 inputpath=$job_dataset_key
 inputdir=$neurocaas_inputdir
@@ -893,6 +1096,27 @@ NCAAS_RESULT_FOLDER=$job_result_folder
 NCAAS_SHUTDOWN_REQUEST_FILE=$shutdown_requests
 export NCAAS_INPUT_DIR NCAAS_INPUT_PATH NCAAS_CONFIG_FILE NCAAS_OUTPUT_DIR NCAAS_JOB_ID NCAAS_DEADLINE \
   NCAAS_RESULT_FOLDER NCAAS_SHUTDOWN_REQUEST_FILE
+# COMMAND's four placeholders, as the prepared COMMAND references them (${NCAAS_ARG_DATASET}, ...).
+NCAAS_ARG_BUCKET=$job_bucket
+NCAAS_ARG_DATASET=$job_dataset_key
+NCAAS_ARG_RESULTDIR=$resultdir
+NCAAS_ARG_CONFIG=$job_config_key
+export NCAAS_ARG_BUCKET NCAAS_ARG_DATASET NCAAS_ARG_RESULTDIR NCAAS_ARG_CONFIG
+
+# WORKING_DIRECTORY: COMMAND runs there, as NeuroCAAS ran it in SSM's working directory (`~` is the
+# worker's home). NeuroCAAS blueprints often name one the image does not have (`~/bin`) and `cd`
+# themselves: then COMMAND runs in the scratch run dir, and the worker log and stderr say so.
+command_dir=$run_dir
+if [ -n "$job_working_directory" ]; then
+  case $job_working_directory in "~" | "~/"*) job_working_directory=$HOME${job_working_directory#"~"} ;; esac
+  if [ -d "$job_working_directory" ]; then
+    command_dir=$job_working_directory
+  else
+    log "WARNING: WORKING_DIRECTORY $job_working_directory does not exist on this worker: COMMAND runs in $run_dir"
+    printf 'ncaas: WORKING_DIRECTORY %s does not exist on this worker: COMMAND runs in %s\n' \
+      "$job_working_directory" "$run_dir" >>"$stderr_file"
+  fi
+fi
 
 # Our shutdown first on PATH: NeuroCAAS COMMANDs end with `cleanup` (shutdown -h 1 / sudo poweroff);
 # the request is only recorded, the worker uploads everything and then powers off itself.
@@ -930,8 +1154,8 @@ SHIM
 for alias in poweroff halt reboot; do cp "$shim_dir/shutdown" "$shim_dir/$alias"; done
 chmod 755 "$shim_dir/shutdown" "$shim_dir/poweroff" "$shim_dir/halt" "$shim_dir/reboot" "$shim_dir/sudo"
 
-command_text=$(rewrite_command "$job_command")
-log "COMMAND as run: $command_text"
+command_text=$job_command
+log "COMMAND as run: $command_text (in $command_dir)"
 
 # ---------------------------------------------------------------------------------------------
 # Batch stage `in` ends here: what stage `run` needs goes into the job folder (the worker script
@@ -961,22 +1185,23 @@ if [ "$stage" = in ]; then
     env_line NCAAS_RESULT_FOLDER "$NCAAS_RESULT_FOLDER"
     env_line NCAAS_SHUTDOWN_REQUEST_FILE "$NCAAS_SHUTDOWN_REQUEST_FILE"
     env_line NCAAS_EFS_DIR "${NCAAS_EFS_ROOT:-/mnt/efs}"
+    env_line NCAAS_ARG_BUCKET "$NCAAS_ARG_BUCKET"
+    env_line NCAAS_ARG_DATASET "$NCAAS_ARG_DATASET"
+    env_line NCAAS_ARG_RESULTDIR "$NCAAS_ARG_RESULTDIR"
+    env_line NCAAS_ARG_CONFIG "$NCAAS_ARG_CONFIG"
     printf 'export bucketname groupdir resultdir processdir dataname inputpath inputdir configname configpath\n'
     printf 'export NCAAS_INPUT_DIR NCAAS_INPUT_PATH NCAAS_CONFIG_FILE NCAAS_OUTPUT_DIR NCAAS_JOB_ID NCAAS_DEADLINE\n'
     printf 'export NCAAS_RESULT_FOLDER NCAAS_SHUTDOWN_REQUEST_FILE NCAAS_EFS_DIR\n'
+    printf 'export NCAAS_ARG_BUCKET NCAAS_ARG_DATASET NCAAS_ARG_RESULTDIR NCAAS_ARG_CONFIG\n'
     env_line ncaas_command "$command_text"
-    env_line ncaas_arg1 "$job_bucket"
-    env_line ncaas_arg2 "$job_dataset_key"
-    env_line ncaas_arg3 "$job_result_folder"
-    env_line ncaas_arg4 "$job_config_key"
+    env_line ncaas_working_directory "$job_working_directory"
   } >"$work_dir/analysis.env.part" || fail "writing the analysis environment to the job folder failed"
   mv "$work_dir/analysis.env.part" "$work_dir/analysis.env" || fail "writing the analysis environment failed"
   cp "$0" "$work_dir/run-job.sh" || fail "copying the worker script into the job folder failed"
   : >"$work_dir/stage-in.ok" || fail "marking the job folder ready failed"
   write_status 'IN PROGRESS' 'the dataset and config are staged; the analysis container starts next' ||
     log "WARNING: writing the status failed"
-  aws_retry s3 cp "$status_file" "$s3_base$logs_prefix$status_name" ||
-    log "WARNING: uploading the status failed: $last_aws_error (continuing)"
+  publish_status || log "WARNING: uploading the status failed: $last_aws_error (continuing)"
   log "stage-in done: $work_dir is ready for the analysis container"
   finishing=1
   exit 0
@@ -995,24 +1220,23 @@ use_timeout=0
 if command -v timeout >/dev/null 2>&1; then use_timeout=1; fi
 
 # ---------------------------------------------------------------------------------------------
-# 7. Run COMMAND. Keys reach it only as "$1".."$4" (see COMMAND_REWRITE_AWK). It runs in the
-#    background so the worker can publish its status while it runs.
+# 7. Run COMMAND. Keys reach it only through the NCAAS_ARG_* variables (the COMMAND was prepared by
+#    lib/blueprint/command-template.ts). It runs in the background so the worker can publish its
+#    status while it runs.
 # ---------------------------------------------------------------------------------------------
 step='running the analysis'
 analysis_started=$(now)
 analysis_ran=1
 (
-  cd "$run_dir"
+  cd "$command_dir"
   PATH="$shim_dir:$PATH"
   export PATH
   if [ "$use_timeout" = 1 ]; then
     # timeout signals its whole process group: the analysis's children stop too.
-    exec timeout -k 10 "$analysis_budget" "$command_shell" -c "$command_text" ncaas \
-      "$job_bucket" "$job_dataset_key" "$job_result_folder" "$job_config_key"
+    exec timeout -k 10 "$analysis_budget" "$command_shell" -c "$command_text" ncaas
   fi
-  exec "$command_shell" -c "$command_text" ncaas \
-    "$job_bucket" "$job_dataset_key" "$job_result_folder" "$job_config_key"
-) <"/dev/null" >"$stdout_file" 2>"$stderr_file" &
+  exec "$command_shell" -c "$command_text" ncaas
+) <"/dev/null" >>"$stdout_file" 2>>"$stderr_file" &
 analysis_pid=$!
 log "analysis started (pid $analysis_pid, stops at $(iso_utc "$analysis_deadline") at the latest)"
 
@@ -1037,7 +1261,9 @@ log "analysis started (pid $analysis_pid, stops at $(iso_utc "$analysis_deadline
     write_status 'IN PROGRESS' "$reason" || true
     snapshot_logs
     if [ "$stop" = 1 ]; then break; fi
-    aws_retry s3 sync "$upload_dir" "$s3_base$logs_prefix" || log "WARNING: live status upload failed: $last_aws_error"
+    aws_retry s3 sync "$upload_dir" "$s3_base$logs_prefix" || log "WARNING: live log upload failed: $last_aws_error"
+    if [ "$stop" = 1 ]; then break; fi
+    publish_status || log "WARNING: live status upload failed: $last_aws_error"
   done
 ) &
 monitor_pid=$!
@@ -1058,16 +1284,9 @@ arm_deadline "$job_deadline"
 # 8. Decide and report.
 # ---------------------------------------------------------------------------------------------
 step='reporting the result'
-if [ "$analysis_exit" -eq 0 ]; then
-  finish SUCCESS 'the analysis finished' 0
-elif [ "$use_timeout" = 1 ] && [ "$(now)" -ge "$analysis_deadline" ]; then
+if [ "$analysis_exit" -ne 0 ] && [ "$use_timeout" = 1 ] && [ "$(now)" -ge "$analysis_deadline" ]; then
   finish TIMED_OUT "the analysis was stopped at its deadline ($(iso_utc "$analysis_deadline"), \
 ${analysis_budget}s after it started)" "$analysis_exit"
-else
-  last_stderr=$(last_stderr_line)
-  if [ -n "$last_stderr" ]; then
-    fail "the analysis exited with code $analysis_exit: $last_stderr" "$analysis_exit"
-  else
-    fail "the analysis exited with code $analysis_exit" "$analysis_exit"
-  fi
 fi
+read_analysis_verdict
+decide_outcome "$analysis_exit"

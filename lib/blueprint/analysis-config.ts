@@ -111,6 +111,8 @@ export interface AnalysisConfig {
   readonly remoteSources?: RemoteSourcesConfig;
   /** `LambdaConfig.COMMAND`: shell text with exactly four `{}` (bucket, dataset, result folder, config). */
   readonly command: string;
+  /** `LambdaConfig.WORKING_DIRECTORY`: where COMMAND runs on the worker, when that folder exists. */
+  readonly workingDirectory?: string;
   /** `LambdaConfig.EXECUTION_TIMEOUT` (seconds): how long a launch may take before it counts as stuck. */
   readonly launchTimeoutSeconds: number;
   /** `LambdaConfig.SSM_TIMEOUT` (seconds): the worker's hard deadline, armed on the instance. */

@@ -8,6 +8,7 @@
  * there is an error, not a silently ignored setting.
  */
 import { z } from 'zod';
+import { PLACEHOLDER, prepareCommand } from './command-template';
 
 const NUMBER_TEXT = /^\s*-?\d+(\.\d+)?\s*$/;
 
@@ -52,7 +53,6 @@ const FILE_SYSTEM_ID = /^fs-[0-9a-f]{8,17}$/;
 const instanceType = (what: string) =>
   text(what).regex(INSTANCE_TYPE, { error: `expected ${what}: an EC2 instance type like m5.xlarge` });
 
-export const PLACEHOLDER = '{}';
 const countPlaceholders = (command: string): number => command.split(PLACEHOLDER).length - 1;
 
 const lambdaConfigSchema = z.looseObject({
@@ -62,10 +62,21 @@ const lambdaConfigSchema = z.looseObject({
     })
     .optional(),
   INSTANCE_TYPE: instanceType('INSTANCE_TYPE').optional(),
-  COMMAND: text('COMMAND').refine((v) => countPlaceholders(v) === 4, {
-    error:
-      'expected COMMAND to contain exactly four {} placeholders (bucket, dataset key, result folder, config key)',
-  }),
+  COMMAND: text('COMMAND')
+    .refine((v) => countPlaceholders(v) === 4, {
+      error:
+        'expected COMMAND to contain exactly four {} placeholders (bucket, dataset key, result folder, config key)',
+    })
+    .superRefine((v, ctx) => {
+      const prepared = prepareCommand(v);
+      if (!prepared.ok) ctx.addIssue({ code: 'custom', message: prepared.problem });
+    }),
+  WORKING_DIRECTORY: text('WORKING_DIRECTORY')
+    .refine((v) => v.startsWith('/') || v === '~' || v.startsWith('~/'), {
+      error:
+        'expected WORKING_DIRECTORY: an absolute folder on the worker, e.g. /home/ubuntu (or ~/bin, in the home of the user running the worker)',
+    })
+    .optional(),
   EXECUTION_TIMEOUT: numberLike('EXECUTION_TIMEOUT in seconds', { integer: true }).optional(),
   SSM_TIMEOUT: numberLike('SSM_TIMEOUT in seconds', { integer: true }).optional(),
   DEPLOY_LIMIT: numberLike('DEPLOY_LIMIT (most workers at once)', { integer: true }).optional(),
@@ -381,7 +392,6 @@ export const LEGACY_KEYS = {
     'SECURITY_GROUPS',
     'IAM_ROLE',
     'KEY_NAME',
-    'WORKING_DIRECTORY',
     'CONFIG',
     'MISSING_CONFIG_ERROR',
     'LAUNCH',

@@ -258,6 +258,7 @@ const toAnalysisConfig = (
       ? { remoteSources: { image: bp.RemoteSources.Image } }
       : {}),
     command: lc.COMMAND,
+    ...(lc.WORKING_DIRECTORY ? { workingDirectory: lc.WORKING_DIRECTORY } : {}),
     launchTimeoutSeconds: lc.EXECUTION_TIMEOUT ?? DEFAULTS.launchTimeoutSeconds,
     workerTimeoutSeconds,
     deployLimit: lc.DEPLOY_LIMIT ?? DEFAULTS.deployLimit,

@@ -600,6 +600,7 @@ export const runDevRun = async (
         datasetLabel: plan.labels[index],
       },
       configKey: submission.configKey,
+      datasetCount: submission.datasetKeys.length,
       deadline: new Date(startedAt + timeoutSeconds * 1000),
       ...(plan.durationEstimateMinutes !== undefined
         ? { durationEstimateMinutes: plan.durationEstimateMinutes }

@@ -77,6 +77,12 @@ export const toState = (status: string): UserVisibleState | undefined => {
 const text = (value: unknown): string | undefined =>
   typeof value === 'string' ? value : typeof value === 'number' ? String(value) : undefined;
 
+/** `reason`: ours and NeuroCAAS's are a list of strings; older files hold one string. */
+const reasonText = (value: unknown): string | undefined =>
+  Array.isArray(value)
+    ? value.filter((v): v is string => typeof v === 'string' && v !== '').join('; ') || undefined
+    : text(value);
+
 /** One status file's JSON, read leniently (a NeuroCAAS worker writes fewer fields). */
 export const parseStatusFile = (label: string, key: string, body: string): DatasetView => {
   let json: Record<string, unknown> = {};
@@ -98,7 +104,7 @@ export const parseStatusFile = (label: string, key: string, body: string): Datas
     statusKey: key,
     status,
     ...(state !== undefined ? { state } : {}),
-    ...(text(json.reason) ? { reason: text(json.reason) } : {}),
+    ...(reasonText(json.reason) ? { reason: reasonText(json.reason) } : {}),
     ...(text(json.input) ? { input: text(json.input) } : {}),
     ...(text(json.instance) ? { instance: text(json.instance) } : {}),
     ...(text(json.launcher) ? { launcher: text(json.launcher) } : {}),

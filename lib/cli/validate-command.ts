@@ -4,6 +4,7 @@
  */
 import * as path from 'node:path';
 import type { AnalysisConfig } from '../blueprint/analysis-config';
+import { prepareCommand } from '../blueprint/command-template';
 import { BlueprintError, loadBlueprintFile, resolveBlueprintPath } from '../blueprint/load-blueprint';
 import { CliError, EXIT } from './errors';
 import type { Output } from './output';
@@ -49,6 +50,11 @@ export const runValidate = (
   output.out(
     `${paint.green('valid')}: ${path.relative(process.cwd(), file) || file}: analysis ${config.name}, runtime ${config.runtime}, ${config.groups.length} group${config.groups.length === 1 ? '' : 's'} (${groups})`,
   );
+  // What the worker will run: each {} a variable holding its value (lib/blueprint/command-template.ts).
+  const prepared = prepareCommand(config.command);
+  if (prepared.ok) output.out(`COMMAND as run: ${prepared.text}`);
+  if (config.workingDirectory)
+    output.out(`in WORKING_DIRECTORY ${config.workingDirectory} (when the worker has it)`);
   for (const warning of config.warnings) output.err(`${paint.yellow('warning')}: ${warning}`);
   if (config.ignoredKeys.length > 0) {
     output.err(`note: NeuroCAAS keys with no meaning here, ignored: ${config.ignoredKeys.join(', ')}`);

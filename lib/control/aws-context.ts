@@ -35,7 +35,7 @@ import { CloudWatchLogSource } from './cloudwatch-log-source';
 import type { ContainerLogSource } from './container-log';
 import type { ControlContext, Log, WorkerIdentity } from './control-context';
 import type { DevInstanceSource, DevInstanceState } from './dev-expiry';
-import { JobReport } from './job-report';
+import { JobReport, jobRecordSource } from './job-report';
 import { topicsFromArnPrefix, TopicNotifier, type Publish } from './notify';
 import { S3Objects } from './s3-objects';
 import type { RunningWorker, WatchdogSources } from './watchdog';
@@ -96,10 +96,7 @@ export const awsControlContext = (env: HandlerEnvironment, log: Log): AwsControl
     config,
     bucket: env.NCAAS_BUCKET,
     objects,
-    report: new JobReport(objects, now, {
-      analysis: config.name,
-      append: (job, lines) => store.appendLog(job, lines),
-    }),
+    report: new JobReport(objects, now, jobRecordSource(config.name, store)),
     store,
     launchQueue: {
       send: async (message) => {

@@ -477,6 +477,7 @@ const stageOutJob = (ctx: ControlContext, dataset: DatasetRecord, job: Job | und
     bucket: ctx.bucket,
     dataset,
     configKey: job?.header.configKey ?? '',
+    datasetCount: job?.header.datasetCount ?? 1,
     deadline: dataset.deadline ? new Date(dataset.deadline) : ctx.now(),
     launcher: 'batch',
   });

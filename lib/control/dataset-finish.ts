@@ -6,7 +6,7 @@
 import type { DatasetRecord, TransitionResult } from '../job/job-store';
 import { budgetMonth } from '../job/job-store';
 import { isFinal, type JobState } from '../job/job-state';
-import { certificateKey, endMarkerKey, jobResultFolder, statusKey } from '../layout';
+import { endMarkerKey, jobResultFolder, statusKey } from '../layout';
 import type { ControlContext } from './control-context';
 import { drainQueue } from './admission';
 import { sendNotification } from './notify';
@@ -168,8 +168,8 @@ export const resumeFinish = async (ctx: ControlContext, ref: DatasetRecord): Pro
   });
   const { report, objects } = ctx;
   const resultFolder = jobResultFolder(dataset.group, ctx.config.name, dataset.jobId);
-  const certificate = (await objects.readText(certificateKey(resultFolder))) ?? '';
-  const written = (line: string): boolean => certificate.split('\n').some((l) => l.endsWith(`  ${line}`));
+  const logged = await report.logLines(resultFolder);
+  const written = (line: string): boolean => logged.some((l) => l.endsWith(`  ${line}`));
   if (!counted) {
     if (statusOf(await objects.readText(statusKey(resultFolder, dataset.datasetLabel))) !== dataset.state) {
       await report.setStatus(resultFolder, dataset.datasetLabel, {

@@ -6,8 +6,15 @@
  * dead worker's last stdout/stderr tail stays visible.
  */
 import type { JobKey } from '../job/job-keys';
+import type { DatasetRecord, Job } from '../job/job-items';
 import type { JobState } from '../job/job-state';
 import { certificateKey, endMarkerKey, jobFolderName, statusKey, submissionMessageKey } from '../layout';
+import {
+  datasetLine,
+  parseCertificate,
+  renderCertificate,
+  type CertificateDataset,
+} from './certificate-text';
 import type { S3Objects } from './s3-objects';
 
 export interface DatasetStatus {
@@ -33,32 +40,61 @@ export const elapsed = (since: Date, now: Date): string => {
 /** Appends to a job's certificate log and returns all of it (the job store), or undefined without a job. */
 type CertificateLog = (job: JobKey, lines: readonly string[]) => Promise<string[] | undefined>;
 
+/** Where the certificate's parts come from (the job store); each is optional. */
+export interface JobRecordSource {
+  readonly analysis: string;
+  /** Keeps a job's lines in order; without it (or for a job not recorded) S3 is read and rewritten. */
+  readonly append?: CertificateLog;
+  /** The job's log as recorded (what `append` returns), for a handler redoing an interrupted step. */
+  readonly read?: (job: JobKey) => Promise<string[] | undefined>;
+  /** The job's datasets for the certificate's per-dataset lines; without it those lines are kept as they are. */
+  readonly datasets?: (job: JobKey) => Promise<readonly CertificateDataset[] | undefined>;
+}
+
 export class JobReport {
   constructor(
     private readonly objects: S3Objects,
     private readonly now: () => Date = () => new Date(),
-    /** Where a job's lines are kept in order; without it (or for a job not recorded) S3 is read and rewritten. */
-    private readonly log?: { analysis: string; append: CertificateLog },
+    private readonly record?: JobRecordSource,
   ) {}
 
   /**
-   * Appends lines to the certificate. S3 has no append, and several handlers may write one job's
-   * certificate at once (its datasets finish together): the lines are appended atomically to the
-   * job's record and the whole certificate is written from there, so none is lost.
+   * Appends lines to the certificate (lib/control/certificate-text.ts: NeuroCAAS's layout, a line per
+   * dataset, then the log). S3 has no append, and several handlers may write one job's certificate at
+   * once (its datasets finish together): the lines are appended atomically to the job's record and
+   * the whole certificate is written from there, so none is lost.
    */
   async certify(resultFolder: string, submittedAt: string, ...lines: string[]): Promise<void> {
     const key = certificateKey(resultFolder);
     const now = this.now();
     const stamp = `${now.toISOString().replace(/\.\d{3}Z$/, 'Z')} ${elapsed(new Date(submittedAt), now)}`;
     const stamped = lines.map((line) => `${stamp}  ${line}`);
-    const job = this.log ? jobOfResultFolder(this.log.analysis, resultFolder) : undefined;
-    const all = job && this.log ? await this.log.append(job, stamped) : undefined;
-    if (all) {
-      await this.objects.write(key, all.map((line) => `${line}\n`).join(''));
+    const job = this.record ? jobOfResultFolder(this.record.analysis, resultFolder) : undefined;
+    const recorded = job && this.record?.append ? await this.record.append(job, stamped) : undefined;
+    const datasets = job && this.record?.datasets ? await this.record.datasets(job) : undefined;
+    if (recorded && datasets) {
+      await this.objects.write(key, renderCertificate(datasets.map(datasetLine), recorded));
       return;
     }
-    const existing = (await this.objects.readText(key)) ?? '';
-    await this.objects.write(key, existing + stamped.map((line) => `${line}\n`).join(''));
+    // Only S3 holds the log (or the dataset lines): read, add, write back.
+    const existing = parseCertificate((await this.objects.readText(key)) ?? '');
+    const body = renderCertificate(
+      datasets ? datasets.map(datasetLine) : existing.datasetLines,
+      recorded ?? [...existing.log, ...stamped],
+    );
+    await this.objects.write(key, body);
+  }
+
+  /**
+   * The certificate's log lines: as recorded with the job (the source of the certificate; the S3 copy
+   * may lag it when its write failed), else as the S3 copy holds them.
+   */
+  async logLines(resultFolder: string): Promise<string[]> {
+    const job = this.record ? jobOfResultFolder(this.record.analysis, resultFolder) : undefined;
+    const recorded = job && this.record?.read ? await this.record.read(job) : undefined;
+    return (
+      recorded ?? parseCertificate((await this.objects.readText(certificateKey(resultFolder))) ?? '').log
+    );
   }
 
   /** Writes a dataset's status file, keeping fields the worker wrote (its std tail, usage) unless replaced. */
@@ -71,7 +107,14 @@ export class JobReport {
     } catch {
       previous = {};
     }
-    const merged = { ...previous, ...withoutUndefined(status), updated: this.now().toISOString() };
+    // NeuroCAAS's types: `reason` is a list of strings (its tools and its users' scripts read it so).
+    const { reason, ...rest } = status;
+    const merged = {
+      ...previous,
+      ...withoutUndefined(rest),
+      ...(reason !== undefined ? { reason: [reason] } : {}),
+      updated: this.now().toISOString(),
+    };
     await this.objects.write(key, `${JSON.stringify(merged, null, 2)}\n`, 'application/json');
   }
 
@@ -87,6 +130,41 @@ export class JobReport {
     return key;
   }
 }
+
+/** What a dataset's certificate line says when no reason was recorded. */
+const STEP_OF_STATE: Readonly<Record<JobState, string>> = {
+  SUBMITTED: 'checking the submission',
+  QUEUED: 'waiting for a worker',
+  INITIALIZING: 'launching a worker',
+  'IN PROGRESS': 'running the analysis',
+  SUCCESS: 'finished',
+  FAILED: 'failed',
+  TIMED_OUT: 'reached its deadline',
+  CANCELLED: 'cancelled',
+  INTERRUPTED: 'interrupted',
+};
+
+export const certificateDataset = (d: DatasetRecord): CertificateDataset => ({
+  key: d.datasetKey,
+  state: d.state,
+  time: d.finishedAt ?? d.startedAt ?? d.queuedAt ?? d.submittedAt,
+  lastCommand: d.reason ?? STEP_OF_STATE[d.state],
+});
+
+/** The job store as the certificate's source: its log lines and its dataset rows. */
+export const jobRecordSource = (
+  analysis: string,
+  store: {
+    appendLog(job: JobKey, lines: readonly string[]): Promise<string[] | undefined>;
+    readLog(job: JobKey): Promise<string[] | undefined>;
+    getJob(job: JobKey): Promise<Job | undefined>;
+  },
+): JobRecordSource => ({
+  analysis,
+  append: (job, lines) => store.appendLog(job, lines),
+  read: (job) => store.readLog(job),
+  datasets: async (job) => (await store.getJob(job))?.datasets.map(certificateDataset),
+});
 
 const withoutUndefined = (value: object): Record<string, unknown> =>
   Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));

@@ -119,6 +119,7 @@ export const workerJobFor = async (
     bucket: ctx.bucket,
     dataset,
     configKey,
+    datasetCount: job?.header.datasetCount ?? 1,
     deadline,
     ...(estimates?.durationMinutes !== undefined
       ? { durationEstimateMinutes: estimates.durationMinutes }

@@ -877,6 +877,13 @@ export class JobStore {
       : undefined;
   }
 
+  /** The job's certificate log as recorded (undefined without a header or a log). */
+  async readLog(job: JobKey): Promise<string[] | undefined> {
+    const item = await this.get(headerItemKey(this.analysis, job));
+    const log = item?.certificate;
+    return Array.isArray(log) ? log.filter((line): line is string => typeof line === 'string') : undefined;
+  }
+
   /**
    * Whether this submission object (its version id, else ETag) was recorded: the watchdog's sweep
    * for submissions whose S3 event never arrived.

@@ -3,6 +3,7 @@
  * in a file. The encoding is one `NAME=BASE64` line per field so the worker needs nothing but a POSIX
  * shell and `base64` to read it, and no value can be interpreted by a shell on the way.
  */
+import { prepareCommand } from '../blueprint/command-template';
 import { jobResultFolder } from '../layout';
 
 export interface WorkerJob {
@@ -20,8 +21,15 @@ export interface WorkerJob {
   readonly configKey: string;
   /** `{group}/results/job__{analysis}_{timestamp}` (no trailing slash). */
   readonly resultFolder: string;
-  /** The blueprint's COMMAND, placeholders not yet filled (the worker fills them safely). */
+  /**
+   * The blueprint's COMMAND as the worker runs it: each `{}` replaced by a reference to the variable
+   * holding its value (lib/blueprint/command-template.ts), so no key is ever shell text.
+   */
   readonly command: string;
+  /** `WORKING_DIRECTORY`: where COMMAND runs, when the worker has it (else its scratch run dir). */
+  readonly workingDirectory?: string;
+  /** Datasets in the job: with more than one, each one's results go to `process_results/{label}/`. @default 1 */
+  readonly datasetCount?: number;
   /** Hard deadline, seconds since the epoch. */
   readonly deadlineEpochSeconds: number;
   /** The config's `__duration__` estimate, minutes (flagged in status when exceeded, not killed). */
@@ -38,7 +46,12 @@ export interface WorkerJob {
 
 /** What a worker job is made of: the analysis, where its data lies, one dataset, and when it must stop. */
 export interface WorkerJobParts {
-  readonly config: { readonly name: string; readonly region: string; readonly command: string };
+  readonly config: {
+    readonly name: string;
+    readonly region: string;
+    readonly command: string;
+    readonly workingDirectory?: string;
+  };
   readonly bucket: string;
   readonly dataset: {
     readonly group: string;
@@ -48,6 +61,8 @@ export interface WorkerJobParts {
     readonly datasetLabel: string;
   };
   readonly configKey: string;
+  /** How many datasets the job has. */
+  readonly datasetCount: number;
   readonly deadline: Date;
   readonly durationEstimateMinutes?: number;
   readonly launcher: WorkerJob['launcher'];
@@ -57,24 +72,31 @@ export interface WorkerJobParts {
  * The one way a worker job is built: the launcher (lib/control/launch-service.ts) and `ncaas dev run`
  * (lib/cli/dev-run.ts) both call it, so a dev run gets exactly what a launched worker gets.
  */
-export const buildWorkerJob = (parts: WorkerJobParts): WorkerJob => ({
-  analysis: parts.config.name,
-  region: parts.config.region,
-  bucket: parts.bucket,
-  group: parts.dataset.group,
-  jobId: parts.dataset.jobId,
-  datasetIndex: parts.dataset.datasetIndex,
-  datasetKey: parts.dataset.datasetKey,
-  datasetLabel: parts.dataset.datasetLabel,
-  configKey: parts.configKey,
-  resultFolder: jobResultFolder(parts.dataset.group, parts.config.name, parts.dataset.jobId),
-  command: parts.config.command,
-  deadlineEpochSeconds: Math.floor(parts.deadline.getTime() / 1000),
-  ...(parts.durationEstimateMinutes !== undefined
-    ? { durationEstimateMinutes: parts.durationEstimateMinutes }
-    : {}),
-  launcher: parts.launcher,
-});
+export const buildWorkerJob = (parts: WorkerJobParts): WorkerJob => {
+  const command = prepareCommand(parts.config.command);
+  // The blueprint loader refused such a COMMAND at synth: reaching this is a config that skipped it.
+  if (!command.ok) throw new Error(command.problem);
+  return {
+    analysis: parts.config.name,
+    region: parts.config.region,
+    bucket: parts.bucket,
+    group: parts.dataset.group,
+    jobId: parts.dataset.jobId,
+    datasetIndex: parts.dataset.datasetIndex,
+    datasetKey: parts.dataset.datasetKey,
+    datasetLabel: parts.dataset.datasetLabel,
+    configKey: parts.configKey,
+    resultFolder: jobResultFolder(parts.dataset.group, parts.config.name, parts.dataset.jobId),
+    command: command.text,
+    ...(parts.config.workingDirectory ? { workingDirectory: parts.config.workingDirectory } : {}),
+    datasetCount: parts.datasetCount,
+    deadlineEpochSeconds: Math.floor(parts.deadline.getTime() / 1000),
+    ...(parts.durationEstimateMinutes !== undefined
+      ? { durationEstimateMinutes: parts.durationEstimateMinutes }
+      : {}),
+    launcher: parts.launcher,
+  };
+};
 
 const FIELD_NAMES: readonly (keyof WorkerJob)[] = [
   'analysis',
@@ -88,6 +110,8 @@ const FIELD_NAMES: readonly (keyof WorkerJob)[] = [
   'configKey',
   'resultFolder',
   'command',
+  'workingDirectory',
+  'datasetCount',
   'deadlineEpochSeconds',
   'durationEstimateMinutes',
   'launcher',

@@ -1,6 +1,6 @@
 /**
- * The worker script without its comment lines and blank lines, for EC2 user data (16 KB limit,
- * compressed). Only whole-line comments go: here-document bodies (the shims' own `#!/bin/sh`) and
+ * The worker script without its comment lines, blank lines and indentation, for EC2 user data
+ * (16 KB limit, compressed). Only whole-line comments go: here-document bodies (the shims' own `#!/bin/sh`) and
  * multi-line single-quoted strings (the awk programs) are kept as they are.
  */
 const HEREDOC = /<<-?\s*(['"]?)([A-Za-z_][A-Za-z0-9_]*)\1/;
@@ -18,7 +18,9 @@ export const compactShellScript = (script: string): string => {
     }
     const code = !inSingleQuotes;
     if (code && index > 0 && (/^\s*#/.test(line) || line.trim() === '')) return;
-    kept.push(line);
+    // Indentation means nothing to sh or awk, except after a backslash-newline inside quotes.
+    const continued = (kept[kept.length - 1] ?? '').endsWith('\\');
+    kept.push(continued ? line : line.replace(/^\s+/, ''));
     // Track single quotes that stay open across lines (outside them, '"' and '\'' pairs are balanced
     // on the lines of this script; a line inside a quoted awk program is kept verbatim).
     const quotes = (

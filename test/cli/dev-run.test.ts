@@ -153,6 +153,7 @@ const sampleJob = (overrides: Partial<WorkerJob> = {}): WorkerJob => ({
       datasetLabel: "it's $(rm -rf ~) `x`.csv",
     },
     configKey: 'labA/configs/config.json',
+    datasetCount: 1,
     deadline: new Date(Date.now() + 3_600_000),
     launcher: 'ec2',
   }),
@@ -674,9 +675,11 @@ describe('the commands sent run the worker (executed here with sh against the S3
     const keys = await keysUnder(`${folder}/`);
     expect(keys).toEqual(
       expect.arrayContaining([
-        `${folder}/process_results/result.txt`,
-        `${folder}/process_results/sizes.txt`,
-        `${folder}/process_results/config.json`,
+        // Two datasets: each one's NCAAS_OUTPUT_DIR in a folder of its own, nothing overwritten.
+        `${folder}/process_results/a.csv/result.txt`,
+        `${folder}/process_results/b.csv/result.txt`,
+        `${folder}/process_results/a.csv/sizes.txt`,
+        `${folder}/process_results/a.csv/config.json`,
         `${folder}/logs/DATASET_NAME:a.csv_STATUS.txt`,
         `${folder}/logs/DATASET_NAME:a.csv_STATUS.final.json`,
         `${folder}/logs/DATASET_NAME:b.csv_STATUS.final.json`,

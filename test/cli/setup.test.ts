@@ -176,7 +176,7 @@ describe('validate', () => {
     const io = capture();
     expect(runValidate('mock', io.output)).toBe(EXIT.ok);
     expect(io.stdout()).toMatch(
-      /^valid: .*mock\.json: analysis mock, runtime ec2, 2 groups \(labA, labB\)\n$/,
+      /^valid: .*mock\.json: analysis mock, runtime ec2, 2 groups \(labA, labB\)\nCOMMAND as run: sh -c '.*' mock "\$\{NCAAS_ARG_BUCKET\}" "\$\{NCAAS_ARG_DATASET\}" "\$\{NCAAS_ARG_RESULTDIR\}" "\$\{NCAAS_ARG_CONFIG\}"\n$/,
     );
   });
 

@@ -91,7 +91,9 @@ test('fetch running: IN PROGRESS, and the status and certificate say it is fetch
     status: 'IN PROGRESS',
     input: SOURCE,
     instance: 'fetch-1',
-    reason: `fetching ${SOURCE} from the group's rclone remote (live log: CloudWatch Logs group /aws/batch/job, stream ${LOG})`,
+    reason: [
+      `fetching ${SOURCE} from the group's rclone remote (live log: CloudWatch Logs group /aws/batch/job, stream ${LOG})`,
+    ],
   });
   expect(await h.certificate('lab', ts)).toMatch(
     /Batch fetch job fetch-1 is running: fetching rclone:labdrive:/,

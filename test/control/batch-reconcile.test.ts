@@ -121,7 +121,7 @@ describe('Batch job state changes drive the same job rows and status files as EC
     expect(await event(run)).toBe('IN PROGRESS (analysis running)');
     expect(await h.status('lab', ts, 'session1.zip')).toMatchObject({
       status: 'IN PROGRESS',
-      reason: expect.stringContaining('stream mock-analysis/default/0a1b2c3d'),
+      reason: [expect.stringContaining('stream mock-analysis/default/0a1b2c3d')],
       instance: 'run-1',
     });
     expect(await h.certificate('lab', ts)).toMatch(/Batch stage-in job in-1 is running/);
@@ -501,7 +501,7 @@ describe('Spot with an on-demand fallback: a launch Spot capacity failed is laun
     expect(dataset).toMatchObject({ launcherId: 'od-run-1', attempt: 1 });
     expect(dataset.state).not.toBe('INTERRUPTED');
     expect(await h.status('lab', ts, 'session1.zip')).toMatchObject({
-      reason: 'Spot took the instance back: relaunched on on-demand capacity',
+      reason: ['Spot took the instance back: relaunched on on-demand capacity'],
       instance: 'od-run-1',
     });
     expect(await h.certificate('lab', ts)).toContain(

@@ -66,7 +66,7 @@ describe('DEPLOY_LIMIT', () => {
       const status = await h.status('lab', ts, `${ts}.bin`);
       expect(status).toMatchObject({
         status: 'QUEUED',
-        reason: 'waiting for a worker (at most 2 of this analysis run at once)',
+        reason: ['waiting for a worker (at most 2 of this analysis run at once)'],
         input: `lab/inputs/${ts}.bin`,
       });
       expect((await h.certificateLines('lab', ts)).map((l) => l.text)).toEqual([
@@ -242,7 +242,7 @@ describe('launch failures', () => {
 
     expect(await h.deliverLaunches()).toEqual([{ kind: 'failed', reason }]);
     expect(await h.dataset('lab', 'one')).toMatchObject({ state: 'FAILED', reason });
-    expect(await h.status('lab', 'one', 'one.bin')).toMatchObject({ status: 'FAILED', reason });
+    expect(await h.status('lab', 'one', 'one.bin')).toMatchObject({ status: 'FAILED', reason: [reason] });
     expect((await h.certificateLines('lab', 'one')).map((l) => l.text)).toContain(
       `dataset lab/inputs/one.bin: FAILED (${reason})`,
     );
@@ -291,7 +291,7 @@ describe('launch failures', () => {
     expect(kinds).toEqual(['retry', 'retry', 'retry', 'retry', 'failed']);
     const reason = 'the worker could not be launched after several attempts: RequestLimitExceeded';
     expect(await h.dataset('lab', 'never')).toMatchObject({ state: 'FAILED', reason });
-    expect(await h.status('lab', 'never', 'never.bin')).toMatchObject({ status: 'FAILED', reason });
+    expect(await h.status('lab', 'never', 'never.bin')).toMatchObject({ status: 'FAILED', reason: [reason] });
     expect(h.queue.pending).toEqual([]);
     expect(await h.store.runningCount()).toBe(0);
     expect(h.endWrites('lab', 'never')).toBe(1);

@@ -52,7 +52,7 @@ describe('a worker that is lost', () => {
     expect(await h.status('lab', 'lost', 'lost.bin')).toMatchObject({
       status: 'FAILED',
       instance,
-      reason: expect.stringContaining('stopped unexpectedly'),
+      reason: [expect.stringContaining('stopped unexpectedly')],
     });
     expect(await h.store.runningCount()).toBe(0);
     expect(await h.end('lab', 'lost')).toMatch(/1 FAILED/);
@@ -189,7 +189,7 @@ describe('duplicate and out-of-order events', () => {
     expect(await onFinalReport(h.ctx, key)).toBe('FAILED');
     expect(await h.status('lab', 'garbled', 'garbled.bin')).toMatchObject({
       status: 'FAILED',
-      reason: 'the worker wrote a final report that could not be read',
+      reason: ['the worker wrote a final report that could not be read'],
     });
   });
 
@@ -255,8 +255,8 @@ describe('cancel requests', () => {
     expect(h.launcher.terminations).toEqual([launched.launcherId]);
     expect(await h.states('lab', ts)).toEqual(['CANCELLED', 'CANCELLED']);
     const reason = `cancelled at the group's request (${cancelKey})`;
-    expect(await h.status('lab', ts, 'a.bin')).toMatchObject({ status: 'CANCELLED', reason });
-    expect(await h.status('lab', ts, 'b.bin')).toMatchObject({ status: 'CANCELLED', reason });
+    expect(await h.status('lab', ts, 'a.bin')).toMatchObject({ status: 'CANCELLED', reason: [reason] });
+    expect(await h.status('lab', ts, 'b.bin')).toMatchObject({ status: 'CANCELLED', reason: [reason] });
     expect(await h.store.runningCount()).toBe(0);
     expect(await h.end('lab', ts)).toMatch(/2 CANCELLED/);
     expect(h.queue.sent).toHaveLength(1);

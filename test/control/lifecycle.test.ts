@@ -5,7 +5,6 @@
 import { processSubmission } from '../../lib/control/submission-intake';
 import {
   type ControlEmulators,
-  COMMAND,
   newControl,
   startControlEmulators,
   submitJson,
@@ -55,7 +54,10 @@ describe('a single-dataset job from submit.json to end.txt', () => {
       datasetLabel: 'session1.zip',
       configKey: 'lab/configs/config.yaml',
       resultFolder: `lab/results/job__${h.analysis}_${ts}`,
-      command: COMMAND,
+      // Each placeholder a variable the worker exports: no key is ever shell text.
+      command:
+        'cd /home/ubuntu && bash run.sh "${NCAAS_ARG_BUCKET}" "${NCAAS_ARG_DATASET}" "${NCAAS_ARG_RESULTDIR}" "${NCAAS_ARG_CONFIG}"; . ncap_utils/workflow.sh; cleanup',
+      datasetCount: 1,
       deadlineEpochSeconds: Math.floor(Date.parse(dataset.deadline ?? 'missing') / 1000),
       durationEstimateMinutes: 30,
       launcher: 'ec2',

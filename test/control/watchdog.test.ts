@@ -71,7 +71,10 @@ describe('deadlines', () => {
     expect(h.launcher.terminations).toEqual([instance]);
     const reason = 'the job ran past its deadline (SSM_TIMEOUT, 1.0 h) and its worker was stopped';
     expect(await h.dataset('lab', 'slow')).toMatchObject({ state: 'TIMED_OUT', reason });
-    expect(await h.status('lab', 'slow', 'slow.bin')).toMatchObject({ status: 'TIMED_OUT', reason });
+    expect(await h.status('lab', 'slow', 'slow.bin')).toMatchObject({
+      status: 'TIMED_OUT',
+      reason: [reason],
+    });
     expect(await h.store.runningCount()).toBe(0);
     expect(await h.end('lab', 'slow')).toMatch(/1 TIMED_OUT/);
 
@@ -105,7 +108,7 @@ describe('launches that never started', () => {
     expect(found.launchesFailed).toBe(1);
     const reason = 'the worker could not be launched: no launch was recorded';
     expect(await h.dataset('lab', 'stuck')).toMatchObject({ state: 'FAILED', reason });
-    expect(await h.status('lab', 'stuck', 'stuck.bin')).toMatchObject({ status: 'FAILED', reason });
+    expect(await h.status('lab', 'stuck', 'stuck.bin')).toMatchObject({ status: 'FAILED', reason: [reason] });
     expect(await h.store.runningCount()).toBe(0);
     expect(h.endWrites('lab', 'stuck')).toBe(1);
   });

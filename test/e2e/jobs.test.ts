@@ -95,12 +95,21 @@ test('success: watch exits 0; results hold the output, the config and end.txt; t
 
   const logs = await e2e.cli.logs(job, { group: 'labA' });
   expect(logs.code).toBe(0);
-  const certificate = logs.stdout
-    .slice(
-      logs.stdout.indexOf('== certificate') + 1,
-      logs.stdout.findIndex((l) => l.startsWith('== dataset')),
-    )
-    .filter((l) => l !== '');
+  const whole = logs.stdout.slice(
+    logs.stdout.indexOf('== certificate') + 1,
+    logs.stdout.findIndex((l) => l.startsWith('== dataset')),
+  );
+  // NeuroCAAS's layout: a line per dataset between exactly two dividers, then the job log.
+  expect(whole.slice(0, 4)).toEqual([
+    'PER ENVIRONMENT MONITORING:',
+    '================',
+    expect.stringMatching(
+      /^DATANAME: labA\/inputs\/recording\.txt \| STATUS: SUCCESS \| TIME: \S+ \| LAST COMMAND: .+ \| CPU_USAGE: N\/A$/,
+    ),
+    '================',
+  ]);
+  expect(whole.filter((l) => l === '================')).toHaveLength(2);
+  const certificate = whole.slice(whole.indexOf('JOB LOG:') + 1).filter((l) => l !== '');
   const at = (text: string): number => certificate.findIndex((l) => l.includes(text));
   const steps = [
     `submission labA/submissions/${job}submit.json accepted: 1 dataset(s)`,
@@ -175,7 +184,16 @@ test('three datasets in one submission: three workers, a status file each, one e
   const listing = await e2e.cli.results(job, { group: 'labA' });
   const files = listing.stdout.map((l) => l.trim().split(/\s+/).pop());
   expect(files.filter((f) => f === 'end.txt')).toHaveLength(1);
-  expect(files).toEqual(expect.arrayContaining(['copy-a.txt', 'copy-b.txt', 'copy-c.txt']));
+  // Several datasets: each one's output in a folder of its own (the same file names, nothing lost).
+  expect(files).toEqual(
+    expect.arrayContaining([
+      'a.txt/copy-a.txt',
+      'b.txt/copy-b.txt',
+      'c.txt/copy-c.txt',
+      'a.txt/result.txt',
+      'c.txt/result.txt',
+    ]),
+  );
   const logs = (await e2e.cli.logs(job, { group: 'labA' })).stdout;
   expect(logs.filter((l) => l.includes('job finished:'))).toEqual([
     expect.stringContaining('job finished: 3 SUCCESS'),

@@ -344,7 +344,7 @@ describe('the launcher Lambda dies after RunInstances, before recording the inst
 
     const reason = 'the worker could not be launched: no launch was recorded';
     expect(await c.h.dataset('lab', 'j')).toMatchObject({ state: 'FAILED', reason });
-    expect(await c.h.status('lab', 'j', 'a.bin')).toMatchObject({ status: 'FAILED', reason });
+    expect(await c.h.status('lab', 'j', 'a.bin')).toMatchObject({ status: 'FAILED', reason: [reason] });
     expect(await c.h.end('lab', 'j')).toMatch(/: 1 FAILED\n$/);
     expect(c.h.endWrites('lab', 'j')).toBe(1);
     expect(await c.h.store.runningCount()).toBe(0);

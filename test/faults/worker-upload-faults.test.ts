@@ -208,7 +208,10 @@ describe('the worker, when S3 fails some of its transfers', () => {
       expect(run.exitCode).toBe(0);
       const report = await readJson(finalReportKey(resultFolder, 'recording.txt'));
       expect(report).toMatchObject({ status: 'SUCCESS', exit_code: 0, reason: 'the analysis finished' });
-      expect(await readJson(statusKey(resultFolder, 'recording.txt'))).toEqual(report);
+      expect(await readJson(statusKey(resultFolder, 'recording.txt'))).toEqual({
+        ...report,
+        reason: ['the analysis finished'],
+      });
       expect(await keysUnder(results)).toEqual([
         `${results}config.yaml`,
         `${results}plots/trace.txt`,
@@ -220,17 +223,20 @@ describe('the worker, when S3 fails some of its transfers', () => {
       );
       expect(run.record).toEqual([...ARMED_TWICE, 'poweroff SUCCESS']);
 
-      // Each transfer (first status, dataset, config, results, logs, final report) failed twice, then
-      // went through on its third try.
+      // Each transfer (first status, dataset, config, the status read back for the analysis's
+      // verdict, results, logs, the status, final report) failed twice, then went through on its
+      // third try; the final status is the same call as the first, whose failures were used up.
       const { failed, passed } = transfers(run);
-      expect(passed).toHaveLength(6);
-      expect(failed).toHaveLength(12);
+      expect(passed).toHaveLength(8);
+      expect(failed).toHaveLength(14);
       for (const call of passed) expect(failed.filter((f) => f === call)).toHaveLength(2);
       expect(passed.map((c) => c.split(' ').slice(0, 2).join(' '))).toEqual([
         's3 cp',
         's3 cp',
         's3 cp',
+        's3 cp',
         's3 sync',
+        's3 cp',
         's3 cp',
         's3 cp',
       ]);
@@ -278,7 +284,10 @@ describe('the worker, when S3 fails some of its transfers', () => {
         ),
       );
       // What the worker could write is there: the status, the full logs, the final report.
-      expect(await readJson(statusKey(resultFolder, 'recording.txt'))).toEqual(report);
+      expect(await readJson(statusKey(resultFolder, 'recording.txt'))).toEqual({
+        ...report,
+        reason: [report?.reason],
+      });
       expect(await readText(`${resultFolder}/logs/DATASET_NAME:recording.txt_stdout.txt`)).toBe(
         'analysis done\n',
       );
@@ -316,16 +325,18 @@ describe('the worker, when S3 fails some of its transfers', () => {
       expect(await keysUnder(`${resultFolder}/`)).toEqual([]);
       expect(run.exitCode).toBe(1);
       expect(run.record).toEqual([...ARMED_TWICE, 'poweroff FAILED']);
-      // Each upload was tried NCAAS_RETRY_ATTEMPTS times: first status, results, logs, final report.
+      // Each transfer under results/ was tried NCAAS_RETRY_ATTEMPTS times: first status, the status
+      // read back for the analysis's verdict (once), results, logs, status, final report.
       const { failed, passed } = transfers(run);
-      expect(failed).toHaveLength(4 * ATTEMPTS);
+      expect(failed).toHaveLength(6 * ATTEMPTS);
       expect(passed.map((c) => c.split(' ').slice(0, 3).join(' '))).toEqual([
         expect.stringMatching(/^s3 cp s3:\/\/.*\/inputs\/recording\.txt$/),
         expect.stringMatching(/^s3 cp s3:\/\/.*\/configs\/config\.yaml$/),
       ]);
       expect(run.workerLog).toContain('WARNING: uploading the first status failed');
       expect(run.workerLog).toContain('ERROR: uploading the results failed');
-      expect(run.workerLog).toContain('ERROR: uploading the logs and status failed');
+      expect(run.workerLog).toContain('ERROR: uploading the logs failed');
+      expect(run.workerLog).toContain('ERROR: uploading the status failed');
       expect(run.workerLog).toContain('ERROR: uploading the final report failed');
       expect(run.workerLog).toMatch(/final status FAILED: uploading the results to .* failed/);
     },

@@ -141,7 +141,7 @@ describe('the local runtime runs a batch blueprint (mock-batch) end to end', () 
     const copied = certificate.indexOf("the analysis container's log (");
     expect(copied).toBeGreaterThan(0);
     expect(certificate.indexOf('Batch stage-out job')).toBeGreaterThan(copied);
-    expect(certificate.indexOf(': SUCCESS')).toBeGreaterThan(copied);
+    expect(certificate.indexOf('session1.csv: SUCCESS')).toBeGreaterThan(copied);
   }, 120_000);
 
   test('a failing analysis: FAILED with its exit code and stderr, logs still uploaded, folder removed', async () => {

@@ -26,7 +26,8 @@ import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { AnalysisConfig } from '../../lib/blueprint/analysis-config';
 import { parseBlueprint } from '../../lib/blueprint/load-blueprint';
 import type { ControlContext, Log, WorkerIdentity } from '../../lib/control/control-context';
-import { JobReport } from '../../lib/control/job-report';
+import { CERTIFICATE_DIVIDER, parseCertificate } from '../../lib/control/certificate-text';
+import { JobReport, jobRecordSource } from '../../lib/control/job-report';
 import { type LaunchResult, launchDataset } from '../../lib/control/launch-service';
 import type { JobNotification, Notifier } from '../../lib/control/notify';
 import { onFinalReport, onWorkerState } from '../../lib/control/reconcile';
@@ -383,7 +384,7 @@ export class ControlHarness {
       config,
       bucket,
       objects: this.objects,
-      report: new JobReport(this.objects, this.clock.now),
+      report: new JobReport(this.objects, this.clock.now, jobRecordSource(config.name, this.store)),
       store: this.store,
       launchQueue: this.queue,
       prices: fixedPrices,
@@ -485,9 +486,13 @@ export class ControlHarness {
 
   async certificateLines(group: string, jobId: string): Promise<CertificateLine[]> {
     const text = (await this.certificate(group, jobId)) ?? '';
-    return text
-      .split('\n')
-      .filter((line) => line.length > 0)
+    // NeuroCAAS's layout, always: exactly two dividers around the dataset lines, then the log.
+    if (text !== '') {
+      const dividers = text.split('\n').filter((line) => line === CERTIFICATE_DIVIDER).length;
+      if (dividers !== 2) throw new Error(`certificate with ${dividers} dividers:\n${text}`);
+    }
+    return parseCertificate(text)
+      .log.filter((line) => line.length > 0)
       .map((line) => {
         const match = /^(\S+Z) \+(\d+):(\d\d):(\d\d) {2}(.*)$/.exec(line);
         if (!match) throw new Error(`certificate line without a stamp: ${JSON.stringify(line)}`);

@@ -176,7 +176,7 @@ export interface LaunchedWorker {
 }
 
 export interface E2eOptions {
-  /** A file in test/fixtures/e2e/ without `.json`. */
+  /** A file in test/fixtures/e2e/ without `.json`, or (with a `/`) the path of a blueprint file. */
   readonly blueprint: string;
   /** Seconds between a worker's live status uploads (each one runs the AWS CLI). @default 2 */
   readonly statusIntervalSeconds?: number;
@@ -199,7 +199,9 @@ export class E2eRuntime {
   }
 
   static async start(options: E2eOptions): Promise<E2eRuntime> {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ncaas-e2e-${options.blueprint}-`));
+    const dir = fs.mkdtempSync(
+      path.join(os.tmpdir(), `ncaas-e2e-${path.basename(options.blueprint, '.json')}-`),
+    );
     const e2e = new E2eRuntime(dir, options);
     await e2e.startRuntime();
     return e2e;
@@ -304,7 +306,9 @@ export class E2eRuntime {
 
   private async startRuntime(): Promise<void> {
     this.current = await startLocalRuntime({
-      blueprint: path.join(E2E_FIXTURES, `${this.options.blueprint}.json`),
+      blueprint: this.options.blueprint.includes('/')
+        ? this.options.blueprint
+        : path.join(E2E_FIXTURES, `${this.options.blueprint}.json`),
       dir: this.runtimeDir,
       watchdogIntervalMs: this.options.watchdogIntervalMs ?? 1000,
       statusIntervalSeconds: this.options.statusIntervalSeconds ?? 2,
