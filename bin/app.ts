@@ -9,13 +9,15 @@ import * as path from 'node:path';
 import { AnalysisStack } from '../lib/analysis-stack';
 import { FEATURE_FLAGS } from '../lib/feature-flags';
 import { BlueprintError, loadBlueprintFile, resolveBlueprintPath } from '../lib/blueprint/load-blueprint';
+import { blueprintProvenance } from '../lib/blueprint/provenance';
 
 const app = new App({ context: FEATURE_FLAGS });
 const requested = (app.node.tryGetContext('blueprint') as string | undefined) ?? 'mock';
 const file = resolveBlueprintPath(requested, path.join(__dirname, '..', 'blueprints'));
 
 try {
-  const config = loadBlueprintFile(file);
+  // The blueprint's git commit goes with the config: every job's certificate names it.
+  const config = { ...loadBlueprintFile(file), provenance: blueprintProvenance(file) };
   new AnalysisStack(app, 'AnalysisStack', {
     config,
     env: { region: config.region, account: process.env.CDK_DEFAULT_ACCOUNT },

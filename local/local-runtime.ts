@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { AnalysisConfig } from '../lib/blueprint/analysis-config';
 import { loadBlueprintFile, resolveBlueprintPath } from '../lib/blueprint/load-blueprint';
+import { blueprintProvenance } from '../lib/blueprint/provenance';
 import { processCancel } from '../lib/control/cancel-request';
 import type { ControlContext, Log } from '../lib/control/control-context';
 import { endDataset, finishDataset } from '../lib/control/dataset-finish';
@@ -64,9 +65,9 @@ export const routeObject = (
 const shellQuote = (value: string): string => `'${value.replace(/'/g, `'\\''`)}'`;
 
 export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<LocalRuntime> => {
-  const config = loadBlueprintFile(
-    resolveBlueprintPath(options.blueprint, path.join(REPOSITORY_ROOT, 'blueprints')),
-  );
+  const blueprintFile = resolveBlueprintPath(options.blueprint, path.join(REPOSITORY_ROOT, 'blueprints'));
+  // As at synth (bin/app.ts): every job's certificate names the blueprint's git commit.
+  const config = { ...loadBlueprintFile(blueprintFile), provenance: blueprintProvenance(blueprintFile) };
   const dir = path.resolve(options.dir ?? '.ncaas-local');
   const print = options.print ?? ((line: string) => console.log(line));
   const bucket = `${config.name}-local`;

@@ -184,8 +184,9 @@ BEGIN {
 }
 '
 
-# Batch stages (see the top). `run` is handled right here, before anything that needs more than sh.
 stage=''
+# batch-only: begin (dropped from EC2 user data: lib/launch/compact-script.ts)
+# Batch stages (see the top). `run` is handled right here, before anything that needs more than sh.
 if [ "${1-}" = --stage ]; then
   stage=${2-}
   case $stage in in | run | out) ;; *)
@@ -271,6 +272,7 @@ if [ "$stage" = run ]; then
   fi
   run_stage "$1"
 fi
+# batch-only: end
 
 if [ "$#" -ne 1 ]; then
   printf 'usage: %s <job-file>\n' "$0" >&2
@@ -281,6 +283,7 @@ job_file=$1
 # Stages `in` and `out` work in the job folder on the analysis EFS. Its name comes from the
 # launcher (letters, digits, - and _ only), never from a user.
 batch_job_dir=''
+# batch-only: begin (dropped from EC2 user data: lib/launch/compact-script.ts)
 if [ -n "$stage" ]; then
   case ${NCAAS_JOB_DIR-} in
     '' | *[!A-Za-z0-9_-]*)
@@ -290,6 +293,7 @@ if [ -n "$stage" ]; then
   esac
   batch_job_dir=${NCAAS_EFS_ROOT:-/mnt/efs}/jobs/$NCAAS_JOB_DIR
 fi
+# batch-only: end
 
 worker_started=$(date +%s)
 now() { date +%s; }
@@ -304,6 +308,9 @@ log() {
 }
 
 json_string() { printf '%s' "$1" | LC_ALL=C awk "$JSON_STRING_AWK"; }
+json_or_null() { if [ -n "$1" ]; then json_string "$1"; else printf 'null'; fi; }
+# The control plane's part of `provenance` (JSON it wrote: lib/job/worker-job.ts), if it is an object.
+provenance_json() { case $job_provenance in '{'*'}') printf '%s' "$job_provenance" ;; *) printf 'null' ;; esac; }
 # The tail of a log as a JSON string; NUL bytes are dropped (awk implementations disagree on them).
 json_tail() {
   if [ -f "$1" ]; then
@@ -422,7 +429,7 @@ trap 'on_signal HUP' HUP
 job_analysis='' job_region='' job_bucket='' job_group='' job_id='' job_dataset_index=''
 job_dataset_key='' job_dataset_label='' job_config_key='' job_result_folder='' job_command=''
 job_deadline='' job_duration_estimate='' job_efs_file_system='' job_efs_access_point=''
-job_working_directory='' job_dataset_count=1
+job_working_directory='' job_dataset_count=1 job_provenance=''
 cr=$(printf '\r')
 
 read_job() {
@@ -458,6 +465,7 @@ read_job() {
       NCAAS_JOB_EFS_ACCESS_POINT_ID) job_efs_access_point=$value ;;
       NCAAS_JOB_WORKING_DIRECTORY) job_working_directory=$value ;;
       NCAAS_JOB_DATASET_COUNT) job_dataset_count=$value ;;
+      NCAAS_JOB_PROVENANCE) job_provenance=$value ;;
       *) log "ignoring unknown job field $name" ;;
     esac
   done
@@ -576,19 +584,29 @@ AWS_PAGER=''
 export AWS_PAGER
 if [ -z "${HOME-}" ]; then HOME=/root && export HOME; fi
 
-instance_id() {
-  if [ -n "${NCAAS_INSTANCE_ID-}" ]; then printf '%s' "$NCAAS_INSTANCE_ID" && return 0; fi
+# imds <path>: an EC2 instance metadata value (IMDSv2), or nothing off EC2.
+imds() {
   if [ "$launcher" = ec2 ] && [ "${AWS_EC2_METADATA_DISABLED-}" != true ] && command -v curl >/dev/null 2>&1; then
     token=$(curl -sf -m 2 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' \
       http://169.254.169.254/latest/api/token 2>/dev/null) &&
-      curl -sf -m 2 -H "X-aws-ec2-metadata-token: $token" \
-        http://169.254.169.254/latest/meta-data/instance-id 2>/dev/null &&
-      return 0
+      curl -sf -m 2 -H "X-aws-ec2-metadata-token: $token" "http://169.254.169.254/latest/meta-data/$1" 2>/dev/null
+  else
+    return 1
   fi
+}
+instance_id() {
+  if [ -n "${NCAAS_INSTANCE_ID-}" ]; then printf '%s' "$NCAAS_INSTANCE_ID" && return 0; fi
+  imds instance-id && return 0
   if [ -n "${AWS_BATCH_JOB_ID-}" ]; then printf '%s' "$AWS_BATCH_JOB_ID" && return 0; fi
   uname -n
 }
 instance=$(instance_id || uname -n)
+# What ran, for reproducibility (the status file's `provenance`): the image the instance booted and
+# its type (EC2), beside what the control plane knows (the blueprint's git commit, the image it names).
+image_id=$(imds ami-id || true)
+instance_type=$(imds instance-type || true)
+# The S3 versions of the dataset and config this worker read (set once staged).
+dataset_version='' config_version=''
 job_start=$(now)
 # On Batch the job started with stage `in`, which keeps its start time in the job folder.
 if [ "$stage" = in ]; then
@@ -704,6 +722,10 @@ write_status() {
     if [ -n "$analysis_verdict" ]; then
       printf '  "analysis_status": %s,\n' "$(json_string "$analysis_verdict")"
     fi
+    printf '  "provenance": {"job": %s, "image_id": %s, "instance_type": %s, "dataset": {"key": %s, "version_id": %s}, "config": {"key": %s, "version_id": %s}},\n' \
+      "$(provenance_json)" "$(json_or_null "$image_id")" "$(json_or_null "$instance_type")" \
+      "$(json_string "$job_dataset_key")" "$(json_or_null "$dataset_version")" \
+      "$(json_string "$job_config_key")" "$(json_or_null "$config_version")"
     printf '  "std": {\n    "stdout": %s,\n    "stderr": %s\n  },\n' "$(json_tail "$stdout_file")" \
       "$(json_tail "$stderr_file")"
     if [ -n "$stage" ]; then printf '  "memory": null\n'; else printf '  "memory": %s\n' "$(memory_json)"; fi
@@ -873,6 +895,7 @@ finish() {
   if [ "$final_status" = SUCCESS ]; then power_off 0; else power_off 1; fi
 }
 
+# batch-only: begin (dropped from EC2 user data: lib/launch/compact-script.ts)
 # Stage `out`, last step: the job folder goes whatever the outcome, once everything is uploaded. If
 # an upload failed and Batch will try this stage again (NCAAS_STAGE_OUT_ATTEMPTS, the job
 # definition's retry attempts), the folder stays for that attempt; the last attempt removes it.
@@ -890,6 +913,7 @@ remove_batch_job_dir() {
   worker_log=''
   rm -rf "$work_dir" || log "ERROR: could not remove the job folder $work_dir"
 }
+# batch-only: end
 
 # fail <reason>: a step failed; report it (the reason names the step) and power off.
 fail() {
@@ -934,6 +958,7 @@ decide_outcome() {
   fi
 }
 
+# batch-only: begin (dropped from EC2 user data: lib/launch/compact-script.ts)
 # Batch stages `in` and `out` run in the staging image (Container.StagingImage): say plainly what
 # it lacks (its log is the job's CloudWatch stream) rather than fail somewhere further on.
 if [ -n "$stage" ]; then
@@ -960,6 +985,9 @@ if [ "$stage" = out ]; then
     analysis_ran=1
     analysis_started=$(now)
   fi
+  if [ -f "$work_dir/input-versions" ]; then
+    { IFS= read -r dataset_version && IFS= read -r config_version; } <"$work_dir/input-versions" || true
+  fi
   forced_status=${NCAAS_STAGE_OUT_STATUS-}
   case $forced_status in
     '' | FAILED | TIMED_OUT | CANCELLED | INTERRUPTED) ;;
@@ -985,6 +1013,7 @@ if [ "$stage" = out ]; then
     fail "${given_reason:-the analysis stage did not run}"
   fi
 fi
+# batch-only: end
 
 # ---------------------------------------------------------------------------------------------
 # 4. Say we started, before the slow staging, so the user sees the job has a worker. From here on
@@ -1063,6 +1092,15 @@ config_file=$config_dir/$config_name
 log "staging s3://$job_bucket/$job_config_key"
 aws_retry s3 cp "$s3_base$job_config_key" "$config_file" ||
   fail "staging the config s3://$job_bucket/$job_config_key failed: $last_aws_error"
+
+# The S3 versions read, for reproducibility (versioned bucket; best effort: a failure leaves them out).
+object_version() {
+  aws s3api head-object --bucket "$job_bucket" --key "$1" --query VersionId --output text 2>>"$worker_log" |
+    grep -v '^None$' || true
+}
+case $job_dataset_key in */ | rclone:*) dataset_version='' ;; *) dataset_version=$(object_version "$job_dataset_key") ;; esac
+config_version=$(object_version "$job_config_key")
+printf '%s\n%s\n' "$dataset_version" "$config_version" >"$work_dir/input-versions" 2>/dev/null || true
 
 # ---------------------------------------------------------------------------------------------
 # 6. The analysis environment: NeuroCAAS's names (as its ncap_utils/workflow.sh parseargsstd sets
@@ -1157,6 +1195,7 @@ chmod 755 "$shim_dir/shutdown" "$shim_dir/poweroff" "$shim_dir/halt" "$shim_dir/
 command_text=$job_command
 log "COMMAND as run: $command_text (in $command_dir)"
 
+# batch-only: begin (dropped from EC2 user data: lib/launch/compact-script.ts)
 # ---------------------------------------------------------------------------------------------
 # Batch stage `in` ends here: what stage `run` needs goes into the job folder (the worker script
 # itself, the environment above as quoted assignments, COMMAND as run and its four arguments), then
@@ -1206,6 +1245,7 @@ if [ "$stage" = in ]; then
   finishing=1
   exit 0
 fi
+# batch-only: end
 command_shell=$(command -v bash 2>/dev/null || command -v sh)
 
 # The analysis stops `grace` seconds before the hard deadline (at most half the remaining time) so

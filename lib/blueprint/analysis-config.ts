@@ -2,6 +2,7 @@
  * The typed, normalized form of a blueprint. The loader (./load-blueprint.ts) is the only code that
  * turns blueprint JSON into this; constructs, handlers, the local runtime and the CLI read only this.
  */
+import type { BlueprintProvenance } from './provenance';
 
 export type Runtime = 'ec2' | 'batch';
 
@@ -111,6 +112,8 @@ export interface AnalysisConfig {
   readonly remoteSources?: RemoteSourcesConfig;
   /** `LambdaConfig.COMMAND`: shell text with exactly four `{}` (bucket, dataset, result folder, config). */
   readonly command: string;
+  /** Where the blueprint came from in git (read at synth, lib/blueprint/provenance.ts). */
+  readonly provenance?: BlueprintProvenance;
   /** `LambdaConfig.WORKING_DIRECTORY`: where COMMAND runs on the worker, when that folder exists. */
   readonly workingDirectory?: string;
   /** `LambdaConfig.EXECUTION_TIMEOUT` (seconds): how long a launch may take before it counts as stuck. */

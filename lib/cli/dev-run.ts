@@ -34,7 +34,7 @@ import {
   buildUserData,
   DEADLINE_KILL_AFTER_SECONDS,
   packUserData,
-  readShippedWorkerScript,
+  readEc2WorkerScript,
   WORKER_DIR,
 } from '../launch/user-data';
 import {
@@ -555,7 +555,7 @@ export const runDevRun = async (
   options: DevRunOptions,
   output: Output,
   /** The worker script as sent. @default compacted worker/run-job.sh */
-  workerScript: string = readShippedWorkerScript(),
+  workerScript: string = readEc2WorkerScript(),
 ): Promise<number> => {
   const { config } = options;
   const now = (): Date => new Date(nowMs(target));

@@ -12,6 +12,7 @@ import type { SubmissionProblem } from '../submission/submission-problem';
 import { MAX_TEXT_FILE_BYTES } from '../submission/submission-problem';
 import { isRcloneDataset } from '../submission/remote-source';
 import { formatSize } from '../submission/text-body';
+import { describeProvenance } from '../blueprint/provenance';
 import { jobResultFolder, REFUSAL_LABEL } from '../layout';
 import type { ControlContext } from './control-context';
 import { admitJob } from './admission';
@@ -65,7 +66,7 @@ export const processSubmission = async (ctx: ControlContext, ref: SubmissionRef)
   const price = config.monitor ? await ctx.prices.hourly(instanceType) : undefined;
   const minutes = checked.durationMinutes ?? DEFAULT_DURATION_MINUTES;
   const perDataset = price ? (price.usd * minutes) / 60 : 0;
-  const notes: string[] = [];
+  const notes: string[] = [reproducibilityLine(ctx, instanceType, checked.versions ?? [])];
   if (config.monitor && !price) {
     notes.push(`no price is known for ${instanceType}: this job is not counted against the MAXCOST budget`);
   } else if (config.monitor && checked.durationMinutes === undefined) {
@@ -122,14 +123,19 @@ export const processSubmission = async (ctx: ControlContext, ref: SubmissionRef)
 const checkReferencedObjects = async (
   ctx: ControlContext,
   submission: ValidatedSubmission,
-): Promise<{ problems: SubmissionProblem[]; durationMinutes?: number }> => {
+): Promise<{ problems: SubmissionProblem[]; durationMinutes?: number; versions?: string[] }> => {
   const { objects, bucket, config } = ctx;
   const problems: SubmissionProblem[] = [];
+  // What was there when the job was accepted, by S3 version (the bucket is versioned): reproducibility.
+  const versions: string[] = [];
   const many = submission.datasetKeys.length > 1;
   await Promise.all(
     submission.datasetKeys.map(async (key, i) => {
       const field = many ? `dataname[${i}]` : 'dataname';
-      if (isRcloneDataset(key)) return;
+      if (isRcloneDataset(key)) {
+        versions[i] = `dataset ${key} (on the group's rclone remote)`;
+        return;
+      }
       if (key.endsWith('/')) {
         if (!(await objects.hasObjectsUnder(key))) {
           problems.push({
@@ -137,7 +143,13 @@ const checkReferencedObjects = async (
             message: `${field} names the folder "${key}", which is empty or does not exist in s3://${bucket}/: upload the dataset's files into it first`,
           });
         }
-      } else if (!(await objects.head(key))) {
+        versions[i] = `dataset folder ${key}`;
+        return;
+      }
+      const head = await objects.head(key);
+      if (head) {
+        versions[i] = `dataset ${key} ${versionText(head.versionId)}`;
+      } else {
         problems.push({
           field,
           message: `${field} "${key}" does not exist in s3://${bucket}/: upload the dataset first (the key is case-sensitive)`,
@@ -163,7 +175,31 @@ const checkReferencedObjects = async (
   const configBody = (await objects.read(submission.configKey)) ?? new Uint8Array();
   const jobConfig = readJobConfig(configBody, submission.configKey, config.limits);
   if (!jobConfig.ok) return { problems: sortByField([...problems, ...jobConfig.problems]) };
-  return { problems: sortByField(problems), durationMinutes: jobConfig.durationMinutes };
+  return {
+    problems: sortByField(problems),
+    durationMinutes: jobConfig.durationMinutes,
+    versions: [
+      ...versions.filter(Boolean),
+      `config ${submission.configKey} ${versionText(configHead.versionId)}`,
+    ],
+  };
+};
+
+const versionText = (versionId: string | undefined): string =>
+  versionId ? `version ${versionId}` : '(no S3 version: the bucket keeps none)';
+
+/** The reproducibility line of a job's certificate: what will run, on what, with which inputs. */
+const reproducibilityLine = (
+  ctx: ControlContext,
+  instanceType: string,
+  versions: readonly string[],
+): string => {
+  const { config } = ctx;
+  const image =
+    config.runtime === 'batch' && config.batch
+      ? `container image ${config.batch.image}`
+      : `AMI ${config.ec2?.ami ?? 'unknown'}`;
+  return `reproducibility: ${describeProvenance(config.provenance)}; worker ${image}, instance type ${instanceType}; ${versions.join(', ')}`;
 };
 
 /** File order: the datanames by index, then the config. */

@@ -4,6 +4,7 @@
  * shell and `base64` to read it, and no value can be interpreted by a shell on the way.
  */
 import { prepareCommand } from '../blueprint/command-template';
+import type { BlueprintProvenance } from '../blueprint/provenance';
 import { jobResultFolder } from '../layout';
 
 export interface WorkerJob {
@@ -28,6 +29,11 @@ export interface WorkerJob {
   readonly command: string;
   /** `WORKING_DIRECTORY`: where COMMAND runs, when the worker has it (else its scratch run dir). */
   readonly workingDirectory?: string;
+  /**
+   * What ran, for the status file (JSON text): the blueprint's file and git commit, and the worker
+   * image the blueprint names. The worker adds what only it knows (the AMI id, the input versions).
+   */
+  readonly provenance?: string;
   /** Datasets in the job: with more than one, each one's results go to `process_results/{label}/`. @default 1 */
   readonly datasetCount?: number;
   /** Hard deadline, seconds since the epoch. */
@@ -51,6 +57,10 @@ export interface WorkerJobParts {
     readonly region: string;
     readonly command: string;
     readonly workingDirectory?: string;
+    readonly provenance?: BlueprintProvenance;
+    readonly runtime?: 'ec2' | 'batch';
+    readonly ec2?: { readonly ami: string };
+    readonly batch?: { readonly image: string };
   };
   readonly bucket: string;
   readonly dataset: {
@@ -89,6 +99,7 @@ export const buildWorkerJob = (parts: WorkerJobParts): WorkerJob => {
     resultFolder: jobResultFolder(parts.dataset.group, parts.config.name, parts.dataset.jobId),
     command: command.text,
     ...(parts.config.workingDirectory ? { workingDirectory: parts.config.workingDirectory } : {}),
+    provenance: JSON.stringify(provenanceOf(parts.config)),
     datasetCount: parts.datasetCount,
     deadlineEpochSeconds: Math.floor(parts.deadline.getTime() / 1000),
     ...(parts.durationEstimateMinutes !== undefined
@@ -97,6 +108,14 @@ export const buildWorkerJob = (parts: WorkerJobParts): WorkerJob => {
     launcher: parts.launcher,
   };
 };
+
+/** The status file's `provenance` (snake_case, as the rest of the status file). */
+const provenanceOf = (config: WorkerJobParts['config']): Record<string, unknown> => ({
+  blueprint: config.provenance?.file ?? null,
+  blueprint_commit: config.provenance?.commit ?? null,
+  blueprint_uncommitted_edits: config.provenance?.uncommittedEdits ?? null,
+  image: config.runtime === 'batch' && config.batch ? config.batch.image : (config.ec2?.ami ?? null),
+});
 
 const FIELD_NAMES: readonly (keyof WorkerJob)[] = [
   'analysis',
@@ -111,6 +130,7 @@ const FIELD_NAMES: readonly (keyof WorkerJob)[] = [
   'resultFolder',
   'command',
   'workingDirectory',
+  'provenance',
   'datasetCount',
   'deadlineEpochSeconds',
   'durationEstimateMinutes',

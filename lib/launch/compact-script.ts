@@ -1,12 +1,15 @@
 /**
  * The worker script without its comment lines, blank lines and indentation, for EC2 user data
- * (16 KB limit, compressed). Only whole-line comments go: here-document bodies (the shims' own `#!/bin/sh`) and
- * multi-line single-quoted strings (the awk programs) are kept as they are.
+ * (16 KB limit, compressed). Only whole-line comments go: here-document bodies (the shims' own
+ * `#!/bin/sh`) and multi-line single-quoted strings (the awk programs) are kept as they are. With
+ * `dropBatchOnly`, the blocks between `# batch-only: begin` and `# batch-only: end` lines go too: an
+ * EC2 worker never runs a Batch stage.
  */
 const HEREDOC = /<<-?\s*(['"]?)([A-Za-z_][A-Za-z0-9_]*)\1/;
+const BATCH_ONLY = /^# batch-only: begin[^\n]*\n[\s\S]*?^# batch-only: end\n/gm;
 
-export const compactShellScript = (script: string): string => {
-  const lines = script.split('\n');
+export const compactShellScript = (script: string, options: { dropBatchOnly?: boolean } = {}): string => {
+  const lines = (options.dropBatchOnly ? script.replace(BATCH_ONLY, '') : script).split('\n');
   const kept: string[] = [];
   let heredocEnd: string | undefined;
   let inSingleQuotes = false;

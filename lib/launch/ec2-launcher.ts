@@ -21,7 +21,7 @@ import {
 import { WORKER_TAGS } from './worker-tags';
 import { launchClientToken } from './client-token';
 import type { LaunchOutcome, LaunchRequest, Launcher } from './launcher';
-import { buildUserData, packUserData, readShippedWorkerScript, USER_DATA_LIMIT_BYTES } from './user-data';
+import { buildUserData, packUserData, readEc2WorkerScript, USER_DATA_LIMIT_BYTES } from './user-data';
 
 export interface Ec2LauncherProps {
   readonly ec2: EC2Client;
@@ -370,7 +370,7 @@ const failed = (reason: string): LaunchOutcome => ({ kind: 'failed', reason });
 const retry = (reason: string): LaunchOutcome => ({ kind: 'retry', reason });
 
 const defaultUserData = (request: LaunchRequest): string =>
-  buildUserData({ workerScript: readShippedWorkerScript(), job: request.job });
+  buildUserData({ workerScript: readEc2WorkerScript(), job: request.job });
 
 const amiUnavailable = (ami: string, region: string, detail: string): string =>
   `the blueprint's AMI ${ami} is not available in this account in ${region} (${detail}). A NeuroCAAS AMI usually belongs to the NeuroCAAS account: the analysis developer must build the image in this account and region (or have it shared with this account), put its id in the blueprint's LambdaConfig.AMI and redeploy`;

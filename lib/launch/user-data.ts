@@ -135,13 +135,18 @@ export const readWorkerScript = (): string => {
 };
 
 let shippedWorkerScript: string | undefined;
+let ec2WorkerScript: string | undefined;
 
 /**
- * The worker script as every launcher ships it (EC2 user data, Batch, dev runs): without comment and
- * blank lines (./compact-script.ts), a third of its compressed size. Read and compacted once.
+ * The worker script as the Batch launcher ships it: without comment and blank lines
+ * (./compact-script.ts), a third of its compressed size. Read and compacted once.
  */
 export const readShippedWorkerScript = (): string =>
   (shippedWorkerScript ??= compactShellScript(readWorkerScript()));
+
+/** The worker script for EC2 user data and dev runs: compacted, without the Batch stages. */
+export const readEc2WorkerScript = (): string =>
+  (ec2WorkerScript ??= compactShellScript(readWorkerScript(), { dropBatchOnly: true }));
 
 /** No line of the text would end its here-document early, and sh can carry every byte of it. */
 const assertHereDocument = (text: string, delimiter: string, what: string): void => {

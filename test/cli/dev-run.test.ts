@@ -41,8 +41,7 @@ import { readJob } from '../../lib/cli/job-status';
 import { targetFromClient, type S3Target } from '../../lib/cli/s3-target';
 import { loadBlueprint } from '../../lib/cli/validate-command';
 import { buildWorkerJob, type WorkerJob } from '../../lib/job/worker-job';
-import { compactShellScript } from '../../lib/launch/compact-script';
-import { readWorkerScript } from '../../lib/launch/user-data';
+import { readEc2WorkerScript } from '../../lib/launch/user-data';
 import { finalReportKey, jobResultFolder, statusKey } from '../../lib/layout';
 import { startS3Emulator, type S3Emulator } from '../support/s3-emulator';
 import { captureOutput as capture } from '../support/captured-output';
@@ -52,7 +51,7 @@ const LOCAL_BIN = path.join(ROOT, 'local', 'bin');
 const BUCKET = 'cli-dev-run';
 const INSTANCE = 'i-0123456789abcdef0';
 const mock = loadBlueprint('mock');
-const WORKER_SCRIPT = compactShellScript(readWorkerScript());
+const WORKER_SCRIPT = readEc2WorkerScript();
 const ec2Mock = mockClient(EC2Client);
 const ssmMock = mockClient(SSMClient);
 

@@ -118,6 +118,10 @@ test('success: watch exits 0; results hold the output, the config and end.txt; t
     'job finished: 1 SUCCESS',
   ];
   expect(inOrder(certificate, steps)).toBe(true);
+  // The blueprint's git commit (NeuroCAAS's certificate names the deployed one), image, instance type.
+  expect(certificate.join('\n')).toMatch(
+    /reproducibility: blueprint test\/fixtures\/e2e\/e2e\.json at git commit [0-9a-f]{40} \((no|WITH) uncommitted edits\); worker AMI resolve:ssm:\S+, instance type t3\.micro; dataset labA\/inputs\/recording\.txt \(no S3 version: the bucket keeps none\), config labA\/configs\/\S+ \(no S3 version: the bucket keeps none\)/,
+  );
   // The launch and the "running" event race each other; both lie between the request and the result.
   for (const step of [/: worker local:\d+:\d+ launched/, /: worker local:\d+:\d+ is running/]) {
     const index = certificate.findIndex((l) => step.test(l));

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
-import { startE2eRuntime, type E2eRuntime } from '../support/local-e2e';
+import { startE2eRuntime, waitFor, type E2eRuntime } from '../support/local-e2e';
 
 jest.setTimeout(150_000);
 
@@ -84,8 +84,12 @@ const status = async (job: string, label: string): Promise<Record<string, unknow
     string,
     unknown
   >;
-const finished = async (job: string): Promise<number> =>
-  (await e2e.cli.watch(job, { group: 'lab' }).done).code;
+/** Follows the job as a user would; its exit code once the job has ended (end.txt written). */
+const finished = async (job: string): Promise<number> => {
+  const { code } = await e2e.cli.watch(job, { group: 'lab' }).done;
+  await waitFor(`end.txt of ${job}`, async () => (await e2e.cli.statusJson(job, { group: 'lab' })).ended);
+  return code;
+};
 const keys = async (prefix: string): Promise<string[]> => {
   const out = await e2e.s3().send(new ListObjectsV2Command({ Bucket: e2e.runtime.bucket, Prefix: prefix }));
   return (out.Contents ?? []).map((o) => o.Key ?? '');
@@ -151,6 +155,23 @@ test('success: results in the job folder (not under the group twice), SUCCESS, N
   expect(lines.filter((l) => l === DIVIDER)).toHaveLength(2);
   expect(lines[2]).toMatch(/^DATANAME: lab\/inputs\/recording\.txt \| STATUS: SUCCESS \| TIME: /);
   expect(await neurocaasAccepts(jobs.success, 'lab/inputs/recording.txt')).toEqual({ code: 0, stderr: '' });
+
+  // Reproducibility: what ran, on what, with which inputs (the emulator keeps no S3 versions).
+  expect(certificate).toContain(
+    'reproducibility: blueprint neurocaas-fixture.json, not committed in git; worker AMI ami-0123456789abcdef0, instance type t3.micro; dataset lab/inputs/recording.txt (no S3 version: the bucket keeps none), config lab/configs/config.json (no S3 version: the bucket keeps none)',
+  );
+  expect(s.provenance).toEqual({
+    job: {
+      blueprint: 'neurocaas-fixture.json',
+      blueprint_commit: null,
+      blueprint_uncommitted_edits: true,
+      image: 'ami-0123456789abcdef0',
+    },
+    image_id: null,
+    instance_type: null,
+    dataset: { key: 'lab/inputs/recording.txt', version_id: null },
+    config: { key: 'lab/configs/config.json', version_id: null },
+  });
 });
 
 test("the analysis fails but COMMAND exits 0 (cleanup): FAILED, with the analysis's own reason", async () => {

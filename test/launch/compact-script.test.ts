@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -44,4 +44,17 @@ test('the awk programs still work once compacted (indentation stripped)', () => 
     );
   expect(run('get', 'status')).toBe('FAILED\n');
   expect(run('get', 'reason')).toBe('bash "$5"; x\n');
+});
+
+test('the EC2 flavour drops the Batch stages and refuses --stage; the Batch flavour keeps them', () => {
+  const ec2 = compactShellScript(original, { dropBatchOnly: true });
+  expect(ec2.length).toBeLessThan(compact.length * 0.85);
+  expect(ec2).not.toContain('run_stage');
+  expect(compact).toContain('run_stage');
+  const ec2File = path.join(dir, 'run-job-ec2.sh');
+  fs.writeFileSync(ec2File, ec2);
+  execFileSync('sh', ['-n', ec2File]);
+  const usage = spawnSync('sh', [ec2File, '--stage', 'run', dir], { encoding: 'utf8' });
+  expect(usage.status).toBe(2);
+  expect(usage.stderr).toContain('usage:');
 });
