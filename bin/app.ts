@@ -8,12 +8,20 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import * as path from 'node:path';
 import { AnalysisStack } from '../lib/analysis-stack';
 import { FEATURE_FLAGS } from '../lib/feature-flags';
-import { BlueprintError, loadBlueprintFile, resolveBlueprintPath } from '../lib/blueprint/load-blueprint';
+import {
+  BlueprintError,
+  blueprintNotice,
+  DEFAULT_BLUEPRINT,
+  loadBlueprintFile,
+  resolveBlueprintPath,
+} from '../lib/blueprint/load-blueprint';
 import { blueprintProvenance } from '../lib/blueprint/provenance';
 
 const app = new App({ context: FEATURE_FLAGS });
-const requested = (app.node.tryGetContext('blueprint') as string | undefined) ?? 'mock';
-const file = resolveBlueprintPath(requested, path.join(__dirname, '..', 'blueprints'));
+const requested = app.node.tryGetContext('blueprint') as string | undefined;
+const file = resolveBlueprintPath(requested ?? DEFAULT_BLUEPRINT, path.join(__dirname, '..', 'blueprints'));
+// Which file this synth or deploy uses, before anything can fail (stderr: stdout is cdk's).
+console.error(blueprintNotice(requested, file));
 
 try {
   // The blueprint's git commit goes with the config: every job's certificate names it.

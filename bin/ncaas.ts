@@ -14,9 +14,9 @@ import { runCancel } from '../lib/cli/cancel-command';
 import type { DevTarget } from '../lib/cli/dev-instance';
 import { CliError, EXIT } from '../lib/cli/errors';
 import { runJobs } from '../lib/cli/jobs-table';
-import { parsePort, parseSecretFlags, runLocal } from '../lib/cli/local-command';
+import { parsePort, parseSecretFlags, runLocal, runLocalStop } from '../lib/cli/local-command';
 import { runLogs } from '../lib/cli/logs-command';
-import { createOutput } from '../lib/cli/output';
+import { createOutput, guardClosedPipes } from '../lib/cli/output';
 import { runResults } from '../lib/cli/results-command';
 import { groupOption, requireGroup, type TargetOptions } from '../lib/cli/s3-target';
 import { CliSession } from '../lib/cli/session';
@@ -63,7 +63,12 @@ type DevModules = ReturnType<typeof loadDev>;
 // lab member reading a job's status: keep the CLI's output to what it says itself.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
+/** Commands that change something: a reader that closes the pipe does not cut them short. */
+const FINISH_WHEN_PIPE_CLOSES: ReadonlySet<string> = new Set(['submit', 'cancel', 'local', 'dev']);
+
 export const main = async (argv: readonly string[]): Promise<number> => {
+  // `ncaas status <job> | head -1`: no stack trace when the reader goes (lib/cli/output.ts).
+  const pipes = guardClosedPipes({ stdout: process.stdout, stderr: process.stderr });
   const output = createOutput({ stdout: process.stdout, stderr: process.stderr });
   const session = new CliSession(output);
   const env = session.env;
@@ -105,7 +110,12 @@ export const main = async (argv: readonly string[]): Promise<number> => {
       writeErr: (text) => process.stderr.write(text),
       outputError: (text, write) => write(`ncaas: ${text.replace(/^error: /, '')}`),
     })
-    .addHelpText('after', ENVIRONMENT_HELP);
+    .addHelpText('after', ENVIRONMENT_HELP)
+    .hook('preAction', (_program, action) => {
+      let command = action;
+      while (command.parent && command.parent !== program) command = command.parent;
+      if (FINISH_WHEN_PIPE_CLOSES.has(command.name())) pipes.setMode('finish');
+    });
 
   program
     .command('validate')
@@ -294,7 +304,7 @@ export const main = async (argv: readonly string[]): Promise<number> => {
     act(() => runCancel(session.s3(target(flags)), jobOptions(job, flags), output)),
   );
 
-  program
+  const local = program
     .command('local')
     .description('run the analysis on this machine (emulated S3 and DynamoDB) until Ctrl-C')
     .option('--blueprint <name|path>', 'the blueprint (default: $NCAAS_BLUEPRINT or mock)')
@@ -327,6 +337,14 @@ export const main = async (argv: readonly string[]): Promise<number> => {
           startLocalRuntime,
         );
       });
+    });
+  local
+    .command('stop')
+    .description('stop the `ncaas local` running on a folder: SIGTERM, then waits for it to exit')
+    .option('--dir <dir>', 'its folder (default: .ncaas-local)')
+    .action(async (flags: { dir?: string }) => {
+      const dir = flags.dir ?? (local.opts() as { dir?: string }).dir;
+      exitCode = await session.run(() => runLocalStop(dir !== undefined ? { dir } : {}, output));
     });
 
   // ---- ncaas dev: the analysis developer's instance ----

@@ -18,7 +18,10 @@ const { ctx, ec2, sqs, batch } = awsControlContext(env, log);
 
 export const handler = async (): Promise<void> => {
   await runWatchdog(ctx, {
-    listWorkers: ctx.config.runtime === 'ec2' ? () => listWorkerInstances(ec2, ctx.config.name) : undefined,
+    listWorkers:
+      ctx.config.runtime === 'ec2'
+        ? () => listWorkerInstances(ec2, ctx.config.name, env.NCAAS_LAUNCH_TEMPLATE_ID ?? '')
+        : undefined,
     deadLetters: deadLetterSource(sqs, env.NCAAS_LAUNCH_DEAD_LETTER_URL, log),
     devInstances: devInstanceSource(ec2, ctx.config.name),
     ...(batch ? { batch } : {}),

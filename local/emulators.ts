@@ -4,13 +4,14 @@
  */
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import type { EventEmitter } from 'node:events';
+import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import * as path from 'node:path';
 import S3rver from 's3rver';
 import { createJobTableInput } from '../lib/job/job-table-schema';
+import { guardS3rver } from './s3-emulator-guard';
 
 // dynalite ships no types; this is the part used here.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -25,7 +26,10 @@ export interface Emulators {
   readonly dynamoDbEndpoint: string;
   readonly s3: S3Client;
   readonly dynamoDb: DynamoDBClient;
-  /** s3rver's notifications: an 'event' (S3-event-shaped, keys not encoded) per put, copy and delete. */
+  /**
+   * s3rver's notifications: an 'event' (S3-event-shaped, keys not encoded) per put, copy and delete.
+   * A listener that throws fails neither the request nor the process (see `onListenerError`).
+   */
   readonly events: EventEmitter;
   stop(): Promise<void>;
 }
@@ -35,6 +39,8 @@ export const startEmulators = async (options: {
   bucket: string;
   table: string;
   s3Port?: number;
+  /** Told when an 'event' listener throws. @default a line on stderr */
+  onListenerError?: (error: unknown) => void;
 }): Promise<Emulators> => {
   const s3Dir = path.join(options.dir, 's3');
   const dynamoDir = path.join(options.dir, 'dynamodb');
@@ -48,7 +54,24 @@ export const startEmulators = async (options: {
     directory: s3Dir,
     configureBuckets: [{ name: options.bucket, configs: [] }],
   });
+  // Any key a client sends is stored inside s3Dir or refused with an S3 error (local/s3-emulator-guard.ts).
+  guardS3rver(s3rver);
   completeDelimiterListings((s3rver as unknown as { store: ListingStore }).store);
+  // s3rver emits inside the request that stored the object: a throwing listener would fail it.
+  const events = new EventEmitter();
+  const onListenerError =
+    options.onListenerError ??
+    ((error: unknown) =>
+      process.stderr.write(
+        `ncaas local: an S3 event handler failed: ${error instanceof Error ? error.message : String(error)}\n`,
+      ));
+  (s3rver as unknown as EventEmitter).on('event', (event: unknown) => {
+    try {
+      events.emit('event', event);
+    } catch (error) {
+      onListenerError(error);
+    }
+  });
   const { port: s3Port } = await s3rver.run();
   const s3Endpoint = `http://127.0.0.1:${s3Port}`;
 
@@ -80,8 +103,7 @@ export const startEmulators = async (options: {
     dynamoDbEndpoint,
     s3,
     dynamoDb,
-    // s3rver is an EventEmitter; its type declarations leave that out.
-    events: s3rver as unknown as EventEmitter,
+    events,
     stop: async () => {
       s3.destroy();
       dynamoDb.destroy();

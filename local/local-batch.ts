@@ -383,6 +383,7 @@ export class LocalBatch extends EventEmitter implements BatchApi {
       dependsOn: [...(job.submission.dependsOn ?? [])],
       ...(job.statusReason !== undefined ? { statusReason: job.statusReason } : {}),
       ...(job.startedAt !== undefined ? { startedAt: job.startedAt } : {}),
+      ...(job.stoppedAt !== undefined ? { stoppedAt: job.stoppedAt } : {}),
       ...(job.exitCode !== undefined ? { exitCode: job.exitCode } : {}),
       ...(job.startedAt !== undefined ? { logStreamName: localLogStreamName(job.logFile) } : {}),
     };

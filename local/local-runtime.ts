@@ -38,6 +38,7 @@ import { NO_PRICES, priceFileBook, type PriceBook } from '../lib/pricing/price-b
 import { EMULATOR_CREDENTIALS, EMULATOR_REGION, startEmulators } from './emulators';
 import { LocalLauncher, REPOSITORY_ROOT } from './local-launcher';
 import { LocalBatchLauncher } from './local-batch-launcher';
+import { claimLocalDir, DEFAULT_LOCAL_DIR } from './local-dir';
 import { LocalNotifier } from './local-notifier';
 import type { LocalRuntime, LocalRuntimeOptions } from './local-runtime-api';
 
@@ -64,11 +65,33 @@ export const routeObject = (
 /** Shell-safe single quoting for env.sh. */
 const shellQuote = (value: string): string => `'${value.replace(/'/g, `'\\''`)}'`;
 
+/**
+ * Starts the runtime on its folder, which it holds until it stops: a pid file there refuses a second
+ * runtime on the same folder while this process lives, and tells `ncaas local stop` whom to stop.
+ */
 export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<LocalRuntime> => {
+  const dir = path.resolve(options.dir ?? DEFAULT_LOCAL_DIR);
+  const release = claimLocalDir(dir);
+  try {
+    const runtime = await startRuntimeIn(dir, options);
+    const stop = async (): Promise<void> => {
+      try {
+        await runtime.stop();
+      } finally {
+        release();
+      }
+    };
+    return { ...runtime, stop };
+  } catch (error) {
+    release();
+    throw error;
+  }
+};
+
+const startRuntimeIn = async (dir: string, options: LocalRuntimeOptions): Promise<LocalRuntime> => {
   const blueprintFile = resolveBlueprintPath(options.blueprint, path.join(REPOSITORY_ROOT, 'blueprints'));
   // As at synth (bin/app.ts): every job's certificate names the blueprint's git commit.
   const config = { ...loadBlueprintFile(blueprintFile), provenance: blueprintProvenance(blueprintFile) };
-  const dir = path.resolve(options.dir ?? '.ncaas-local');
   const print = options.print ?? ((line: string) => console.log(line));
   const bucket = `${config.name}-local`;
   const table = `${config.name}-jobs`;
@@ -93,6 +116,8 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions): Promise<L
     NCAAS_BUCKET: bucket,
     NCAAS_TABLE: table,
     NCAAS_ANALYSIS: config.name,
+    // So `ncaas submit --dry-run`, CSV dry runs and the group and cap checks need no --blueprint.
+    NCAAS_BLUEPRINT: path.resolve(blueprintFile),
   };
   // For the processes that reach AWS (an EC2-style worker, Batch's staging stages), never for an analysis.
   const workerEnv: Record<string, string> = {

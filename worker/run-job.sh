@@ -330,7 +330,12 @@ monitor_pid=''
 created_work_dir=''
 final_status=''
 uploads_failed=0
-launcher=${NCAAS_LAUNCHER:-local} # the job's launcher field replaces it; set by user data for failures before that
+# Where this worker runs, from the machine's own start-up (EC2 user data and the Batch job definition
+# export NCAAS_LAUNCHER; the local runtime runs it without): it alone decides the deadline and the
+# power-off, so no job data, however malformed, can keep an instance running. The job's launcher
+# field is only reported in the status.
+machine=${NCAAS_LAUNCHER:-local}
+launcher=$machine
 real_shutdown=$(command -v shutdown 2>/dev/null || true)
 for candidate in /sbin/shutdown /usr/sbin/shutdown; do
   if [ -z "$real_shutdown" ] && [ -x "$candidate" ]; then real_shutdown=$candidate; fi
@@ -351,7 +356,7 @@ arm_deadline() {
     if [ -z "$NCAAS_ARM_DEADLINE_COMMAND" ]; then return 0; fi
     sh -c "$NCAAS_ARM_DEADLINE_COMMAND" ncaas-arm-deadline "$minutes" "$1" ||
       log "WARNING: arming the deadline failed (NCAAS_ARM_DEADLINE_COMMAND)"
-  elif [ "$launcher" = ec2 ]; then
+  elif [ "$machine" = ec2 ]; then
     if [ -n "$real_shutdown" ]; then
       "$real_shutdown" -h "+$minutes" >/dev/null 2>&1 || log "WARNING: shutdown -h +$minutes failed"
     else
@@ -368,7 +373,7 @@ power_off() {
       sh -c "$NCAAS_POWEROFF_COMMAND" ncaas-poweroff "${final_status:-FAILED}" ||
         log "WARNING: NCAAS_POWEROFF_COMMAND failed"
     fi
-  elif [ "$launcher" = ec2 ]; then
+  elif [ "$machine" = ec2 ]; then
     log "powering off"
     if [ -n "$real_shutdown" ]; then "$real_shutdown" -h now || log "WARNING: shutdown -h now failed"; fi
   fi
@@ -429,7 +434,7 @@ trap 'on_signal HUP' HUP
 job_analysis='' job_region='' job_bucket='' job_group='' job_id='' job_dataset_index=''
 job_dataset_key='' job_dataset_label='' job_config_key='' job_result_folder='' job_command=''
 job_deadline='' job_duration_estimate='' job_efs_file_system='' job_efs_access_point=''
-job_working_directory='' job_dataset_count=1 job_provenance=''
+job_working_directory='' job_dataset_count=1 job_provenance='' job_report_token=''
 cr=$(printf '\r')
 
 read_job() {
@@ -466,6 +471,7 @@ read_job() {
       NCAAS_JOB_WORKING_DIRECTORY) job_working_directory=$value ;;
       NCAAS_JOB_DATASET_COUNT) job_dataset_count=$value ;;
       NCAAS_JOB_PROVENANCE) job_provenance=$value ;;
+      NCAAS_JOB_REPORT_TOKEN) job_report_token=$value ;;
       *) log "ignoring unknown job field $name" ;;
     esac
   done
@@ -500,6 +506,7 @@ require "$job_id" jobId
 require "$job_group" group
 case $job_dataset_label in */*) die_unreported "the dataset label contains a slash" ;; esac
 case $job_dataset_count in '' | *[!0-9]*) job_dataset_count=1 ;; esac
+case $job_report_token in *[!0-9a-f]*) die_unreported "the job's report token is not hexadecimal" ;; esac
 case $job_result_folder in
   "$job_group/results/"?*) ;;
   *) die_unreported "the job's result folder is not under its group's results/" ;;
@@ -573,6 +580,8 @@ status_file=$work_dir/upload/status/$status_name
 # itself (NeuroCAAS's errorlog_* tools do): see publish_status.
 uploaded_status=$work_dir/status.uploaded.json
 analysis_status=$work_dir/status.analysis.json
+# Each upload of the status file by the analysis with `aws s3 cp`, as the worker's aws shim keeps it.
+status_record=$work_dir/status.analysis-upload.json
 remote_status=$work_dir/status.remote.json
 s3_base="s3://$job_bucket/"
 
@@ -586,7 +595,8 @@ if [ -z "${HOME-}" ]; then HOME=/root && export HOME; fi
 
 # imds <path>: an EC2 instance metadata value (IMDSv2), or nothing off EC2.
 imds() {
-  if [ "$launcher" = ec2 ] && [ "${AWS_EC2_METADATA_DISABLED-}" != true ] && command -v curl >/dev/null 2>&1; then
+  if { [ "$machine" = ec2 ] || [ "$launcher" = ec2 ]; } && [ "${AWS_EC2_METADATA_DISABLED-}" != true ] &&
+    command -v curl >/dev/null 2>&1; then
     token=$(curl -sf -m 2 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' \
       http://169.254.169.254/latest/api/token 2>/dev/null) &&
       curl -sf -m 2 -H "X-aws-ec2-metadata-token: $token" "http://169.254.169.254/latest/meta-data/$1" 2>/dev/null
@@ -734,10 +744,13 @@ write_status() {
 }
 
 # write_final_report <file>: the final report the control plane reads, the status above with its
-# `reason` as one string (always line 3, written on one line by write_status).
+# `reason` as one string (always line 3, written on one line by write_status), and the secret of this
+# launch (the job's report token, hex): the control plane applies only a report that carries it.
 write_final_report() {
-  LC_ALL=C awk 'NR == 3 && /^  "reason": \[/ { sub(/^  "reason": \[/, "  \"reason\": "); sub(/\],$/, ",") } { print }' \
-    "$status_file" >"$1"
+  LC_ALL=C awk -v token="$job_report_token" '
+    NR == 2 && token != "" { print "  \"report_token\": \"" token "\"," }
+    NR == 3 && /^  "reason": \[/ { sub(/^  "reason": \[/, "  \"reason\": "); sub(/\],$/, ",") }
+    { print }' "$status_file" >"$1"
 }
 
 # The status object is shared with the analysis: NeuroCAAS's tools (errorlog_init, _background,
@@ -760,7 +773,10 @@ fetch_remote_status() {
 # publish_status [final]: uploads $status_file (merged, see above).
 publish_status() {
   body=$status_file
-  if [ -n "$analysis_started" ] && fetch_remote_status && ! cmp -s "$remote_status" "$uploaded_status"; then
+  if [ -s "$status_record" ]; then
+    # The analysis uploaded it itself: its own copy, whatever the object holds now.
+    cp "$status_record" "$analysis_status" 2>/dev/null || true
+  elif [ -n "$analysis_started" ] && fetch_remote_status && ! cmp -s "$remote_status" "$uploaded_status"; then
     cp "$remote_status" "$analysis_status" 2>/dev/null || true
   fi
   if [ -s "$analysis_status" ]; then
@@ -786,15 +802,20 @@ read_analysis_verdict() {
   fetched=0
   fetch_remote_status || fetched=$?
   remote_fresh=1 # publish_status uses this read (or its failure) rather than reading again
-  if [ "$fetched" != 0 ]; then return 0; fi
-  written=$(LC_ALL=C awk -v mode=get -v key=status -v file="$remote_status" "$JSON_MEMBERS_AWK" 2>/dev/null) || return 0
+  # What the analysis uploaded with `aws s3 cp` (recorded by the aws shim) is its word, even if a
+  # live upload of the worker's overwrote the object meanwhile; else what the object holds.
+  said=$remote_status
+  if [ -s "$status_record" ]; then said=$status_record; elif [ "$fetched" != 0 ]; then return 0; fi
+  written=$(LC_ALL=C awk -v mode=get -v key=status -v file="$said" "$JSON_MEMBERS_AWK" 2>/dev/null) || return 0
   case $(printf '%s' "$written" | tr '[:lower:]' '[:upper:]') in
     SUCCESS) analysis_verdict=SUCCESS ;;
     FAILED | SIGKILL/OOM) analysis_verdict=FAILED ;;
     *) return 0 ;;
   esac
-  if ! cmp -s "$remote_status" "$uploaded_status"; then cp "$remote_status" "$analysis_status" 2>/dev/null || true; fi
-  analysis_reason=$(LC_ALL=C awk -v mode=get -v key=reason -v file="$remote_status" "$JSON_MEMBERS_AWK" 2>/dev/null |
+  if [ "$said" = "$status_record" ] || ! cmp -s "$remote_status" "$uploaded_status"; then
+    cp "$said" "$analysis_status" 2>/dev/null || true
+  fi
+  analysis_reason=$(LC_ALL=C awk -v mode=get -v key=reason -v file="$said" "$JSON_MEMBERS_AWK" 2>/dev/null |
     tr -d '\000' | cut -c 1-300) || analysis_reason=''
   log "the analysis reported $analysis_verdict in its status file${analysis_reason:+ (reason: $analysis_reason)}"
 }
@@ -852,7 +873,13 @@ finish() {
     fi
     if [ -d "$output_dir" ]; then
       log "uploading results to $output_prefix"
-      if ! aws_retry s3 sync "$output_dir" "$s3_base$output_prefix"; then
+      # process_results/end.txt is the control plane's (the job's end): workers may not write it.
+      exclude_end=''
+      if [ "$output_prefix" = "$process_prefix" ] && [ -e "$output_dir/end.txt" ]; then
+        log "WARNING: the analysis wrote end.txt in NCAAS_OUTPUT_DIR: not uploaded (process_results/end.txt marks the job's end)"
+        exclude_end=end.txt
+      fi
+      if ! aws_retry s3 sync "$output_dir" "$s3_base$output_prefix" ${exclude_end:+--exclude "$exclude_end"}; then
         uploads_failed=1
         log "ERROR: uploading the results failed: $last_aws_error"
         if [ "$final_status" = SUCCESS ]; then
@@ -1132,6 +1159,10 @@ NCAAS_JOB_ID=$job_id
 NCAAS_DEADLINE=$job_deadline
 NCAAS_RESULT_FOLDER=$job_result_folder
 NCAAS_SHUTDOWN_REQUEST_FILE=$shutdown_requests
+# The analysis's own uploads of its status file, as the worker's `aws` shim records them.
+NCAAS_STATUS_URL=$s3_base$logs_prefix$status_name
+NCAAS_STATUS_RECORD=$status_record
+export NCAAS_STATUS_URL NCAAS_STATUS_RECORD
 export NCAAS_INPUT_DIR NCAAS_INPUT_PATH NCAAS_CONFIG_FILE NCAAS_OUTPUT_DIR NCAAS_JOB_ID NCAAS_DEADLINE \
   NCAAS_RESULT_FOLDER NCAAS_SHUTDOWN_REQUEST_FILE
 # COMMAND's four placeholders, as the prepared COMMAND references them (${NCAAS_ARG_DATASET}, ...).
@@ -1189,8 +1220,44 @@ done
 echo "sudo: not found" >&2
 exit 127
 SHIM
+cat >"$shim_dir/aws" <<'SHIM'
+#!/bin/sh
+# Installed by the ncaas worker: the real AWS CLI (the next `aws` on PATH), except that an upload of
+# this dataset's status file (NeuroCAAS's errorlog_* run `aws s3 cp <file> s3://.../logs/DATASET_NAME:
+# ..._STATUS.txt`) is also kept for the worker (NCAAS_STATUS_RECORD): what the analysis says of itself
+# reaches the worker whatever happens to the object in S3 meanwhile.
+if [ "${1-}" = s3 ] && [ "${2-}" = cp ] && [ -n "${NCAAS_STATUS_URL-}" ] && [ -n "${NCAAS_STATUS_RECORD-}" ]; then
+  src='' dst='' n=0
+  for arg in "$@"; do
+    n=$((n + 1))
+    if [ "$n" -le 2 ]; then continue; fi
+    case $arg in -*) continue ;; esac
+    if [ -z "$src" ]; then src=$arg; elif [ -z "$dst" ]; then dst=$arg; else src=''; break; fi
+  done
+  if [ "$dst" = "$NCAAS_STATUS_URL" ] && [ -f "$src" ]; then
+    cp "$src" "$NCAAS_STATUS_RECORD.part" 2>/dev/null && mv "$NCAAS_STATUS_RECORD.part" "$NCAAS_STATUS_RECORD" 2>/dev/null
+  fi
+fi
+# The real CLI runs with this folder off PATH: a wrapper of its own that looks for the next `aws`
+# (the local runtime's) must not find this one again.
+self_dir=$(cd "$(dirname "$0")" && pwd)
+set -f
+IFS=:
+rest=''
+for dir in $PATH; do
+  [ "$dir" = "$self_dir" ] && continue
+  rest=${rest:+$rest:}$dir
+done
+PATH=$rest
+export PATH
+for dir in $PATH; do
+  if [ -x "$dir/aws" ]; then unset IFS; exec "$dir/aws" "$@"; fi
+done
+echo "aws: not found" >&2
+exit 127
+SHIM
 for alias in poweroff halt reboot; do cp "$shim_dir/shutdown" "$shim_dir/$alias"; done
-chmod 755 "$shim_dir/shutdown" "$shim_dir/poweroff" "$shim_dir/halt" "$shim_dir/reboot" "$shim_dir/sudo"
+chmod 755 "$shim_dir/shutdown" "$shim_dir/poweroff" "$shim_dir/halt" "$shim_dir/reboot" "$shim_dir/sudo" "$shim_dir/aws"
 
 command_text=$job_command
 log "COMMAND as run: $command_text (in $command_dir)"
@@ -1228,10 +1295,13 @@ if [ "$stage" = in ]; then
     env_line NCAAS_ARG_DATASET "$NCAAS_ARG_DATASET"
     env_line NCAAS_ARG_RESULTDIR "$NCAAS_ARG_RESULTDIR"
     env_line NCAAS_ARG_CONFIG "$NCAAS_ARG_CONFIG"
+    env_line NCAAS_STATUS_URL "$NCAAS_STATUS_URL"
+    env_line NCAAS_STATUS_RECORD "$NCAAS_STATUS_RECORD"
     printf 'export bucketname groupdir resultdir processdir dataname inputpath inputdir configname configpath\n'
     printf 'export NCAAS_INPUT_DIR NCAAS_INPUT_PATH NCAAS_CONFIG_FILE NCAAS_OUTPUT_DIR NCAAS_JOB_ID NCAAS_DEADLINE\n'
     printf 'export NCAAS_RESULT_FOLDER NCAAS_SHUTDOWN_REQUEST_FILE NCAAS_EFS_DIR\n'
     printf 'export NCAAS_ARG_BUCKET NCAAS_ARG_DATASET NCAAS_ARG_RESULTDIR NCAAS_ARG_CONFIG\n'
+    printf 'export NCAAS_STATUS_URL NCAAS_STATUS_RECORD\n'
     env_line ncaas_command "$command_text"
     env_line ncaas_working_directory "$job_working_directory"
   } >"$work_dir/analysis.env.part" || fail "writing the analysis environment to the job folder failed"

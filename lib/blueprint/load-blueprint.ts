@@ -2,6 +2,7 @@
  * The only code that reads blueprint JSON: parses it with the schema, reports every problem at once
  * (file, JSON path, what is expected), names ignored NeuroCAAS keys, and returns the typed config.
  */
+import { nearMatches } from '../near-match';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
@@ -70,6 +71,27 @@ export const resolveBlueprintPath = (nameOrPath: string, blueprintsDir: string):
   return looksLikePath ? path.resolve(nameOrPath) : path.join(blueprintsDir, `${nameOrPath}.json`);
 };
 
+/** The blueprint `cdk synth` / `deploy` uses without `-c blueprint=`. */
+export const DEFAULT_BLUEPRINT = 'mock';
+
+/**
+ * The line the CDK app prints on stderr before it loads the blueprint, so a deploy always says which
+ * file it deployed: `ncaas: blueprint blueprints/mock.json (default; pass -c blueprint=<name|path>
+ * for another)`. `requested` is the context's `blueprint` (undefined: none given); the file is shown
+ * relative to `cwd` when it is inside it.
+ */
+export const blueprintNotice = (
+  requested: string | undefined,
+  file: string,
+  cwd: string = process.cwd(),
+): string => {
+  const relative = path.relative(cwd, file);
+  const shown = relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
+  return requested === undefined
+    ? `ncaas: blueprint ${shown} (default; pass -c blueprint=<name|path> for another)`
+    : `ncaas: blueprint ${shown} (-c blueprint=${requested})`;
+};
+
 /** Reads and parses a blueprint file; throws BlueprintError listing every problem. */
 export const loadBlueprintFile = (file: string): AnalysisConfig => {
   let text: string;
@@ -93,8 +115,13 @@ export const loadBlueprintFile = (file: string): AnalysisConfig => {
 export const parseBlueprint = (json: unknown, sourceFile: string): ParseResult => {
   const parsed = blueprintSchema.safeParse(json, { reportInput: true });
   const dropped = droppedGroupKeys(json);
-  if (!parsed.success || dropped.length > 0) {
-    return { ok: false, problems: [...(parsed.error?.issues.map(toProblem) ?? []), ...dropped] };
+  // First: a misspelt key is often why a required one is reported missing.
+  const misspelt = misspeltKeys(json);
+  if (!parsed.success || dropped.length > 0 || misspelt.length > 0) {
+    return {
+      ok: false,
+      problems: [...misspelt, ...(parsed.error?.issues.map(toProblem) ?? []), ...dropped],
+    };
   }
   return { ok: true, config: toAnalysisConfig(parsed.data, json as Record<string, unknown>, sourceFile) };
 };
@@ -121,6 +148,39 @@ const droppedGroupKeys = (json: unknown): BlueprintProblem[] => {
     const names = affiliateNames(raw?.UXData?.Affiliates);
     return [{ path: `${parent}.Groups.__proto__`, message: message('__proto__', names) }];
   });
+};
+
+/**
+ * Unknown keys near one of ours, at the top level and in `Lambda.LambdaConfig`: errors, since a
+ * misspelt setting (`Submisions`, `INSTANCETYPE`) would otherwise be ignored with a warning while the
+ * analysis runs without it. NeuroCAAS's own keys (LEGACY_KEYS) and keys near none of ours stay
+ * warnings (unusedKeys).
+ */
+const misspeltKeys = (json: unknown): BlueprintProblem[] => {
+  const raw = json as { Lambda?: { LambdaConfig?: unknown } | null } | null;
+  const lambdaConfigSchema = blueprintSchema.shape.Lambda.shape.LambdaConfig;
+  const sections: Array<[unknown, string, readonly string[], readonly string[]]> = [
+    [raw, '', schemaKeys(blueprintSchema), LEGACY_KEYS.top],
+    [
+      raw?.Lambda?.LambdaConfig,
+      'Lambda.LambdaConfig',
+      schemaKeys(lambdaConfigSchema),
+      LEGACY_KEYS.LambdaConfig,
+    ],
+  ];
+  return sections.flatMap(([obj, at, known, legacy]) =>
+    extraKeys(obj, known, '').flatMap((key): BlueprintProblem[] => {
+      if (legacy.includes(key)) return [];
+      const near = nearMatches(key, known);
+      if (near.length === 0) return [];
+      return [
+        {
+          path: at ? `${at}.${key}` : key,
+          message: `unknown key "${key}": did you mean ${near.join(' or ')}? (misspelt, the setting would be ignored)`,
+        },
+      ];
+    }),
+  );
 };
 
 const formatPath = (segments: readonly PropertyKey[]): string =>

@@ -48,7 +48,7 @@ import {
 } from '../layout';
 import { parseSubmission, type ValidatedSubmission } from '../submission/parse-submission';
 import type { SubmissionProblem } from '../submission/submission-problem';
-import { timestampProblem } from '../submission/timestamp-rules';
+import { jobIdProblem } from '../submission/timestamp-rules';
 import { devStatusOf, findDevInstance, type DevTarget } from './dev-instance';
 import { CliError, EXIT } from './errors';
 import { s3Url, submissionKeyFor } from './job-folders';
@@ -118,7 +118,7 @@ export const parseTimeoutMinutes = (value: string | undefined): number | undefin
 export const devJobId = (timestamp: string | undefined, now: Date): string => {
   if (timestamp === undefined) return `${DEV_RUN_PREFIX}${defaultJobId(now)}`;
   const jobId = timestamp.startsWith(DEV_RUN_PREFIX) ? timestamp : `${DEV_RUN_PREFIX}${timestamp}`;
-  const problem = timestampProblem(jobId);
+  const problem = jobIdProblem(jobId);
   if (problem !== undefined) throw new CliError(`--timestamp: ${problem}`, EXIT.usage);
   return jobId;
 };
@@ -211,7 +211,7 @@ export const planDevRun = async (
   const source = await readSubmitSource(s3, options.submitFile);
   const group = groupOf(source, options.group);
   const key = source.key ?? `${submissionsPrefix(group)}${source.name}`;
-  const parsed = parseSubmission({ body: source.body, key, analysis: config });
+  const parsed = parseSubmission({ body: source.body, key, analysis: config, devRun: true });
   if (!parsed.ok) throw new CliError(problemsText(options.submitFile, parsed.problems), EXIT.failed);
   const submission = parsed.submission;
 
@@ -233,7 +233,7 @@ export const planDevRun = async (
         : {}),
     },
   };
-  const check = await checkSubmission(s3, plan, config);
+  const check = await checkSubmission(s3, plan, config, { devRun: true });
   if (check.problems.length > 0) {
     throw new CliError(problemsText(`${options.submitFile} (as job ${jobId})`, check.problems), EXIT.failed);
   }

@@ -2,9 +2,19 @@
  * `ncaas local`: starts the local runtime (emulated S3 and DynamoDB, the same handlers, workers as
  * child processes), prints what a client shell needs, and stays in the foreground until SIGINT or
  * SIGTERM, then stops it. The runtime is passed in: the CLI loads it only for this command, so the
- * other commands never load the emulators.
+ * other commands never load the emulators. The runtime holds its folder with a pid file
+ * (local/local-dir.ts): a second `ncaas local` on it is refused, and `ncaas local stop` ends it.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import {
+  DEFAULT_LOCAL_DIR,
+  isRuntimeProcess,
+  LocalRuntimeRunning,
+  pidFileOf,
+  PID_FILE,
+  readPidFile,
+} from '../../local/local-dir';
 import type { LocalRuntime, LocalRuntimeOptions } from '../../local/local-runtime-api';
 import { CliError, EXIT } from './errors';
 import type { Output } from './output';
@@ -77,15 +87,21 @@ export const runLocal = async (
 ): Promise<number> => {
   // Listen first: a signal during start-up still stops the runtime once it is up.
   const stopRequested = waitForStop();
-  const runtime = await start({
-    blueprint: options.blueprint,
-    ...(options.port !== undefined ? { port: options.port } : {}),
-    ...(options.dir !== undefined ? { dir: options.dir } : {}),
-    ...(options.secretFiles && Object.keys(options.secretFiles).length > 0
-      ? { secretFiles: options.secretFiles }
-      : {}),
-    print: (line) => output.err(line),
-  });
+  let runtime: LocalRuntime;
+  try {
+    runtime = await start({
+      blueprint: options.blueprint,
+      ...(options.port !== undefined ? { port: options.port } : {}),
+      ...(options.dir !== undefined ? { dir: options.dir } : {}),
+      ...(options.secretFiles && Object.keys(options.secretFiles).length > 0
+        ? { secretFiles: options.secretFiles }
+        : {}),
+      print: (line) => output.err(line),
+    });
+  } catch (error) {
+    if (error instanceof LocalRuntimeRunning) throw new CliError(error.message, EXIT.failed);
+    throw error;
+  }
   const { paint } = output;
   output.out(
     `${paint.green('ncaas local')}: analysis ${runtime.config.name}, bucket ${runtime.bucket}, S3 at ${runtime.s3Endpoint}, DynamoDB at ${runtime.dynamoDbEndpoint}`,
@@ -96,11 +112,65 @@ export const runLocal = async (
   for (const [name, value] of Object.entries(runtime.clientEnv))
     output.out(`export ${name}=${shellQuote(value)}`);
   output.out(
-    'Then e.g.: ncaas submit --group <group> --data <file> --config <file>; ncaas jobs. Ctrl-C stops.',
+    `Then e.g.: ncaas submit --group <group> --data <file> --config <file>; ncaas jobs. Ctrl-C (or ncaas local stop${options.dir !== undefined ? ` --dir ${shellQuote(options.dir)}` : ''}) stops.`,
   );
   const signal = await stopRequested;
   output.err(`${signal}: stopping the local runtime (running jobs become INTERRUPTED)...`);
   await runtime.stop();
   output.err('stopped');
+  return EXIT.ok;
+};
+
+export interface LocalStopOptions {
+  /** The runtime's folder. @default .ncaas-local */
+  readonly dir?: string;
+  /** How long to wait for it to exit (it first stops its workers). @default 120 s */
+  readonly timeoutMs?: number;
+  readonly pollMs?: number;
+}
+
+/**
+ * `ncaas local stop [--dir DIR]`: SIGTERM to the runtime that holds DIR (its pid file), waits until
+ * the process has exited, says so. No runtime there (no pid file, or one whose process has ended,
+ * which is removed): says it is not running, exit 0 — the runtime is stopped either way.
+ */
+export const runLocalStop = async (options: LocalStopOptions, output: Output): Promise<number> => {
+  const dir = path.resolve(options.dir ?? DEFAULT_LOCAL_DIR);
+  const file = pidFileOf(dir);
+  const pid = readPidFile(dir);
+  if (pid === undefined || !isRuntimeProcess(pid)) {
+    const stale = fs.existsSync(file);
+    if (stale) fs.rmSync(file, { force: true });
+    output.out(
+      `ncaas local is not running on ${dir}` +
+        (pid !== undefined
+          ? ` (its pid file named pid ${pid}, which has ended; removed it)`
+          : stale
+            ? ` (removed a ${PID_FILE} that held no pid)`
+            : ''),
+    );
+    return EXIT.ok;
+  }
+  output.err(`stopping ncaas local (pid ${pid}) on ${dir}: its running jobs become INTERRUPTED...`);
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EPERM') throw new CliError(`not allowed to stop pid ${pid} (another user's process?)`);
+    if (code !== 'ESRCH') throw error;
+  }
+  const timeoutMs = options.timeoutMs ?? 120_000;
+  const until = Date.now() + timeoutMs;
+  while (isRuntimeProcess(pid)) {
+    if (Date.now() > until) {
+      throw new CliError(
+        `ncaas local (pid ${pid}) did not exit within ${Math.round(timeoutMs / 1000)} s of SIGTERM: see its output; \`kill -9 ${pid}\` ends it at once`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 100));
+  }
+  // It removes its pid file as it stops; not if it was killed meanwhile.
+  if (readPidFile(dir) === pid) fs.rmSync(file, { force: true });
+  output.out(`ncaas local (pid ${pid}) on ${dir} stopped`);
   return EXIT.ok;
 };

@@ -162,3 +162,70 @@ export const formatBytes = (bytes: number): string => {
   }
   return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
 };
+
+/**
+ * What a command does once the reader of its stdout has gone (`ncaas status <job> | head -1`):
+ * - `exit` (reading commands, help): the reader has what it wanted, so the CLI exits at once with 0;
+ * - `finish` (commands that change something: submit, cancel, local, dev): the work goes on to its
+ *   end with its own exit code and its further output is dropped, so `ncaas submit --csv ... | head -1`
+ *   still submits every row and a local runtime keeps running.
+ */
+export type ClosedPipeMode = 'exit' | 'finish';
+
+/** The part of a stream the guard listens to (process.stdout, or a fake in tests). */
+export interface ErrorEmitter {
+  on(event: 'error', listener: (error: Error) => void): unknown;
+}
+
+export interface ClosedPipeGuard {
+  /** The mode for stdout (`exit` until set). */
+  setMode(mode: ClosedPipeMode): void;
+  /** The streams whose reader has gone. */
+  readonly closed: ReadonlySet<'stdout' | 'stderr'>;
+}
+
+/** Error codes of a write whose reader has gone: a closed pipe, or a socket reset by its peer. */
+const READER_GONE = new Set(['EPIPE', 'ECONNRESET']);
+
+/**
+ * Makes a closed stdout or stderr quiet. Node ignores SIGPIPE, so a write to a pipe whose reader has
+ * closed fails with EPIPE, reported as an 'error' event on the stream, which, unhandled, ends the
+ * process with a stack trace. With this guard:
+ * - stdout's reader gone: `exit` mode exits 0 at once, `finish` mode drops the rest of the output;
+ * - stderr's reader gone: notes and errors are dropped; the command goes on, with its own exit code
+ *   (a failure stays a failure, and an upload is never cut short because nobody reads its notes);
+ * - any other write error (a full disk behind `> file`): one line on stderr, exit 1.
+ * A destroyed stream drops later writes without further events, so no write needs to check.
+ */
+export const guardClosedPipes = ({
+  stdout,
+  stderr,
+  exit = (code) => process.exit(code),
+}: {
+  readonly stdout: ErrorEmitter;
+  readonly stderr: ErrorEmitter & TextStream;
+  readonly exit?: (code: number) => void;
+}): ClosedPipeGuard => {
+  let mode: ClosedPipeMode = 'exit';
+  const closed = new Set<'stdout' | 'stderr'>();
+  const onError = (name: 'stdout' | 'stderr') => (error: Error) => {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    if (READER_GONE.has(code)) {
+      closed.add(name);
+      if (name === 'stdout' && mode === 'exit') exit(0);
+      return;
+    }
+    if (name === 'stdout' && !closed.has('stderr')) {
+      stderr.write(`ncaas: cannot write the output: ${code || error.message}\n`);
+    }
+    exit(1);
+  };
+  stdout.on('error', onError('stdout'));
+  stderr.on('error', onError('stderr'));
+  return {
+    setMode: (next) => {
+      mode = next;
+    },
+    closed,
+  };
+};

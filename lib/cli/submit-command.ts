@@ -273,9 +273,16 @@ export const checkSubmission = async (
   target: S3Target,
   plan: SubmissionPlan,
   analysis: AnalysisConfig | undefined,
+  /** A dev run's own job (its id starts with `dev-`, which a submission may not use). */
+  options: { readonly devRun?: boolean } = {},
 ): Promise<SubmissionCheck> => {
   const rules = analysis ?? blueprintFreeAnalysis(plan.group, plan.submitJson.instance_type, target.analysis);
-  const parsed = parseSubmission({ body: submitJsonText(plan), key: plan.submitKey, analysis: rules });
+  const parsed = parseSubmission({
+    body: submitJsonText(plan),
+    key: plan.submitKey,
+    analysis: rules,
+    ...(options.devRun ? { devRun: true } : {}),
+  });
   const problems: SubmissionProblem[] = parsed.ok ? [] : [...parsed.problems];
   const warnings = parsed.ok ? [...parsed.warnings] : [];
   const refusedFields = new Set(problems.map((p) => p.field));

@@ -85,6 +85,9 @@ export class BatchEnvironment extends Construct {
    */
   readonly fetchExecutionRoles: ReadonlyMap<string, iam.Role>;
 
+  /** The launch template of the container instances: IMDSv2 required, hop limit 1. */
+  readonly containerInstanceTemplate: ec2.LaunchTemplate;
+
   constructor(scope: Construct, id: string, props: BatchEnvironmentProps) {
     super(scope, id);
     const { container: containerConfig } = props;
@@ -93,8 +96,17 @@ export class BatchEnvironment extends Construct {
       1,
       Math.ceil(props.deployLimit * Math.max(containerConfig.vcpus, STAGING_VCPUS)),
     );
+    // IMDSv2 only, one hop: the ECS agent (host network) still reaches the instance metadata, no
+    // container does (its requests take a second hop), so a group's container cannot take the
+    // instance role's credentials. Task roles come from the ECS agent's endpoint, not from IMDS.
+    const containerInstances = new ec2.LaunchTemplate(this, 'ContainerInstances', {
+      requireImdsv2: true,
+      httpPutResponseHopLimit: 1,
+    });
+    this.containerInstanceTemplate = containerInstances;
     const computeEnvironment = (id: string, spot: boolean) => {
       const environment = new batch.ManagedEc2EcsComputeEnvironment(this, id, {
+        launchTemplate: containerInstances,
         vpc: props.vpc,
         vpcSubnets: props.subnets,
         securityGroups: [props.securityGroup],

@@ -153,4 +153,11 @@ export const workerStatements = (bucket: s3.IBucket, group: string): iam.PolicyS
     actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
     resources: [bucket.arnForObjects(`${resultsPrefix(group)}*`)],
   }),
+  // end.txt says a whole job is done: only the control plane writes it, never a worker (of this job
+  // or another of the group). The worker leaves an end.txt an analysis wrote out of its upload.
+  new iam.PolicyStatement({
+    effect: iam.Effect.DENY,
+    actions: ['s3:PutObject'],
+    resources: [bucket.arnForObjects(`${resultsPrefix(group)}*/process_results/end.txt`)],
+  }),
 ];

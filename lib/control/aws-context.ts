@@ -209,7 +209,17 @@ export const identifyInstance = async (
 };
 
 /** Instances tagged with this analysis that still exist (for the watchdog's orphan sweep). */
-export const listWorkerInstances = async (ec2: EC2Client, analysis: string): Promise<RunningWorker[]> => {
+/**
+ * This analysis's workers, as EC2 knows them: launched from its launch template (the
+ * `aws:ec2launchtemplate:id` tag, which EC2 sets and nobody can edit or add) and tagged with its name.
+ * An instance that only carries our tag (anyone who may tag could add it) is never listed, so the
+ * watchdog never terminates it as an orphan.
+ */
+export const listWorkerInstances = async (
+  ec2: EC2Client,
+  analysis: string,
+  launchTemplateId: string,
+): Promise<RunningWorker[]> => {
   const workers: RunningWorker[] = [];
   let token: string | undefined;
   do {
@@ -217,6 +227,7 @@ export const listWorkerInstances = async (ec2: EC2Client, analysis: string): Pro
       new DescribeInstancesCommand({
         Filters: [
           { Name: `tag:${WORKER_TAGS.analysis}`, Values: [analysis] },
+          { Name: 'tag:aws:ec2launchtemplate:id', Values: [launchTemplateId] },
           { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
         ],
         NextToken: token,

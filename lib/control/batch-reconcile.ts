@@ -51,7 +51,7 @@ import {
   onStageOutFailed,
 } from './efs-folders';
 import { workerJobFor } from './launch-service';
-import { applyFinalReport } from './reconcile';
+import { applyFinalReport, isOwnReport } from './reconcile';
 
 /** What the reconcile handler needs of the batch launcher (lib/launch/batch-launcher.ts). */
 export interface BatchStageControl extends EfsFolderControl {
@@ -93,8 +93,18 @@ export const onBatchJobState = async (
   if (!dataset) return `no dataset ${identity.datasetIndex} of job ${identity.jobId}`;
   if (identity.cleanupOnly) return onCleanupJob(ctx, batch, dataset, identity.jobDir, view);
   const folder = jobResultFolder(dataset.group, ctx.config.name, dataset.jobId);
+  // Stamped with when the job started or ended (Batch's own times): the certificate keeps the order
+  // things happened in, whatever order their events arrive in.
+  const happened = new Date(
+    (view.status === 'RUNNING' ? view.startedAt : (view.stoppedAt ?? view.startedAt)) ?? Date.parse(time),
+  );
   const certify = (line: string) =>
-    ctx.report.certify(folder, dataset.submittedAt, `dataset ${dataset.datasetKey}: ${line}`);
+    ctx.report.certifyAt(
+      folder,
+      dataset.submittedAt,
+      Number.isNaN(happened.getTime()) ? ctx.now() : happened,
+      `dataset ${dataset.datasetKey}: ${line}`,
+    );
 
   if (identity.stage === 'out') return onStageOut(ctx, batch, dataset, identity.jobDir, view, folder);
 
@@ -257,6 +267,8 @@ const relaunchOnDemand = async (
       dataset,
       await ctx.store.getJob(dataset),
       'batch',
+      // The same attempt: the same secret (the first launch's stage-out, if it ever ran, is cancelled).
+      dataset.attempt,
     );
     outcome = await launchOnDemand({
       job: workerJob,
@@ -444,7 +456,7 @@ const onStageOut = async (
   if (!isEndedBatchStatus(view.status)) return `ignored stage-out ${view.status}`;
   const report = await ctx.objects.readText(finalReportKey(folder, dataset.datasetLabel));
   let outcome: string;
-  if (report !== undefined) {
+  if (report !== undefined && isOwnReport(dataset, report)) {
     outcome = await applyFinalReport(ctx, dataset, report);
   } else {
     const reason =
@@ -477,6 +489,8 @@ const stageOutJob = (ctx: ControlContext, dataset: DatasetRecord, job: Job | und
     bucket: ctx.bucket,
     dataset,
     configKey: job?.header.configKey ?? '',
+    // The stage-out writes the final report: it carries the launch's secret, as the worker would.
+    ...(dataset.reportToken !== undefined ? { reportToken: dataset.reportToken } : {}),
     datasetCount: job?.header.datasetCount ?? 1,
     deadline: dataset.deadline ? new Date(dataset.deadline) : ctx.now(),
     launcher: 'batch',

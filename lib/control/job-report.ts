@@ -65,22 +65,30 @@ export class JobReport {
    * the whole certificate is written from there, so none is lost.
    */
   async certify(resultFolder: string, submittedAt: string, ...lines: string[]): Promise<void> {
+    return this.certifyAt(resultFolder, submittedAt, this.now(), ...lines);
+  }
+
+  /**
+   * As certify, stamped with when it happened (an event's own time) rather than when it is written:
+   * events handled out of order (EventBridge does not keep order) still read in the order they
+   * happened. The log keeps milliseconds to order lines of one second; the certificate shows seconds.
+   */
+  async certifyAt(resultFolder: string, submittedAt: string, at: Date, ...lines: string[]): Promise<void> {
     const key = certificateKey(resultFolder);
-    const now = this.now();
-    const stamp = `${now.toISOString().replace(/\.\d{3}Z$/, 'Z')} ${elapsed(new Date(submittedAt), now)}`;
+    const stamp = `${at.toISOString()} ${elapsed(new Date(submittedAt), at)}`;
     const stamped = lines.map((line) => `${stamp}  ${line}`);
     const job = this.record ? jobOfResultFolder(this.record.analysis, resultFolder) : undefined;
     const recorded = job && this.record?.append ? await this.record.append(job, stamped) : undefined;
     const datasets = job && this.record?.datasets ? await this.record.datasets(job) : undefined;
     if (recorded && datasets) {
-      await this.objects.write(key, renderCertificate(datasets.map(datasetLine), recorded));
+      await this.objects.write(key, renderCertificate(datasets.map(datasetLine), inEventOrder(recorded)));
       return;
     }
     // Only S3 holds the log (or the dataset lines): read, add, write back.
     const existing = parseCertificate((await this.objects.readText(key)) ?? '');
     const body = renderCertificate(
       datasets ? datasets.map(datasetLine) : existing.datasetLines,
-      recorded ?? [...existing.log, ...stamped],
+      recorded ? inEventOrder(recorded) : [...existing.log, ...stamped.map(toSeconds)],
     );
     await this.objects.write(key, body);
   }
@@ -165,6 +173,16 @@ export const jobRecordSource = (
   read: (job) => store.readLog(job),
   datasets: async (job) => (await store.getJob(job))?.datasets.map(certificateDataset),
 });
+
+/** `2026-12-07T02:00:01.123Z +0:00:05  text` shown as `2026-12-07T02:00:01Z +0:00:05  text`. */
+const toSeconds = (line: string): string => line.replace(/^(\S+?)\.\d{3}Z /, '$1Z ');
+
+/** The log by the time each line happened (stable: lines of one moment keep their order), in seconds. */
+const inEventOrder = (log: readonly string[]): string[] =>
+  log
+    .map((line, index) => ({ line, index, at: /^\S+/.exec(line)?.[0] ?? '' }))
+    .sort((a, b) => Date.parse(a.at) - Date.parse(b.at) || a.index - b.index)
+    .map(({ line }) => toSeconds(line));
 
 const withoutUndefined = (value: object): Record<string, unknown> =>
   Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));

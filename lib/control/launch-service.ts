@@ -42,7 +42,13 @@ export const launchDataset = async (
   const job = await store.getJob(jobKey);
   if (!job) return { kind: 'skipped', why: 'no such job' };
 
-  const { workerJob, datasetSizeGiB } = await workerJobFor(ctx, dataset, job, ctx.launcher.kind);
+  const { workerJob, datasetSizeGiB } = await workerJobFor(
+    ctx,
+    dataset,
+    job,
+    ctx.launcher.kind,
+    message.attempt,
+  );
   const { resultFolder } = workerJob;
 
   const outcome = await ctx.launcher.launch({
@@ -105,6 +111,8 @@ export const workerJobFor = async (
   /** Undefined (no job header): no config to read, as for a job not recorded. */
   job: Job | undefined,
   launcher: WorkerJob['launcher'],
+  /** The launch attempt: its final report's secret is made (once) for it. */
+  attempt: number,
 ): Promise<{ readonly workerJob: WorkerJob; readonly datasetSizeGiB?: number }> => {
   const { config } = ctx;
   const configKey = job?.header.configKey ?? '';
@@ -119,6 +127,7 @@ export const workerJobFor = async (
     bucket: ctx.bucket,
     dataset,
     configKey,
+    reportToken: await ctx.store.reportTokenFor(dataset, dataset.datasetIndex, attempt),
     datasetCount: job?.header.datasetCount ?? 1,
     deadline,
     ...(estimates?.durationMinutes !== undefined

@@ -4,8 +4,9 @@
  * harmless: every state change is a forward-only conditional write, and only the caller whose write
  * applied does the follow-up (slot, budget, certificate, end.txt, next queued job).
  */
+import { timingSafeEqual } from 'node:crypto';
 import type { DatasetRecord } from '../job/job-store';
-import type { JobState } from '../job/job-state';
+import { isFinal, type JobState } from '../job/job-state';
 import { finalReportKey, FINAL_REPORT_SUFFIX, jobFolderName, jobResultFolder } from '../layout';
 import type { ControlContext } from './control-context';
 import { endDataset } from './dataset-finish';
@@ -60,7 +61,7 @@ export const onWorkerState = async (
 
   // The final report is uploaded before power-off, but its S3 event may arrive after this one.
   const report = await ctx.objects.readText(finalReportKey(resultFolder, dataset.datasetLabel));
-  if (report !== undefined) return applyFinalReport(ctx, dataset, report);
+  if (report !== undefined && isOwnReport(dataset, report)) return applyFinalReport(ctx, dataset, report);
 
   // The hard deadline stops the worker itself (shutdown armed at boot): that is a timeout, not a crash.
   const pastDeadline =
@@ -96,18 +97,56 @@ export const onFinalReport = async (ctx: ControlContext, key: string): Promise<s
   return applyFinalReport(ctx, dataset, text);
 };
 
-/** A dataset's final report (its text, already read) decides its final state. */
+type FinalReport = { status?: unknown; reason?: unknown; exit_code?: unknown; report_token?: unknown };
+
+const parseReport = (text: string): FinalReport => {
+  try {
+    const value: unknown = JSON.parse(text);
+    return value !== null && typeof value === 'object' ? (value as FinalReport) : {};
+  } catch {
+    return {};
+  }
+};
+
+/**
+ * Whether a final report comes from the worker launched for this dataset's current attempt: it
+ * carries that launch's secret (lib/job/job-store.ts reportTokenFor), which only that worker was
+ * given. Any worker of a group may write into any job folder of its group; only this one knows it.
+ */
+export const isOwnReport = (dataset: DatasetRecord, text: string): boolean => {
+  const token = parseReport(text).report_token;
+  if (typeof dataset.reportToken !== 'string' || typeof token !== 'string') return false;
+  const expected = Buffer.from(dataset.reportToken);
+  const given = Buffer.from(token);
+  return expected.length === given.length && timingSafeEqual(expected, given);
+};
+
+/**
+ * A dataset's final report (its text, already read) decides its final state, if it is the dataset's
+ * own (isOwnReport); a stray or forged one is ignored, logged and noted in the certificate.
+ */
 export const applyFinalReport = async (
   ctx: ControlContext,
   dataset: DatasetRecord,
   text: string,
 ): Promise<string> => {
-  let report: { status?: unknown; reason?: unknown; exit_code?: unknown };
-  try {
-    report = JSON.parse(text) as typeof report;
-  } catch {
-    report = {};
+  if (!isOwnReport(dataset, text)) {
+    ctx.log.warn('final report ignored: not from the worker launched for it', {
+      group: dataset.group,
+      jobId: dataset.jobId,
+      datasetIndex: dataset.datasetIndex,
+      state: dataset.state,
+    });
+    if (!isFinal(dataset.state)) {
+      await ctx.report.certify(
+        jobResultFolder(dataset.group, ctx.config.name, dataset.jobId),
+        dataset.submittedAt,
+        `dataset ${dataset.datasetKey}: a final report was ignored: it does not carry the secret of the worker launched for this dataset (a stray or forged report)`,
+      );
+    }
+    return 'ignored: not from its worker';
   }
+  const report = parseReport(text);
   const reported = WORKER_FINAL_STATES.find((s) => s === report.status);
   const state: JobState = reported ?? 'FAILED';
   const exitCode = typeof report.exit_code === 'number' ? report.exit_code : undefined;

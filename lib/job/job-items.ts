@@ -80,6 +80,12 @@ export interface DatasetRecord extends JobKey {
   readonly estimatedCostUsd: number;
   /** EC2 instance id, Batch job id or `local:<pid>`. */
   readonly launcherId?: string;
+  /**
+   * The secret the worker launched for `reportTokenAttempt` carries in its final report: only a
+   * report with it can end the dataset (lib/control/reconcile.ts). Only the control plane reads it.
+   */
+  readonly reportToken?: string;
+  readonly reportTokenAttempt?: number;
   readonly startedAt?: string;
   readonly finishedAt?: string;
   /** ISO time the worker's hard deadline expires. */
@@ -334,6 +340,8 @@ export const parseDataset = (item: Item): DatasetRecord => ({
   queuedAt: optStr(item, 'queuedAt'),
   estimatedCostUsd: num(item, 'estimatedCostUsd'),
   launcherId: optStr(item, 'launcherId'),
+  reportToken: optStr(item, 'reportToken'),
+  reportTokenAttempt: optNum(item, 'reportTokenAttempt'),
   startedAt: optStr(item, 'startedAt'),
   finishedAt: optStr(item, 'finishedAt'),
   deadline: optStr(item, 'deadline'),

@@ -53,6 +53,7 @@
  *   callers do them only on the path whose transition applied (exactly one per dataset).
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { randomBytes } from 'node:crypto';
 import {
   BatchGetCommand,
   DeleteCommand,
@@ -503,6 +504,33 @@ export class JobStore {
       ExpressionAttributeValues: { ':launcherId': launcherId, ':attempt': attempt, ':now': this.nowIso() },
     });
     return outcome.applied;
+  }
+
+  /**
+   * The secret of this launch attempt's final report: made once per attempt (a redelivered launch
+   * message gets the same one, so EC2's ClientToken sees the same user data), kept in the dataset
+   * item, which only the control plane reads.
+   */
+  async reportTokenFor(job: JobKey, datasetIndex: number, attempt: number): Promise<string> {
+    const outcome = await this.tryUpdate({
+      Key: datasetItemKey(this.analysis, job, datasetIndex),
+      UpdateExpression: 'SET #token = :token, #tokenAttempt = :attempt',
+      ConditionExpression:
+        'attribute_exists(#pk) AND (attribute_not_exists(#token) OR #tokenAttempt < :attempt)',
+      ExpressionAttributeNames: {
+        '#pk': 'pk',
+        '#token': 'reportToken',
+        '#tokenAttempt': 'reportTokenAttempt',
+      },
+      ExpressionAttributeValues: { ':token': randomBytes(16).toString('hex'), ':attempt': attempt },
+      ReturnValues: 'ALL_NEW',
+    });
+    const token = outcome.applied
+      ? outcome.attributes.reportToken
+      : (await this.get(datasetItemKey(this.analysis, job, datasetIndex)))?.reportToken;
+    if (typeof token !== 'string')
+      throw new Error(`no report token for ${job.group}/${job.jobId}#${datasetIndex}`);
+    return token;
   }
 
   /**

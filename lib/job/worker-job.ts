@@ -34,6 +34,8 @@ export interface WorkerJob {
    * image the blueprint names. The worker adds what only it knows (the AMI id, the input versions).
    */
   readonly provenance?: string;
+  /** The secret its final report must carry (lib/control/reconcile.ts): 32 hex digits. */
+  readonly reportToken?: string;
   /** Datasets in the job: with more than one, each one's results go to `process_results/{label}/`. @default 1 */
   readonly datasetCount?: number;
   /** Hard deadline, seconds since the epoch. */
@@ -71,6 +73,8 @@ export interface WorkerJobParts {
     readonly datasetLabel: string;
   };
   readonly configKey: string;
+  /** This launch attempt's report secret (lib/job/job-store.ts reportTokenFor); absent for dev runs. */
+  readonly reportToken?: string;
   /** How many datasets the job has. */
   readonly datasetCount: number;
   readonly deadline: Date;
@@ -100,6 +104,7 @@ export const buildWorkerJob = (parts: WorkerJobParts): WorkerJob => {
     command: command.text,
     ...(parts.config.workingDirectory ? { workingDirectory: parts.config.workingDirectory } : {}),
     provenance: JSON.stringify(provenanceOf(parts.config)),
+    ...(parts.reportToken !== undefined ? { reportToken: parts.reportToken } : {}),
     datasetCount: parts.datasetCount,
     deadlineEpochSeconds: Math.floor(parts.deadline.getTime() / 1000),
     ...(parts.durationEstimateMinutes !== undefined
@@ -131,6 +136,7 @@ const FIELD_NAMES: readonly (keyof WorkerJob)[] = [
   'command',
   'workingDirectory',
   'provenance',
+  'reportToken',
   'datasetCount',
   'deadlineEpochSeconds',
   'durationEstimateMinutes',

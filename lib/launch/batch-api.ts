@@ -56,6 +56,8 @@ export interface BatchJobView {
   readonly parameters: Readonly<Record<string, string>>;
   /** Set once the job reached RUNNING: a job that never started never ran its container. */
   readonly startedAt?: number;
+  /** When it ended (epoch ms), once it has. */
+  readonly stoppedAt?: number;
   /** The container's exit code, when it ran to an exit. */
   readonly exitCode?: number;
   /** CloudWatch Logs stream of the container (log group /aws/batch/job by default). */
@@ -157,6 +159,7 @@ export const jobViewOf = (detail: unknown): BatchJobView | undefined => {
   const logStreamName = text(container.logStreamName) ?? text(attemptContainer.logStreamName);
   const statusReason = text(detail.statusReason) ?? text(lastAttempt?.statusReason);
   const startedAt = count(detail.startedAt) ?? count(lastAttempt?.startedAt);
+  const stoppedAt = count(detail.stoppedAt) ?? count(lastAttempt?.stoppedAt);
   const jobQueue = text(detail.jobQueue);
   return {
     jobId,
@@ -169,6 +172,7 @@ export const jobViewOf = (detail: unknown): BatchJobView | undefined => {
     ...(jobQueue !== undefined ? { jobQueue } : {}),
     ...(statusReason !== undefined ? { statusReason } : {}),
     ...(startedAt !== undefined ? { startedAt } : {}),
+    ...(stoppedAt !== undefined ? { stoppedAt } : {}),
     ...(exitCode !== undefined ? { exitCode } : {}),
     ...(logStreamName !== undefined ? { logStreamName } : {}),
   };

@@ -4,7 +4,16 @@
  * is enough; a refused submission launches nothing.
  */
 import type { AnalysisConfig } from '../blueprint/analysis-config';
-import { groupOfKey, jobResultFolder, submissionsPrefix } from '../layout';
+import { nearMatches } from '../near-match';
+import {
+  analysisLogKey,
+  datasetLabel,
+  finalReportKey,
+  groupOfKey,
+  jobResultFolder,
+  processResultsPrefix,
+  submissionsPrefix,
+} from '../layout';
 import { describeValue, plural, quote } from './describe-value';
 import { parseJsonText } from './json-text';
 import { exampleKey, referencedKeyProblem } from './key-rules';
@@ -12,9 +21,9 @@ import { isRcloneDataset, rcloneDatasetProblem } from './remote-source';
 import { listOrNone, schemaProblems } from './schema-issues';
 import { submitSchema, SUBMIT_KEYS } from './submit-schema';
 import type { SubmissionProblem } from './submission-problem';
-import { MAX_TEXT_FILE_BYTES } from './submission-problem';
+import { MAX_KEY_BYTES, MAX_TEXT_FILE_BYTES } from './submission-problem';
 import { decodeTextBody, formatSize } from './text-body';
-import { timestampProblem } from './timestamp-rules';
+import { jobIdProblem, timestampProblem } from './timestamp-rules';
 
 export interface ValidatedSubmission {
   /** The submitting group: the first segment of the submission's key. */
@@ -49,9 +58,11 @@ export interface SubmissionInput {
   /** The key the submission was uploaded to: `{group}/submissions/...`. */
   readonly key: string;
   readonly analysis: AnalysisConfig;
+  /** `ncaas dev run` checking its own job (its id is `dev-...`, which a submission may not use). */
+  readonly devRun?: boolean;
 }
 
-export const parseSubmission = ({ body, key, analysis }: SubmissionInput): SubmissionResult => {
+export const parseSubmission = ({ body, key, analysis, devRun }: SubmissionInput): SubmissionResult => {
   const where = submitterOf(key, analysis);
   const group = where.group;
   const refuse = (problems: SubmissionProblem[], jobId?: string): SubmissionResult =>
@@ -69,7 +80,7 @@ export const parseSubmission = ({ body, key, analysis }: SubmissionInput): Submi
   if (!object.ok) return refuse([...where.problems, object.problem]);
   const raw = object.value;
 
-  const timestamp = readTimestamp(raw);
+  const timestamp = readTimestamp(raw, devRun === true);
   const jobId = timestamp.problem === undefined ? timestamp.value : undefined;
   const resultFolder =
     jobId !== undefined && group !== undefined
@@ -99,18 +110,57 @@ export const parseSubmission = ({ body, key, analysis }: SubmissionInput): Submi
     return refuse(problems, jobId);
   }
   const data = parsed.data;
+  const datasetKeys = typeof data.dataname === 'string' ? [data.dataname] : [...data.dataname];
+  const tooLong = derivedKeyProblems(group, analysis.name, jobId, datasetKeys, data.configname);
+  if (tooLong.length > 0) return refuse(tooLong, jobId);
   return {
     ok: true,
     submission: {
       group,
       jobId,
-      datasetKeys: typeof data.dataname === 'string' ? [data.dataname] : [...data.dataname],
+      datasetKeys,
       configKey: data.configname,
       instanceType: data.instance_type ?? analysis.ec2?.instanceType,
       submissionKey: key,
     },
     warnings: warningsFor(raw),
   };
+};
+
+/**
+ * The keys the job will write for each dataset (its status, final report and logs; with several
+ * datasets, its own results folder holding the config) are longer than its dataset key: each must
+ * stay within S3's key limit, or the job could run and never report. Refused here, before anything
+ * runs, naming the longest key.
+ */
+const derivedKeyProblems = (
+  group: string,
+  analysis: string,
+  jobId: string,
+  datasetKeys: readonly string[],
+  configKey: string,
+): SubmissionProblem[] => {
+  const folder = jobResultFolder(group, analysis, jobId);
+  const configName = configKey.slice(configKey.lastIndexOf('/') + 1);
+  const many = datasetKeys.length > 1;
+  return datasetKeys.flatMap((key, index) => {
+    const label = datasetLabel(key, index, datasetKeys);
+    const keys = [
+      finalReportKey(folder, label),
+      analysisLogKey(folder, label),
+      ...(many ? [`${processResultsPrefix(folder)}${label}/${configName}`] : []),
+    ];
+    const longest = keys.reduce((a, b) => (Buffer.byteLength(b) > Buffer.byteLength(a) ? b : a));
+    const bytes = Buffer.byteLength(longest);
+    if (bytes <= MAX_KEY_BYTES) return [];
+    const field = many ? `dataname[${index}]` : 'dataname';
+    return [
+      {
+        field,
+        message: `the job would write ${quote(longest)} for this dataset, a key of ${bytes} bytes, but S3 keys are at most ${MAX_KEY_BYTES} bytes: use a shorter timestamp or shorter folder and file names`,
+      },
+    ];
+  });
 };
 
 /** The group that uploaded the submission, and whether it may submit to this analysis. */
@@ -137,8 +187,12 @@ const submitterOf = (
     problems: [{ field: 'group', message }],
   });
   if (config === undefined) {
+    const known = analysis.groups.map((g) => g.name);
+    const near = nearMatches(group, known);
     return refused(
-      `group ${quote(group)} (the first folder of ${quote(key)}) is not a group of analysis ${quote(analysis.name)}: ask the analysis's developer to add your group to its blueprint`,
+      near.length > 0
+        ? `group ${quote(group)} (the first folder of ${quote(key)}) is not a group of analysis ${quote(analysis.name)}: did you mean ${near.map(quote).join(' or ')}? (group names are case-sensitive; its groups: ${known.map(quote).join(', ')})`
+        : `group ${quote(group)} (the first folder of ${quote(key)}) is not a group of analysis ${quote(analysis.name)} (its groups: ${known.map(quote).join(', ')}): ask the analysis's developer to add your group to its blueprint`,
     );
   }
   if (!config.userInput) {
@@ -183,11 +237,14 @@ const readObject = (
   return { ok: true, value: value as Record<string, unknown> };
 };
 
-const readTimestamp = (raw: Readonly<Record<string, unknown>>): { value?: string; problem?: string } => {
+const readTimestamp = (
+  raw: Readonly<Record<string, unknown>>,
+  devRun: boolean,
+): { value?: string; problem?: string } => {
   const parsed = submitSchema.shape.timestamp.safeParse(raw.timestamp);
   // A wrongly typed or missing timestamp is reported by the schema pass.
   if (!parsed.success) return { problem: undefined };
-  return { value: parsed.data, problem: timestampProblem(parsed.data) };
+  return { value: parsed.data, problem: (devRun ? jobIdProblem : timestampProblem)(parsed.data) };
 };
 
 const FIELD_ORDER = [

@@ -7,13 +7,25 @@
  */
 import { firstControlCharacter, hasLoneSurrogate } from './characters';
 import { quote } from './describe-value';
+import { DEV_RUN_PREFIX } from '../layout';
 
 export const MAX_TIMESTAMP_LENGTH = 100;
 
 const EXAMPLE = '"04_29_20" or "16:52:06.836494condition_2_3"';
 
-/** Why `timestamp` cannot be a job id, or undefined when it can. */
+/** Why a submission's `timestamp` cannot be a job id, or undefined when it can. */
 export const timestampProblem = (timestamp: string): string | undefined => {
+  const shown = `timestamp ${quote(timestamp)}`;
+  // Dev runs' folders (job__{analysis}_dev-...) are the only ones a dev instance may write: a job
+  // there could be overwritten by one, and a dev run could pass for a job.
+  if (timestamp.startsWith(DEV_RUN_PREFIX)) {
+    return `${shown} starts with "${DEV_RUN_PREFIX}", which is kept for \`ncaas dev run\`'s test runs: choose a timestamp that does not start with "${DEV_RUN_PREFIX}"`;
+  }
+  return jobIdProblem(timestamp);
+};
+
+/** Why a text cannot name a job folder (`job__{analysis}_{id}`), or undefined when it can. */
+export const jobIdProblem = (timestamp: string): string | undefined => {
   const shown = `timestamp ${quote(timestamp)}`;
   if (timestamp.length === 0) return `timestamp is empty: give the job a name, like ${EXAMPLE}`;
   if (timestamp.trim().length === 0) return `timestamp is only spaces: give the job a name, like ${EXAMPLE}`;

@@ -102,15 +102,16 @@ describe('NeuroCAAS blueprints load unchanged', () => {
   });
 
   test('unknown NeuroCAAS-section keys and SHUTDOWN_BEHAVIOR "stop" are warnings, not errors', () => {
+    // A key near none of ours (a misspelt one of ours is an error: test/blueprint/typos.test.ts).
     const result = parseBlueprint(
       variant((bp) => {
-        bp.Lambda.LambdaConfig.DEPLOY_LIMT = 3;
+        bp.Lambda.LambdaConfig.GPU_COUNT = 3;
         bp.Lambda.LambdaConfig.SHUTDOWN_BEHAVIOR = 'stop';
       }),
       'x.json',
     );
     if (!result.ok) throw new Error('expected ok');
-    expect(result.config.warnings.join('\n')).toMatch(/Lambda\.LambdaConfig\.DEPLOY_LIMT/);
+    expect(result.config.warnings.join('\n')).toMatch(/Lambda\.LambdaConfig\.GPU_COUNT/);
     expect(result.config.warnings.join('\n')).toMatch(/SHUTDOWN_BEHAVIOR "stop" is not supported/);
   });
 

@@ -100,6 +100,30 @@ const launched = async (label: string, ts = 'ts:1.5', config = 'threshold: 3\n')
 
 const STARTED = 1_763_726_400_000;
 
+test('certificate lines keep the order things happened in, whatever order their events arrive in', async () => {
+  const { h, batch, ts, event } = await launched('order');
+  const t0 = h.clock.now().getTime();
+  jobOf(batch, h, ts, 'in', 'in-1', 'SUCCEEDED', {
+    startedAt: t0 + 1_000,
+    stoppedAt: t0 + 2_000,
+    exitCode: 0,
+  });
+  // The analysis ran at +3.2 s and failed at +3.7 s (the same second); its events arrive in reverse.
+  const failed = jobOf(batch, h, ts, 'run', 'run-1', 'FAILED', {
+    startedAt: t0 + 3_200,
+    stoppedAt: t0 + 3_700,
+    exitCode: 3,
+  });
+  h.clock.advanceSeconds(30);
+  await event(failed);
+  await event({ ...failed, status: 'RUNNING', exitCode: undefined, stoppedAt: undefined } as BatchJobView);
+  const lines = (await h.certificateLines('lab', ts)).map((l) => l.text);
+  const running = lines.findIndex((l) => l.includes('Batch analysis job run-1 is running'));
+  const ended = lines.findIndex((l) => /Batch analysis job run-1 (FAILED|failed|exited)/.test(l));
+  expect(running).toBeGreaterThanOrEqual(0);
+  expect(ended).toBeGreaterThan(running);
+});
+
 describe('Batch job state changes drive the same job rows and status files as EC2', () => {
   test('the fixture is a Batch Job State Change event', () => {
     expect(isBatchJobStateEvent(fixture)).toBe(true);

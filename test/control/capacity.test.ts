@@ -71,6 +71,7 @@ describe('DEPLOY_LIMIT', () => {
       });
       expect((await h.certificateLines('lab', ts)).map((l) => l.text)).toEqual([
         `submission lab/submissions/${ts}_submit.json accepted: 1 dataset(s), instance type m5.xlarge, estimated cost $0.06`,
+        `reproducibility: blueprint provenance unknown; worker AMI ami-0123456789abcdef0, instance type m5.xlarge; dataset lab/inputs/${ts}.bin (no S3 version: the bucket keeps none), config lab/configs/config.yaml (no S3 version: the bucket keeps none)`,
       ]);
     }
 
@@ -97,8 +98,8 @@ describe('DEPLOY_LIMIT', () => {
     }
     // The third job's certificate tells the wait: submitted at +2 s, launched when the first finished (+65 s).
     const third = await h.certificateLines('lab', 'c-third');
-    expect(third.map((l) => l.text)[1]).toBe('dataset lab/inputs/c-third.bin: launch requested');
-    expect(third[1].elapsedSeconds).toBe(5 + 60 - 2);
+    expect(third.map((l) => l.text)[2]).toBe('dataset lab/inputs/c-third.bin: launch requested');
+    expect(third[2].elapsedSeconds).toBe(5 + 60 - 2);
     expect(await h.store.runningCount()).toBe(0);
     expect(await h.store.listQueued(10)).toEqual([]);
   });

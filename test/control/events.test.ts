@@ -181,16 +181,26 @@ describe('duplicate and out-of-order events', () => {
     expect(h.endWrites('lab', 'quick')).toBe(1);
   });
 
-  test('a final report that cannot be read fails the dataset and says so', async () => {
+  test('a final report of its worker that names no final state fails the dataset and says so', async () => {
     const h = await newControl(emulators, 'garbled');
     await startJob(h, 'garbled');
-    const key = finalReportKey(h.resultFolder('lab', 'garbled'), 'garbled.bin');
-    await h.put(key, '{"status": "SUCC');
+    const key = await h.writeFinalReport('lab', 'garbled', 'garbled.bin', { status: 'SUCC' });
     expect(await onFinalReport(h.ctx, key)).toBe('FAILED');
     expect(await h.status('lab', 'garbled', 'garbled.bin')).toMatchObject({
       status: 'FAILED',
       reason: ['the worker wrote a final report that could not be read'],
     });
+  });
+
+  test('a truncated report (no readable secret) is ignored; the worker ending then fails the dataset', async () => {
+    const h = await newControl(emulators, 'truncated');
+    const instance = await startJob(h, 'truncated');
+    const key = finalReportKey(h.resultFolder('lab', 'truncated'), 'truncated.bin');
+    await h.put(key, '{"status": "SUCC');
+    expect(await onFinalReport(h.ctx, key)).toBe('ignored: not from its worker');
+    expect(await h.states('lab', 'truncated')).toEqual(['IN PROGRESS']);
+    expect(await h.workerState(instance, 'terminated')).toBe('FAILED');
+    expect((await h.dataset('lab', 'truncated')).reason).toMatch(/stopped unexpectedly/);
   });
 
   test('events for unknown workers and foreign files are ignored', async () => {

@@ -58,6 +58,14 @@ describe('a single-dataset job from submit.json to end.txt', () => {
       command:
         'cd /home/ubuntu && bash run.sh "${NCAAS_ARG_BUCKET}" "${NCAAS_ARG_DATASET}" "${NCAAS_ARG_RESULTDIR}" "${NCAAS_ARG_CONFIG}"; . ncap_utils/workflow.sh; cleanup',
       datasetCount: 1,
+      // What the worker carries to its status file and the secret its final report must carry.
+      provenance: JSON.stringify({
+        blueprint: null,
+        blueprint_commit: null,
+        blueprint_uncommitted_edits: null,
+        image: 'ami-0123456789abcdef0',
+      }),
+      reportToken: expect.stringMatching(/^[0-9a-f]{32}$/) as string,
       deadlineEpochSeconds: Math.floor(Date.parse(dataset.deadline ?? 'missing') / 1000),
       durationEstimateMinutes: 30,
       launcher: 'ec2',
@@ -101,6 +109,7 @@ describe('a single-dataset job from submit.json to end.txt', () => {
     const lines = await h.certificateLines('lab', ts);
     expect(lines.map((l) => l.text)).toEqual([
       `submission lab/submissions/first_submit.json accepted: 1 dataset(s), instance type m5.xlarge, estimated cost $0.10`,
+      'reproducibility: blueprint provenance unknown; worker AMI ami-0123456789abcdef0, instance type m5.xlarge; dataset lab/inputs/session1.zip (no S3 version: the bucket keeps none), config lab/configs/config.yaml (no S3 version: the bucket keeps none)',
       'dataset lab/inputs/session1.zip: launch requested',
       `dataset lab/inputs/session1.zip: worker ${instance} launched (m5.xlarge)`,
       `dataset lab/inputs/session1.zip: worker ${instance} is running`,
@@ -108,7 +117,7 @@ describe('a single-dataset job from submit.json to end.txt', () => {
       'job finished: 1 SUCCESS',
     ]);
     const elapsed = lines.map((l) => l.elapsedSeconds);
-    expect(elapsed).toEqual([0, 0, 2, 42, 42 + 25 * 60, 42 + 25 * 60]);
+    expect(elapsed).toEqual([0, 0, 0, 2, 42, 42 + 25 * 60, 42 + 25 * 60]);
 
     // The budget now holds what the run cost (25 min of m5.xlarge), not the 30-minute estimate.
     const month = dataset.submittedAt.slice(0, 7);

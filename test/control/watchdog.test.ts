@@ -311,6 +311,7 @@ describe('the running count', () => {
     // Too high (a release was lost): queued work would wait forever. Repaired, then drained.
     await h.finishWorker('lab', 'one', 'one.bin', { status: 'SUCCESS', exit_code: 0 });
     expect(await h.states('lab', 'three')).toEqual(['INITIALIZING']);
+    await h.deliverLaunches(); // launched, so its worker's report counts (only a launched dataset's does)
     await h.finishWorker('lab', 'two', 'two.bin', { status: 'SUCCESS', exit_code: 0 });
     expect(await h.store.runningCount()).toBe(1);
     await forceRunningCount(h, 7);

@@ -47,7 +47,10 @@ const writeBlueprint = (): string => {
 let jobs: { success: string; failure: string; two: string; hostile: string };
 beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ncaas-neurocaas-e2e-'));
-  e2e = await startE2eRuntime({ blueprint: writeBlueprint() });
+  const blueprint = writeBlueprint();
+  e2e = await startE2eRuntime({ blueprint });
+  // env.sh names the blueprint: `ncaas submit --dry-run` and the CLI's checks need no --blueprint.
+  expect(e2e.env.NCAAS_BLUEPRINT).toBe(blueprint);
   const submit = (data: string[], config: string, timestamp?: string) =>
     e2e.submitJob({ group: 'lab', data, config, ...(timestamp ? { timestamp } : {}) });
   // Submitted together, so the four run at once (DEPLOY_LIMIT 4).

@@ -52,6 +52,7 @@ afterAll(async () => {
 });
 
 const SUBNETS = ['subnet-0aaaaaaaaaaaaaaaa', 'subnet-0bbbbbbbbbbbbbbbb'];
+const LAUNCH_TEMPLATE = 'lt-0123456789abcdef0';
 const PROFILE = 'arn:aws:iam::123456789012:instance-profile/ncaas-lab';
 /** The launch queue's visibility timeout: six times the launcher's 2-minute timeout. */
 const VISIBILITY_TIMEOUT_MS = 12 * 60 * 1000;
@@ -93,7 +94,13 @@ class FakeEc2 {
       id: newInstanceId(),
       token,
       request,
-      tags: input.TagSpecifications?.find((t) => t.ResourceType === 'instance')?.Tags ?? [],
+      // EC2 adds aws:ec2launchtemplate:id itself to an instance launched from a template.
+      tags: [
+        ...(input.TagSpecifications?.find((t) => t.ResourceType === 'instance')?.Tags ?? []),
+        ...(input.LaunchTemplate?.LaunchTemplateId
+          ? [{ Key: 'aws:ec2launchtemplate:id', Value: input.LaunchTemplate.LaunchTemplateId }]
+          : []),
+      ],
       launchTime: this.clock.now(),
       state: 'pending' as const,
     };
@@ -195,7 +202,7 @@ const submittedOnEc2 = async (label: string, launchTimeout: number): Promise<Ec2
   const launcher = new Ec2Launcher({
     ec2: client,
     analysis: h.analysis,
-    launchTemplateId: 'lt-0123456789abcdef0',
+    launchTemplateId: LAUNCH_TEMPLATE,
     subnetIds: SUBNETS,
     instanceProfiles: { lab: PROFILE },
     ami: h.config.ec2?.ami ?? '',
@@ -210,7 +217,12 @@ const submittedOnEc2 = async (label: string, launchTimeout: number): Promise<Ec2
   await h.put('lab/configs/config.yaml', '__duration__: 20\n');
   const key = await h.upload('lab', 'j', submitJson('lab', 'j', 'lab/inputs/a.bin'));
   expect((await processSubmission(ctx, await h.refOf(key))).kind).toBe('accepted');
-  return { h, ec2, ctx, sources: { listWorkers: () => listWorkerInstances(client, h.analysis) } };
+  return {
+    h,
+    ec2,
+    ctx,
+    sources: { listWorkers: () => listWorkerInstances(client, h.analysis, LAUNCH_TEMPLATE) },
+  };
 };
 
 /** Takes the launch messages off the queue, as the launcher Lambda receives them. */
@@ -326,6 +338,25 @@ describe('the launcher Lambda dies after RunInstances, before recording the inst
     expect(await c.h.states('lab', 'j')).toEqual(['IN PROGRESS']);
     expect(c.ec2.terminated).toEqual([]);
     expect(c.h.queue.sentFor('j')).toHaveLength(2);
+  });
+
+  test('an instance that only carries our tag (not launched from our template) is never terminated', async () => {
+    const c = await submittedOnEc2('foreign', 300);
+    // Someone tagged their own instance as one of ours: EC2 set no aws:ec2launchtemplate:id on it.
+    const foreign = newInstanceId();
+    c.ec2.instances.set(foreign, {
+      id: foreign,
+      token: '',
+      request: '{}',
+      tags: [{ Key: 'ncaas:analysis', Value: c.h.analysis }],
+      launchTime: c.h.clock.now(),
+      state: 'running',
+    });
+    c.h.clock.advance(2 * WATCHDOG_TIMING.orphanGraceMs);
+    expect((await runWatchdog(c.ctx, c.sources)).orphansTerminated).toBe(0);
+    expect(c.ec2.terminated).toEqual([]);
+    const filters = c.ec2.describeInputs.at(-1)?.Filters ?? [];
+    expect(filters).toContainEqual({ Name: 'tag:aws:ec2launchtemplate:id', Values: [LAUNCH_TEMPLATE] });
   });
 
   test('the resent message is lost too: the launch fails after EXECUTION_TIMEOUT, the started instance is terminated', async () => {

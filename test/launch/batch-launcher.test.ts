@@ -471,6 +471,7 @@ test('a Batch Job State Change event detail reads as a job view (exit code and l
     statusReason: 'Essential container in task exited',
     parameters: {},
     startedAt: 1763726400000,
+    stoppedAt: 1763726460000,
     exitCode: 3,
     logStreamName: 'mock-analysis/default/0a1b2c3d',
     dependsOn: ['9a1b2c3d-0000-4000-8000-000000000001'],

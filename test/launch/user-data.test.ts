@@ -246,6 +246,46 @@ test('an EC2 worker that fails before it reads its launcher from the job file st
   );
 });
 
+test('an EC2 worker powers off whatever its job data says (the machine decides, not the job)', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ncaas-user-data-launcher-'));
+  sandboxes.push(dir);
+  const bin = path.join(dir, 'bin');
+  mkdirSync(bin);
+  writeFileSync(
+    path.join(bin, 'shutdown'),
+    '#!/bin/sh\nprintf \'shutdown %s\\n\' "$*" >>"$NCAAS_TEST_ARGS"\n',
+    {
+      mode: 0o755,
+    },
+  );
+  // No AWS here: every call fails at once (the worker reports as far as it can, then powers off).
+  writeFileSync(path.join(bin, 'aws'), '#!/bin/sh\nexit 1\n', { mode: 0o755 });
+  const logFile = path.join(dir, 'ncaas-worker.log');
+  const argsFile = path.join(dir, 'args');
+  for (const launcher of ['bogus', 'local', 'batch'] as const) {
+    writeFileSync(argsFile, '');
+    const script = path.join(dir, `user-data-${launcher}`);
+    const job = { ...realisticJob, launcher: launcher as WorkerJob['launcher'] };
+    writeFileSync(
+      script,
+      buildUserData({ workerScript: readEc2WorkerScript(), job, baseDir: path.join(dir, launcher), logFile }),
+    );
+    spawnSync('/bin/sh', [script], {
+      encoding: 'utf8',
+      env: {
+        PATH: `${bin}:${process.env.PATH ?? ''}`,
+        NCAAS_TEST_ARGS: argsFile,
+        HOME: dir,
+        AWS_EC2_METADATA_DISABLED: 'true',
+        NCAAS_RETRY_ATTEMPTS: '1',
+      },
+      timeout: 60_000,
+    });
+    // Armed at once (a valid launcher) or not, it always ends with the power-off.
+    expect(readFileSync(argsFile, 'utf8').trim().split('\n').pop()).toBe('shutdown -h now');
+  }
+});
+
 describe('keepInstance (a dev run over Run Command): the worker leaves the instance running', () => {
   /** Runs the bootstrap with stub `timeout` and `sh` that record how they were called. */
   const runKept = (withTimeout: boolean, deadlineInSeconds: number) => {

@@ -142,6 +142,8 @@ const workerAllowed = (a: Analysis, group: string): Probe[] => {
     },
     ...[
       `${folder}/process_results/out.txt`,
+      // With several datasets, each one's outputs (an end.txt of the analysis's included) in its folder.
+      `${folder}/process_results/session1.zip/end.txt`,
       `${folder}/logs/DATASET_NAME:session1.zip_STATUS.txt`,
       `${folder}/logs/DATASET_NAME:session1.zip_STATUS.final.json`,
       `${folder}/logs/stdout.txt`,
@@ -167,6 +169,11 @@ const workerDenied = (a: Analysis, group: string, otherGroups: readonly string[]
       action: 's3:DeleteObject',
       resource: own(key),
     })),
+    // end.txt is the control plane's (a job's end), in any job folder of its group.
+    ...[
+      `results/job__${ANALYSIS}_t1/process_results/end.txt`,
+      `results/job__${ANALYSIS}_other/process_results/end.txt`,
+    ].map((key) => ({ action: 's3:PutObject', resource: own(key) })),
     { action: 's3:ListBucket', resource: a.bucketArn, context: { 's3:prefix': '' } },
     { action: 's3:ListBucket', resource: a.bucketArn },
     // Other groups.

@@ -67,6 +67,24 @@ test('Spot: a Spot and an on-demand compute environment, both scaling to zero, a
   );
 });
 
+test("containers cannot reach the instance's role: both compute environments launch with IMDSv2 required and a hop limit of 1", () => {
+  const templates = template.findResources('AWS::EC2::LaunchTemplate');
+  const environments = Object.values(template.findResources('AWS::Batch::ComputeEnvironment')).map(
+    (r) =>
+      (r as { Properties: { ComputeResources: { LaunchTemplate?: { LaunchTemplateId?: Json } } } })
+        .Properties,
+  );
+  expect(environments).toHaveLength(2);
+  for (const environment of environments) {
+    const ref = environment.ComputeResources.LaunchTemplate?.LaunchTemplateId as { Ref?: string } | undefined;
+    expect(ref?.Ref).toBeDefined();
+    const launchTemplate = templates[ref?.Ref ?? ''] as { Properties: { LaunchTemplateData: Json } };
+    expect(launchTemplate.Properties.LaunchTemplateData).toMatchObject({
+      MetadataOptions: { HttpTokens: 'required', HttpPutResponseHopLimit: 1 },
+    });
+  }
+});
+
 test('Spot: analysis jobs go to a Spot-first queue (on-demand behind it); an on-demand queue for the fallback', () => {
   const jobQueue = template.toJSON().Resources[logicalIdOf(environment.jobQueue)] as { Properties: Json };
   const onDemandQueue = template.toJSON().Resources[logicalIdOf(environment.onDemandJobQueue)] as {

@@ -160,8 +160,8 @@ describe('accepted submissions', () => {
     expect(submission.configKey).toBe(`lab/configs/${key.slice(11)}`);
   });
 
-  test('a key of exactly 1024 bytes', () => {
-    const key = `lab/inputs/${'a'.repeat(1024 - 'lab/inputs/'.length)}`;
+  test("a key of exactly 1024 bytes (in a deep folder: the job's own keys use only its base name)", () => {
+    const key = `lab/inputs/${'a'.repeat(1024 - 'lab/inputs/'.length - '/x.bin'.length)}/x.bin`;
     expect(accepted(parse(submit({ dataname: key }))).submission.datasetKeys).toEqual([key]);
   });
 
@@ -712,5 +712,63 @@ describe('rclone datasets: `rclone:<remote>:<path>` for a group with an rclone c
   test('something that only looks like it ("RCLONE:", "rclone" without a colon) is a key, checked as a key', () => {
     expect(problemOf('RCLONE:labdrive:a.nwb').message).toMatch(/is not inside any folder/);
     expect(problemOf('rclone/labdrive/a.nwb').message).toMatch(/is in group "rclone"/);
+  });
+});
+
+describe('job ids and derived keys that would break a job', () => {
+  test('a timestamp starting with "dev-" is refused: those folders are `ncaas dev run`\'s', () => {
+    const { problems, jobId } = refused(parse(submit({ timestamp: 'dev-1700000000-ab12' })));
+    expect(jobId).toBeUndefined();
+    expect(problems).toEqual([
+      {
+        field: 'timestamp',
+        message:
+          'timestamp "dev-1700000000-ab12" starts with "dev-", which is kept for `ncaas dev run`\'s test runs: choose a timestamp that does not start with "dev-"',
+      },
+    ]);
+    // Only the prefix: "dev" elsewhere is fine.
+    expect(accepted(parse(submit({ timestamp: 'device-dev-1' }))).submission.jobId).toBe('device-dev-1');
+  });
+
+  test("a dataset whose status and log keys would pass S3's 1,024-byte limit is refused, naming the key", () => {
+    // The dataset key itself fits (1,000 bytes); the job's final report for it would not.
+    const name = `${'x'.repeat(1000 - 'lab/inputs/'.length - '.bin'.length)}.bin`;
+    const { problems } = refused(parse(submit({ dataname: `lab/inputs/${name}` })));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]?.field).toBe('dataname');
+    expect(problems[0]?.message).toMatch(
+      /^the job would write "lab\/results\/job__mock_04_29_20\/logs\/DATASET_NAME:x+…" for this dataset, a key of 1056 bytes, but S3 keys are at most 1024 bytes: use a shorter timestamp or shorter folder and file names$/,
+    );
+  });
+
+  test("with several datasets, each one's results folder counts too, and the field names the dataset", () => {
+    const long = `lab/inputs/${'y'.repeat(700)}.bin`;
+    const { problems } = refused(
+      parse(
+        submit({
+          dataname: ['lab/inputs/short.bin', long],
+          configname: `lab/configs/${'c'.repeat(300)}.yaml`,
+        }),
+      ),
+    );
+    expect(problems.map((p) => p.field)).toEqual(['dataname[1]']);
+    expect(problems[0]?.message).toMatch(
+      /^the job would write "lab\/results\/job__mock_04_29_20\/process_results\/y+…" for this dataset, a key of 1\d{3} bytes/,
+    );
+  });
+});
+
+test('a group the blueprint does not have is refused naming its groups and the near match', () => {
+  const { problems } = refused(
+    parse(
+      submit({ dataname: 'LAB/inputs/a.zip', configname: 'LAB/configs/c.yaml' }),
+      'LAB/submissions/run1submit.json',
+    ),
+  );
+  expect(problems[0]).toEqual({
+    field: 'group',
+    message: expect.stringMatching(
+      /^group "LAB" \(the first folder of "LAB\/submissions\/run1submit\.json"\) is not a group of analysis "mock": did you mean "lab"\? \(group names are case-sensitive; its groups: .*"lab", "lab2".*\)$/,
+    ) as string,
   });
 });

@@ -261,7 +261,8 @@ export class RecordingLaunchQueue {
 }
 
 /** The SQS queue's maxReceiveCount (lib/constructs/launch-queue.ts, lambda/launch.ts). */
-export const MAX_RECEIVES = 5;
+import { MAX_RECEIVES } from '../../lib/control/launch-batch';
+export { MAX_RECEIVES };
 
 export const PRICES: Readonly<Record<string, number>> = { 'm5.xlarge': 0.192, 'm5.2xlarge': 0.384 };
 
@@ -455,10 +456,18 @@ export class ControlHarness {
     return onWorkerState(this.ctx, launcherId, state, this.clock.now().toISOString());
   }
 
-  /** Writes what the worker writes at its end (status file, then the final report); returns the report key. */
+  /**
+   * Writes what the worker writes at its end (status file, then the final report); returns the report
+   * key. The report carries the secret of the dataset's launch, as its worker's does, unless
+   * `report_token` is given (a forged or stray report).
+   */
   async writeFinalReport(group: string, jobId: string, label: string, report: WorkerReport): Promise<string> {
     const folder = this.resultFolder(group, jobId);
-    const text = `${JSON.stringify({ input: label, job_finish: this.clock.now().toISOString(), ...report }, null, 2)}\n`;
+    const dataset = (await this.store.getJob({ group, jobId }))?.datasets.find(
+      (d) => d.datasetLabel === label,
+    );
+    const token = dataset?.reportToken !== undefined ? { report_token: dataset.reportToken } : {};
+    const text = `${JSON.stringify({ input: label, job_finish: this.clock.now().toISOString(), ...token, ...report }, null, 2)}\n`;
     await this.put(statusKey(folder, label), text);
     const key = finalReportKey(folder, label);
     await this.put(key, text);

@@ -118,6 +118,7 @@ export const detailOf = (view: BatchJobView): Record<string, unknown> => ({
   parameters: view.parameters,
   dependsOn: view.dependsOn.map((jobId) => ({ jobId })),
   startedAt: view.startedAt,
+  stoppedAt: view.stoppedAt,
   attempts: [],
   container: {
     ...(view.exitCode !== undefined ? { exitCode: view.exitCode } : {}),

@@ -228,7 +228,8 @@ const runWorkerNow = async (options: RunOptions): Promise<WorkerRun> => {
       FAKE_RECORD: recordFile,
       FAKE_BUCKET: BUCKET,
       MOCK_ANALYSIS: analysisScript,
-      ...(options.launcher === 'ec2' ? {} : RECORDING_COMMANDS),
+      // As EC2 user data does: the machine, not the job, says it is an instance (power-off, deadline).
+      ...(options.launcher === 'ec2' ? { NCAAS_LAUNCHER: 'ec2' } : RECORDING_COMMANDS),
       ...options.env,
     }),
     stdio: ['ignore', 'ignore', 'pipe'],

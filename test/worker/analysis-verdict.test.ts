@@ -15,6 +15,7 @@ import {
   harnessState,
   labelOf,
   listKeys,
+  LOCAL_BIN,
   runWorker,
   setupWorkerHarness,
   workerTest,
@@ -185,3 +186,39 @@ workerTest("a job of several datasets: this dataset's outputs in a folder of its
   expect(await getText(`${own}config.yaml`)).toBe('threshold: 3\n');
   expect(await listKeys(`${processResultsPrefix(run.job.resultFolder)}result.txt`)).toEqual([]);
 });
+
+workerTest(
+  "an end.txt the analysis writes is not uploaded: process_results/end.txt is the control plane's",
+  async () => {
+    const run = await runWorker({
+      command: 'echo "mine" >"$NCAAS_OUTPUT_DIR/end.txt"; echo "result" >"$NCAAS_OUTPUT_DIR/result.txt"',
+    });
+    const results = processResultsPrefix(run.job.resultFolder);
+    expect((await finalStatus(run)).status).toBe('SUCCESS');
+    expect(await getText(`${results}result.txt`)).toBe('result\n');
+    expect(await listKeys(`${results}end.txt`)).toEqual([]);
+  },
+);
+
+workerTest(
+  "the analysis's verdict survives a live upload that overwrote it in S3 (the aws shim keeps what it uploaded)",
+  async () => {
+    // The analysis uploads FAILED with `aws s3 cp` (as errorlog_final does); then, as a live upload of
+    // the worker landing just after it would, the object is overwritten with an IN PROGRESS version.
+    const run = await runWorker({
+      env: { S: 'FAILED', REAL_AWS: `${LOCAL_BIN}/aws` },
+      command: [
+        'key="s3://$bucketname/$groupdir/$resultdir/logs/DATASET_NAME:${dataname}_STATUS.txt"',
+        'f=$(mktemp)',
+        'aws s3 cp "$key" "$f" --only-show-errors',
+        'cp "$f" "$f.before"',
+        'jq --arg s "$S" \'.status = $s | .reason = ["script step 2"]\' "$f" >"$f.new"',
+        'aws s3 cp "$f.new" "$key" --only-show-errors',
+        '"$REAL_AWS" s3 cp "$f.before" "$key" --only-show-errors',
+      ].join('; '),
+    });
+    const report = await finalStatus(run);
+    expect(report.status).toBe('FAILED');
+    expect(report.reason).toMatch(/^the analysis reported FAILED in its status file \(script step 2\)/);
+  },
+);
