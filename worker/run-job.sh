@@ -553,6 +553,13 @@ upload_dir=$work_dir/upload/logs
 final_dir=$work_dir/upload/final
 mkdir -p "$input_dir" "$config_dir" "$output_dir" "$run_dir" "$shim_dir" "$local_logs" "$upload_dir" \
   "$final_dir" "$work_dir/upload/status" || die_unreported "cannot create the scratch dirs"
+# The final report carries this launch's secret: on Batch the job folder is on the group's EFS, which
+# every container of the group mounts, so the stage-out writes it in its own container instead.
+if [ "$stage" = out ]; then
+  final_dir=$(mktemp -d "${TMPDIR:-/tmp}/ncaas-final.XXXXXX") || die_unreported "cannot create a scratch dir"
+fi
+# However PATH spells the shims' folder, the aws shim must recognise it (it skips itself).
+shim_dir=$(cd "$shim_dir" && pwd) || die_unreported "cannot resolve the scratch dirs"
 worker_log=$local_logs/worker.txt
 stdout_file=$local_logs/stdout.txt
 stderr_file=$local_logs/stderr.txt
@@ -805,7 +812,11 @@ read_analysis_verdict() {
   # What the analysis uploaded with `aws s3 cp` (recorded by the aws shim) is its word, even if a
   # live upload of the worker's overwrote the object meanwhile; else what the object holds.
   said=$remote_status
-  if [ -s "$status_record" ]; then said=$status_record; elif [ "$fetched" != 0 ]; then return 0; fi
+  if [ -s "$status_record" ]; then
+    said=$status_record
+  elif [ "$fetched" != 0 ] || cmp -s "$remote_status" "$uploaded_status"; then
+    return 0 # nothing there, or only what the worker itself uploaded last
+  fi
   written=$(LC_ALL=C awk -v mode=get -v key=status -v file="$said" "$JSON_MEMBERS_AWK" 2>/dev/null) || return 0
   case $(printf '%s' "$written" | tr '[:lower:]' '[:upper:]') in
     SUCCESS) analysis_verdict=SUCCESS ;;
@@ -1226,17 +1237,24 @@ cat >"$shim_dir/aws" <<'SHIM'
 # this dataset's status file (NeuroCAAS's errorlog_* run `aws s3 cp <file> s3://.../logs/DATASET_NAME:
 # ..._STATUS.txt`) is also kept for the worker (NCAAS_STATUS_RECORD): what the analysis says of itself
 # reaches the worker whatever happens to the object in S3 meanwhile.
-if [ "${1-}" = s3 ] && [ "${2-}" = cp ] && [ -n "${NCAAS_STATUS_URL-}" ] && [ -n "${NCAAS_STATUS_RECORD-}" ]; then
-  src='' dst='' n=0
+# `aws [options] s3 cp SRC DST [options]`: DST is the status file's URL, SRC the word before it.
+if [ -n "${NCAAS_STATUS_URL-}" ] && [ -n "${NCAAS_STATUS_RECORD-}" ]; then
+  seen_s3='' seen_cp='' previous=''
   for arg in "$@"; do
-    n=$((n + 1))
-    if [ "$n" -le 2 ]; then continue; fi
-    case $arg in -*) continue ;; esac
-    if [ -z "$src" ]; then src=$arg; elif [ -z "$dst" ]; then dst=$arg; else src=''; break; fi
+    if [ -n "$seen_cp" ] && [ "$arg" = "$NCAAS_STATUS_URL" ]; then
+      case $previous in -* | '') ;; *)
+        if [ -f "$previous" ]; then
+          cp "$previous" "$NCAAS_STATUS_RECORD.part" 2>/dev/null &&
+            mv "$NCAAS_STATUS_RECORD.part" "$NCAAS_STATUS_RECORD" 2>/dev/null
+        fi
+        ;;
+      esac
+      break
+    fi
+    if [ -n "$seen_s3" ] && [ "$arg" = cp ]; then seen_cp=1; fi
+    if [ "$arg" = s3 ]; then seen_s3=1; fi
+    previous=$arg
   done
-  if [ "$dst" = "$NCAAS_STATUS_URL" ] && [ -f "$src" ]; then
-    cp "$src" "$NCAAS_STATUS_RECORD.part" 2>/dev/null && mv "$NCAAS_STATUS_RECORD.part" "$NCAAS_STATUS_RECORD" 2>/dev/null
-  fi
 fi
 # The real CLI runs with this folder off PATH: a wrapper of its own that looks for the next `aws`
 # (the local runtime's) must not find this one again.
@@ -1245,7 +1263,8 @@ set -f
 IFS=:
 rest=''
 for dir in $PATH; do
-  [ "$dir" = "$self_dir" ] && continue
+  # However this folder is spelt on PATH (a `//`, a trailing `/`), it is skipped: no loop.
+  if [ "$dir" = "$self_dir" ] || [ "$dir/aws" -ef "$self_dir/aws" ]; then continue; fi
   rest=${rest:+$rest:}$dir
 done
 PATH=$rest
@@ -1381,6 +1400,8 @@ monitor_pid=$!
 analysis_exit=0
 wait "$analysis_pid" || analysis_exit=$?
 analysis_pid=''
+# Before the status is read back for the verdict: the live loop must not replace it meanwhile.
+stop_monitor
 log "analysis exited with status $analysis_exit"
 if [ -s "$shutdown_requests" ]; then
   log "the analysis asked to power off ($(tr '\n' ';' <"$shutdown_requests")): done after the uploads"

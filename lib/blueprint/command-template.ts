@@ -107,8 +107,13 @@ export const codeContextOf = (words: readonly string[]): string | undefined => {
         : undefined;
     }
     if (INTERPRETERS.test(name)) {
+      // `-c`, `-e`... or bundled (`perl -lne`, `node -pe`), right before this word, and no script file
+      // named before it (`python run.py -c {}` passes data to run.py).
       const last = after[after.length - 1];
-      const inline = last !== undefined && INLINE_CODE_OPTIONS.has(last) && after.every(isOption);
+      const inlineFlag =
+        last !== undefined && (INLINE_CODE_OPTIONS.has(last) || /^-[A-Za-z]*[ceEp]$/.test(last));
+      const scriptFile = after.slice(0, -1).some((w) => !isOption(w) && /[./]/.test(w));
+      const inline = inlineFlag && !scriptFile;
       return inline ? `the code of \`${name} ${last}\`, which ${name} runs` : undefined;
     }
     if (PROGRAM_OPERAND.test(name)) {
@@ -271,6 +276,14 @@ export const prepareCommand = (template: string): PreparedCommand => {
     else level().word += c;
     out += c;
     i++;
+  }
+  const written = template.split(PLACEHOLDER).length - 1;
+  if (written >= COMMAND_ARGUMENTS.length && filled < COMMAND_ARGUMENTS.length) {
+    // A `{}` escaped (`\{}`) or in a comment is not filled: the values would shift or go missing.
+    return {
+      ok: false,
+      problem: `COMMAND has ${filled} placeholder(s) where its shell would see them, not four: a {} after a backslash or in a # comment is not filled, so the values would shift or go missing. Write the four {} as arguments (bucket, dataset key, result folder, config key)`,
+    };
   }
   return { ok: true, text: out };
 };

@@ -115,6 +115,11 @@ const parseReport = (text: string): FinalReport => {
  */
 export const isOwnReport = (dataset: DatasetRecord, text: string): boolean => {
   const token = parseReport(text).report_token;
+  // Launched before launches carried a secret (a job in flight while this version was deployed):
+  // its worker cannot carry one, so its report is taken as before. Every launch since records one.
+  if (dataset.reportToken === undefined && dataset.reportTokenAttempt === undefined && dataset.launcherId) {
+    return true;
+  }
   if (typeof dataset.reportToken !== 'string' || typeof token !== 'string') return false;
   const expected = Buffer.from(dataset.reportToken);
   const given = Buffer.from(token);
@@ -141,7 +146,7 @@ export const applyFinalReport = async (
       await ctx.report.certify(
         jobResultFolder(dataset.group, ctx.config.name, dataset.jobId),
         dataset.submittedAt,
-        `dataset ${dataset.datasetKey}: a final report was ignored: it does not carry the secret of the worker launched for this dataset (a stray or forged report)`,
+        `dataset ${dataset.datasetKey}: a final report was ignored: it does not carry the secret of this dataset's current launch (a report of an earlier launch, or a stray or forged one)`,
       );
     }
     return 'ignored: not from its worker';

@@ -146,6 +146,13 @@ const REFUSED: readonly (readonly [string, string, RegExp])[] = [
   ['python -c', 'python3 -c "import x; x.run(\'{}\')"; r {} {} {}', /`python3 -c`/],
   ['matlab -batch', 'matlab -nodisplay -batch "run(\'{}\')"; r {} {} {}', /`matlab -batch`/],
   ['Rscript -e', 'Rscript -e "f(\'{}\')"; r {} {} {}', /`Rscript -e`/],
+  ['perl -lne (bundled)', 'perl -lne \'print "{}"\' f; r {} {} {}', /`perl -lne`/],
+  ['node -pe (bundled)', 'node -pe "x({})"; r {} {} {}', /`node -pe`/],
+  [
+    'python -W ignore -c (an option value before -c)',
+    'python3 -W ignore -c "x({})"; r {} {} {}',
+    /`python3 -c`/,
+  ],
   ['awk program', "awk '/{}/ { print }' f; r {} {} {}", /program text of `awk`/],
   ['sed -e script', "sed -e 's/{}//' f; r {} {} {}", /program text of `sed`/],
   ['backquotes', 'r `echo {}` {} {} {}', /backquotes/],
@@ -179,4 +186,17 @@ test.each([
   ['sed editing a file named by a key', "sed -i 's/a/b/' {} {} {} {}"],
 ])('%s is accepted', (_name, command) => {
   expect(prepareCommand(command).ok).toBe(true);
+});
+
+test.each([
+  ['an escaped placeholder', 'run \\{} {} {} {}'],
+  ['a placeholder in a comment', 'run {} {} {} # {}'],
+])('%s leaves fewer than four filled: refused (the values would shift)', (_name, command) => {
+  const result = prepareCommand(command);
+  expect(result).toEqual({
+    ok: false,
+    problem: expect.stringMatching(
+      /^COMMAND has 3 placeholder\(s\) where its shell would see them, not four/,
+    ),
+  });
 });

@@ -729,7 +729,7 @@ describe('the commands sent run the worker (executed here with sh against the S3
       NCAAS_RETRY_DELAY: '0',
       TMPDIR: dir,
     });
-    const sleepy: AnalysisConfig = { ...mock, command: 'sleep 60 # {} {} {} {}' };
+    const sleepy: AnalysisConfig = { ...mock, command: 'sleep 60; : {} {} {} {}' };
     const { output, stdout } = capture();
     const started = Date.now();
     const code = await runDevRun(

@@ -55,7 +55,7 @@ test('a report without the secret (any worker of the group could write it) is ig
   expect(await h.store.runningCount()).toBe(slotsBefore); // no slot freed for another worker
   expect(await h.end('lab', 'victim')).toBeUndefined();
   expect((await h.certificateLines('lab', 'victim')).map((l) => l.text)).toContain(
-    'dataset lab/inputs/victim.bin: a final report was ignored: it does not carry the secret of the worker launched for this dataset (a stray or forged report)',
+    "dataset lab/inputs/victim.bin: a final report was ignored: it does not carry the secret of this dataset's current launch (a report of an earlier launch, or a stray or forged one)",
   );
   expect(
     h.log.entries.some((r) => r.message === 'final report ignored: not from the worker launched for it'),

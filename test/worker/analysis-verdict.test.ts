@@ -30,7 +30,8 @@ const WRITES_OWN_STATUS = [
   'f=$(mktemp)',
   'aws s3 cp "$key" "$f" --only-show-errors',
   'jq --arg s "$S" \'.status = $s | .reason = ["script step 2"] | .stdout = {"0": "own output\\n"} | .extra = "kept"\' "$f" >"$f.new"',
-  'aws s3 cp "$f.new" "$key" --only-show-errors',
+  // Options after the two paths (with a value), as scripts write them: still recorded.
+  'aws s3 cp "$f.new" "$key" --only-show-errors --region "$AWS_DEFAULT_REGION"',
   'echo "last words" >&2',
   'exit "$E"',
 ].join('; ');
@@ -214,7 +215,8 @@ workerTest(
         'cp "$f" "$f.before"',
         'jq --arg s "$S" \'.status = $s | .reason = ["script step 2"]\' "$f" >"$f.new"',
         'aws s3 cp "$f.new" "$key" --only-show-errors',
-        '"$REAL_AWS" s3 cp "$f.before" "$key" --only-show-errors',
+        // The worker's own upload does not pass through the analysis's PATH (its shims come first).
+        'PATH="${PATH#*:}" "$REAL_AWS" s3 cp "$f.before" "$key" --only-show-errors',
       ].join('; '),
     });
     const report = await finalStatus(run);
