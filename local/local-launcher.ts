@@ -140,7 +140,9 @@ export class LocalLauncher extends EventEmitter implements Launcher {
     if (!worker) return;
     // The worker traps SIGTERM: it stops the analysis (in its own group, under `timeout`) and reports.
     this.signal(worker.child, 'SIGTERM');
-    const forced = setTimeout(() => this.killGroup(worker.child, 'SIGKILL'), 5000);
+    // Time for its last uploads (results, logs, the status read back and written, the final report):
+    // killed mid-upload on a loaded machine, a write could land after the runtime's own.
+    const forced = setTimeout(() => this.killGroup(worker.child, 'SIGKILL'), 20_000);
     await worker.exited;
     clearTimeout(forced);
   }
