@@ -1,5 +1,5 @@
 /**
- * The bucket layout users see (DESIGN.md "What the user sees in the bucket"). Every key the system
+ * The bucket layout users see (docs/DESIGN.md "What the user sees in the bucket"). Every key the system
  * reads or writes is built here, so the stack's notification filters, the handlers, the worker
  * contract and the CLI agree on one layout.
  */

@@ -145,6 +145,19 @@ export const prepareCommand = (template: string): PreparedCommand => {
     if (l.word !== '') l.words.push(l.word);
     l.word = '';
   };
+  /** `$(` starts a new command level (its quoting starts afresh), `${` a parameter expansion. */
+  const openExpansion = (two: string): boolean => {
+    if (two === '$(') {
+      frames.push('command');
+      levels.push({ words: [], word: '', parens: 0 });
+      return true;
+    }
+    if (two === '${') {
+      frames.push('param');
+      return true;
+    }
+    return false;
+  };
   const endCommand = (): void => {
     endWord();
     level().words = [];
@@ -203,19 +216,13 @@ export const prepareCommand = (template: string): PreparedCommand => {
       continue;
     }
     if (frame === 'dq') {
+      if (openExpansion(two)) {
+        out += two;
+        i += 2;
+        continue;
+      }
       if (c === '"') frames.pop();
-      else if (two === '$(') {
-        frames.push('command');
-        levels.push({ words: [], word: '', parens: 0 });
-        out += two;
-        i += 2;
-        continue;
-      } else if (two === '${') {
-        frames.push('param');
-        out += two;
-        i += 2;
-        continue;
-      } else if (c === '`') frames.push('backtick');
+      else if (c === '`') frames.push('backtick');
       else level().word += c;
       out += c;
       i++;
@@ -234,26 +241,16 @@ export const prepareCommand = (template: string): PreparedCommand => {
       i++;
       continue;
     }
+    if (two === "$'" || openExpansion(two)) {
+      if (two === "$'") frames.push('ansi');
+      out += two;
+      i += 2;
+      continue;
+    }
     if (c === "'") frames.push('sq');
-    else if (two === "$'") {
-      frames.push('ansi');
-      out += two;
-      i += 2;
-      continue;
-    } else if (c === '"') frames.push('dq');
+    else if (c === '"') frames.push('dq');
     else if (c === '`') frames.push('backtick');
-    else if (two === '$(') {
-      frames.push('command');
-      levels.push({ words: [], word: '', parens: 0 });
-      out += two;
-      i += 2;
-      continue;
-    } else if (two === '${') {
-      frames.push('param');
-      out += two;
-      i += 2;
-      continue;
-    } else if (c === '(') {
+    else if (c === '(') {
       level().parens++;
       endCommand();
     } else if (c === ')' && level().parens > 0) {

@@ -1,5 +1,5 @@
 /**
- * Batch job state changes -> job state (DESIGN.md "Launchers": batch), the same way EC2 instance
+ * Batch job state changes -> job state (docs/DESIGN.md "Launchers": batch), the same way EC2 instance
  * states and the worker's final report drive it (./reconcile.ts), with the same forward-only
  * transitions, status files and job rows.
  *

@@ -1,6 +1,6 @@
 /**
  * The analysis container's log, copied into the job's logs/ folder once the analysis has ended
- * (DESIGN.md "Worker contract": on Batch the live log is the job's CloudWatch log stream, copied at
+ * (docs/DESIGN.md "Worker contract": on Batch the live log is the job's CloudWatch log stream, copied at
  * the end). Where the lines come from is a `ContainerLogSource`: CloudWatch Logs on AWS
  * (./cloudwatch-log-source.ts), the job's process output in the local runtime
  * (local/local-container-logs.ts). The copy is the same for both: capped in size and in time (it runs

@@ -1,5 +1,5 @@
 /**
- * No Batch path leaves a job folder on the analysis EFS (DESIGN.md "Launchers": batch). The system
+ * No Batch path leaves a job folder on the analysis EFS (docs/DESIGN.md "Launchers": batch). The system
  * removes it whatever the outcome, not a client:
  *
  * - the launch records the folder in the job table (the dataset's `efsFolders`, and an entry in the

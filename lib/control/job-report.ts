@@ -1,5 +1,5 @@
 /**
- * What users read, written by the control plane (DESIGN.md "What the user sees in the bucket"):
+ * What users read, written by the control plane (docs/DESIGN.md "What the user sees in the bucket"):
  * the job's certificate (one line per step, with the time elapsed since submission), each dataset's
  * NeuroCAAS-style status file for the states before and after a worker, end.txt, and refusals.
  * The worker writes the status files while it runs; this writer merges into what is there, so a

@@ -1,5 +1,5 @@
 /**
- * Turns what happened to workers into job state (DESIGN.md "The flow"): instance state changes,
+ * Turns what happened to workers into job state (docs/DESIGN.md "The flow"): instance state changes,
  * and the final report a worker uploads before it powers off. Duplicate and out-of-order events are
  * harmless: every state change is a forward-only conditional write, and only the caller whose write
  * applied does the follow-up (slot, budget, certificate, end.txt, next queued job).

@@ -1,5 +1,5 @@
 /**
- * The job store: the control plane's only access to the job table (DESIGN.md "Job table").
+ * The job store: the control plane's only access to the job table (docs/DESIGN.md "Job table").
  *
  * Item layout (table keys `pk`/`sk`; indexes and their attributes in ./job-table-schema.ts; keys built
  * in ./job-keys.ts; attributes converted in ./job-items.ts):

@@ -1,5 +1,5 @@
 /**
- * The `batch` launcher (DESIGN.md "Launchers": batch): one dataset is a stage-in job and an analysis
+ * The `batch` launcher (docs/DESIGN.md "Launchers": batch): one dataset is a stage-in job and an analysis
  * job that depends on it (through a fetch job for an `rclone:` dataset), all in the stack's job queue, with the group's own job definitions (a
  * job's access point and job role cannot be overridden per submission). The stage-out job is not
  * chained: Batch would fail it with a failed analysis, so the reconcile handler submits it once both

@@ -1,5 +1,5 @@
 /**
- * The batch runtime's three stages (DESIGN.md "Launchers": batch), shared by the stack (job
+ * The batch runtime's three stages (docs/DESIGN.md "Launchers": batch), shared by the stack (job
  * definitions), the launcher and the reconcile handler (submissions, events) and the local runtime
  * (which runs the same commands as processes). Plain data: handlers import it without the CDK.
  *

@@ -1,5 +1,5 @@
 /**
- * The `ClientToken` of a worker's RunInstances call (DESIGN.md "Launchers"): at most 64 ASCII
+ * The `ClientToken` of a worker's RunInstances call (docs/DESIGN.md "Launchers"): at most 64 ASCII
  * characters, deterministic, one per launch *attempt of one dataset in one subnet*.
  *
  * What idempotency buys here: the launch Lambda can be retried (timeout, crash after RunInstances

@@ -1,5 +1,5 @@
 /**
- * The `ec2` launcher (DESIGN.md "Launchers"): one RunInstances per dataset, from the stack's worker
+ * The `ec2` launcher (docs/DESIGN.md "Launchers"): one RunInstances per dataset, from the stack's worker
  * launch template. The call repeats the template's security-relevant settings (IMDSv2 required,
  * terminate on shutdown, encrypted gp3 root that is deleted with the instance) so a changed template
  * cannot weaken them. Capacity errors move on to the next subnet, throttling is retried with backoff,

@@ -1,5 +1,5 @@
 /**
- * One interface, three implementations (DESIGN.md "Launchers"): ec2 (RunInstances), batch
+ * One interface, three implementations (docs/DESIGN.md "Launchers"): ec2 (RunInstances), batch
  * (SubmitJob) and local (a child process). The launch service decides *whether* to launch (slots,
  * state); a launcher only knows *how*.
  */

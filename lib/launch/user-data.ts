@@ -1,5 +1,5 @@
 /**
- * What an EC2 worker receives in its user data (DESIGN.md "Worker contract"): a short POSIX sh script
+ * What an EC2 worker receives in its user data (docs/DESIGN.md "Worker contract"): a short POSIX sh script
  * that cloud-init runs once, as root, at first boot. It writes the worker script and the job file
  * from quoted here-documents (nothing in them is expanded, whatever they contain) and runs the
  * worker. The job is data (`encodeWorkerJob`: `NAME=BASE64` lines), never shell text.

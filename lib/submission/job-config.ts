@@ -1,5 +1,5 @@
 /**
- * The two settings the control plane reads from a job's config file (DESIGN.md "submit.json"):
+ * The two settings the control plane reads from a job's config file (docs/DESIGN.md "submit.json"):
  * `__duration__` (minutes: the estimate used for the budget) and `__dataset_size__` (GB added to the
  * worker's root volume), each honoured within the blueprint's caps. Everything else in the config is
  * the analysis's business. Pure: the caller fetches the file.

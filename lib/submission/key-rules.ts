@@ -1,5 +1,5 @@
 /**
- * Which keys a submission may name (DESIGN.md "submit.json", "Who may do what").
+ * Which keys a submission may name (docs/DESIGN.md "submit.json", "Who may do what").
  *
  * A key is taken verbatim: spaces, quotes, `$(...)` and backticks are legal S3 key characters and
  * are accepted, because no key ever passes through a shell (the worker receives data, not shell

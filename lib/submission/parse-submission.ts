@@ -1,5 +1,5 @@
 /**
- * Reading and validating one uploaded `submit.json` (DESIGN.md "submit.json", "Who may do what").
+ * Reading and validating one uploaded `submit.json` (docs/DESIGN.md "submit.json", "Who may do what").
  * Pure: no AWS, no I/O. Every problem is collected, not just the first, so one corrected upload
  * is enough; a refused submission launches nothing.
  */

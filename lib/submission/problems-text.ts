@@ -1,5 +1,5 @@
 /**
- * The text written where the user looks when a submission is refused (DESIGN.md "What the user sees
+ * The text written where the user looks when a submission is refused (docs/DESIGN.md "What the user sees
  * in the bucket"): which submission, one line per problem, and what to do next. Only the problems'
  * own messages appear: never a stack trace or a parser's internals.
  */

@@ -1,5 +1,5 @@
 /**
- * The shape of a NeuroCAAS `submit.json` (DESIGN.md "submit.json"): the single definition of which
+ * The shape of a NeuroCAAS `submit.json` (docs/DESIGN.md "submit.json"): the single definition of which
  * keys exist and what type each holds. What the values may say (keys under the submitting group,
  * a safe timestamp, an allowed instance type) is checked after this pass, in ./parse-submission.ts.
  *

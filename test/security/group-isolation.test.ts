@@ -1,6 +1,6 @@
 /**
  * Lab members, evaluated by a policy simulator over the synthesized policies: a member reaches their
- * own group's prefix as DESIGN.md "Who may do what" says, and nothing of any other group. Groups are
+ * own group's prefix as docs/DESIGN.md "Who may do what" says, and nothing of any other group. Groups are
  * named so that a prefix without its trailing slash would leak (`l`, `lab`, `lab2`, `lab-2`).
  *
  * Membership is tested both ways the stack offers it: as an IAM user named in the blueprint (the

@@ -1,7 +1,7 @@
 /**
  * cdk-nag's NIST 800-53 rev. 5 pack on the mock blueprint and on a Batch blueprint: no finding is
  * left unanswered. Each one is either fixed in lib/constructs or acknowledged where the resource is
- * created, with the reason (mostly: the fix would add idle cost, which DESIGN.md rules out). The
+ * created, with the reason (mostly: the fix would add idle cost, which docs/DESIGN.md rules out). The
  * list of acknowledged rules is pinned here, so a new acknowledgement is a reviewed change.
  */
 import { App, Aspects } from 'aws-cdk-lib';

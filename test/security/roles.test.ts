@@ -1,6 +1,6 @@
 /**
  * Workers and the launch role, evaluated by a policy simulator over the synthesized policies
- * (DESIGN.md "Who may do what"): a worker role per group reaches only its group's prefix in this
+ * (docs/DESIGN.md "Who may do what"): a worker role per group reaches only its group's prefix in this
  * analysis's bucket (read, write results/), no other group, no other bucket, no job table; the launch
  * role passes only the worker roles, only to EC2; terminations are limited to this analysis's tag.
  */
@@ -126,7 +126,7 @@ const DYNAMODB_ACTIONS = [
 
 type Analysis = typeof ec2 | typeof batch;
 
-/** What the worker of `group` does (DESIGN.md "Worker contract"). */
+/** What the worker of `group` does (docs/DESIGN.md "Worker contract"). */
 const workerAllowed = (a: Analysis, group: string): Probe[] => {
   const folder = `${group}/results/job__${ANALYSIS}_t1`;
   return [

@@ -1,5 +1,5 @@
 /**
- * End-to-end tests through the CLI against the local runtime (DESIGN.md "Launchers": local).
+ * End-to-end tests through the CLI against the local runtime (docs/DESIGN.md "Launchers": local).
  *
  * One runtime per test file, on a temp folder, with a test blueprint from test/fixtures/e2e/. The
  * CLI is driven through the same lib/cli functions `ncaas` calls, with the runtime's client
