@@ -20,6 +20,7 @@ import type { AnalysisConfig } from '../blueprint/analysis-config';
 import { GROUP_NAME } from '../blueprint/blueprint-schema';
 import { plural } from '../submission/describe-value';
 import type { SubmissionProblem } from '../submission/submission-problem';
+import { listBucketGroups } from './bucket-groups';
 import { isBlankRecord, parseCsv, type CsvRecord } from './csv-text';
 import { CliError, EXIT } from './errors';
 import { s3Url } from './job-folders';
@@ -447,12 +448,17 @@ export const planBulkSubmission = async (
     });
   }
 
-  // The handler's checks, against the bucket (timestamps already used included).
+  // The handler's checks, against the bucket (timestamps already used included); without the
+  // blueprint, the groups are the bucket's folders, listed once for every row.
   const warnings = new Set<string>();
+  const bucketGroups =
+    request.analysis === undefined && planned.length > 0 ? await listBucketGroups(target) : undefined;
   const checks = await mapLimited(planned, CHECK_CONCURRENCY, async ({ row, plan }) => ({
     row,
     plan,
-    check: await checkSubmission(target, checkPlans.get(row) ?? plan, request.analysis),
+    check: await checkSubmission(target, checkPlans.get(row) ?? plan, request.analysis, {
+      ...(bucketGroups !== undefined ? { bucketGroups } : {}),
+    }),
   }));
   for (const { row, plan, check } of checks) {
     for (const problem of check.problems) problems.push(rowProblem(row, problem, plan));

@@ -8,9 +8,10 @@
  * Before anything is uploaded the submission is checked with the handler's own code (parseSubmission,
  * readJobConfig) plus what the handler checks in the bucket (named keys exist, the timestamp is new).
  * With the analysis's blueprint (--blueprint / NCAAS_BLUEPRINT) the check is the handler's in full;
- * without one, the blueprint's own rules (groups, instance types, caps) are left to the handler, whose
- * refusal `ncaas watch` shows. `--dry-run` needs the blueprint, uploads nothing and prints the
- * submit.json it would write.
+ * without one, the group is checked against the bucket's top-level folders when the credentials may
+ * list them (./bucket-groups.ts), and the blueprint's other rules (instance types, caps) are left to
+ * the handler, whose refusal `ncaas watch` shows. `--dry-run` needs the blueprint, uploads nothing
+ * and prints the submit.json it would write.
  */
 import {
   AbortMultipartUploadCommand,
@@ -30,6 +31,7 @@ import { parseSubmission } from '../submission/parse-submission';
 import type { SubmissionProblem } from '../submission/submission-problem';
 import { MAX_KEY_BYTES, MAX_TEXT_FILE_BYTES } from '../submission/submission-problem';
 import { formatSize } from '../submission/text-body';
+import { listBucketGroups, unlistedGroupProblem } from './bucket-groups';
 import { CliError, EXIT } from './errors';
 import { s3Url, submissionKeyFor } from './job-folders';
 import { formatBytes, type Output } from './output';
@@ -273,8 +275,15 @@ export const checkSubmission = async (
   target: S3Target,
   plan: SubmissionPlan,
   analysis: AnalysisConfig | undefined,
-  /** A dev run's own job (its id starts with `dev-`, which a submission may not use). */
-  options: { readonly devRun?: boolean } = {},
+  options: {
+    /** A dev run's own job (its id starts with `dev-`, which a submission may not use). */
+    readonly devRun?: boolean;
+    /**
+     * The bucket's groups (listBucketGroups), when known: without the blueprint, they are the
+     * groups a submission may name (./bucket-groups.ts).
+     */
+    readonly bucketGroups?: readonly string[];
+  } = {},
 ): Promise<SubmissionCheck> => {
   const rules = analysis ?? blueprintFreeAnalysis(plan.group, plan.submitJson.instance_type, target.analysis);
   const parsed = parseSubmission({
@@ -285,6 +294,11 @@ export const checkSubmission = async (
   });
   const problems: SubmissionProblem[] = parsed.ok ? [] : [...parsed.problems];
   const warnings = parsed.ok ? [...parsed.warnings] : [];
+  if (analysis === undefined) {
+    // The blueprint's groups are not known here: the bucket's folders stand in for them.
+    const unlisted = await unlistedGroupProblem(target, plan.group, options.bucketGroups);
+    if (unlisted !== undefined) problems.unshift(unlisted);
+  }
   const refusedFields = new Set(problems.map((p) => p.field));
   const many = plan.datasetKeys.length > 1;
 
@@ -478,7 +492,10 @@ export const runSubmit = async (
     );
   }
   const plan = planSubmission(request, options.now);
-  const check = await checkSubmission(target, plan, request.analysis);
+  const bucketGroups = request.analysis === undefined ? await listBucketGroups(target) : undefined;
+  const check = await checkSubmission(target, plan, request.analysis, {
+    ...(bucketGroups !== undefined ? { bucketGroups } : {}),
+  });
   for (const warning of check.warnings) output.err(`warning: ${warning}`);
 
   if (options.dryRun) {

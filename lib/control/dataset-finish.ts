@@ -9,6 +9,7 @@ import { isFinal, type JobState } from '../job/job-state';
 import { endMarkerKey, jobResultFolder, statusKey } from '../layout';
 import type { ControlContext } from './control-context';
 import { drainQueue } from './admission';
+import { datasetLinePrefix } from './job-report';
 import { sendNotification } from './notify';
 
 /** Final states that make a job's notification FAIL rather than END (a cancel is the user's own). */
@@ -27,7 +28,15 @@ export interface FinishedDataset {
   readonly exitCode?: number;
   /** The worker already wrote the final status file (its final report): keep it as it is. */
   readonly workerReported?: boolean;
+  /**
+   * When the event that ended it happened (an EC2 state change's time): its certificate line is
+   * stamped so (JobReport.certifyDatasetEvent). Absent: when it is handled.
+   */
+  readonly happenedAt?: Date;
 }
+
+/** What ended a dataset, beyond its state. */
+export type EndDetails = Pick<FinishedDataset, 'reason' | 'exitCode' | 'workerReported' | 'happenedAt'>;
 
 /**
  * Moves a dataset to a final state and, only when this call's transition applied, does the
@@ -37,7 +46,7 @@ export const endDataset = async (
   ctx: ControlContext,
   dataset: DatasetRecord,
   state: JobState,
-  details: { readonly reason?: string; readonly exitCode?: number; readonly workerReported?: boolean } = {},
+  details: EndDetails = {},
   beforeFollowUps?: () => Promise<void>,
 ): Promise<TransitionResult> => {
   const t = await ctx.store.transition(dataset, dataset.datasetIndex, state, {
@@ -76,11 +85,9 @@ export const finishDataset = async (ctx: ControlContext, finished: FinishedDatas
       exit_code: finished.exitCode,
     });
   }
-  await report.certify(
-    resultFolder,
-    dataset.submittedAt,
-    finalLine(dataset.datasetKey, state, finished.reason),
-  );
+  const line = finalLine(dataset.datasetKey, state, finished.reason);
+  if (finished.happenedAt === undefined) await report.certify(resultFolder, dataset.submittedAt, line);
+  else await report.certifyDatasetEvent(resultFolder, dataset, finished.happenedAt, line);
 
   if (await store.markDatasetFinished(dataset, dataset.datasetIndex)) await endJob(ctx, dataset, now);
   // A slot may have freed: start the oldest queued dataset.
@@ -192,7 +199,7 @@ export const resumeFinish = async (ctx: ControlContext, ref: DatasetRecord): Pro
 
 /** The certificate's line of a dataset's end: resumeFinish finds it written by this very text. */
 const finalLine = (datasetKey: string, state: JobState, reason: string | undefined): string =>
-  `dataset ${datasetKey}: ${state}${reason ? ` (${reason})` : ''}`;
+  `${datasetLinePrefix(datasetKey)}${state}${reason ? ` (${reason})` : ''}`;
 
 const statusOf = (text: string | undefined): unknown => {
   try {

@@ -94,6 +94,36 @@ export class JobReport {
   }
 
   /**
+   * A dataset's line stamped with when its event happened (an EC2 state change's EventBridge `time`)
+   * rather than when it is handled, so a late-handled "running" still reads before the FAILED that
+   * came after it. The rule, and why:
+   * - not later than now: an event cannot have happened after it is handled (a clock ahead of ours
+   *   would put it after the lines this handler writes next, "job finished" among them);
+   * - not earlier than the dataset's latest line already logged: EventBridge's time is whole
+   *   seconds while this log keeps milliseconds, so "launched" logged at 12:00:05.300 would sort
+   *   after the "running" it led to, stamped 12:00:05. A dataset's lines already logged are what
+   *   led to this event (its launch, its start), so its own lines keep the order of cause and
+   *   effect; on a tie the line logged later stays later (inEventOrder is stable). The job's other
+   *   datasets did not cause it, so against their lines it is placed by time alone.
+   */
+  async certifyDatasetEvent(
+    resultFolder: string,
+    dataset: { readonly datasetKey: string; readonly submittedAt: string },
+    happened: Date,
+    ...lines: string[]
+  ): Promise<void> {
+    const now = this.now().getTime();
+    const eventTime = Number.isNaN(happened.getTime()) ? now : Math.min(happened.getTime(), now);
+    const own = datasetLinePrefix(dataset.datasetKey);
+    const ownTimes = (await this.logLines(resultFolder))
+      .filter((line) => lineText(line).startsWith(own))
+      .map(lineTime)
+      .filter((time) => !Number.isNaN(time));
+    const at = new Date(Math.max(eventTime, ...ownTimes));
+    return this.certifyAt(resultFolder, dataset.submittedAt, at, ...lines);
+  }
+
+  /**
    * The certificate's log lines: as recorded with the job (the source of the certificate; the S3 copy
    * may lag it when its write failed), else as the S3 copy holds them.
    */
@@ -174,14 +204,26 @@ export const jobRecordSource = (
   datasets: async (job) => (await store.getJob(job))?.datasets.map(certificateDataset),
 });
 
+/** How a dataset's certificate lines start (after the stamp). */
+export const datasetLinePrefix = (datasetKey: string): string => `dataset ${datasetKey}: `;
+
+/** A log line's time: its stamp's first part (`2026-12-07T02:00:01.123Z`); NaN if it has none. */
+const lineTime = (line: string): number => Date.parse(/^\S+/.exec(line)?.[0] ?? '');
+
+/** A log line without its stamp (`<time> <elapsed>  text`): the stamp holds no two spaces in a row. */
+const lineText = (line: string): string => {
+  const gap = line.indexOf('  ');
+  return gap < 0 ? line : line.slice(gap + 2);
+};
+
 /** `2026-12-07T02:00:01.123Z +0:00:05  text` shown as `2026-12-07T02:00:01Z +0:00:05  text`. */
 const toSeconds = (line: string): string => line.replace(/^(\S+?)\.\d{3}Z /, '$1Z ');
 
 /** The log by the time each line happened (stable: lines of one moment keep their order), in seconds. */
 const inEventOrder = (log: readonly string[]): string[] =>
   log
-    .map((line, index) => ({ line, index, at: /^\S+/.exec(line)?.[0] ?? '' }))
-    .sort((a, b) => Date.parse(a.at) - Date.parse(b.at) || a.index - b.index)
+    .map((line, index) => ({ line, index, at: lineTime(line) }))
+    .sort((a, b) => a.at - b.at || a.index - b.index)
     .map(({ line }) => toSeconds(line));
 
 const withoutUndefined = (value: object): Record<string, unknown> =>

@@ -10,6 +10,7 @@ import { isFinal, type JobState } from '../job/job-state';
 import { finalReportKey, FINAL_REPORT_SUFFIX, jobFolderName, jobResultFolder } from '../layout';
 import type { ControlContext } from './control-context';
 import { endDataset } from './dataset-finish';
+import { datasetLinePrefix } from './job-report';
 
 /** EC2 states that mean the worker is gone or going. */
 const ENDING_STATES = ['shutting-down', 'terminated', 'stopping', 'stopped'];
@@ -42,14 +43,18 @@ export const onWorkerState = async (
   const dataset = await findDatasetOfWorker(ctx, launcherId);
   if (!dataset) return `no dataset of ${ctx.config.name} runs on ${launcherId}`;
   const resultFolder = jobResultFolder(dataset.group, ctx.config.name, dataset.jobId);
+  // Certificate lines are stamped with the event's own time, not when it is handled: EventBridge
+  // keeps no order, and a late "running" must still read before the end that came after it.
+  const happened = new Date(time);
 
   if (state === 'running') {
     const t = await ctx.store.transition(dataset, dataset.datasetIndex, 'IN PROGRESS', { startedAt: time });
     if (t.applied) {
-      await ctx.report.certify(
+      await ctx.report.certifyDatasetEvent(
         resultFolder,
-        dataset.submittedAt,
-        `dataset ${dataset.datasetKey}: worker ${launcherId} is running`,
+        dataset,
+        happened,
+        `${datasetLinePrefix(dataset.datasetKey)}worker ${launcherId} is running`,
       );
     }
     return t.applied ? 'IN PROGRESS' : `unchanged (${t.previous})`;
@@ -70,7 +75,7 @@ export const onWorkerState = async (
   const reason = pastDeadline
     ? `the job reached its deadline (SSM_TIMEOUT) and its worker ${launcherId} was stopped; the logs it wrote are kept in logs/`
     : `the worker stopped unexpectedly (instance ${launcherId} ${state}) before reporting a result; the logs it wrote are kept in logs/`;
-  const t = await endDataset(ctx, dataset, ended, { reason });
+  const t = await endDataset(ctx, dataset, ended, { reason, happenedAt: happened });
   return t.applied ? ended : `unchanged (${t.previous})`;
 };
 

@@ -3,7 +3,7 @@
  * out-of-order events, events the table cannot place yet, and cancel requests.
  */
 import { processCancel } from '../../lib/control/cancel-request';
-import { onFinalReport } from '../../lib/control/reconcile';
+import { onFinalReport, onWorkerState } from '../../lib/control/reconcile';
 import { JobStore, type TransitionResult } from '../../lib/job/job-store';
 import { finalReportKey, submissionMessageKey } from '../../lib/layout';
 import {
@@ -218,6 +218,69 @@ describe('duplicate and out-of-order events', () => {
         `${h.resultFolder('lab', 'nosuch')}/logs/DATASET_NAME:a.bin_STATUS.final.json`,
       ),
     ).toBe('no dataset a.bin in job nosuch');
+  });
+});
+
+/** EventBridge's `time`: ISO 8601 in whole seconds (`2026-12-07T12:00:05Z`). */
+const eventBridgeTime = (at: Date): string => at.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+describe('certificate lines of EC2 state events, in event order', () => {
+  test("a running event handled after another dataset's later end is still placed before it", async () => {
+    const h = await newControl(emulators, 'late-running', { deployLimit: 5 });
+    await h.put('lab/inputs/a.bin');
+    await h.put('lab/inputs/b.bin');
+    await h.put('lab/configs/config.yaml', '__duration__: 20\n');
+    const keys = ['lab/inputs/a.bin', 'lab/inputs/b.bin'];
+    expect((await h.submit('lab', 'late', submitJson('lab', 'late', keys))).kind).toBe('accepted');
+    const [a, b] = (await h.deliverLaunches()).map((r) => (r.kind === 'launched' ? r.launcherId : ''));
+
+    h.clock.advanceSeconds(5);
+    expect(await h.workerState(a, 'running')).toBe('IN PROGRESS');
+    const bRunning = eventBridgeTime(h.clock.advanceSeconds(5));
+    const aEnded = eventBridgeTime(h.clock.advanceSeconds(10));
+    h.clock.advanceSeconds(1);
+    expect(await onWorkerState(h.ctx, a, 'terminated', aEnded)).toBe('FAILED');
+    // b's "running" (EventBridge keeps no order) is handled only now, after a's end that came later.
+    h.clock.advanceSeconds(2);
+    expect(await onWorkerState(h.ctx, b, 'running', bRunning)).toBe('IN PROGRESS');
+
+    const lines = await h.certificateLines('lab', 'late');
+    const running = lines.findIndex((l) => l.text === `dataset lab/inputs/b.bin: worker ${b} is running`);
+    const failed = lines.findIndex((l) => l.text.startsWith('dataset lab/inputs/a.bin: FAILED'));
+    expect(running).toBeGreaterThan(-1);
+    expect(failed).toBeGreaterThan(running);
+    expect(lines[running].time).toBe(bRunning);
+    expect(lines[failed].time).toBe(aEnded);
+  });
+
+  test('events stamped in the second of the launch never read before the launch that caused them', async () => {
+    const h = await newControl(emulators, 'same-second');
+    await h.put('lab/inputs/quick.bin');
+    await h.put('lab/configs/config.yaml', '__duration__: 20\n');
+    expect((await h.submit('lab', 'quick', submitJson('lab', 'quick', 'lab/inputs/quick.bin'))).kind).toBe(
+      'accepted',
+    );
+    // The launch is logged at 12:00:05.300; its worker runs and dies within that second, and
+    // EventBridge stamps both of its events 12:00:05.
+    h.clock.advance(5300);
+    const [launched] = await h.deliverLaunches();
+    const instance = launched.kind === 'launched' ? launched.launcherId : '';
+    const second = eventBridgeTime(h.clock.now());
+    h.clock.advance(400);
+    expect(await onWorkerState(h.ctx, instance, 'running', second)).toBe('IN PROGRESS');
+    h.clock.advance(200);
+    expect(await onWorkerState(h.ctx, instance, 'terminated', second)).toBe('FAILED');
+
+    const texts = await certificateTexts(h, 'quick');
+    const at = (text: string): number => texts.findIndex((t) => t.startsWith(text));
+    expect(at(`dataset lab/inputs/quick.bin: worker ${instance} launched`)).toBeGreaterThan(-1);
+    expect(at(`dataset lab/inputs/quick.bin: worker ${instance} is running`)).toBeGreaterThan(
+      at(`dataset lab/inputs/quick.bin: worker ${instance} launched`),
+    );
+    expect(at('dataset lab/inputs/quick.bin: FAILED')).toBeGreaterThan(
+      at(`dataset lab/inputs/quick.bin: worker ${instance} is running`),
+    );
+    expect(texts.at(-1)).toBe('job finished: 1 FAILED');
   });
 });
 

@@ -28,6 +28,7 @@ import { resolveTarget } from '../../lib/cli/s3-target';
 import { CliSession } from '../../lib/cli/session';
 import { runStatus } from '../../lib/cli/status-command';
 import { runSubmit } from '../../lib/cli/submit-command';
+import { loadBlueprintForCommand } from '../../lib/cli/validate-command';
 import { runWatch } from '../../lib/cli/watch';
 import { startLocalRuntime, type LocalRuntime } from '../../local/local-runtime';
 
@@ -102,7 +103,12 @@ export class E2eCli {
     readonly config: string;
     readonly timestamp?: string;
   }): Promise<CliResult> {
-    return this.invoke((session, output) => runSubmit(session.s3({}), request, output)).done;
+    return this.invoke((session, output) => {
+      // As bin/ncaas.ts: the blueprint env.sh names (NCAAS_BLUEPRINT) makes the check the handler's.
+      const blueprint = session.env.NCAAS_BLUEPRINT;
+      const analysis = blueprint ? loadBlueprintForCommand(blueprint) : undefined;
+      return runSubmit(session.s3({}), { ...request, ...(analysis ? { analysis } : {}) }, output);
+    }).done;
   }
 
   /** Runs in the background: `stdout` fills while the job runs, `done` resolves when it ends. */
