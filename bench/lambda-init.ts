@@ -29,7 +29,6 @@ const env: HandlerEnvironment = {
   NCAAS_RUNTIME: 'ec2',
   NCAAS_LAUNCH_TEMPLATE_ID: 'lt-0123456789abcdef0',
   NCAAS_SUBNET_IDS: '["subnet-0123456789abcdef0"]',
-  NCAAS_INSTANCE_PROFILES: '{"labA":"arn:aws:iam::123456789012:instance-profile/a"}',
 };
 
 console.log(

@@ -16,6 +16,8 @@ import {
   resolveBlueprintPath,
 } from '../lib/blueprint/load-blueprint';
 import { blueprintProvenance } from '../lib/blueprint/provenance';
+import { checkAssemblyLimits, hasBrokenLimits } from '../lib/limits/check-assembly-limits';
+import { formatExceededLimits } from '../lib/limits/format-limits';
 
 const app = new App({ context: FEATURE_FLAGS });
 const requested = app.node.tryGetContext('blueprint') as string | undefined;
@@ -32,6 +34,11 @@ try {
     description: `ncaas analysis ${config.name} (blueprint ${path.basename(file)})`,
   });
   Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));
+  // AWS's hard limits on the synthesized templates, with realistic names (lib/limits/): a stack over
+  // one would fail at deploy or at a worker's launch, so say now which, by how much and what to change.
+  const limits = checkAssemblyLimits(app.synth(), 'AnalysisStack', { config });
+  for (const line of formatExceededLimits(limits)) console.error(line);
+  if (hasBrokenLimits(limits)) process.exit(1);
 } catch (err) {
   if (err instanceof BlueprintError) {
     console.error(err.message);

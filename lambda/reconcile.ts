@@ -3,6 +3,7 @@ import { awsControlContext } from '../lib/control/aws-context';
 import { isBatchJobStateEvent, onBatchJobState } from '../lib/control/batch-reconcile';
 import { isInstanceStateEvent, isS3Event, s3ObjectEvents } from '../lib/control/event-parsing';
 import { handlerLog } from '../lib/control/handler-log';
+import { routeObject } from '../lib/control/object-routing';
 import { onFinalReport, onWorkerState } from '../lib/control/reconcile';
 import { readHandlerEnvironment } from '../lib/handler-environment';
 
@@ -27,6 +28,11 @@ export const handler = async (event: unknown): Promise<void> => {
     log.info('Batch job state', { jobId, jobName, status, outcome });
   } else if (isS3Event(event)) {
     for (const object of s3ObjectEvents(event)) {
+      // The notification filters only by suffix: the group and folder are checked here.
+      if (routeObject(ctx.config, object.key) !== 'final-report') {
+        log.info('ignored: not a final report in a group of this analysis', { key: object.key });
+        continue;
+      }
       log.info('final report', { key: object.key, outcome: await onFinalReport(ctx, object.key) });
     }
   } else {

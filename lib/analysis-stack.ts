@@ -7,6 +7,7 @@ import { DataBucket } from './constructs/data-bucket';
 import { DevInstanceAccess } from './constructs/dev-instance-access';
 import { AnalysisFileSystem } from './constructs/file-system';
 import { GroupAccess } from './constructs/group-access';
+import { GroupShards } from './constructs/group-shards';
 import { JobTable } from './constructs/job-table';
 import { Network } from './constructs/network';
 import { JobNotifications } from './constructs/notifications';
@@ -30,33 +31,40 @@ export class AnalysisStack extends Stack {
     Tags.of(this).add('ncaas:stage', config.stage);
     reportBlueprintWarnings(this, config);
 
+    // What is made per group lives in nested stacks, so this template's size and resource count do
+    // not grow with the groups (lib/constructs/group-shards.ts).
+    const shards = new GroupShards(this, config.name);
     const data = new DataBucket(this, 'DataBucket', { adoptBucketName: config.adopt.bucketName });
     new GroupAccess(this, 'GroupAccess', {
       dataBucket: data,
       groups: config.groups,
       analysisName: config.name,
+      shards,
     });
     const jobs = new JobTable(this, 'JobTable', { adoptTableName: config.adopt.tableName });
     const network = new Network(this, 'Network', {
       existingVpc: config.existingVpc,
       flowLogBucket: data.logBucket,
     });
-    const workers = new WorkerFleet(this, 'Workers', {
-      analysisName: config.name,
-      vpc: network.vpc,
-      bucket: data.bucket,
-      groups: config.groups,
-    });
     const files = new AnalysisFileSystem(this, 'FileSystem', {
       vpc: network.vpc,
       subnets: network.workerSubnets,
       groups: config.groups,
       adoptFileSystemId: config.adopt.fileSystemId,
+      shards,
+    });
+    const workers = new WorkerFleet(this, 'Workers', {
+      analysisName: config.name,
+      vpc: network.vpc,
+      bucket: data.bucket,
+      groups: config.groups,
+      shards,
+      // Efs.MountOnEc2Workers: each group's role may mount through its own access point.
+      ...(config.efsOnEc2Workers
+        ? { groupStatements: (group: string) => [files.groupMountStatement(group)] }
+        : {}),
     });
     files.allowMountFrom(workers.securityGroup);
-    if (config.efsOnEc2Workers) {
-      for (const [group, role] of workers.roles) files.grantGroupMount(role, group);
-    }
 
     const batchEnvironment =
       config.runtime === 'batch' && config.batch
@@ -74,6 +82,7 @@ export class AnalysisStack extends Stack {
             // A job waiting RUNNABLE that long is cancelled with a reason users can act on (no
             // capacity), about when the watchdog would call its launch stuck (EXECUTION_TIMEOUT).
             maxRunnableWait: Duration.seconds(Math.min(86_400, Math.max(600, config.launchTimeoutSeconds))),
+            shards,
           })
         : undefined;
 
@@ -87,7 +96,7 @@ export class AnalysisStack extends Stack {
         groups: config.groups.filter((g) => g.userInput).map((g) => g.name),
       });
     }
-    const notifications = new JobNotifications(this, 'Notifications', { config });
+    const notifications = new JobNotifications(this, 'Notifications', { config, shards });
     const controlPlane = new ControlPlane(this, 'ControlPlane', {
       config,
       bucket: data.bucket,
@@ -100,7 +109,7 @@ export class AnalysisStack extends Stack {
         ? {
             efsForEc2Workers: {
               fileSystemId: files.fileSystem.fileSystemId,
-              accessPointIds: new Map([...files.accessPoints].map(([g, ap]) => [g, ap.accessPointId])),
+              fileSystemArn: files.fileSystem.fileSystemArn,
             },
           }
         : {}),
@@ -110,23 +119,17 @@ export class AnalysisStack extends Stack {
     new CfnOutput(this, 'BucketName', { value: data.bucket.bucketName, description: 'The analysis bucket' });
     new CfnOutput(this, 'JobTableName', { value: jobs.table.tableName, description: 'The job table' });
     new CfnOutput(this, 'LaunchQueueUrl', { value: controlPlane.launchQueue.queue.queueUrl });
-    new CfnOutput(this, 'Groups', {
-      description:
-        'Each group, where its members upload submit.json, and its member policy (attach it to IAM groups or roles)',
-      value: this.toJsonString(
-        config.groups.map((group) => ({
-          group: group.name,
-          submissions: `s3://${data.bucket.bucketName}/${submissionsPrefix(group.name)}`,
-          submits: group.userInput,
-        })),
-      ),
+    // Outputs say where things are, never one entry per group: an output value holds at most 4 KB
+    // (and a template 200 outputs), and an analysis may have hundreds of groups.
+    new CfnOutput(this, 'SubmissionsUrl', {
+      description: 'Where a group uploads submit.json (replace GROUP by the group name, AffiliateName)',
+      value: `s3://${data.bucket.bucketName}/${submissionsPrefix('GROUP')}`,
     });
-    if (notifications.topics.size > 0) {
-      new CfnOutput(this, 'NotificationTopics', {
-        description: "Each group's notification topic (subscribe more addresses with `aws sns subscribe`)",
-        value: this.toJsonString(
-          Object.fromEntries([...notifications.topics].map(([group, topic]) => [group, topic.topicArn])),
-        ),
+    if (notifications.topic) {
+      new CfnOutput(this, 'NotificationTopic', {
+        description:
+          "The analysis's notification topic (subscribe more addresses with `aws sns subscribe`, with a filter policy on the `group` attribute for one group's messages)",
+        value: notifications.topic.topicArn,
       });
     }
   }

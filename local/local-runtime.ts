@@ -8,7 +8,6 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { S3Event } from 'aws-lambda';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { AnalysisConfig } from '../lib/blueprint/analysis-config';
 import { loadBlueprintFile, resolveBlueprintPath } from '../lib/blueprint/load-blueprint';
 import { blueprintProvenance } from '../lib/blueprint/provenance';
 import { processCancel } from '../lib/control/cancel-request';
@@ -17,6 +16,7 @@ import { endDataset, finishDataset } from '../lib/control/dataset-finish';
 import { encodeS3Key, s3ObjectEvents } from '../lib/control/event-parsing';
 import { JobReport, jobRecordSource } from '../lib/control/job-report';
 import { launchDataset } from '../lib/control/launch-service';
+import { routeObject } from '../lib/control/object-routing';
 import { onFinalReport, onWorkerState } from '../lib/control/reconcile';
 import { onBatchJobState } from '../lib/control/batch-reconcile';
 import { S3Objects } from '../lib/control/s3-objects';
@@ -25,15 +25,7 @@ import { runWatchdog } from '../lib/control/watchdog';
 import { JobStore, type DatasetRecord } from '../lib/job/job-store';
 import { isFinal, type JobState } from '../lib/job/job-state';
 import type { LaunchMessage } from '../lib/launch/launcher';
-import {
-  CANCEL_SUFFIX,
-  FINAL_REPORT_SUFFIX,
-  finalReportKey,
-  jobResultFolder,
-  resultsPrefix,
-  SUBMIT_SUFFIX,
-  submissionsPrefix,
-} from '../lib/layout';
+import { finalReportKey, jobResultFolder } from '../lib/layout';
 import { NO_PRICES, priceFileBook, type PriceBook } from '../lib/pricing/price-book';
 import { EMULATOR_CREDENTIALS, EMULATOR_REGION, startEmulators } from './emulators';
 import { LocalLauncher, REPOSITORY_ROOT } from './local-launcher';
@@ -46,21 +38,6 @@ export type { LocalRuntime, LocalRuntimeOptions } from './local-runtime-api';
 
 /** Retries of a launch that asked to be retried, as the SQS queue's maxReceiveCount allows. */
 const MAX_LAUNCH_ATTEMPTS = 5;
-
-/** Which handler a created object goes to, exactly as the stack's notification filters route it. */
-export const routeObject = (
-  config: AnalysisConfig,
-  key: string,
-): 'submission' | 'cancel' | 'final-report' | undefined => {
-  for (const group of config.groups) {
-    if (group.userInput && key.startsWith(submissionsPrefix(group.name))) {
-      if (key.endsWith(SUBMIT_SUFFIX)) return 'submission';
-      if (key.endsWith(CANCEL_SUFFIX)) return 'cancel';
-    }
-    if (key.startsWith(resultsPrefix(group.name)) && key.endsWith(FINAL_REPORT_SUFFIX)) return 'final-report';
-  }
-  return undefined;
-};
 
 /** Shell-safe single quoting for env.sh. */
 const shellQuote = (value: string): string => `'${value.replace(/'/g, `'\\''`)}'`;

@@ -75,12 +75,12 @@ export interface GroupNotificationConfig {
   readonly group: string;
   /** Its `Events` (ALL spelled out), replacing the analysis's; the analysis's when it named none. */
   readonly events: readonly NotificationEvent[];
-  /** Its `Emails`: subscribed to this group's topic only. */
+  /** Its `Emails`: subscribed for this group's messages only (a filter policy on the analysis topic). */
   readonly emails: readonly string[];
 }
 
 export interface NotificationConfig {
-  /** `Notifications.Emails`: subscribed to every group's topic (besides each group's real ContactEmail). */
+  /** `Notifications.Emails`: subscribed for every notified group's messages (no filter policy). */
   readonly emails: readonly string[];
   /** `Notifications.Events` (ALL spelled out): the events of every group without a choice of its own. */
   readonly events: readonly NotificationEvent[];

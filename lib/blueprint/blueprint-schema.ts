@@ -201,7 +201,7 @@ const notificationEmails = (what: string) =>
     error: `expected ${what}: a list of email addresses`,
   });
 
-/** One group's own choice: its Events replace the analysis's, its Emails join its topic only. */
+/** One group's own choice: its Events replace the analysis's, its Emails get its messages only. */
 const groupNotificationsSchema = z.strictObject(
   {
     Events: notificationEvents('Events').optional(),

@@ -358,8 +358,8 @@ const notificationEvents = (events: readonly string[]): NotificationEvent[] =>
 
 /**
  * The analysis's choice, and each group's own (`Notifications.Groups`): a group's Events replace the
- * analysis's for that group ([] sends it nothing), its Emails join its topic only. Settings that
- * cannot take effect (no topic for the group) are warned about, not refused.
+ * analysis's for that group ([] sends it nothing), its Emails get its messages only. Settings that
+ * cannot take effect (the group is never notified) are warned about, not refused.
  */
 const toNotificationConfig = (
   bp: BlueprintData,
@@ -379,11 +379,11 @@ const toNotificationConfig = (
     const at = `Notifications.Groups.${choice.group}`;
     if (groups.find((g) => g.name === choice.group)?.userInput === false) {
       warnings.push(
-        `${at}: group "${choice.group}" does not submit jobs (UserInput false), so it has no notification topic: this setting is not used`,
+        `${at}: group "${choice.group}" does not submit jobs (UserInput false), so it is never notified: this setting is not used`,
       );
     } else if (choice.events.length === 0 && choice.emails.length > 0) {
       warnings.push(
-        `${at}.Emails: group "${choice.group}" is sent no event, so it has no notification topic: these addresses are not subscribed`,
+        `${at}.Emails: group "${choice.group}" is sent no event: these addresses are not subscribed`,
       );
     }
   }

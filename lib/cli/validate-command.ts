@@ -59,5 +59,30 @@ export const runValidate = (
   if (config.ignoredKeys.length > 0) {
     output.err(`note: NeuroCAAS keys with no meaning here, ignored: ${config.ignoredKeys.join(', ')}`);
   }
-  return EXIT.ok;
+  return reportLimits(config, output);
+};
+
+/**
+ * AWS's hard limits on the stack the blueprint makes (lib/limits/), synthesized in-process without
+ * Lambda bundling; on stderr, so stdout stays the schema check's. Loaded here only: the other
+ * commands start without aws-cdk-lib.
+ */
+const reportLimits = (config: AnalysisConfig, output: Output): number => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const limits = require('../limits/blueprint-limits') as typeof import('../limits/blueprint-limits');
+  let summary: ReturnType<typeof limits.summarizeBlueprintLimits>;
+  try {
+    summary = limits.summarizeBlueprintLimits(config);
+  } catch (error) {
+    output.err(
+      output.paint.red(
+        `limits: the stack could not be synthesized: ${error instanceof Error ? error.message : String(error)}`,
+      ),
+    );
+    return EXIT.failed;
+  }
+  for (const line of summary.lines) {
+    output.err(line.startsWith('limit exceeded') ? output.paint.red(line) : line);
+  }
+  return summary.broken ? EXIT.failed : EXIT.ok;
 };

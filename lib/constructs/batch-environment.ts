@@ -9,6 +9,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Duration } from 'aws-cdk-lib';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
+import type { GroupShards } from './group-shards';
 import type { BatchRuntimeConfig, GroupConfig, RemoteSourcesConfig } from '../blueprint/analysis-config';
 import {
   BATCH_LOG_GROUP,
@@ -41,6 +42,8 @@ export interface BatchEnvironmentProps {
   readonly deployLimit: number;
   /** How long a job may wait RUNNABLE on the on-demand queue before Batch cancels it. @default 2 hours */
   readonly maxRunnableWait?: Duration;
+  /** Where each group's job role and job definitions go. @default this construct */
+  readonly shards?: GroupShards;
 }
 
 /** A group's three job definitions (lib/launch/batch-stages.ts). */
@@ -203,12 +206,20 @@ export class BatchEnvironment extends Construct {
     const jobDefinitions = new Map<string, BatchJobDefinitionSet>();
     const jobRoles = new Map<string, iam.Role>();
     for (const group of props.groups) {
-      const jobRole = new iam.Role(this, `JobRole-${group.name}`, {
+      const scope = props.shards?.scopeFor(id, group.name) ?? this;
+      const jobRole = new iam.Role(scope, `JobRole-${group.name}`, {
         assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
         description: `ncaas ${props.analysisName} Batch jobs of group ${group.name}: its prefix and access point only`,
+        // Inline in the role: no separate policy resource per group.
+        inlinePolicies: {
+          GroupPrefixOnly: new iam.PolicyDocument({
+            statements: [
+              ...workerStatements(props.bucket, group.name),
+              props.fileSystem.groupMountStatement(group.name),
+            ],
+          }),
+        },
       });
-      for (const statement of workerStatements(props.bucket, group.name)) jobRole.addToPolicy(statement);
-      props.fileSystem.grantGroupMount(jobRole, group.name);
       NagSuppressions.addResourceSuppressions(
         jobRole,
         [
@@ -219,7 +230,7 @@ export class BatchEnvironment extends Construct {
           {
             id: 'NIST.800.53.R5-IAMNoInlinePolicy',
             reason:
-              "The job role's policy (AWS::IAM::Policy) belongs to this one role and is created, changed and deleted with it, as for the EC2 worker roles; what it may reach is checked with a policy simulator in test/security.",
+              "The job role's policy is inline in this one role and is created, changed and deleted with it, as for the EC2 worker roles; what it may reach is checked with a policy simulator in test/security.",
           },
         ],
         true,
@@ -239,8 +250,8 @@ export class BatchEnvironment extends Construct {
           enableTransitEncryption: true,
           useJobRole: true,
         });
-      const container = (stage: BatchStage, id: string) =>
-        new batch.EcsEc2ContainerDefinition(this, `${id}-${group.name}`, {
+      const container = (stage: BatchStage, containerId: string) =>
+        new batch.EcsEc2ContainerDefinition(scope, `${containerId}-${group.name}`, {
           image: ecs.ContainerImage.fromRegistry(
             stage === 'run' ? containerConfig.image : containerConfig.stagingImage,
           ),
@@ -253,11 +264,11 @@ export class BatchEnvironment extends Construct {
           executionRole: this.executionRole,
           volumes: [efsVolume()],
         });
-      const fetch = this.fetchDefinition(props, group, {
+      const fetch = this.fetchDefinition(scope, props, group, {
         jobRole,
         volume: efsVolume(),
         executionRole: () => {
-          const role = new iam.Role(this, `FetchExecutionRole-${group.name}`, {
+          const role = new iam.Role(scope, `FetchExecutionRole-${group.name}`, {
             assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
             description: `ncaas ${props.analysisName} Batch fetch containers of group ${group.name}: image pulls, log streams, and the group's rclone secret (injected by ECS)`,
           });
@@ -269,17 +280,17 @@ export class BatchEnvironment extends Construct {
       });
       jobDefinitions.set(group.name, {
         ...(fetch ? { fetch } : {}),
-        stageIn: new batch.EcsJobDefinition(this, `StageIn-${group.name}`, {
+        stageIn: new batch.EcsJobDefinition(scope, `StageIn-${group.name}`, {
           jobDefinitionName: batchJobDefinitionName(props.analysisName, group.name, 'in'),
           container: container('in', 'StageInContainer'),
           // The submission sets the job's deadline; this bounds a stage-in submitted without one.
           timeout: Duration.hours(24),
         }),
-        analysis: new batch.EcsJobDefinition(this, `Analysis-${group.name}`, {
+        analysis: new batch.EcsJobDefinition(scope, `Analysis-${group.name}`, {
           jobDefinitionName: batchJobDefinitionName(props.analysisName, group.name, 'run'),
           container: container('run', 'AnalysisContainer'),
         }),
-        stageOut: new batch.EcsJobDefinition(this, `StageOut-${group.name}`, {
+        stageOut: new batch.EcsJobDefinition(scope, `StageOut-${group.name}`, {
           jobDefinitionName: batchJobDefinitionName(props.analysisName, group.name, 'out'),
           container: container('out', 'StageOutContainer'),
           // A failed upload is tried again; the last attempt removes the job folder regardless.
@@ -300,6 +311,7 @@ export class BatchEnvironment extends Construct {
    * never appears in the template or in a SubmitJob: only its ARN, and only here.
    */
   private fetchDefinition(
+    scope: Construct,
     props: BatchEnvironmentProps,
     group: GroupConfig,
     parts: { jobRole: iam.IRole; volume: batch.EcsVolume; executionRole: () => iam.Role },
@@ -312,11 +324,11 @@ export class BatchEnvironment extends Construct {
       );
     }
     const secret = secretRef.startsWith('arn:')
-      ? secretsmanager.Secret.fromSecretCompleteArn(this, `RcloneConfig-${group.name}`, secretRef)
-      : secretsmanager.Secret.fromSecretNameV2(this, `RcloneConfig-${group.name}`, secretRef);
-    return new batch.EcsJobDefinition(this, `Fetch-${group.name}`, {
+      ? secretsmanager.Secret.fromSecretCompleteArn(scope, `RcloneConfig-${group.name}`, secretRef)
+      : secretsmanager.Secret.fromSecretNameV2(scope, `RcloneConfig-${group.name}`, secretRef);
+    return new batch.EcsJobDefinition(scope, `Fetch-${group.name}`, {
       jobDefinitionName: batchJobDefinitionName(props.analysisName, group.name, 'fetch'),
-      container: new batch.EcsEc2ContainerDefinition(this, `FetchContainer-${group.name}`, {
+      container: new batch.EcsEc2ContainerDefinition(scope, `FetchContainer-${group.name}`, {
         image: ecs.ContainerImage.fromRegistry(props.remoteSources.image),
         cpu: STAGING_VCPUS,
         memory: Size.mebibytes(STAGING_MEMORY_MIB),

@@ -13,25 +13,16 @@ import { Construct } from 'constructs';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { AnalysisConfig } from '../blueprint/analysis-config';
-import type { HandlerEnvironment } from '../handler-environment';
+import { ANALYSIS_CONFIG_FILE, type HandlerEnvironment } from '../handler-environment';
 import {
   analysisLogStreamPrefix,
   BATCH_ANALYSIS_TAG,
   BATCH_LOG_GROUP,
-  BATCH_STAGES,
-  batchJobDefinitionName,
+  batchJobDefinitionPrefix,
 } from '../launch/batch-stages';
 import { DEV_TAGS } from '../launch/dev-instance-tags';
-import {
-  CANCEL_SUFFIX,
-  FINAL_REPORT_SUFFIX,
-  REFUSAL_LABEL,
-  resultsPrefix,
-  statusKey,
-  SUBMISSION_MESSAGE_SUFFIX,
-  SUBMIT_SUFFIX,
-  submissionsPrefix,
-} from '../layout';
+import { REFUSAL_LABEL, resultsPrefix, statusKey, SUBMISSION_MESSAGE_SUFFIX } from '../layout';
+import { NOTIFIED_SUFFIXES, type ObjectRoute } from '../control/object-routing';
 import { LaunchQueue } from './launch-queue';
 import { NodeLambda } from './node-lambda';
 import type { JobNotifications } from './notifications';
@@ -48,14 +39,14 @@ export interface ControlPlaneProps {
   readonly batchJobQueueArn?: string;
   /** Batch runtime with Spot: the on-demand queue behind the Spot-first `batchJobQueueArn`. */
   readonly batchOnDemandJobQueueArn?: string;
-  /** The analysis EFS and each group's access point id, when EC2 workers mount it (Efs.MountOnEc2Workers). */
-  readonly efsForEc2Workers?: {
-    readonly fileSystemId: string;
-    readonly accessPointIds: ReadonlyMap<string, string>;
-  };
+  /**
+   * The analysis EFS, when EC2 workers mount it (Efs.MountOnEc2Workers): the launcher finds each
+   * group's access point by its root directory (lib/launch/efs-access-points.ts).
+   */
+  readonly efsForEc2Workers?: { readonly fileSystemId: string; readonly fileSystemArn: string };
   /** How often the watchdog runs. @default 5 minutes */
   readonly watchdogInterval?: Duration;
-  /** The groups' notification topics: every handler may publish to them. @default no notifications */
+  /** The analysis's notification topic: every handler may publish to it. @default no notifications */
   readonly notifications?: JobNotifications;
 }
 
@@ -77,7 +68,7 @@ const LAMBDA_ENVIRONMENT_LIMIT = 4096;
 
 /**
  * The Lambdas and their triggers. Handlers validate and enqueue; nothing waits for an instance to boot:
- * - submit handler: S3 `{group}/submissions/*submit.json` and `*.cancel.json` per submitting group;
+ * - submit handler: S3 `*submit.json` and `*.cancel.json` (the handler keeps those of submitting groups);
  * - launcher: consumes the launch queue (retries and subnet fallback happen here);
  * - reconcile handler: EC2 and Batch state changes, and each worker's final report in results/;
  * - watchdog: on a schedule (deadlines, stuck launches, orphans, lost submission events).
@@ -112,31 +103,24 @@ export class ControlPlane extends Construct {
       NCAAS_TABLE: table.tableName,
       NCAAS_LAUNCH_QUEUE_URL: this.launchQueue.queue.queueUrl,
       NCAAS_LAUNCH_DEAD_LETTER_URL: this.launchQueue.deadLetterQueue.queueUrl,
-      NCAAS_ANALYSIS_CONFIG: JSON.stringify(handlerConfig(config)),
       NCAAS_RUNTIME: config.runtime,
       NCAAS_LAUNCH_TEMPLATE_ID: props.workers.launchTemplate.launchTemplateId,
       NCAAS_SUBNET_IDS: Stack.of(this).toJsonString(props.subnetIds),
-      NCAAS_INSTANCE_PROFILES: Stack.of(this).toJsonString(
-        Object.fromEntries([...props.workers.instanceProfiles].map(([g, p]) => [g, p.instanceProfileArn])),
-      ),
       ...(props.batchJobQueueArn !== undefined ? { NCAAS_BATCH_JOB_QUEUE: props.batchJobQueueArn } : {}),
       ...(props.batchOnDemandJobQueueArn !== undefined
         ? { NCAAS_BATCH_ON_DEMAND_JOB_QUEUE: props.batchOnDemandJobQueueArn }
         : {}),
       ...(props.efsForEc2Workers !== undefined
-        ? {
-            NCAAS_EFS: Stack.of(this).toJsonString({
-              fileSystemId: props.efsForEc2Workers.fileSystemId,
-              accessPoints: Object.fromEntries(props.efsForEc2Workers.accessPointIds),
-            }),
-          }
+        ? { NCAAS_EFS_FILE_SYSTEM_ID: props.efsForEc2Workers.fileSystemId }
         : {}),
-      ...(props.notifications?.topicArnPrefix !== undefined
-        ? { NCAAS_NOTIFICATION_TOPIC_ARN_PREFIX: props.notifications.topicArnPrefix }
+      ...(props.notifications?.topic !== undefined
+        ? { NCAAS_NOTIFICATION_TOPIC_ARN: props.notifications.topic.topicArn }
         : {}),
       POWERTOOLS_SERVICE_NAME: `ncaas-${config.name}`,
     };
     assertEnvironmentFits(environment);
+    // The analysis config grows with the groups: it travels with each handler's code, not in its environment.
+    const bundledFiles = { [ANALYSIS_CONFIG_FILE]: JSON.stringify(handlerConfig(config)) };
 
     const onFailure = new lambdaDestinations.SqsDestination(this.failedEvents);
     this.submitHandler = new NodeLambda(this, 'SubmitHandler', {
@@ -144,6 +128,7 @@ export class ControlPlane extends Construct {
       copyFiles: priceFile,
       description: `ncaas ${config.name}: validates submissions and enqueues launches`,
       environment,
+      bundledFiles,
       timeout: Duration.seconds(60),
       onFailure,
       retryAttempts: 2,
@@ -152,6 +137,7 @@ export class ControlPlane extends Construct {
       entryName: 'launch',
       description: `ncaas ${config.name}: launches one worker per queued dataset`,
       environment,
+      bundledFiles,
       // The worker script travels in each instance's user data.
       copyFiles: ['worker/run-job.sh', ...priceFile],
       timeout: launcherTimeout,
@@ -160,6 +146,7 @@ export class ControlPlane extends Construct {
       entryName: 'reconcile',
       description: `ncaas ${config.name}: turns instance, Batch and worker events into job state`,
       environment,
+      bundledFiles,
       // The Batch stage-out job it submits carries the worker script.
       copyFiles: [...(props.batchJobQueueArn !== undefined ? ['worker/run-job.sh'] : []), ...priceFile],
       timeout: RECONCILE_TIMEOUT,
@@ -171,6 +158,7 @@ export class ControlPlane extends Construct {
       copyFiles: priceFile,
       description: `ncaas ${config.name}: deadlines, stuck launches, orphans, lost events`,
       environment,
+      bundledFiles,
       timeout: Duration.minutes(5),
     });
 
@@ -222,21 +210,16 @@ export class ControlPlane extends Construct {
     const { config, bucket } = props;
     const submit = new s3n.LambdaDestination(this.submitHandler);
     const reconcile = new s3n.LambdaDestination(this.reconcileHandler);
-    for (const group of config.groups) {
-      if (group.userInput) {
-        bucket.addEventNotification(s3.EventType.OBJECT_CREATED, submit, {
-          prefix: submissionsPrefix(group.name),
-          suffix: SUBMIT_SUFFIX,
-        });
-        bucket.addEventNotification(s3.EventType.OBJECT_CREATED, submit, {
-          prefix: submissionsPrefix(group.name),
-          suffix: CANCEL_SUFFIX,
-        });
-      }
-      bucket.addEventNotification(s3.EventType.OBJECT_CREATED, reconcile, {
-        prefix: resultsPrefix(group.name),
-        suffix: FINAL_REPORT_SUFFIX,
-      });
+    // One configuration per kind of object, whatever the number of groups (a bucket holds a limited
+    // number): the handlers check the group and folder (lib/control/object-routing.ts).
+    const destinations: Record<ObjectRoute, s3.IBucketNotificationDestination> = {
+      submission: submit,
+      cancel: submit,
+      'final-report': reconcile,
+    };
+    for (const [route, suffix] of Object.entries(NOTIFIED_SUFFIXES) as [ObjectRoute, string][]) {
+      if (route !== 'final-report' && !config.groups.some((g) => g.userInput)) continue;
+      bucket.addEventNotification(s3.EventType.OBJECT_CREATED, destinations[route], { suffix });
     }
 
     this.launcher.addEventSource(
@@ -320,6 +303,14 @@ export class ControlPlane extends Construct {
     this.launchQueue.deadLetterQueue.grantConsumeMessages(this.watchdog);
 
     workers.grantLaunch(this.launcher);
+    if (props.efsForEc2Workers) {
+      // The launcher finds each group's access point by its root directory (lib/launch/efs-access-points.ts).
+      allow(
+        this.launcher,
+        ['elasticfilesystem:DescribeAccessPoints'],
+        [props.efsForEc2Workers.fileSystemArn],
+      );
+    }
     allow(this.launcher, ['ec2:DescribeImages', 'ec2:DescribeSubnets'], ['*']);
     allow(
       this.launcher,
@@ -354,10 +345,9 @@ export class ControlPlane extends Construct {
       allow(
         this.reconcileHandler,
         ['logs:GetLogEvents'],
-        config.groups.map(
-          (group) =>
-            `arn:${stack.partition}:logs:${stack.region}:${stack.account}:log-group:${BATCH_LOG_GROUP}:log-stream:${analysisLogStreamPrefix(config.name, group.name)}*`,
-        ),
+        [
+          `arn:${stack.partition}:logs:${stack.region}:${stack.account}:log-group:${BATCH_LOG_GROUP}:log-stream:${analysisLogStreamPrefix(config.name, '*')}*`,
+        ],
       );
     }
 
@@ -459,15 +449,9 @@ const grantBatchJobs = (
   const stack = Stack.of(scope);
   const arn = (resource: string) =>
     `arn:${stack.partition}:batch:${stack.region}:${stack.account}:${resource}`;
-  // The fetch stage exists only for groups with an rclone configuration (RemoteSources).
-  const definitions = config.groups.flatMap((group) =>
-    BATCH_STAGES.filter((stage) => stage !== 'fetch' || group.rcloneConfigSecret !== undefined).flatMap(
-      (stage) => {
-        const name = batchJobDefinitionName(config.name, group.name, stage);
-        return [arn(`job-definition/${name}`), arn(`job-definition/${name}:*`)];
-      },
-    ),
-  );
+  // Every job definition of this analysis, by name prefix (any group, stage and revision): one ARN
+  // whatever the number of groups.
+  const definitions = [arn(`job-definition/${batchJobDefinitionPrefix(config.name)}*`)];
   const ourTag = { [`aws:RequestTag/${BATCH_ANALYSIS_TAG}`]: config.name };
   for (const fn of who.submitters) {
     fn.addToRolePolicy(

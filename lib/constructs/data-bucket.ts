@@ -35,8 +35,6 @@ const SECURE_BUCKET_DEFAULTS: s3.BucketProps = {
 export class DataBucket extends Construct {
   readonly bucket: s3.IBucket;
   readonly logBucket: s3.Bucket;
-  /** Set when a bucket is adopted: its policy is replaced by one this stack owns. */
-  private readonly adoptedPolicy?: s3.BucketPolicy;
 
   constructor(scope: Construct, id: string, props: DataBucketProps = {}) {
     super(scope, id);
@@ -73,9 +71,10 @@ export class DataBucket extends Construct {
 
     if (props.adoptBucketName) {
       this.bucket = s3.Bucket.fromBucketName(this, 'Adopted', props.adoptBucketName);
-      this.adoptedPolicy = new s3.BucketPolicy(this, 'AdoptedPolicy', { bucket: this.bucket });
-      // An adopted bucket keeps the guarantees of a new one that a policy can give.
-      this.adoptedPolicy.document.addStatements(
+      // An adopted bucket's policy is replaced by one this stack owns: it keeps the guarantees of a
+      // new one that a policy can give.
+      const adoptedPolicy = new s3.BucketPolicy(this, 'AdoptedPolicy', { bucket: this.bucket });
+      adoptedPolicy.document.addStatements(
         new iam.PolicyStatement({
           effect: iam.Effect.DENY,
           principals: [new iam.AnyPrincipal()],
@@ -106,11 +105,5 @@ export class DataBucket extends Construct {
           "Cross-region replication needs a second bucket and doubles storage plus per-GB transfer for every object. Users' data is protected here by versioning (old versions kept), retention when the stack is destroyed and no public access; an operator who needs a copy in a second region can add replication to this retained bucket.",
       },
     ]);
-  }
-
-  /** Adds a statement to the data bucket's policy, also when the bucket is adopted. */
-  addToResourcePolicy(statement: iam.PolicyStatement): void {
-    if (this.adoptedPolicy) this.adoptedPolicy.document.addStatements(statement);
-    else this.bucket.addToResourcePolicy(statement);
   }
 }

@@ -74,36 +74,32 @@ export class DevInstanceAccess extends Construct {
       }),
     );
     // A dev run's worker (worker/run-job.sh): stage the dataset (`aws s3 sync` lists a folder dataset)
-    // and the config, upload results and logs (`sync` lists the destination first).
-    const devFolders = props.groups.map((g) => devRunFoldersPrefix(g, props.analysisName));
+    // and the config, upload results and logs (`sync` lists the destination first). One pattern per
+    // folder whatever the number of groups (a role's policies hold 10,240 characters in all): S3 ARNs
+    // have no one-segment wildcard, so `*/inputs/*` reaches any key with an `inputs/` folder below a
+    // first one; the writes stay inside `…/results/job__{analysis}_dev-*`, never a real job's folder.
     if (props.groups.length > 0) {
+      const devFolders = devRunFoldersPrefix('*', props.analysisName);
       this.role.addToPolicy(
         new iam.PolicyStatement({
           actions: ['s3:ListBucket'],
           resources: [props.bucket.bucketArn],
-          conditions: {
-            StringLike: {
-              's3:prefix': [
-                ...props.groups.map((g) => `${inputsPrefix(g)}*`),
-                ...devFolders.map((f) => `${f}*`),
-              ],
-            },
-          },
+          conditions: { StringLike: { 's3:prefix': [`${inputsPrefix('*')}*`, `${devFolders}*`] } },
         }),
       );
       this.role.addToPolicy(
         new iam.PolicyStatement({
           actions: ['s3:GetObject'],
-          resources: props.groups.flatMap((g) => [
-            props.bucket.arnForObjects(`${inputsPrefix(g)}*`),
-            props.bucket.arnForObjects(`${configsPrefix(g)}*`),
-          ]),
+          resources: [
+            props.bucket.arnForObjects(`${inputsPrefix('*')}*`),
+            props.bucket.arnForObjects(`${configsPrefix('*')}*`),
+          ],
         }),
       );
       this.role.addToPolicy(
         new iam.PolicyStatement({
           actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
-          resources: devFolders.map((f) => props.bucket.arnForObjects(`${f}*`)),
+          resources: [props.bucket.arnForObjects(`${devFolders}*`)],
         }),
       );
     }

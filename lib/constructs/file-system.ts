@@ -4,12 +4,15 @@ import * as efs from 'aws-cdk-lib/aws-efs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
+import type { GroupShards } from './group-shards';
 import type { GroupConfig } from '../blueprint/analysis-config';
 
 export interface AnalysisFileSystemProps {
   readonly vpc: ec2.IVpc;
   readonly subnets: ec2.SubnetSelection;
   readonly groups: readonly GroupConfig[];
+  /** Where each group's access point goes. @default this construct */
+  readonly shards?: GroupShards;
   /** Adopt a file system retained by an earlier deploy. Its mount targets must admit `securityGroup`. */
   readonly adoptFileSystemId?: string;
 }
@@ -81,7 +84,7 @@ export class AnalysisFileSystem extends Construct {
     for (const group of props.groups) {
       accessPoints.set(
         group.name,
-        new efs.AccessPoint(this, `Group-${group.name}`, {
+        new efs.AccessPoint(props.shards?.scopeFor(id, group.name) ?? this, `Group-${group.name}`, {
           fileSystem: this.fileSystem,
           path: `/${group.name}`,
           posixUser: EFS_POSIX_USER,
@@ -97,16 +100,17 @@ export class AnalysisFileSystem extends Construct {
     this.securityGroup.addIngressRule(peer, ec2.Port.tcp(2049), 'NFS from ncaas workers');
   }
 
-  /** Lets `role` mount and write through `group`'s access point only (IAM-authorized, over TLS). */
-  grantGroupMount(role: iam.IRole, group: string): void {
+  /**
+   * Mount and write through `group`'s access point only (IAM-authorized, over TLS): for the inline
+   * policy of a role of that group.
+   */
+  groupMountStatement(group: string): iam.PolicyStatement {
     const accessPoint = this.accessPoints.get(group);
     if (!accessPoint) throw new Error(`no access point for group ${group}`);
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['elasticfilesystem:ClientMount', 'elasticfilesystem:ClientWrite'],
-        resources: [this.fileSystem.fileSystemArn],
-        conditions: { StringEquals: { 'elasticfilesystem:AccessPointArn': accessPoint.accessPointArn } },
-      }),
-    );
+    return new iam.PolicyStatement({
+      actions: ['elasticfilesystem:ClientMount', 'elasticfilesystem:ClientWrite'],
+      resources: [this.fileSystem.fileSystemArn],
+      conditions: { StringEquals: { 'elasticfilesystem:AccessPointArn': accessPoint.accessPointArn } },
+    });
   }
 }

@@ -1,43 +1,57 @@
-import { Aws, Stack } from 'aws-cdk-lib';
+import { Aws, Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import type { DataBucket } from './data-bucket';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
+import type { DataBucket } from './data-bucket';
+import type { GroupShards } from './group-shards';
 import type { GroupConfig } from '../blueprint/analysis-config';
 import { configsPrefix, groupPrefix, inputsPrefix, submissionsPrefix } from '../layout';
+import { memberRoleName, memberRolePath } from '../member-identity';
 
 export interface GroupAccessProps {
   readonly dataBucket: DataBucket;
   readonly groups: readonly GroupConfig[];
   readonly analysisName: string;
+  /** Where each group's resources go. @default this construct */
+  readonly shards?: GroupShards;
 }
+
+/** Longest session of a member role: a big upload with the CLI may take hours. */
+const MEMBER_SESSION = Duration.hours(12);
 
 /**
  * What a lab member may do, and nothing more: put into their own inputs/, configs/, submissions/;
  * read and list their own prefix; never write results/; nothing of another group.
  *
- * Access is granted in the bucket policy to the named IAM users, so an analysis consumes none of a
- * user's IAM quotas (10 groups, 10-20 attached managed policies: NeuroCAAS issue #4): one person can
- * use any number of analyses. The same rules also exist as one customer-managed policy per group,
- * attached to nothing, for operators who manage people through IAM groups, roles or SSO permission
- * sets: attach it where those people are (its ARN is a stack output).
+ * The rules of each group are one customer-managed policy (the same statements whatever the number of
+ * groups, each policy its own size). People get them two ways, and the bucket policy holds neither:
+ * it has a 20 KB limit, which per-user statements crossed at about ten groups.
+ * - IAM users named in the blueprint assume the group's **member role** (named from the analysis and
+ *   group, lib/member-identity.ts), which trusts exactly those users and holds the group's policy.
+ *   A role's trust policy is a resource policy: nothing is attached to the users, so no IAM per-user
+ *   limit (10 groups, 10-20 managed policies: NeuroCAAS issue #4) is ever reached, whatever the
+ *   number of analyses a person uses.
+ * - People managed through IAM groups, roles or SSO permission sets get the policy attached where
+ *   they are (its name says the analysis and group).
  */
 export class GroupAccess extends Construct {
   /** The member policy of each group, by group name. */
   readonly memberPolicies: ReadonlyMap<string, iam.ManagedPolicy>;
+  /** The member role of each group that names IAM users, by group name. */
+  readonly memberRoles: ReadonlyMap<string, iam.Role>;
 
   constructor(scope: Construct, id: string, props: GroupAccessProps) {
     super(scope, id);
     const policies = new Map<string, iam.ManagedPolicy>();
+    const roles = new Map<string, iam.Role>();
     const bucket = props.dataBucket.bucket;
-    props.groups.forEach((group, index) => {
-      // Statement ids must be unique within the bucket policy and alphanumeric.
-      const sidSuffix = `Group${index}`;
-      const statements = memberStatements(bucket, group.name, sidSuffix);
-      const policy = new iam.ManagedPolicy(this, `Members-${group.name}`, {
+    const account = Stack.of(this).account;
+    for (const group of props.groups) {
+      const scope = props.shards?.scopeFor(id, group.name) ?? this;
+      const policy = new iam.ManagedPolicy(scope, `Members-${group.name}`, {
         description: `ncaas ${props.analysisName}: members of group ${group.name}`,
-        statements,
+        statements: memberStatements(bucket, group.name),
       });
       NagSuppressions.addResourceSuppressions(policy, [
         {
@@ -47,18 +61,25 @@ export class GroupAccess extends Construct {
         },
       ]);
       policies.set(group.name, policy);
+      if (group.userNames.length === 0) continue;
 
-      const principals = group.userNames.map(
-        (user) => new iam.ArnPrincipal(`arn:${Aws.PARTITION}:iam::${Stack.of(this).account}:user/${user}`),
+      const users = group.userNames.map(
+        (user) => new iam.ArnPrincipal(`arn:${Aws.PARTITION}:iam::${account}:user/${user}`),
       );
-      if (principals.length > 0) {
-        for (const statement of memberStatements(bucket, group.name, sidSuffix)) {
-          statement.addPrincipals(...principals);
-          props.dataBucket.addToResourcePolicy(statement);
-        }
-      }
-    });
+      roles.set(
+        group.name,
+        new iam.Role(scope, `MemberRole-${group.name}`, {
+          roleName: memberRoleName(props.analysisName, group.name),
+          path: memberRolePath(props.analysisName),
+          description: `ncaas ${props.analysisName}: a member of group ${group.name} (assumed by its IAM users)`,
+          assumedBy: new iam.CompositePrincipal(...users),
+          managedPolicies: [policy],
+          maxSessionDuration: MEMBER_SESSION,
+        }),
+      );
+    }
     this.memberPolicies = policies;
+    this.memberRoles = roles;
   }
 }
 
@@ -66,26 +87,22 @@ export class GroupAccess extends Construct {
  * The member rules of one group. Every prefix ends with a slash, so `lab/` never matches `lab2/`.
  * Deletes are allowed where users stage data (the bucket is versioned: nothing is lost).
  */
-export const memberStatements = (
-  bucket: s3.IBucket,
-  group: string,
-  sidSuffix: string,
-): iam.PolicyStatement[] => {
+export const memberStatements = (bucket: s3.IBucket, group: string): iam.PolicyStatement[] => {
   const objects = (prefix: string) => bucket.arnForObjects(`${prefix}*`);
   return [
     new iam.PolicyStatement({
-      sid: `ListOwnGroupPrefix${sidSuffix}`,
+      sid: 'ListOwnGroupPrefix',
       actions: ['s3:ListBucket'],
       resources: [bucket.bucketArn],
       conditions: { StringLike: { 's3:prefix': [`${groupPrefix(group)}*`] } },
     }),
     new iam.PolicyStatement({
-      sid: `ReadOwnGroup${sidSuffix}`,
+      sid: 'ReadOwnGroup',
       actions: ['s3:GetObject'],
       resources: [objects(groupPrefix(group))],
     }),
     new iam.PolicyStatement({
-      sid: `UploadDataConfigsSubmissions${sidSuffix}`,
+      sid: 'UploadDataConfigsSubmissions',
       actions: ['s3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
       resources: [
         objects(inputsPrefix(group)),
@@ -94,7 +111,7 @@ export const memberStatements = (
       ],
     }),
     new iam.PolicyStatement({
-      sid: `DeleteOwnDataAndConfigs${sidSuffix}`,
+      sid: 'DeleteOwnDataAndConfigs',
       actions: ['s3:DeleteObject'],
       resources: [objects(inputsPrefix(group)), objects(configsPrefix(group))],
     }),

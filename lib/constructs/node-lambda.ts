@@ -4,6 +4,9 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { HandlerEnvironment } from '../handler-environment';
 
@@ -23,6 +26,11 @@ export interface NodeLambdaProps {
   readonly retryAttempts?: number;
   /** Repository files copied next to the bundle (e.g. `worker/run-job.sh` for the launcher's user data). */
   readonly copyFiles?: readonly string[];
+  /**
+   * Files made at synth (name -> text) written next to the bundle: what would grow past the 4 KB of a
+   * Lambda environment (the analysis config) travels with the code instead.
+   */
+  readonly bundledFiles?: Readonly<Record<string, string>>;
   /** Days the function's logs are kept. @default 90 */
   readonly logRetentionDays?: logs.RetentionDays;
 }
@@ -35,7 +43,14 @@ const LAMBDA_DIR = path.join(__dirname, '..', '..', 'lambda');
  * skipped through the `aws:cdk:bundling-stacks` context.
  */
 export class NodeLambda extends nodejs.NodejsFunction {
+  /** The files made at synth that travel next to the bundle (props.bundledFiles). */
+  readonly bundledFiles: Readonly<Record<string, string>>;
+
   constructor(scope: Construct, id: string, props: NodeLambdaProps) {
+    const staged = Object.entries(props.bundledFiles ?? {}).map(([name, text]) => ({
+      name,
+      from: stageFile(name, text),
+    }));
     const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
       retention: props.logRetentionDays ?? logs.RetentionDays.THREE_MONTHS,
     });
@@ -69,13 +84,16 @@ export class NodeLambda extends nodejs.NodejsFunction {
         commandHooks: {
           beforeBundling: () => [],
           beforeInstall: () => [],
-          afterBundling: (inputDir: string, outputDir: string) =>
-            (props.copyFiles ?? []).map(
+          afterBundling: (inputDir: string, outputDir: string) => [
+            ...(props.copyFiles ?? []).map(
               (file) => `cp "${path.join(inputDir, file)}" "${path.join(outputDir, path.basename(file))}"`,
             ),
+            ...staged.map(({ name, from }) => `cp "${from}" "${path.join(outputDir, name)}"`),
+          ],
         },
       },
     });
+    this.bundledFiles = { ...props.bundledFiles };
     NagSuppressions.addResourceSuppressions(this, [
       {
         id: 'NIST.800.53.R5-LambdaInsideVPC',
@@ -95,3 +113,18 @@ const definedValues = (env: HandlerEnvironment): Record<string, string> =>
   Object.fromEntries(
     Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined),
   );
+
+/**
+ * Writes a synth-time file where the bundling step can copy it from: a folder named by the content's
+ * hash, so synths of different analyses never share one and a repeated synth rewrites nothing.
+ */
+const stageFile = (name: string, text: string): string => {
+  const hash = crypto.createHash('sha256').update(name).update('\0').update(text).digest('hex').slice(0, 16);
+  const dir = path.join(os.tmpdir(), `ncaas-bundled-${hash}`);
+  const file = path.join(dir, path.basename(name));
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(file, text);
+  }
+  return file;
+};

@@ -1,76 +1,74 @@
-import { Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { createHash } from 'node:crypto';
 import type { AnalysisConfig } from '../blueprint/analysis-config';
-import { notificationAddressesOf, notificationTopicName, notifiedGroups } from '../control/notify';
+import { notificationTopicName, notifiedGroups, topicSubscriptions } from '../control/notify';
+import type { GroupShards } from './group-shards';
 
 export interface JobNotificationsProps {
-  /** The analysis: its name names the topics, its groups get one each, its `Notifications` add addresses. */
+  /** The analysis: its name names the topic, its groups' addresses subscribe, its `Notifications` add addresses. */
   readonly config: AnalysisConfig;
+  /** Where a group address's subscription goes (its first group's shard). @default this construct */
+  readonly shards?: GroupShards;
 }
 
 /**
- * One SNS topic per group that submits jobs and is told about at least one event
- * (`ncaas-{analysis}-{group}`), so no lab ever receives another lab's job details. Subscribed by
- * email: the group's ContactEmail when it is a real address, every address of the blueprint's
- * `Notifications.Emails` (the analysis's own people) and the group's own
- * `Notifications.Groups.<group>.Emails`. Each address confirms its subscription from the email AWS
- * sends it before anything is delivered.
+ * The analysis's one SNS topic (`ncaas-{analysis}`), whatever the number of groups. Every message
+ * carries its group as a message attribute (lib/control/notify.ts); each group address subscribes
+ * with a filter policy naming its groups, so a lab's job details reach that lab's addresses only,
+ * and the analysis's own people (`Notifications.Emails`) subscribe without one. Only the stack can
+ * change a subscription's filter: the addresses are email endpoints, which can confirm or leave the
+ * subscription and nothing else. Each address confirms from the email AWS sends it before anything
+ * is delivered.
  *
  * Encrypted with the AWS-managed key `alias/aws/sns` (no customer-managed key, no monthly charge;
  * its key policy lets SNS use it for any publisher of the account, so publishers need no KMS
  * permission); the topic policy refuses requests without TLS. No cost while nothing is published.
- * Nothing is created for a group that is told about no event.
+ * No topic when no group is told about any event.
  */
 export class JobNotifications extends Construct {
-  /** Group name -> its topic. */
-  readonly topics = new Map<string, sns.Topic>();
+  readonly topic?: sns.Topic;
 
   constructor(scope: Construct, id: string, props: JobNotificationsProps) {
     super(scope, id);
     const { config } = props;
-    const groups = notifiedGroups(config);
-    if (groups.length === 0) return;
-    const awsManagedKey = kms.Alias.fromAliasName(this, 'AwsManagedSnsKey', 'alias/aws/sns');
-    for (const group of groups) {
-      const topic = new sns.Topic(this, `Topic-${group}`, {
-        topicName: notificationTopicName(config.name, group),
-        displayName: `ncaas ${config.name}`.slice(0, 100),
-        masterKey: awsManagedKey,
-        enforceSSL: true,
-      });
-      this.topics.set(group, topic);
-      notificationAddressesOf(config, group).forEach(
-        (address, i) =>
-          new sns.Subscription(this, `Email-${group}-${i}`, {
+    const subscriptions = topicSubscriptions(config);
+    if (notifiedGroups(config).length === 0) return;
+    const topic = new sns.Topic(this, 'Topic', {
+      topicName: notificationTopicName(config.name),
+      displayName: `ncaas ${config.name}`.slice(0, 100),
+      masterKey: kms.Alias.fromAliasName(this, 'AwsManagedSnsKey', 'alias/aws/sns'),
+      enforceSSL: true,
+    });
+    this.topic = topic;
+    subscriptions.forEach(
+      ({ address, groups }) =>
+        new sns.Subscription(
+          groups === 'all' ? this : (props.shards?.scopeFor(id, groups[0]) ?? this),
+          `Email-${subscriptionId(address)}`,
+          {
             topic,
             protocol: sns.SubscriptionProtocol.EMAIL,
             endpoint: address,
-          }),
-      );
-    }
+            ...(groups === 'all'
+              ? {}
+              : { filterPolicy: { group: sns.SubscriptionFilter.stringFilter({ allowlist: [...groups] }) } }),
+          },
+        ),
+    );
   }
 
-  /**
-   * The ARN of this account and region up to the topic name, for the handlers' environment
-   * (NCAAS_NOTIFICATION_TOPIC_ARN_PREFIX); undefined when there are no topics.
-   */
-  get topicArnPrefix(): string | undefined {
-    if (this.topics.size === 0) return undefined;
-    const stack = Stack.of(this);
-    return `arn:${stack.partition}:sns:${stack.region}:${stack.account}:`;
-  }
-
-  /** sns:Publish on these topics and no other. */
+  /** sns:Publish on this topic and no other (the AWS-managed key needs no KMS permission). */
   grantPublish(grantee: iam.IGrantable): void {
-    if (this.topics.size === 0) return;
+    if (!this.topic) return;
     grantee.grantPrincipal.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['sns:Publish'],
-        resources: [...this.topics.values()].map((t) => t.topicArn),
-      }),
+      new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [this.topic.topicArn] }),
     );
   }
 }
+
+/** A subscription's construct id from its address (ignoring case): stable when others are added or removed. */
+const subscriptionId = (address: string): string =>
+  createHash('sha256').update(address.trim().toLowerCase()).digest('hex').slice(0, 12);

@@ -4,14 +4,20 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
+import type { GroupShards } from './group-shards';
 import type { GroupConfig } from '../blueprint/analysis-config';
 import { groupPrefix, resultsPrefix } from '../layout';
+import { workerInstanceProfileName, workerRolePath } from '../launch/worker-identity';
 
 export interface WorkerFleetProps {
   readonly analysisName: string;
   readonly vpc: ec2.IVpc;
   readonly bucket: s3.IBucket;
   readonly groups: readonly GroupConfig[];
+  /** Where each group's role and instance profile go. @default this construct */
+  readonly shards?: GroupShards;
+  /** More statements for a group's role (e.g. mounting its EFS access point). @default none */
+  readonly groupStatements?: (group: string) => iam.PolicyStatement[];
   /** Root volume of the template; the launcher replaces the device name and size from the AMI. @default 30 */
   readonly rootVolumeGiB?: number;
 }
@@ -32,8 +38,11 @@ export class WorkerFleet extends Construct {
   readonly roles: ReadonlyMap<string, iam.Role>;
   readonly instanceProfiles: ReadonlyMap<string, iam.InstanceProfile>;
 
+  private readonly analysisName: string;
+
   constructor(scope: Construct, id: string, props: WorkerFleetProps) {
     super(scope, id);
+    this.analysisName = props.analysisName;
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
       description: `ncaas ${props.analysisName} workers: no inbound traffic`,
@@ -43,11 +52,22 @@ export class WorkerFleet extends Construct {
     const roles = new Map<string, iam.Role>();
     const profiles = new Map<string, iam.InstanceProfile>();
     for (const group of props.groups) {
-      const role = new iam.Role(this, `Role-${group.name}`, {
+      const scope = props.shards?.scopeFor(id, group.name) ?? this;
+      const role = new iam.Role(scope, `Role-${group.name}`, {
         assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
         description: `ncaas ${props.analysisName} worker of group ${group.name}: its prefix only`,
+        // Under the analysis's worker path: the launcher may pass these roles, by one ARN pattern.
+        path: workerRolePath(props.analysisName),
+        // Inline in the role: no separate policy resource per group.
+        inlinePolicies: {
+          GroupPrefixOnly: new iam.PolicyDocument({
+            statements: [
+              ...workerStatements(props.bucket, group.name),
+              ...(props.groupStatements?.(group.name) ?? []),
+            ],
+          }),
+        },
       });
-      for (const statement of workerStatements(props.bucket, group.name)) role.addToPolicy(statement);
       NagSuppressions.addResourceSuppressions(
         role,
         [
@@ -59,13 +79,20 @@ export class WorkerFleet extends Construct {
           {
             id: 'NIST.800.53.R5-IAMNoInlinePolicy',
             reason:
-              "The worker role's policy (AWS::IAM::Policy) belongs to this one role and is created, changed and deleted with it; nothing shares it. A customer managed policy per group would add a resource and use the account's managed-policy quota without narrowing any permission. What each worker role may reach is checked with a policy simulator in test/security.",
+              "The worker role's policy is inline in this one role and is created, changed and deleted with it; nothing shares it. A customer managed policy per group would add a resource and use the account's managed-policy quota without narrowing any permission. What each worker role may reach is checked with a policy simulator in test/security.",
           },
         ],
         true,
       );
       roles.set(group.name, role);
-      profiles.set(group.name, new iam.InstanceProfile(this, `Profile-${group.name}`, { role }));
+      // Named from the analysis and group, so the launcher needs no list of them (lib/launch/worker-identity.ts).
+      profiles.set(
+        group.name,
+        new iam.InstanceProfile(scope, `Profile-${group.name}`, {
+          role,
+          instanceProfileName: workerInstanceProfileName(props.analysisName, group.name),
+        }),
+      );
     }
     this.roles = roles;
     this.instanceProfiles = profiles;
@@ -90,7 +117,7 @@ export class WorkerFleet extends Construct {
 
   /**
    * Lets `grantee` launch workers: RunInstances from this template, tags only at launch, and PassRole
-   * of the worker roles only, only to EC2.
+   * of this analysis's worker roles only (their IAM path), only to EC2.
    */
   grantLaunch(grantee: iam.IGrantable): void {
     const stack = Stack.of(this);
@@ -119,7 +146,7 @@ export class WorkerFleet extends Construct {
     grantee.grantPrincipal.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['iam:PassRole'],
-        resources: [...this.roles.values()].map((r) => r.roleArn),
+        resources: [`arn:${Aws.PARTITION}:iam::${stack.account}:role${workerRolePath(this.analysisName)}*`],
         conditions: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
       }),
     );

@@ -6,6 +6,7 @@ import { BatchClient } from '@aws-sdk/client-batch';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import * as path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EFSClient } from '@aws-sdk/client-efs';
 import {
   CreateTagsCommand,
   DescribeInstancesCommand,
@@ -22,12 +23,14 @@ import {
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createRequire } from 'node:module';
 import type { AnalysisConfig } from '../blueprint/analysis-config';
-import type { HandlerEnvironment } from '../handler-environment';
+import { readAnalysisConfigText, type HandlerEnvironment } from '../handler-environment';
 import { JobStore } from '../job/job-store';
 import { AwsBatchApi } from '../launch/batch-api';
 import { BatchLauncher, namedJobDefinitions } from '../launch/batch-launcher';
 import { BATCH_LOG_GROUP } from '../launch/batch-stages';
-import { Ec2Launcher, type Ec2LauncherProps } from '../launch/ec2-launcher';
+import { Ec2Launcher } from '../launch/ec2-launcher';
+import { efsAccessPointLookup } from '../launch/efs-access-points';
+import { workerInstanceProfileName } from '../launch/worker-identity';
 import { DEV_TAGS } from '../launch/dev-instance-tags';
 import { WORKER_TAGS } from '../launch/worker-tags';
 import { FallbackPriceBook, priceFileBook, PricingApiPriceBook, type PriceBook } from '../pricing/price-book';
@@ -36,7 +39,7 @@ import type { ContainerLogSource } from './container-log';
 import type { ControlContext, Log, WorkerIdentity } from './control-context';
 import type { DevInstanceSource, DevInstanceState } from './dev-expiry';
 import { JobReport, jobRecordSource } from './job-report';
-import { topicsFromArnPrefix, TopicNotifier, type Publish } from './notify';
+import { topicOfNotifiedGroups, TopicNotifier, type Publish } from './notify';
 import { S3Objects } from './s3-objects';
 import type { RunningWorker, WatchdogSources } from './watchdog';
 import { launchMessageOf } from './event-parsing';
@@ -52,7 +55,7 @@ export interface AwsControl {
 }
 
 export const awsControlContext = (env: HandlerEnvironment, log: Log): AwsControl => {
-  const config = JSON.parse(env.NCAAS_ANALYSIS_CONFIG) as AnalysisConfig;
+  const config = JSON.parse(readAnalysisConfigText(env)) as AnalysisConfig;
   const s3 = new S3Client({});
   const ec2 = new EC2Client({});
   const sqs = new SQSClient({});
@@ -81,9 +84,18 @@ export const awsControlContext = (env: HandlerEnvironment, log: Log): AwsControl
           analysis: config.name,
           launchTemplateId: env.NCAAS_LAUNCH_TEMPLATE_ID ?? '',
           subnetIds: JSON.parse(env.NCAAS_SUBNET_IDS ?? '[]') as string[],
-          instanceProfiles: JSON.parse(env.NCAAS_INSTANCE_PROFILES ?? '{}') as Record<string, string>,
+          instanceProfiles: Object.fromEntries(
+            config.groups.map((g) => [g.name, workerInstanceProfileName(config.name, g.name)]),
+          ),
           ami: config.ec2.ami,
-          ...(env.NCAAS_EFS ? { efs: JSON.parse(env.NCAAS_EFS) as Ec2LauncherProps['efs'] } : {}),
+          ...(env.NCAAS_EFS_FILE_SYSTEM_ID
+            ? {
+                efs: {
+                  fileSystemId: env.NCAAS_EFS_FILE_SYSTEM_ID,
+                  accessPointOf: efsAccessPointLookup(new EFSClient({}), env.NCAAS_EFS_FILE_SYSTEM_ID),
+                },
+              }
+            : {}),
         })
       : undefined);
   const store = new JobStore({
@@ -113,11 +125,11 @@ export const awsControlContext = (env: HandlerEnvironment, log: Log): AwsControl
     ),
     launcher,
     identifyWorker: (instanceId) => identifyInstance(ec2, config.name, instanceId),
-    ...(env.NCAAS_NOTIFICATION_TOPIC_ARN_PREFIX
+    ...(env.NCAAS_NOTIFICATION_TOPIC_ARN
       ? {
           notifier: new TopicNotifier({
             analysis: config.name,
-            topicOf: topicsFromArnPrefix(config, env.NCAAS_NOTIFICATION_TOPIC_ARN_PREFIX),
+            topicOf: topicOfNotifiedGroups(config, env.NCAAS_NOTIFICATION_TOPIC_ARN),
             publish: snsPublish(),
           }),
         }

@@ -4,8 +4,9 @@
  * launch is retried. Only the events the blueprint chose for the job's group are sent: its own
  * `Notifications.Groups.<group>.Events` when it has them, else the analysis's `Notifications.Events`.
  *
- * Each group has a topic of its own (lib/constructs/notifications.ts), so no lab ever receives
- * another's job details. A notification is a courtesy: one that cannot be sent is logged and never
+ * The analysis has one topic (lib/constructs/notifications.ts); each message carries its group as a
+ * message attribute and each group address's subscription has a filter policy on it, so no lab ever
+ * receives another's job details. A notification is a courtesy: one that cannot be sent is logged and never
  * stops the job. The message is plain text for email: the job, what happened, why, where the results are.
  */
 import type { AnalysisConfig, NotificationEvent } from '../blueprint/analysis-config';
@@ -44,15 +45,14 @@ export const sendNotification = async (ctx: ControlContext, event: JobNotificati
   }
 };
 
-/** SNS topic name of a group's notifications: unique per account and region, as analysis names are. */
-export const notificationTopicName = (analysis: string, group: string): string =>
-  `ncaas-${analysis}-${group}`;
+/** SNS topic name of an analysis's notifications: unique per account and region, as analysis names are. */
+export const notificationTopicName = (analysis: string): string => `ncaas-${analysis}`;
 
 /** The events a group is told about: its own choice (`Notifications.Groups`), else the analysis's. */
 export const notificationEventsOf = (config: AnalysisConfig, group: string): readonly NotificationEvent[] =>
   config.notifications.groups.find((g) => g.group === group)?.events ?? config.notifications.events;
 
-/** The groups that get a topic: those that submit jobs and are told about at least one event. */
+/** The groups that are notified: those that submit jobs and are told about at least one event. */
 export const notifiedGroups = (config: AnalysisConfig): string[] =>
   config.groups
     .filter((g) => g.userInput && notificationEventsOf(config, g.name).length > 0)
@@ -137,7 +137,7 @@ export interface TopicNotifierOptions {
   readonly publish: Publish;
 }
 
-/** Each group's notifications to its own topic; `event` and `group` message attributes for filter policies. */
+/** Each notified group's messages to the analysis topic; `event` and `group` message attributes for the filter policies. */
 export class TopicNotifier implements Notifier {
   constructor(private readonly options: TopicNotifierOptions) {}
 
@@ -150,13 +150,40 @@ export class TopicNotifier implements Notifier {
 }
 
 /**
- * Topic ARNs from the handler environment: the stack passes the ARN of its account and region up to
- * the name (`arn:aws:sns:us-east-1:123456789012:`), the name is `notificationTopicName`. One short
- * variable whatever the number of groups (a Lambda environment holds 4 KB in all).
+ * The analysis topic for a group that is notified, else undefined (nothing is sent): the stack passes
+ * the one topic's ARN (NCAAS_NOTIFICATION_TOPIC_ARN), whatever the number of groups.
  */
-export const topicsFromArnPrefix =
-  (config: AnalysisConfig, arnPrefix: string | undefined) =>
-  (group: string): string | undefined => {
-    if (!arnPrefix || !notifiedGroups(config).includes(group)) return undefined;
-    return `${arnPrefix}${notificationTopicName(config.name, group)}`;
-  };
+export const topicOfNotifiedGroups =
+  (config: AnalysisConfig, topicArn: string | undefined) =>
+  (group: string): string | undefined =>
+    topicArn && notifiedGroups(config).includes(group) ? topicArn : undefined;
+
+/**
+ * Who subscribes to the analysis topic, and with which filter: the analysis's own people
+ * (`Notifications.Emails`) get every notified group's messages; every other address (a group's
+ * ContactEmail or `Notifications.Groups.<group>.Emails`) only those of the groups that named it. One
+ * entry per address: SNS keeps one subscription per address and topic.
+ */
+export const topicSubscriptions = (
+  config: AnalysisConfig,
+): { readonly address: string; readonly groups: readonly string[] | 'all' }[] => {
+  const groups = notifiedGroups(config);
+  if (groups.length === 0) return [];
+  const everyGroup = new Set(config.notifications.emails.map((a) => a.trim().toLowerCase()));
+  const byAddress = new Map<string, { address: string; groups: string[] }>();
+  for (const group of groups) {
+    for (const address of notificationAddressesOf(config, group)) {
+      const key = address.trim().toLowerCase();
+      if (everyGroup.has(key)) continue;
+      const entry = byAddress.get(key) ?? { address, groups: [] };
+      entry.groups.push(group);
+      byAddress.set(key, entry);
+    }
+  }
+  return [
+    ...config.notifications.emails
+      .filter((a, i, all) => all.findIndex((b) => b.trim().toLowerCase() === a.trim().toLowerCase()) === i)
+      .map((address) => ({ address, groups: 'all' as const })),
+    ...byAddress.values(),
+  ];
+};

@@ -298,7 +298,13 @@ export const batchJobFolder = (
  * have no `_`, so two analyses never share a name.
  */
 export const batchJobDefinitionName = (analysis: string, group: string, stage: BatchStage): string =>
-  `ncaas-${analysis}_${group}-${stage}`;
+  `${batchJobDefinitionPrefix(analysis)}${group}-${stage}`;
+
+/**
+ * The start of every job definition name of an analysis. Analysis names have no `_`, so the prefix of
+ * `a` never matches the job definitions of `a-b`.
+ */
+export const batchJobDefinitionPrefix = (analysis: string): string => `ncaas-${analysis}_`;
 
 /**
  * The start of every log stream of a group's analysis containers: Batch names a container's stream

@@ -21,6 +21,7 @@ import {
 import { WORKER_TAGS } from './worker-tags';
 import { launchClientToken } from './client-token';
 import type { LaunchOutcome, LaunchRequest, Launcher } from './launcher';
+import type { AccessPointOf } from './efs-access-points';
 import { buildUserData, packUserData, readEc2WorkerScript, USER_DATA_LIMIT_BYTES } from './user-data';
 
 export interface Ec2LauncherProps {
@@ -31,7 +32,7 @@ export interface Ec2LauncherProps {
   readonly launchTemplateId: string;
   /** Subnets to try, in order; the next one is tried when one has no capacity. */
   readonly subnetIds: readonly string[];
-  /** Group name -> ARN of the group's worker instance profile. */
+  /** Group name -> name of the group's worker instance profile (lib/launch/worker-identity.ts). */
   readonly instanceProfiles: Readonly<Record<string, string>>;
   /** The blueprint's AMI: an image id, or a `resolve:ssm:` parameter EC2 resolves at launch. */
   readonly ami: string;
@@ -45,7 +46,7 @@ export interface Ec2LauncherProps {
    * `Efs.MountOnEc2Workers`: the analysis file system and each group's access point; the worker
    * mounts its group's at /mnt/efs (the job carries the ids). @default no EFS on EC2 workers
    */
-  readonly efs?: { readonly fileSystemId: string; readonly accessPoints: Readonly<Record<string, string>> };
+  readonly efs?: { readonly fileSystemId: string; readonly accessPointOf: AccessPointOf };
   /** Waits between throttled tries (tests pass an instant one). @default setTimeout */
   readonly sleep?: (ms: number) => Promise<void>;
   /** Jitter source in [0, 1). @default Math.random */
@@ -163,15 +164,21 @@ export class Ec2Launcher implements Launcher {
     if (subnetIds.length === 0) return failed('no subnets are configured for EC2 workers');
 
     const { efs } = this.props;
-    if (efs && !Object.hasOwn(efs.accessPoints, job.group)) {
-      return failed(`group "${job.group}" has no EFS access point in this stack: redeploy the analysis`);
+    let efsAccessPointId: string | undefined;
+    if (efs) {
+      try {
+        efsAccessPointId = await efs.accessPointOf(job.group);
+      } catch (error) {
+        return retry(`could not look up the group's EFS access point: ${awsError(error).message}`);
+      }
+      if (efsAccessPointId === undefined) {
+        return failed(`group "${job.group}" has no EFS access point in this stack: redeploy the analysis`);
+      }
     }
-    const withEfs: LaunchRequest = efs
-      ? {
-          ...request,
-          job: { ...job, efsFileSystemId: efs.fileSystemId, efsAccessPointId: efs.accessPoints[job.group] },
-        }
-      : request;
+    const withEfs: LaunchRequest =
+      efs && efsAccessPointId !== undefined
+        ? { ...request, job: { ...job, efsFileSystemId: efs.fileSystemId, efsAccessPointId } }
+        : request;
     let userData: Buffer;
     try {
       userData = packUserData(this.userData(withEfs));
@@ -258,7 +265,7 @@ export class Ec2Launcher implements Launcher {
       InstanceType: request.instanceType as _InstanceType,
       MinCount: 1,
       MaxCount: 1,
-      IamInstanceProfile: { Arn: this.props.instanceProfiles[job.group] },
+      IamInstanceProfile: { Name: this.props.instanceProfiles[job.group] },
       SubnetId: subnetId,
       ...(this.props.securityGroupIds ? { SecurityGroupIds: [...this.props.securityGroupIds] } : {}),
       UserData: userData.toString('base64'),

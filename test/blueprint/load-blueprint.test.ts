@@ -217,9 +217,9 @@ describe('notifications chosen per group (Notifications.Groups)', () => {
       (bp) => bp.UXData.Affiliates.push({ AffiliateName: 'viewers', UserNames: [], UserInput: false }),
     );
     expect(config.warnings).toEqual([
-      'Notifications.Groups.viewers: group "viewers" does not submit jobs (UserInput false), so it has no notification topic: this setting is not used',
-      'Notifications.Groups.lab.Emails: group "lab" is sent no event, so it has no notification topic: these addresses are not subscribed',
-      'Notifications.Groups.lab2.Emails: group "lab2" is sent no event, so it has no notification topic: these addresses are not subscribed',
+      'Notifications.Groups.viewers: group "viewers" does not submit jobs (UserInput false), so it is never notified: this setting is not used',
+      'Notifications.Groups.lab.Emails: group "lab" is sent no event: these addresses are not subscribed',
+      'Notifications.Groups.lab2.Emails: group "lab2" is sent no event: these addresses are not subscribed',
     ]);
   });
 });

@@ -12,7 +12,8 @@ import {
   notifiedGroups,
   renderNotification,
   TopicNotifier,
-  topicsFromArnPrefix,
+  topicOfNotifiedGroups,
+  topicSubscriptions,
   type JobNotification,
   type Publish,
 } from '../../lib/control/notify';
@@ -43,15 +44,16 @@ test("the subject keeps to SNS's rules: printable ASCII, no line break, at most 
   expect(subject).toMatch(/^[\x20-\x7E]+$/);
 });
 
-test("each group's notification goes to its own topic; a group without one gets nothing", async () => {
+test("each notified group's message goes to the analysis topic with its group attribute; others get nothing", async () => {
   const config = analysisConfig('epi');
-  const topicOf = topicsFromArnPrefix(config, 'arn:aws:sns:us-east-1:123456789012:');
-  expect(topicOf('lab')).toBe('arn:aws:sns:us-east-1:123456789012:ncaas-epi-lab');
-  expect(topicOf('lab2')).toBe('arn:aws:sns:us-east-1:123456789012:ncaas-epi-lab2');
-  // `viewers` does not submit: no topic. Unknown groups neither.
+  const topicArn = 'arn:aws:sns:us-east-1:123456789012:ncaas-epi';
+  const topicOf = topicOfNotifiedGroups(config, topicArn);
+  expect(topicOf('lab')).toBe(topicArn);
+  expect(topicOf('lab2')).toBe(topicArn);
+  // `viewers` does not submit: nothing is sent. Unknown groups neither.
   expect(topicOf('viewers')).toBeUndefined();
   expect(topicOf('other')).toBeUndefined();
-  expect(topicsFromArnPrefix(config, undefined)('lab')).toBeUndefined();
+  expect(topicOfNotifiedGroups(config, undefined)('lab')).toBeUndefined();
 
   const calls: Parameters<Publish>[] = [];
   const notifier = new TopicNotifier({
@@ -64,7 +66,7 @@ test("each group's notification goes to its own topic; a group without one gets 
   await notifier.notify({ ...event, group: 'lab2' });
   await notifier.notify({ ...event, group: 'viewers' });
   expect(calls).toHaveLength(1);
-  expect(calls[0][0]).toBe('arn:aws:sns:us-east-1:123456789012:ncaas-epi-lab2');
+  expect(calls[0][0]).toBe(topicArn);
   expect(calls[0][3]).toEqual({ event: 'FAIL', group: 'lab2' });
 });
 
@@ -156,14 +158,28 @@ describe("each group's own choice (Notifications.Groups)", () => {
     ]);
   });
 
-  test('topics only for groups that submit and are told about at least one event', () => {
-    // viewers chose ALL but submits nothing: no topic.
+  test("one subscription per address: the analysis's people unfiltered, each other address filtered to its groups", () => {
+    expect(topicSubscriptions(config)).toEqual([
+      { address: 'ops@example.org', groups: 'all' },
+      { address: 'pi@lab.example.org', groups: ['lab'] },
+      { address: 'pi@lab2.example.org', groups: ['lab2'] },
+      { address: 'student@lab2.example.org', groups: ['lab2'] },
+    ]);
+    const shared = configWith({ Groups: { lab: { Emails: ['pi@lab2.example.org'] } } });
+    expect(topicSubscriptions(shared)).toContainEqual({
+      address: 'pi@lab2.example.org',
+      groups: ['lab', 'lab2'],
+    });
+  });
+
+  test('notified: only groups that submit and are told about at least one event', () => {
+    // viewers chose ALL but submits nothing: no notification.
     expect(notifiedGroups(config)).toEqual(['lab', 'lab2']);
     const silenced = configWith({ Groups: { lab: { Events: [] } } });
     expect(notifiedGroups(silenced)).toEqual(['lab2']);
-    const topicOf = topicsFromArnPrefix(silenced, 'arn:aws:sns:us-east-1:123456789012:');
+    const topicOf = topicOfNotifiedGroups(silenced, 'arn:aws:sns:us-east-1:123456789012:ncaas-epi');
     expect(topicOf('lab')).toBeUndefined();
-    expect(topicOf('lab2')).toBe('arn:aws:sns:us-east-1:123456789012:ncaas-epi-lab2');
+    expect(topicOf('lab2')).toBe('arn:aws:sns:us-east-1:123456789012:ncaas-epi');
     const optIn = configWith({ Events: [], Groups: { lab2: { Events: ['END'] } } });
     expect(notifiedGroups(optIn)).toEqual(['lab2']);
   });

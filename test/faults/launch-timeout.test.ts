@@ -53,7 +53,7 @@ afterAll(async () => {
 
 const SUBNETS = ['subnet-0aaaaaaaaaaaaaaaa', 'subnet-0bbbbbbbbbbbbbbbb'];
 const LAUNCH_TEMPLATE = 'lt-0123456789abcdef0';
-const PROFILE = 'arn:aws:iam::123456789012:instance-profile/ncaas-lab';
+const PROFILE = 'ncaas-test.lab';
 /** The launch queue's visibility timeout: six times the launcher's 2-minute timeout. */
 const VISIBILITY_TIMEOUT_MS = 12 * 60 * 1000;
 

@@ -37,7 +37,10 @@ const launcher = (seen: LaunchRequest[]) =>
       labB: 'arn:aws:iam::123456789012:instance-profile/b',
     },
     ami: 'resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64',
-    efs: { fileSystemId: 'fs-0123456789abcdef0', accessPoints: { labA: 'fsap-0aaaaaaaaaaaaaaaa' } },
+    efs: {
+      fileSystemId: 'fs-0123456789abcdef0',
+      accessPointOf: async (group) => ({ labA: 'fsap-0aaaaaaaaaaaaaaaa' })[group],
+    },
     userData: (request) => {
       seen.push(request);
       return '#!/bin/sh\n';

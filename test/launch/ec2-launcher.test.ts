@@ -19,7 +19,7 @@ const ec2 = mockClient(EC2Client);
 
 const AMI = 'ami-0123456789abcdef0';
 const TEMPLATE = 'lt-0123456789abcdef0';
-const PROFILE_A = 'arn:aws:iam::123456789012:instance-profile/ncaas-dlc2-web-labA';
+const PROFILE_A = 'ncaas-dlc2-web.labA';
 const SUBNETS = ['subnet-0aaaaaaaaaaaaaaaa', 'subnet-0bbbbbbbbbbbbbbbb'];
 
 const job: WorkerJob = {
@@ -58,7 +58,7 @@ const launcher = (overrides: Partial<Ec2LauncherProps> = {}): Ec2Launcher =>
     subnetIds: SUBNETS,
     instanceProfiles: {
       labA: PROFILE_A,
-      labB: 'arn:aws:iam::123456789012:instance-profile/ncaas-dlc2-web-labB',
+      labB: 'ncaas-dlc2-web.labB',
     },
     ami: AMI,
     securityGroupIds: ['sg-0123456789abcdef0'],
@@ -130,7 +130,7 @@ describe('a launch', () => {
       InstanceType: 'p3.2xlarge',
       MinCount: 1,
       MaxCount: 1,
-      IamInstanceProfile: { Arn: PROFILE_A },
+      IamInstanceProfile: { Name: PROFILE_A },
       SubnetId: SUBNETS[0],
       SecurityGroupIds: ['sg-0123456789abcdef0'],
       ClientToken: expect.stringMatching(/^[\x21-\x7e]{1,64}$/),

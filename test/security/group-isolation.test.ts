@@ -3,12 +3,14 @@
  * own group's prefix as docs/DESIGN.md "Who may do what" says, and nothing of any other group. Groups are
  * named so that a prefix without its trailing slash would leak (`l`, `lab`, `lab2`, `lab-2`).
  *
- * Membership is tested both ways the stack offers it: as an IAM user named in the blueprint (the
- * bucket policy grants it) and as any principal holding the group's member policy (identity policy).
+ * Membership is tested both ways the stack offers it: as an IAM user named in the blueprint (who
+ * assumes the group's member role; the bucket policy names no one) and as any principal holding the
+ * group's member policy (identity policy).
  */
 import { DataBucket } from '../../lib/constructs/data-bucket';
 import { GroupAccess } from '../../lib/constructs/group-access';
 import { GROUP_FOLDERS } from '../../lib/layout';
+import { memberRolePath } from '../../lib/member-identity';
 import {
   childOf,
   type ContextValues,
@@ -43,12 +45,13 @@ const iam = PolicyModel.fromTemplate(template);
 const bucketId = logicalIdOf(childOf(stack, 'DataBucket', DataBucket).bucket);
 const bucketArn = iam.arnOf(bucketId);
 const object = (key: string) => iam.objectArn(bucketId, key);
-const memberPolicies = childOf(stack, 'GroupAccess', GroupAccess).memberPolicies;
-const memberPolicyId = (group: string) => logicalIdOf(memberPolicies.get(group));
+const access = childOf(stack, 'GroupAccess', GroupAccess);
+const memberPolicyId = (group: string) => logicalIdOf(access.memberPolicies.get(group));
+const memberRoleId = (group: string) => logicalIdOf(access.memberRoles.get(group));
 
 /** The two ways to be a member of a group. */
 const WAYS: readonly [string, (group: string) => Principal[]][] = [
-  ['named in the blueprint (bucket policy)', (group) => MEMBERS[group].map((user) => iam.user(user))],
+  ['named in the blueprint (member role)', (group) => [iam.roleSession(memberRoleId(group))]],
   [
     'holding the group member policy (identity policy)',
     (group) => [iam.user(`sso-member-of-${group}`, [memberPolicyId(group)])],
@@ -187,8 +190,36 @@ describe('outside the groups', () => {
     expect(await allowedOf(stranger, GROUPS.flatMap(probesOf))).toEqual([]);
   });
 
+  test('a user named in the blueprint reaches nothing as themselves: the bucket policy names no one', async () => {
+    for (const user of Object.values(MEMBERS).flat()) {
+      expect(await allowedOf(iam.user(user), GROUPS.flatMap(probesOf))).toEqual([]);
+    }
+    const bucketPolicy = JSON.stringify(
+      template.findResources('AWS::S3::BucketPolicy', { Properties: { Bucket: { Ref: bucketId } } }),
+    );
+    expect(bucketPolicy).toContain('aws:SecureTransport');
+    expect(bucketPolicy).not.toContain(':user/');
+    expect(bucketPolicy).not.toContain('"Allow"');
+  });
+
+  test("each group's member role trusts exactly its users named in the blueprint, to assume it and nothing else", () => {
+    for (const group of GROUPS) {
+      const role = template.toJSON().Resources[memberRoleId(group)] as {
+        Properties: { AssumeRolePolicyDocument: { Statement: Record<string, unknown>[] }; Path: string };
+      };
+      const statements = role.Properties.AssumeRolePolicyDocument.Statement;
+      expect(statements.map((st) => [st.Effect, st.Action])).toEqual([['Allow', 'sts:AssumeRole']]);
+      const principals = iam.resolve((statements[0].Principal as { AWS: unknown }).AWS) as string | string[];
+      expect([principals].flat().sort()).toEqual(
+        MEMBERS[group].map((user) => `arn:aws:iam::123456789012:user/${user}`).sort(),
+      );
+      expect(statements[0].Condition).toBeUndefined();
+      expect(role.Properties.Path).toBe(memberRolePath('test-analysis'));
+    }
+  });
+
   test('a member of one group holding another group policy too reaches both (policies add, never leak)', async () => {
-    const both = iam.user('carol', [memberPolicyId('lab')]);
+    const both = iam.user('carol', [memberPolicyId('lab'), memberPolicyId('lab2')]);
     expect(await iam.allows(both, 's3:GetObject', object('lab2/inputs/x'))).toBe(true);
     expect(await iam.allows(both, 's3:GetObject', object('lab/inputs/x'))).toBe(true);
     expect(await iam.allows(both, 's3:GetObject', object('lab-2/inputs/x'))).toBe(false);
@@ -196,7 +227,10 @@ describe('outside the groups', () => {
   });
 
   test('plain HTTP is refused explicitly, even on the own prefix', async () => {
-    for (const member of [iam.user('alice'), iam.user('sso-member', [memberPolicyId('lab')])]) {
+    for (const member of [
+      iam.roleSession(memberRoleId('lab')),
+      iam.user('sso-member', [memberPolicyId('lab')]),
+    ]) {
       expect(
         await iam.decide(member, 's3:GetObject', object('lab/inputs/a.zip'), {
           'aws:SecureTransport': 'false',

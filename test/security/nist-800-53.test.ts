@@ -5,7 +5,8 @@
  * list of acknowledged rules is pinned here, so a new acknowledgement is a reviewed change.
  */
 import { App, Aspects } from 'aws-cdk-lib';
-import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
+import { mergedTemplate } from '../support/merged-template';
 import { NIST80053R5Checks } from 'cdk-nag';
 import * as path from 'node:path';
 import { AnalysisStack } from '../../lib/analysis-stack';
@@ -21,7 +22,7 @@ const synthesizeWithNist = (config: AnalysisConfig) => {
   const app = new App({ context: { ...FEATURE_FLAGS, 'aws:cdk:bundling-stacks': [] } });
   const stack = new AnalysisStack(app, 'AnalysisStack', { config, env: { region: config.region } });
   Aspects.of(stack).add(new NIST80053R5Checks());
-  const template = Template.fromStack(stack);
+  const template = mergedTemplate(stack);
   const annotations = Annotations.fromStack(stack);
   const findings = [
     ...annotations.findError('*', Match.stringLikeRegexp(`${NIST}.*`)),

@@ -1,3 +1,5 @@
+import { workerInstanceProfileName, workerRolePath } from '../../lib/launch/worker-identity';
+import { memberRoleName, memberRolePath } from '../../lib/member-identity';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -215,24 +217,34 @@ describe('the mock blueprint', () => {
     ).toHaveLength(2);
   });
 
-  test('the launcher may pass only the worker roles, only to EC2', () => {
+  test('the launcher may pass only the worker roles (their IAM path, one ARN for any number of groups), only to EC2', () => {
     const passRole = statementsOf(template, 'AWS::IAM::Policy').filter((s) =>
       asList(s.Action).includes('iam:PassRole'),
     );
     expect(passRole).toHaveLength(1);
     expect(passRole[0].Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } });
-    const workerRoles = Object.entries(template.findResources('AWS::IAM::Role'))
-      .filter(([id, r]) => JSON.stringify(r).includes('ec2.amazonaws.com') && id.startsWith('Workers'))
-      .map(([id]) => ({ 'Fn::GetAtt': [id, 'Arn'] }));
-    expect(workerRoles).toHaveLength(2);
-    expect(asList(passRole[0].Resource)).toEqual(expect.arrayContaining(workerRoles));
-    expect(asList(passRole[0].Resource)).toHaveLength(2);
+    expect(JSON.stringify(passRole[0].Resource)).toContain(`:role${workerRolePath('mock')}*`);
+    const underPath = Object.entries(template.findResources('AWS::IAM::Role'))
+      .filter(([, r]) => (r as { Properties: Json }).Properties.Path === workerRolePath('mock'))
+      .map(([id]) => id)
+      .sort();
+    expect(underPath).toEqual([
+      expect.stringMatching(/^WorkersRolelabA/),
+      expect.stringMatching(/^WorkersRolelabB/),
+    ]);
+    // Each group's instance profile is named from the analysis and group: the launcher needs no list.
+    template.hasResourceProperties('AWS::IAM::InstanceProfile', {
+      InstanceProfileName: workerInstanceProfileName('mock', 'labA'),
+    });
   });
 
   test('workers never touch DynamoDB and write only their own results/', () => {
-    const workerPolicies = statementsOf(template, 'AWS::IAM::Policy', (r) =>
-      JSON.stringify((r as { Properties: Json }).Properties.Roles).includes('WorkersRolelabA'),
+    const [role] = Object.entries(template.findResources('AWS::IAM::Role')).filter(([id]) =>
+      id.startsWith('WorkersRolelabA'),
     );
+    const inline = (role[1] as { Properties: { Policies: { PolicyDocument: { Statement: Statement[] } }[] } })
+      .Properties.Policies;
+    const workerPolicies = inline.flatMap((p) => p.PolicyDocument.Statement);
     expect(workerPolicies.length).toBeGreaterThan(0);
     const actions = workerPolicies.flatMap((s) => asList(s.Action));
     expect(actions.some((a) => a.startsWith('dynamodb:'))).toBe(false);
@@ -271,21 +283,28 @@ describe('the mock blueprint', () => {
     template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(5 minutes)' });
   });
 
-  test('outputs name the bucket, the table and each group with its submissions prefix', () => {
+  test('outputs name the bucket, the table and where submissions go, with nothing per group', () => {
     template.hasOutput('BucketName', {});
     template.hasOutput('JobTableName', {});
-    const groups = JSON.stringify(template.findOutputs('Groups'));
-    expect(groups).toContain('/labA/submissions/');
-    expect(groups).toContain('/labB/submissions/');
+    expect(JSON.stringify(template.findOutputs('SubmissionsUrl'))).toContain('/GROUP/submissions/');
+    expect(JSON.stringify(template.findOutputs('*'))).not.toMatch(/labA|labB/);
   });
 });
 
 describe('group access', () => {
   const config = configFrom(neurocaasBlueprint());
   const { template, nagFindings } = synthesize(config);
-  const bucketPolicyStatements = statementsOf(template, 'AWS::S3::BucketPolicy');
-  const forUser = (user: string) =>
-    bucketPolicyStatements.filter((s) => JSON.stringify(s.Principal ?? '').includes(`:user/${user}`));
+  /** The member policy's statements of a group (attached to its member role and offered to attach). */
+  const memberPolicy = (group: string): Statement[] =>
+    statementsOf(template, 'AWS::IAM::ManagedPolicy', (r) =>
+      String(((r as { Properties: Json }).Properties as Json).Description).endsWith(
+        `members of group ${group}`,
+      ),
+    );
+  const memberRole = (group: string) =>
+    Object.values(template.findResources('AWS::IAM::Role')).find(
+      (r) => (r as { Properties: Json }).Properties.RoleName === memberRoleName('test-analysis', group),
+    ) as { Properties: Json } | undefined;
 
   test('has no unacknowledged cdk-nag AwsSolutions finding', () => {
     expect(nagFindings).toEqual([]);
@@ -293,12 +312,12 @@ describe('group access', () => {
 
   test('members may upload inputs, configs and submissions of their own group', () => {
     for (const key of ['lab/inputs/a.zip', 'lab/configs/c.yaml', 'lab/submissions/xsubmit.json']) {
-      expect(objectActionsAllowed(forUser('alice'), key)).toContain('s3:PutObject');
+      expect(objectActionsAllowed(memberPolicy('lab'), key)).toContain('s3:PutObject');
     }
   });
 
   test('members may read their group, results included, but never write results/', () => {
-    expect(objectActionsAllowed(forUser('alice'), 'lab/results/job__x_1/logs/certificate.txt')).toEqual([
+    expect(objectActionsAllowed(memberPolicy('lab'), 'lab/results/job__x_1/logs/certificate.txt')).toEqual([
       's3:GetObject',
     ]);
   });
@@ -311,21 +330,31 @@ describe('group access', () => {
       'lab2',
       'lab',
     ]) {
-      expect(objectActionsAllowed(forUser('alice'), key)).toEqual([]);
+      expect(objectActionsAllowed(memberPolicy('lab'), key)).toEqual([]);
     }
-    expect(objectActionsAllowed(forUser('carol'), 'lab/inputs/a.zip')).toEqual([]);
-    const listing = forUser('alice').filter((s) => asList(s.Action).includes('s3:ListBucket'));
+    expect(objectActionsAllowed(memberPolicy('lab2'), 'lab/inputs/a.zip')).toEqual([]);
+    const listing = memberPolicy('lab').filter((s) => asList(s.Action).includes('s3:ListBucket'));
     expect(listing.map((s) => s.Condition)).toEqual([{ StringLike: { 's3:prefix': ['lab/*'] } }]);
   });
 
-  test('existing IAM users are named as principals, so no IAM group or user quota is used', () => {
-    expect(forUser('alice').length).toBeGreaterThan(0);
-    expect(forUser('carol').length).toBeGreaterThan(0);
+  test("existing IAM users assume their group's member role: nothing is attached to them, no IAM group or user", () => {
+    for (const [group, users] of [
+      ['lab', ['alice', 'bob']],
+      ['lab2', ['carol']],
+    ] as const) {
+      const role = memberRole(group);
+      expect(role?.Properties.Path).toBe(memberRolePath('test-analysis'));
+      const trusted = JSON.stringify(role?.Properties.AssumeRolePolicyDocument);
+      for (const user of users) expect(trusted).toContain(`:user/${user}`);
+      expect(JSON.stringify(role?.Properties.ManagedPolicyArns)).toMatch(/GroupAccessMembers/);
+    }
+    expect(JSON.stringify(memberRole('lab')?.Properties.AssumeRolePolicyDocument)).not.toContain('carol');
     template.resourceCountIs('AWS::IAM::Group', 0);
     template.resourceCountIs('AWS::IAM::User', 0);
+    expect(JSON.stringify(template.findResources('AWS::S3::BucketPolicy'))).not.toContain(':user/');
   });
 
-  test('a member policy per group is offered for IAM groups and roles, attached to nothing', () => {
+  test('a member policy per group, attached only to its member role (offered for IAM groups, roles, SSO)', () => {
     const policies = Object.values(template.findResources('AWS::IAM::ManagedPolicy')).map(
       (p) => (p as { Properties: Json }).Properties,
     );
@@ -334,7 +363,15 @@ describe('group access', () => {
     for (const p of memberPolicies) {
       expect(p.Users).toBeUndefined();
       expect(p.Groups).toBeUndefined();
+      expect(p.Roles).toBeUndefined();
     }
+  });
+
+  test('member role names are unique per analysis and group, and within IAM limits', () => {
+    expect(memberRoleName('a-b', 'c')).not.toBe(memberRoleName('a', 'b-c'));
+    const long = memberRoleName('x'.repeat(40), 'G'.repeat(64));
+    expect(long.length).toBeLessThanOrEqual(64);
+    expect(long).not.toBe(memberRoleName('x'.repeat(40), `${'G'.repeat(63)}H`));
   });
 
   test('the region is appended to user names when the blueprint asks (NeuroCAAS naming)', () => {
@@ -385,17 +422,15 @@ describe('S3 notifications', () => {
     expect(clashes).toEqual([]);
   });
 
-  test('each submitting group triggers on submit.json and on cancel requests; every group on final reports', () => {
+  test('one filter per kind of object, whatever the number of groups (the handlers check the group)', () => {
     const described = filters.map((f) => `${f.prefix}*${f.suffix}`).sort();
-    expect(described).toEqual(
-      [
-        ...['lab', 'lab2', 'l', 'lab-2'].flatMap((g) => [
-          `${g}/submissions/*submit.json`,
-          `${g}/submissions/*.cancel.json`,
-        ]),
-        ...['lab', 'lab2', 'l', 'lab-2', 'x_y'].map((g) => `${g}/results/*.final.json`),
-      ].sort(),
-    );
+    expect(described).toEqual(['*.cancel.json', '*.final.json', '*submit.json']);
+    const many = neurocaasBlueprint({
+      UXData: {
+        Affiliates: Array.from({ length: 60 }, (_, i) => ({ AffiliateName: `g${i}`, UserInput: true })),
+      },
+    });
+    expect(filtersOf(synthesize(configFrom(many)).template)).toHaveLength(3);
   });
 
   test('the overlap check itself catches a clash', () => {

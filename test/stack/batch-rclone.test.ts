@@ -168,12 +168,13 @@ describe("who may read a group's rclone secret (policy simulator)", () => {
     }
   });
 
-  test('the handlers submit the fetch definitions that exist, and no other', async () => {
+  test("the handlers submit this analysis's job definitions (one name prefix, any group), no other analysis's", async () => {
     const launcher = session(controlPlane.launcher.role);
-    const definition = (group: string) =>
-      `arn:aws:batch:${FAKE.region}:${FAKE.account}:job-definition/${batchJobDefinitionName(ANALYSIS, group, 'fetch')}:3`;
-    expect(await iam.allows(launcher, 'batch:SubmitJob', definition('lab'))).toBe(true);
-    expect(await iam.allows(launcher, 'batch:SubmitJob', definition('lab2'))).toBe(true);
-    expect(await iam.allows(launcher, 'batch:SubmitJob', definition('lab3'))).toBe(false);
+    const definition = (analysis: string, group: string) =>
+      `arn:aws:batch:${FAKE.region}:${FAKE.account}:job-definition/${batchJobDefinitionName(analysis, group, 'fetch')}:3`;
+    expect(await iam.allows(launcher, 'batch:SubmitJob', definition(ANALYSIS, 'lab'))).toBe(true);
+    expect(await iam.allows(launcher, 'batch:SubmitJob', definition(ANALYSIS, 'lab2'))).toBe(true);
+    expect(await iam.allows(launcher, 'batch:SubmitJob', definition(`${ANALYSIS}-2`, 'lab'))).toBe(false);
+    expect(await iam.allows(launcher, 'batch:SubmitJob', definition('other', 'lab'))).toBe(false);
   });
 });

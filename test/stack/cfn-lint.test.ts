@@ -2,6 +2,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Template } from 'aws-cdk-lib/assertions';
+import { nestedStacksOf } from '../support/merged-template';
 import {
   configFrom,
   FIXTURE_BLUEPRINTS,
@@ -21,9 +23,9 @@ test('cfn-lint reports no errors on the synthesized templates', () => {
     throw new Error('cfn-lint is not on PATH: install it (pip install cfn-lint) to run this check');
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cfn-lint-'));
-  const templates = {
-    mock: synthesizeFile(path.join(PROJECT_ROOT, 'blueprints', 'mock.json')).template,
-    caiman: synthesizeFile(path.join(FIXTURE_BLUEPRINTS, 'caiman_dev_stack.json')).template,
+  const stacks = {
+    mock: synthesizeFile(path.join(PROJECT_ROOT, 'blueprints', 'mock.json')).stack,
+    caiman: synthesizeFile(path.join(FIXTURE_BLUEPRINTS, 'caiman_dev_stack.json')).stack,
     batch: synthesize(
       configFrom(
         neurocaasBlueprint({
@@ -32,13 +34,17 @@ test('cfn-lint reports no errors on the synthesized templates', () => {
           Efs: { MountOnEc2Workers: true },
         }),
       ),
-    ).template,
+    ).stack,
   };
-  const files = Object.entries(templates).map(([name, template]) => {
-    const file = path.join(dir, `${name}.template.json`);
-    fs.writeFileSync(file, JSON.stringify(template.toJSON()));
-    return file;
-  });
+  // Each template as it is deployed: the analysis's and each of its nested stacks' (per-group shards).
+  const files = Object.entries(stacks).flatMap(([name, stack]) =>
+    [stack, ...nestedStacksOf(stack)].map((each, i) => {
+      const file = path.join(dir, `${name}-${i}.template.json`);
+      fs.writeFileSync(file, JSON.stringify(Template.fromStack(each).toJSON()));
+      return file;
+    }),
+  );
+  expect(files.length).toBeGreaterThan(Object.keys(stacks).length);
   // Exit status is a bit mask: 2 = errors, 4 = warnings, 8 = informational. Only errors fail.
   let status = 0;
   let output = '';

@@ -1,9 +1,14 @@
 /**
- * Notifications in the template: one topic per submitting group (no lab receives another's job
- * details), email subscriptions only for real addresses, the control plane may publish to those
- * topics and nothing else, encrypted with the AWS-managed key and TLS only, cdk-nag clean.
+ * Notifications in the template: one topic for the analysis whatever the number of groups; each
+ * group address subscribed with a filter policy on the message's `group` attribute (no lab receives
+ * another's job details), the analysis's own people unfiltered; email subscriptions only for real
+ * addresses; the control plane may publish to the topic and nothing else; encrypted with the
+ * AWS-managed key and TLS only; cdk-nag clean.
  */
 import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { ControlPlane } from '../../lib/constructs/control-plane';
+import { ANALYSIS_CONFIG_FILE } from '../../lib/handler-environment';
+import { childOf } from '../support/policy-simulation';
 import { configFrom, neurocaasBlueprint, synthesize } from '../support/synth';
 
 type Json = Record<string, unknown>;
@@ -12,6 +17,8 @@ interface Statement {
   readonly Action: string | string[];
   readonly Resource?: unknown;
 }
+
+const TOPIC_NAME = 'ncaas-test-analysis';
 
 const blueprint = (overrides: Record<string, unknown> = {}) =>
   neurocaasBlueprint({
@@ -39,15 +46,23 @@ const topicsByName = (template: Template): Map<string, string> =>
     ]),
   );
 
-/** Topic logical id -> the addresses subscribed to it. */
-const subscriptions = (template: Template): Map<string, string[]> => {
-  const byTopic = new Map<string, string[]>();
+/** Address -> the groups its subscription's filter policy lets through ('all' without a filter). */
+const subscriptions = (template: Template, topicId: string | undefined): Map<string, string[] | 'all'> => {
+  const byAddress = new Map<string, string[] | 'all'>();
   for (const r of Object.values(template.findResources('AWS::SNS::Subscription'))) {
-    const props = (r as Json).Properties as { Endpoint: string; Protocol: string; TopicArn: { Ref: string } };
+    const props = (r as Json).Properties as {
+      Endpoint: string;
+      Protocol: string;
+      TopicArn: { Ref: string };
+      FilterPolicy?: { group: string[] };
+      FilterPolicyScope?: string;
+    };
     expect(props.Protocol).toBe('email');
-    byTopic.set(props.TopicArn.Ref, [...(byTopic.get(props.TopicArn.Ref) ?? []), props.Endpoint]);
+    expect(props.TopicArn.Ref).toBe(topicId);
+    if (props.FilterPolicy) expect(Object.keys(props.FilterPolicy)).toEqual(['group']);
+    byAddress.set(props.Endpoint, props.FilterPolicy ? [...props.FilterPolicy.group].sort() : 'all');
   }
-  return byTopic;
+  return byAddress;
 };
 
 const statementsWith = (template: Template, action: string): Statement[] =>
@@ -62,59 +77,61 @@ const statementsWith = (template: Template, action: string): Statement[] =>
 describe('a blueprint with notifications', () => {
   const { template, nagFindings } = synthesize(configFrom(blueprint()));
   const topics = topicsByName(template);
+  const topicId = topics.get(TOPIC_NAME);
 
-  test('one topic per group that submits jobs, named after the analysis and the group', () => {
-    expect([...topics.keys()].sort()).toEqual(['ncaas-test-analysis-lab', 'ncaas-test-analysis-lab2']);
+  test('one topic, named after the analysis', () => {
+    expect([...topics.keys()]).toEqual([TOPIC_NAME]);
   });
 
-  test("each topic holds only its own group's real ContactEmail plus the blueprint's Emails, each once", () => {
-    const subs = subscriptions(template);
-    expect(subs.get(topics.get('ncaas-test-analysis-lab') ?? '')?.sort()).toEqual([
-      'dev@example.org',
-      'lab@example.org',
-    ]);
-    // lab2's ContactEmail is placeholder text: no subscription for it.
-    expect(subs.get(topics.get('ncaas-test-analysis-lab2') ?? '')?.sort()).toEqual([
-      'LAB@example.org',
-      'dev@example.org',
-    ]);
+  test("each group's real ContactEmail sees only its group; the blueprint's Emails see every group, each once", () => {
+    // LAB@example.org is dev's list's spelling of lab's contact: the analysis's people get everything.
+    expect(subscriptions(template, topicId)).toEqual(
+      new Map<string, string[] | 'all'>([
+        ['dev@example.org', 'all'],
+        ['LAB@example.org', 'all'],
+      ]),
+    );
+    const withOwnContact = synthesize(
+      configFrom(blueprint({ Notifications: { Emails: ['dev@example.org'] } })),
+    );
+    expect(
+      subscriptions(withOwnContact.template, topicsByName(withOwnContact.template).get(TOPIC_NAME)),
+    ).toEqual(
+      new Map<string, string[] | 'all'>([
+        ['dev@example.org', 'all'],
+        ['lab@example.org', ['lab']],
+      ]),
+    );
+    // lab2's ContactEmail is placeholder text; viewers submit nothing.
     expect(JSON.stringify(template.toJSON())).not.toContain('The email we should notify');
     expect(JSON.stringify(template.toJSON())).not.toContain('viewers@example.org');
   });
 
-  test('topics use the AWS-managed SNS key (no customer key) and refuse requests without TLS', () => {
-    for (const logicalId of topics.values()) {
-      const topic = template.toJSON().Resources[logicalId] as { Properties: Json };
-      expect(JSON.stringify(topic.Properties.KmsMasterKeyId)).toContain(':alias/aws/sns');
-      template.hasResourceProperties('AWS::SNS::TopicPolicy', {
-        Topics: [{ Ref: logicalId }],
-        PolicyDocument: Match.objectLike({
-          Statement: Match.arrayWith([
-            Match.objectLike({
-              Effect: 'Deny',
-              Principal: '*',
-              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-            }),
-          ]),
-        }),
-      });
-    }
+  test('the topic uses the AWS-managed SNS key (no customer key) and refuses requests without TLS', () => {
+    const topic = template.toJSON().Resources[topicId ?? ''] as { Properties: Json };
+    expect(JSON.stringify(topic.Properties.KmsMasterKeyId)).toContain(':alias/aws/sns');
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [{ Ref: topicId }],
+      PolicyDocument: Match.objectLike({
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Principal: '*',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ]),
+      }),
+    });
     template.resourceCountIs('AWS::KMS::Key', 0);
   });
 
-  test('the control plane may publish to these topics and nothing else; workers may not publish', () => {
+  test('the control plane may publish to this topic and nothing else; workers may not publish', () => {
     const publish = statementsWith(template, 'sns:Publish');
     expect(publish.length).toBe(4);
-    const allowed = [...topics.values()].map((id) => ({ Ref: id }));
     for (const s of publish) {
       expect(s.Effect).toBe('Allow');
       expect(s.Action).toBe('sns:Publish');
-      expect(Array.isArray(s.Resource) ? [...(s.Resource as unknown[])] : [s.Resource]).toEqual(
-        expect.arrayContaining(allowed),
-      );
-      expect((Array.isArray(s.Resource) ? (s.Resource as unknown[]) : [s.Resource]).length).toBe(
-        allowed.length,
-      );
+      expect(s.Resource).toEqual({ Ref: topicId });
     }
     const policies = template.findResources('AWS::IAM::Policy');
     const publishers = Object.keys(policies).filter((id) =>
@@ -123,20 +140,20 @@ describe('a blueprint with notifications', () => {
     expect(publishers.every((id) => id.startsWith('ControlPlane'))).toBe(true);
   });
 
-  test("every handler learns where the topics are; no address is in the handlers' environment", () => {
+  test("every handler learns the topic; no address is in the handlers' environment or code", () => {
     const functions = template.findResources('AWS::Lambda::Function', {
       Properties: { Environment: { Variables: { NCAAS_ANALYSIS: 'test-analysis' } } },
     });
     expect(Object.keys(functions)).toHaveLength(4);
     for (const fn of Object.values(functions)) {
       const variables = (((fn as Json).Properties as Json).Environment as { Variables: Json }).Variables;
-      expect(JSON.stringify(variables.NCAAS_NOTIFICATION_TOPIC_ARN_PREFIX)).toContain(':sns:us-east-1:');
+      expect(variables.NCAAS_NOTIFICATION_TOPIC_ARN).toEqual({ Ref: topicId });
       expect(JSON.stringify(variables)).not.toContain('@example.org');
     }
   });
 
-  test('the topics are a stack output', () => {
-    template.hasOutput('NotificationTopics', {});
+  test('the topic is a stack output', () => {
+    template.hasOutput('NotificationTopic', { Value: { Ref: topicId } });
   });
 
   test('has no unacknowledged cdk-nag AwsSolutions finding', () => {
@@ -149,17 +166,17 @@ test('no event chosen: no topic, no permission, no environment variable', () => 
   template.resourceCountIs('AWS::SNS::Topic', 0);
   template.resourceCountIs('AWS::SNS::Subscription', 0);
   expect(statementsWith(template, 'sns:Publish')).toEqual([]);
-  expect(JSON.stringify(template.toJSON())).not.toContain('NCAAS_NOTIFICATION_TOPIC_ARN_PREFIX');
+  expect(JSON.stringify(template.toJSON())).not.toContain('NCAAS_NOTIFICATION_TOPIC_ARN');
   expect(nagFindings).toEqual([]);
 });
 
-test('a group with no real address still gets its topic (subscribe later), with no subscription', () => {
+test('groups with no real address still have the topic (subscribe later with a filter policy)', () => {
   const { template } = synthesize(configFrom(neurocaasBlueprint()));
   const topics = topicsByName(template);
-  expect([...topics.keys()].sort()).toEqual(['ncaas-test-analysis-lab', 'ncaas-test-analysis-lab2']);
-  const subs = subscriptions(template);
-  expect(subs.get(topics.get('ncaas-test-analysis-lab2') ?? '')).toBeUndefined();
-  expect(subs.get(topics.get('ncaas-test-analysis-lab') ?? '')).toEqual(['lab@example.org']);
+  expect([...topics.keys()]).toEqual([TOPIC_NAME]);
+  expect(subscriptions(template, topics.get(TOPIC_NAME))).toEqual(
+    new Map<string, string[] | 'all'>([['lab@example.org', ['lab']]]),
+  );
 });
 
 describe("each group's own choice (Notifications.Groups)", () => {
@@ -175,70 +192,35 @@ describe("each group's own choice (Notifications.Groups)", () => {
     Notifications: {
       Emails: ['dev@example.org'],
       Groups: {
-        lab: { Events: ['FAIL'], Emails: ['pi-lab@example.org'] },
-        lab2: { Emails: ['pi-lab2@example.org', 'DEV@example.org'] },
+        lab: { Events: ['FAIL'], Emails: ['pi-lab@example.org', 'shared@example.org'] },
+        lab2: { Emails: ['pi-lab2@example.org', 'DEV@example.org', 'shared@example.org'] },
         lab3: { Events: [] },
       },
     },
   });
-  const { template, nagFindings } = synthesize(configFrom(perGroup));
-  const topics = topicsByName(template);
+  const { stack, template, nagFindings } = synthesize(configFrom(perGroup));
+  const topicId = topicsByName(template).get(TOPIC_NAME);
 
-  test('a topic only for each group told about at least one event', () => {
-    // lab3 chose no event; viewers submits nothing.
-    expect([...topics.keys()].sort()).toEqual(['ncaas-test-analysis-lab', 'ncaas-test-analysis-lab2']);
-    // The stack output lists the same two: `{"lab":"<arn>","lab2":"<arn>"}`, joined from the topics' Refs.
-    const parts = template.findOutputs('NotificationTopics').NotificationTopics.Value[
-      'Fn::Join'
-    ][1] as unknown[];
-    expect(parts.filter((p) => typeof p === 'string').join('')).toBe('{"lab":"","lab2":""}');
-    expect(parts.filter((p) => typeof p !== 'string')).toEqual([
-      { Ref: topics.get('ncaas-test-analysis-lab') },
-      { Ref: topics.get('ncaas-test-analysis-lab2') },
-    ]);
-  });
-
-  test("a group's own Emails are on its topic only; no address reaches another group's topic", () => {
-    const subs = subscriptions(template);
-    expect(subs.get(topics.get('ncaas-test-analysis-lab') ?? '')?.sort()).toEqual([
-      'dev@example.org',
-      'lab@example.org',
-      'pi-lab@example.org',
-    ]);
-    expect(subs.get(topics.get('ncaas-test-analysis-lab2') ?? '')?.sort()).toEqual([
-      'dev@example.org',
-      'pi-lab2@example.org',
-    ]);
-    expect(subs.size).toBe(2);
-    // lab3 has no topic, so its real ContactEmail is subscribed nowhere.
+  test("a group's own Emails see that group only; an address two groups name sees both; no other group's", () => {
+    expect(subscriptions(template, topicId)).toEqual(
+      new Map<string, string[] | 'all'>([
+        ['dev@example.org', 'all'],
+        ['lab@example.org', ['lab']],
+        ['pi-lab@example.org', ['lab']],
+        ['shared@example.org', ['lab', 'lab2']],
+        ['pi-lab2@example.org', ['lab2']],
+      ]),
+    );
+    // lab3 is told about no event, so its real ContactEmail is subscribed nowhere.
     expect(JSON.stringify(template.toJSON())).not.toContain('lab3@example.org');
   });
 
-  test('the control plane may publish to these two topics only', () => {
-    const allowed = [...topics.values()]
-      .map((id) => ({ Ref: id }))
-      .sort((a, b) => a.Ref.localeCompare(b.Ref));
-    const publish = statementsWith(template, 'sns:Publish');
-    expect(publish.length).toBe(4);
-    for (const s of publish) {
-      const resources = (
-        Array.isArray(s.Resource) ? [...(s.Resource as { Ref: string }[])] : [s.Resource]
-      ) as {
-        Ref: string;
-      }[];
-      expect(resources.sort((a, b) => a.Ref.localeCompare(b.Ref))).toEqual(allowed);
-    }
-  });
-
-  test("the handlers know each group's events, and no address", () => {
-    const functions = template.findResources('AWS::Lambda::Function', {
-      Properties: { Environment: { Variables: { NCAAS_ANALYSIS: 'test-analysis' } } },
-    });
-    expect(Object.keys(functions)).toHaveLength(4);
-    for (const fn of Object.values(functions)) {
-      const variables = (((fn as Json).Properties as Json).Environment as { Variables: Json }).Variables;
-      expect(JSON.stringify(variables)).not.toContain('@example.org');
-      const config = JSON.parse(String(variables.NCAAS_ANALYSIS_CONFIG)) as {
+  test("the handlers' bundled config knows each group's events, and no address", () => {
+    const plane = childOf(stack, 'ControlPlane', ControlPlane);
+    for (const fn of [plane.submitHandler, plane.launcher, plane.reconcileHandler, plane.watchdog]) {
+      const text = fn.bundledFiles[ANALYSIS_CONFIG_FILE];
+      expect(text).not.toContain('@example.org');
+      const config = JSON.parse(text) as {
         notifications: { events: string[]; groups: { group: string; events: string[] }[] };
       };
       expect(config.notifications.events).toEqual(['BEGIN', 'END', 'FAIL']);
@@ -255,7 +237,7 @@ describe("each group's own choice (Notifications.Groups)", () => {
   });
 });
 
-test('no event for the analysis: only the group that opts in has a topic, with only its addresses', () => {
+test('no event for the analysis: only the group that opts in is subscribed, with only its addresses', () => {
   const { template, nagFindings } = synthesize(
     configFrom(
       blueprint({
@@ -264,11 +246,11 @@ test('no event for the analysis: only the group that opts in has a topic, with o
     ),
   );
   const topics = topicsByName(template);
-  expect([...topics.keys()]).toEqual(['ncaas-test-analysis-lab2']);
-  expect([...subscriptions(template)]).toEqual([
-    [topics.get('ncaas-test-analysis-lab2'), ['pi-lab2@example.org']],
-  ]);
-  // lab's real ContactEmail belongs to a group with no topic: it is nowhere in the template.
+  expect([...topics.keys()]).toEqual([TOPIC_NAME]);
+  expect(subscriptions(template, topics.get(TOPIC_NAME))).toEqual(
+    new Map<string, string[] | 'all'>([['pi-lab2@example.org', ['lab2']]]),
+  );
+  // lab's real ContactEmail belongs to a group that is not notified: it is nowhere in the template.
   expect(JSON.stringify(template.toJSON())).not.toContain('lab@example.org');
   expect(nagFindings).toEqual([]);
 });

@@ -13,7 +13,7 @@
  * How the template becomes concrete policies:
  * - CloudFormation intrinsics are resolved with fixed fake values (`FAKE`: account 123456789012,
  *   region us-east-1, partition aws). `Fn::GetAtt [X, Arn]` and `Ref` follow the resource's type
- *   (a bucket is `arn:aws:s3:::<logical id, lowercase>`, a role `arn:aws:iam::123456789012:role/<id>`,
+ *   (a bucket is `arn:aws:s3:::<logical id, lowercase>`, a role `arn:aws:iam::123456789012:role/<path>/<id>`,
  *   a table `arn:aws:dynamodb:us-east-1:123456789012:table/<id>`, ...: see `ARNS`). An intrinsic or a
  *   resource type the adapter does not know throws: nothing is guessed.
  * - Identity policies of a role: its inline `Policies`, every `AWS::IAM::Policy` and
@@ -258,6 +258,9 @@ export class PolicyModel {
     const type = this.resource(logicalId).Type;
     const arn = ARNS[type];
     if (!arn) throw new Error(`no fake ARN for ${type} (${logicalId})`);
+    // A role's ARN carries its IAM path (policies may name roles by path).
+    const rolePath = type === 'AWS::IAM::Role' ? this.resource(logicalId).Properties?.Path : undefined;
+    if (typeof rolePath === 'string') return `arn:${partition}:iam::${account}:role${rolePath}${logicalId}`;
     return arn(logicalId);
   }
 

@@ -1,11 +1,12 @@
 import { App, Aspects } from 'aws-cdk-lib';
-import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import * as path from 'node:path';
 import { AnalysisStack } from '../../lib/analysis-stack';
 import type { AnalysisConfig } from '../../lib/blueprint/analysis-config';
 import { loadBlueprintFile, parseBlueprint } from '../../lib/blueprint/load-blueprint';
 import { FEATURE_FLAGS } from '../../lib/feature-flags';
+import { mergedTemplate } from './merged-template';
 
 export const PROJECT_ROOT = path.join(__dirname, '..', '..');
 export const FIXTURE_BLUEPRINTS = path.join(PROJECT_ROOT, 'test', 'fixtures', 'neurocaas', 'blueprints');
@@ -22,7 +23,8 @@ export const synthesize = (config: AnalysisConfig): Synthesized => {
   const app = new App({ context: { ...FEATURE_FLAGS, 'aws:cdk:bundling-stacks': [] } });
   const stack = new AnalysisStack(app, 'AnalysisStack', { config, env: { region: config.region } });
   Aspects.of(stack).add(new AwsSolutionsChecks());
-  const template = Template.fromStack(stack);
+  // The per-group resources live in nested stacks: tests see one template, as the stack means it.
+  const template = mergedTemplate(stack);
   const annotations = Annotations.fromStack(stack);
   const nagFindings = [
     ...annotations.findError('*', Match.stringLikeRegexp('AwsSolutions-.*')),
