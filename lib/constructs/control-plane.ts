@@ -63,9 +63,6 @@ const priceFile = fs.existsSync(path.join(__dirname, '..', '..', PRICE_FILE_IN_R
  */
 const RECONCILE_TIMEOUT = Duration.seconds(60);
 
-/** Largest environment a Lambda function accepts, in bytes (all variables together). */
-const LAMBDA_ENVIRONMENT_LIMIT = 4096;
-
 /**
  * The Lambdas and their triggers. Handlers validate and enqueue; nothing waits for an instance to boot:
  * - submit handler: S3 `*submit.json` and `*.cancel.json` (the handler keeps those of submitting groups);
@@ -118,7 +115,6 @@ export class ControlPlane extends Construct {
         : {}),
       POWERTOOLS_SERVICE_NAME: `ncaas-${config.name}`,
     };
-    assertEnvironmentFits(environment);
     // The analysis config grows with the groups: it travels with each handler's code, not in its environment.
     const bundledFiles = { [ANALYSIS_CONFIG_FILE]: JSON.stringify(handlerConfig(config)) };
 
@@ -403,8 +399,9 @@ export class ControlPlane extends Construct {
 }
 
 /**
- * What handlers need of the config: user names stay in IAM and email addresses in the topics'
- * subscriptions, not in every function's environment.
+ * What handlers need of the config (bundled with their code): user names stay in IAM and email
+ * addresses in the topic's subscriptions. Its size grows with the groups, which is why it is no
+ * environment variable; the environment's size is measured with every other limit (lib/limits/).
  */
 export const handlerConfig = (config: AnalysisConfig): AnalysisConfig => ({
   ...config,
@@ -417,19 +414,6 @@ export const handlerConfig = (config: AnalysisConfig): AnalysisConfig => ({
   ignoredKeys: [],
   warnings: [],
 });
-
-const assertEnvironmentFits = (environment: HandlerEnvironment): void => {
-  // Tokens (bucket name, queue URL, ...) resolve to short values; count their placeholder length.
-  const size = Object.entries(environment).reduce(
-    (sum, [k, v]) => sum + k.length + String(v ?? '').length,
-    0,
-  );
-  if (size > LAMBDA_ENVIRONMENT_LIMIT - 512) {
-    throw new Error(
-      `the analysis config is too large for the handlers' environment (${size} bytes, limit about ${LAMBDA_ENVIRONMENT_LIMIT - 512}): shorten COMMAND or split the groups over several analyses`,
-    );
-  }
-};
 
 /** The analysis's Batch queues: the one queue, or the Spot-first queue and the on-demand one. */
 const batchQueues = (props: ControlPlaneProps): string[] =>
