@@ -8,6 +8,7 @@ import { DevInstanceAccess } from './constructs/dev-instance-access';
 import { AnalysisFileSystem } from './constructs/file-system';
 import { GroupAccess } from './constructs/group-access';
 import { GroupShards } from './constructs/group-shards';
+import { SignIn } from './constructs/sign-in';
 import { JobTable } from './constructs/job-table';
 import { Network } from './constructs/network';
 import { JobNotifications } from './constructs/notifications';
@@ -35,11 +36,15 @@ export class AnalysisStack extends Stack {
     // not grow with the groups (lib/constructs/group-shards.ts).
     const shards = new GroupShards(this, config.name);
     const data = new DataBucket(this, 'DataBucket', { adoptBucketName: config.adopt.bucketName });
+    const signIn = config.signIn.enabled
+      ? new SignIn(this, 'SignIn', { analysisName: config.name, signIn: config.signIn })
+      : undefined;
     new GroupAccess(this, 'GroupAccess', {
       dataBucket: data,
       groups: config.groups,
       analysisName: config.name,
       shards,
+      ...(signIn ? { signIn } : {}),
     });
     const jobs = new JobTable(this, 'JobTable', { adoptTableName: config.adopt.tableName });
     const network = new Network(this, 'Network', {

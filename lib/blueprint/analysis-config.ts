@@ -95,6 +95,17 @@ export interface AdoptedResources {
   readonly fileSystemId?: string;
 }
 
+/** `SignIn`: the analysis's own sign-in (Cognito user and identity pools; lib/constructs/sign-in.ts). */
+export interface SignInConfig {
+  /** @default true: $0 while idle, and lab members need no IAM user */
+  readonly enabled: boolean;
+  /** People may create their own account (only with an address of `allowedEmailDomains`). @default false */
+  readonly selfSignUp: boolean;
+  readonly allowedEmailDomains: readonly string[];
+  /** TOTP second factor. @default OPTIONAL */
+  readonly mfa: 'OFF' | 'OPTIONAL' | 'REQUIRED';
+}
+
 export interface AnalysisConfig {
   /** The file the blueprint came from (for messages). */
   readonly sourceFile: string;
@@ -132,6 +143,7 @@ export interface AnalysisConfig {
   /** Mount the analysis EFS at /mnt/efs on EC2 workers (Batch always mounts it). */
   readonly efsOnEc2Workers: boolean;
   readonly notifications: NotificationConfig;
+  readonly signIn: SignInConfig;
   readonly adopt: AdoptedResources;
   /** Legacy NeuroCAAS keys found and ignored (JSON paths), for the synth warning. */
   readonly ignoredKeys: readonly string[];

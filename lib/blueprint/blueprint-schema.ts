@@ -46,6 +46,8 @@ export const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
 export const REGION = /^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d$/;
 export const IAM_USER_NAME = /^[A-Za-z0-9+=,.@_-]{1,64}$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/** A DNS name of at least two labels (what follows the @ of an address). */
+const EMAIL_DOMAIN = /^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}$/;
 const VPC_ID = /^vpc-[0-9a-f]{8,17}$/;
 const SUBNET_ID = /^subnet-[0-9a-f]{8,17}$/;
 const FILE_SYSTEM_ID = /^fs-[0-9a-f]{8,17}$/;
@@ -221,6 +223,26 @@ const notificationsSchema = z.strictObject({
     .optional(),
 });
 
+/** Per-analysis sign-in (Cognito); lib/constructs/sign-in.ts. */
+const signInSchema = z.strictObject(
+  {
+    Enabled: booleanLike('SignIn.Enabled').optional(),
+    SelfSignUp: booleanLike('SignIn.SelfSignUp').optional(),
+    AllowedEmailDomains: z
+      .array(
+        text('an email domain').regex(EMAIL_DOMAIN, { error: 'expected an email domain like example.org' }),
+        { error: 'expected SignIn.AllowedEmailDomains: a list of email domains like example.org' },
+      )
+      .optional(),
+    Mfa: z
+      .enum(['OFF', 'OPTIONAL', 'REQUIRED'], {
+        error: 'expected SignIn.Mfa: "OFF", "OPTIONAL" or "REQUIRED"',
+      })
+      .optional(),
+  },
+  { error: 'expected SignIn: an object with Enabled, SelfSignUp, AllowedEmailDomains and/or Mfa' },
+);
+
 /**
  * The AffiliateNames that are text, read from input the schema may have refused (the cross-field
  * checks and the loader's `__proto__` guard run either way).
@@ -272,6 +294,7 @@ export const blueprintSchema = z
       Network: networkSchema.optional(),
       Efs: z.strictObject({ MountOnEc2Workers: booleanLike('Efs.MountOnEc2Workers').optional() }).optional(),
       Notifications: notificationsSchema.optional(),
+      SignIn: signInSchema.optional(),
       RemoteSources: remoteSourcesSchema.optional(),
       IamUsers: z.strictObject({ AppendRegion: booleanLike('IamUsers.AppendRegion').optional() }).optional(),
       Adopt: z
@@ -289,6 +312,14 @@ export const blueprintSchema = z
   .superRefine(
     (bp, ctx) => {
       // Runs even when other fields failed, so every problem is reported at once: guard each read.
+      if (bp?.SignIn?.SelfSignUp === true && (bp.SignIn.AllowedEmailDomains ?? []).length === 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['SignIn', 'AllowedEmailDomains'],
+          message:
+            'is required with SelfSignUp: name the email domains that may sign up (e.g. ["example.org"]); anyone else could create accounts, and Cognito bills per monthly active user',
+        });
+      }
       const lc = bp?.Lambda?.LambdaConfig;
       const runtime = bp?.Runtime ?? 'ec2';
       if (runtime === 'ec2' && lc) {

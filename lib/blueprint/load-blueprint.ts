@@ -342,6 +342,12 @@ const toAnalysisConfig = (
       : {}),
     efsOnEc2Workers: bp.Efs?.MountOnEc2Workers ?? false,
     notifications,
+    signIn: {
+      enabled: bp.SignIn?.Enabled ?? true,
+      selfSignUp: bp.SignIn?.SelfSignUp ?? false,
+      allowedEmailDomains: (bp.SignIn?.AllowedEmailDomains ?? []).map((d) => d.toLowerCase()),
+      mfa: bp.SignIn?.Mfa ?? 'OPTIONAL',
+    },
     adopt: {
       ...(bp.Adopt?.BucketName ? { bucketName: bp.Adopt.BucketName } : {}),
       ...(bp.Adopt?.TableName ? { tableName: bp.Adopt.TableName } : {}),

@@ -227,6 +227,7 @@ export const blueprintFreeAnalysis = (
   },
   efsOnEc2Workers: false,
   notifications: { emails: [], events: [], groups: [] },
+  signIn: { enabled: false, selfSignUp: false, allowedEmailDomains: [], mfa: 'OPTIONAL' },
   adopt: {},
   ignoredKeys: [],
   warnings: [],

@@ -5,6 +5,7 @@ import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import type { DataBucket } from './data-bucket';
 import type { GroupShards } from './group-shards';
+import type { SignIn } from './sign-in';
 import type { GroupConfig } from '../blueprint/analysis-config';
 import { configsPrefix, groupPrefix, inputsPrefix, submissionsPrefix } from '../layout';
 import { memberRoleName, memberRolePath } from '../member-identity';
@@ -15,6 +16,8 @@ export interface GroupAccessProps {
   readonly analysisName: string;
   /** Where each group's resources go. @default this construct */
   readonly shards?: GroupShards;
+  /** The analysis's sign-in: its members take their group's member role too. @default none */
+  readonly signIn?: SignIn;
 }
 
 /** Longest session of a member role: a big upload with the CLI may take hours. */
@@ -29,6 +32,8 @@ const MEMBER_SESSION = Duration.hours(12);
  * it has a 20 KB limit, which per-user statements crossed at about ten groups.
  * - IAM users named in the blueprint assume the group's **member role** (named from the analysis and
  *   group, lib/member-identity.ts), which trusts exactly those users and holds the group's policy.
+ * - People who sign in (lib/constructs/sign-in.ts) get the same role through the identity pool, as
+ *   members of the group's Cognito group.
  *   A role's trust policy is a resource policy: nothing is attached to the users, so no IAM per-user
  *   limit (10 groups, 10-20 managed policies: NeuroCAAS issue #4) is ever reached, whatever the
  *   number of analyses a person uses.
@@ -61,22 +66,22 @@ export class GroupAccess extends Construct {
         },
       ]);
       policies.set(group.name, policy);
-      if (group.userNames.length === 0) continue;
 
-      const users = group.userNames.map(
+      const principals: iam.IPrincipal[] = group.userNames.map(
         (user) => new iam.ArnPrincipal(`arn:${Aws.PARTITION}:iam::${account}:user/${user}`),
       );
-      roles.set(
-        group.name,
-        new iam.Role(scope, `MemberRole-${group.name}`, {
-          roleName: memberRoleName(props.analysisName, group.name),
-          path: memberRolePath(props.analysisName),
-          description: `ncaas ${props.analysisName}: a member of group ${group.name} (assumed by its IAM users)`,
-          assumedBy: new iam.CompositePrincipal(...users),
-          managedPolicies: [policy],
-          maxSessionDuration: MEMBER_SESSION,
-        }),
-      );
+      if (props.signIn) principals.push(props.signIn.memberPrincipal);
+      if (principals.length === 0) continue;
+      const role = new iam.Role(scope, `MemberRole-${group.name}`, {
+        roleName: memberRoleName(props.analysisName, group.name),
+        path: memberRolePath(props.analysisName),
+        description: `ncaas ${props.analysisName}: a member of group ${group.name} (its IAM users, its signed-in members)`,
+        assumedBy: new iam.CompositePrincipal(...principals),
+        managedPolicies: [policy],
+        maxSessionDuration: MEMBER_SESSION,
+      });
+      roles.set(group.name, role);
+      props.signIn?.addGroup(scope, group.name, role);
     }
     this.memberPolicies = policies;
     this.memberRoles = roles;

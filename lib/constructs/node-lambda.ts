@@ -15,7 +15,7 @@ export interface NodeLambdaProps {
   readonly entryName: string;
   readonly description: string;
   /** Typed, so a missing variable fails at synth, not at 3 a.m. */
-  readonly environment: HandlerEnvironment;
+  readonly environment: HandlerEnvironment | SignUpTriggerEnvironment;
   /** @default 60 seconds */
   readonly timeout?: Duration;
   /** @default 256 */
@@ -109,7 +109,13 @@ export class NodeLambda extends nodejs.NodejsFunction {
   }
 }
 
-const definedValues = (env: HandlerEnvironment): Record<string, string> =>
+/** The Cognito pre sign-up trigger's (lambda/pre-sign-up.ts). */
+export interface SignUpTriggerEnvironment {
+  /** `SignIn.AllowedEmailDomains`, comma-separated. */
+  readonly NCAAS_SIGN_UP_DOMAINS: string;
+}
+
+const definedValues = (env: HandlerEnvironment | SignUpTriggerEnvironment): Record<string, string> =>
   Object.fromEntries(
     Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined),
   );

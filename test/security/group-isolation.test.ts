@@ -9,6 +9,7 @@
  */
 import { DataBucket } from '../../lib/constructs/data-bucket';
 import { GroupAccess } from '../../lib/constructs/group-access';
+import { SignIn } from '../../lib/constructs/sign-in';
 import { GROUP_FOLDERS } from '../../lib/layout';
 import { memberRolePath } from '../../lib/member-identity';
 import {
@@ -202,20 +203,56 @@ describe('outside the groups', () => {
     expect(bucketPolicy).not.toContain('"Allow"');
   });
 
-  test("each group's member role trusts exactly its users named in the blueprint, to assume it and nothing else", () => {
+  test("each group's member role trusts exactly its users named in the blueprint and this analysis's signed-in identities", () => {
+    const identityPool = logicalIdOf(childOf(stack, 'SignIn', SignIn).identityPool);
     for (const group of GROUPS) {
       const role = template.toJSON().Resources[memberRoleId(group)] as {
         Properties: { AssumeRolePolicyDocument: { Statement: Record<string, unknown>[] }; Path: string };
       };
       const statements = role.Properties.AssumeRolePolicyDocument.Statement;
-      expect(statements.map((st) => [st.Effect, st.Action])).toEqual([['Allow', 'sts:AssumeRole']]);
-      const principals = iam.resolve((statements[0].Principal as { AWS: unknown }).AWS) as string | string[];
+      expect(statements.map((st) => [st.Effect, st.Action])).toEqual([
+        ['Allow', 'sts:AssumeRole'],
+        ['Allow', 'sts:AssumeRoleWithWebIdentity'],
+      ]);
+      const [users, identities] = statements;
+      const principals = iam.resolve((users.Principal as { AWS: unknown }).AWS) as string | string[];
       expect([principals].flat().sort()).toEqual(
         MEMBERS[group].map((user) => `arn:aws:iam::123456789012:user/${user}`).sort(),
       );
-      expect(statements[0].Condition).toBeUndefined();
+      expect(users.Condition).toBeUndefined();
+      // Only identities of this analysis's identity pool, and only signed-in ones (never guests).
+      expect(identities.Principal).toEqual({ Federated: 'cognito-identity.amazonaws.com' });
+      expect(identities.Condition).toEqual({
+        StringEquals: { 'cognito-identity.amazonaws.com:aud': { Ref: identityPool } },
+        'ForAnyValue:StringLike': { 'cognito-identity.amazonaws.com:amr': 'authenticated' },
+      });
       expect(role.Properties.Path).toBe(memberRolePath('test-analysis'));
     }
+  });
+
+  test("each affiliate is a Cognito group of this pool whose role is that group's member role; guests get nothing", () => {
+    const signIn = childOf(stack, 'SignIn', SignIn);
+    for (const group of GROUPS) {
+      template.hasResourceProperties('AWS::Cognito::UserPoolGroup', {
+        GroupName: group,
+        UserPoolId: { Ref: logicalIdOf(signIn.userPool) },
+        RoleArn: { 'Fn::GetAtt': [memberRoleId(group), 'Arn'] },
+      });
+    }
+    template.hasResourceProperties('AWS::Cognito::IdentityPool', { AllowUnauthenticatedIdentities: false });
+    const [attachment] = Object.values(
+      template.findResources('AWS::Cognito::IdentityPoolRoleAttachment'),
+    ) as {
+      Properties: {
+        Roles?: unknown;
+        RoleMappings: Record<string, { Type: string; AmbiguousRoleResolution: string }>;
+      };
+    }[];
+    // No default role: a person in no group (or whose token names no role) gets no credentials.
+    expect(attachment.Properties.Roles).toBeUndefined();
+    expect(Object.values(attachment.Properties.RoleMappings)).toEqual([
+      expect.objectContaining({ Type: 'Token', AmbiguousRoleResolution: 'Deny' }),
+    ]);
   });
 
   test('a member of one group holding another group policy too reaches both (policies add, never leak)', async () => {

@@ -35,6 +35,7 @@ export const testAnalysis = (overrides: Partial<AnalysisConfig> = {}): AnalysisC
   },
   efsOnEc2Workers: false,
   notifications: { emails: [], events: [], groups: [] },
+  signIn: { enabled: false, selfSignUp: false, allowedEmailDomains: [], mfa: 'OPTIONAL' },
   adopt: {},
   ignoredKeys: [],
   warnings: [],

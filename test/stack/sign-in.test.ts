@@ -1,0 +1,137 @@
+/**
+ * Sign-in in the template (lib/constructs/sign-in.ts): on by default, nothing billed while idle
+ * (Lite plan, no threat protection), email as the username, strong passwords, TOTP as the blueprint
+ * says, self sign-up off unless the blueprint allows it for its email domains (a pre sign-up trigger
+ * refuses other addresses), an SRP client without a secret, the pools named in the outputs; off, no
+ * Cognito resource at all.
+ */
+import { mayUseDomain, signUpRefusal } from '../../lib/access/sign-up-policy';
+import { handler } from '../../lambda/pre-sign-up';
+import { configFrom, neurocaasBlueprint, synthesize } from '../support/synth';
+
+describe('the default: sign-in on, self sign-up off', () => {
+  const { template, nagFindings } = synthesize(configFrom(neurocaasBlueprint()));
+
+  test('a Lite user pool with email usernames, strong passwords, optional TOTP, retained, no self sign-up', () => {
+    template.hasResourceProperties('AWS::Cognito::UserPool', {
+      UserPoolName: 'ncaas-test-analysis',
+      UserPoolTier: 'LITE',
+      UsernameAttributes: ['email'],
+      AutoVerifiedAttributes: ['email'],
+      MfaConfiguration: 'OPTIONAL',
+      EnabledMfas: ['SOFTWARE_TOKEN_MFA'],
+      AdminCreateUserConfig: { AllowAdminCreateUserOnly: true },
+      Policies: {
+        PasswordPolicy: {
+          MinimumLength: 12,
+          RequireLowercase: true,
+          RequireUppercase: true,
+          RequireNumbers: true,
+          RequireSymbols: true,
+          TemporaryPasswordValidityDays: 7,
+        },
+      },
+    });
+    const [pool] = Object.values(template.findResources('AWS::Cognito::UserPool')) as {
+      DeletionPolicy: string;
+      Properties: Record<string, unknown>;
+    }[];
+    expect(pool.DeletionPolicy).toBe('Retain');
+    expect(pool.Properties.UserPoolAddOns).toBeUndefined();
+    expect(pool.Properties.LambdaConfig).toBeUndefined();
+  });
+
+  test('one SRP client without a secret that hides whether an account exists', () => {
+    template.resourceCountIs('AWS::Cognito::UserPoolClient', 1);
+    template.hasResourceProperties('AWS::Cognito::UserPoolClient', {
+      GenerateSecret: false,
+      PreventUserExistenceErrors: 'ENABLED',
+      ExplicitAuthFlows: ['ALLOW_USER_SRP_AUTH', 'ALLOW_REFRESH_TOKEN_AUTH'],
+    });
+  });
+
+  test('the outputs name the user pool, the client and the identity pool', () => {
+    for (const name of ['UserPoolId', 'UserPoolClientId', 'IdentityPoolId']) template.hasOutput(name, {});
+  });
+
+  test('has no unacknowledged cdk-nag AwsSolutions finding', () => {
+    expect(nagFindings).toEqual([]);
+  });
+});
+
+test('MFA required when the blueprint says so', () => {
+  const { template } = synthesize(configFrom(neurocaasBlueprint({ SignIn: { Mfa: 'REQUIRED' } })));
+  template.hasResourceProperties('AWS::Cognito::UserPool', { MfaConfiguration: 'ON' });
+});
+
+test('sign-in off: no Cognito resource, and member roles only where IAM users are named', () => {
+  const { template, nagFindings } = synthesize(
+    configFrom(neurocaasBlueprint({ SignIn: { Enabled: false } })),
+  );
+  for (const type of ['UserPool', 'UserPoolClient', 'IdentityPool', 'UserPoolGroup']) {
+    template.resourceCountIs(`AWS::Cognito::${type}`, 0);
+  }
+  expect(JSON.stringify(template.toJSON())).not.toContain('cognito-identity.amazonaws.com');
+  expect(nagFindings).toEqual([]);
+});
+
+describe('self sign-up for the blueprint email domains', () => {
+  const config = configFrom(
+    neurocaasBlueprint({ SignIn: { SelfSignUp: true, AllowedEmailDomains: ['example.org', 'Lab.EDU'] } }),
+  );
+  const { template, nagFindings } = synthesize(config);
+
+  test('the pool allows sign-up and refuses other domains with a pre sign-up trigger', () => {
+    template.hasResourceProperties('AWS::Cognito::UserPool', {
+      AdminCreateUserConfig: { AllowAdminCreateUserOnly: false },
+      LambdaConfig: { PreSignUp: {} },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: { NCAAS_SIGN_UP_DOMAINS: 'example.org,lab.edu' } },
+    });
+    expect(nagFindings).toEqual([]);
+  });
+
+  test('without domains the blueprint is refused, naming the field', () => {
+    expect(() => configFrom(neurocaasBlueprint({ SignIn: { SelfSignUp: true } }))).toThrow(
+      /SignIn\.AllowedEmailDomains.*required with SelfSignUp/s,
+    );
+  });
+
+  test('an address of an allowed domain or its subdomain may sign up; no other, however written', () => {
+    const allowed = ['example.org', 'lab.edu'];
+    for (const ok of ['ana@example.org', 'Ana@EXAMPLE.org', 'b@neuro.lab.edu']) {
+      expect({ ok, allowed: mayUseDomain(ok, allowed) }).toEqual({ ok, allowed: true });
+    }
+    for (const bad of [
+      'mallory@evil.org',
+      'mallory@example.org.evil.org',
+      'mallory@notexample.org',
+      'example.org',
+      'mallory@',
+      '@example.org',
+      'a@b@evil.org',
+      '<script>@example.org.x',
+      '',
+    ]) {
+      expect({ bad, allowed: mayUseDomain(bad, allowed) }).toEqual({ bad, allowed: false });
+    }
+  });
+
+  test('the trigger refuses a self sign-up from another domain and lets an operator-created account through', async () => {
+    process.env.NCAAS_SIGN_UP_DOMAINS = 'example.org';
+    jest.resetModules();
+    const trigger = (await import('../../lambda/pre-sign-up')).handler;
+    const event = (triggerSource: string, email: string) =>
+      ({
+        triggerSource,
+        request: { userAttributes: { email } },
+        response: {},
+      }) as unknown as Parameters<typeof handler>[0];
+    await expect(trigger(event('PreSignUp_SignUp', 'mallory@evil.org'))).rejects.toThrow(
+      signUpRefusal(['example.org']),
+    );
+    await expect(trigger(event('PreSignUp_SignUp', 'ana@example.org'))).resolves.toBeDefined();
+    await expect(trigger(event('PreSignUp_AdminCreateUser', 'guest@evil.org'))).resolves.toBeDefined();
+  });
+});
