@@ -7,6 +7,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
+import type { UsersTarget } from '../lib/cli/users-command';
 import * as os from 'node:os';
 import { version } from '../package.json';
 import { runBulkSubmit } from '../lib/cli/bulk-submit';
@@ -37,7 +38,7 @@ Where it works:
   deployed         your AWS credentials (profile, SSO or environment) with S3 access to your group,
                    plus --bucket (or NCAAS_BUCKET) and --analysis (or NCAAS_ANALYSIS)
 
-Environment: NCAAS_BUCKET, NCAAS_ANALYSIS, NCAAS_GROUP (default --group), NCAAS_BLUEPRINT,
+Environment: NCAAS_BUCKET, NCAAS_ANALYSIS, NCAAS_GROUP (default --group), NCAAS_BLUEPRINT, NCAAS_USER_POOL_ID,
   AWS_ENDPOINT_URL(_S3), AWS_REGION, NO_COLOR (no colour even on a terminal).
 Exit codes: 0 success; 1 failure (watch: the job FAILED, TIMED_OUT, CANCELLED or INTERRUPTED);
   2 usage error, missing setting, or job not found.`;
@@ -59,12 +60,20 @@ const loadDev = () => ({
 });
 type DevModules = ReturnType<typeof loadDev>;
 
+/** The operator's sign-in commands: the Cognito SDK, which no lab-member command uses. */
+const loadUsers = () => ({
+  cognito: load(
+    '@aws-sdk/client-cognito-identity-provider',
+  ) as typeof import('@aws-sdk/client-cognito-identity-provider'),
+  users: load('../lib/cli/users-command') as typeof import('../lib/cli/users-command'),
+});
+
 // The SDK's notice that its releases after January 2027 need Node 22 is for maintainers, not for a
 // lab member reading a job's status: keep the CLI's output to what it says itself.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 /** Commands that change something: a reader that closes the pipe does not cut them short. */
-const FINISH_WHEN_PIPE_CLOSES: ReadonlySet<string> = new Set(['submit', 'cancel', 'local', 'dev']);
+const FINISH_WHEN_PIPE_CLOSES: ReadonlySet<string> = new Set(['submit', 'cancel', 'local', 'dev', 'users']);
 
 export const main = async (argv: readonly string[]): Promise<number> => {
   // `ncaas status <job> | head -1`: no stack trace when the reader goes (lib/cli/output.ts).
@@ -358,6 +367,63 @@ export const main = async (argv: readonly string[]): Promise<number> => {
 The dev instance belongs to an analysis (--blueprint or $NCAAS_BLUEPRINT) and an owner (--owner,
 $NCAAS_DEV_OWNER, else your login name). It runs in the blueprint's REGION with your AWS credentials
 (EC2 permissions); you reach it with SSM Session Manager: aws ssm start-session --target <id>.`;
+  const users = program
+    .command('users')
+    .description(
+      "the analysis's sign-in, for its operator: add, remove, list people, reset a password (--user-pool or $NCAAS_USER_POOL_ID: the stack output UserPoolId)",
+    );
+  type UsersFlags = { userPool?: string; region?: string; group?: string[] | string };
+  const usersCommand = (name: string, description: string): Command =>
+    users
+      .command(name)
+      .description(description)
+      .option('--user-pool <id>', 'the user pool (default: $NCAAS_USER_POOL_ID, the stack output UserPoolId)')
+      .option('--region <region>', 'AWS region of the user pool (default: from the pool id)');
+  const withUsers = (
+    flags: UsersFlags,
+    work: (target: UsersTarget, m: ReturnType<typeof loadUsers>) => Promise<number>,
+  ) =>
+    act(async () => {
+      const m = loadUsers();
+      const userPoolId = m.users.userPoolIdOf(flags.userPool, env);
+      const client = new m.cognito.CognitoIdentityProviderClient({
+        region: flags.region ?? userPoolId.split('_')[0],
+      });
+      try {
+        return await work({ client, userPoolId }, m);
+      } finally {
+        client.destroy();
+      }
+    });
+  const groupsOf = (flags: UsersFlags): string[] =>
+    flags.group === undefined ? [] : Array.isArray(flags.group) ? flags.group : [flags.group];
+  usersCommand('add', 'give a person an account (Cognito emails the invitation) in one or more groups')
+    .argument('<email>', "the person's email address (their username)")
+    .option(
+      '--group <group>',
+      'a group to add them to (repeat for more)',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .action(async (email: string, flags: UsersFlags) =>
+      withUsers(flags, (t, m) => m.users.usersAdd(t, email, groupsOf(flags), output)),
+    );
+  usersCommand('remove', 'take a person out of a group, or (without --group) delete their account')
+    .argument('<email>', "the person's email address")
+    .option('--group <group>', 'only this group')
+    .action(async (email: string, flags: UsersFlags) =>
+      withUsers(flags, (t, m) => m.users.usersRemove(t, email, groupsOf(flags)[0], output)),
+    );
+  usersCommand('list', 'the accounts, their status and groups')
+    .option('--group <group>', 'only the members of this group')
+    .action(async (flags: UsersFlags) =>
+      withUsers(flags, (t, m) => m.users.usersList(t, groupsOf(flags)[0], output)),
+    );
+  usersCommand('reset', 'a new invitation (never signed in) or a password reset code, sent by Cognito')
+    .argument('<email>', "the person's email address")
+    .action(async (email: string, flags: UsersFlags) =>
+      withUsers(flags, (t, m) => m.users.usersReset(t, email, output)),
+    );
+
   const dev = program
     .command('dev')
     .description(

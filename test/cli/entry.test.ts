@@ -162,6 +162,26 @@ test('no bucket: one line, exit 2', async () => {
   expect(result.stdout).toBe('');
 });
 
+test('users without a user pool, or with a bad address: one line, exit 2, no AWS call', async () => {
+  const noPool = await ncaas(['users', 'add', 'ana@lab.example.org', '--group', 'labA']);
+  expect(noPool.code).toBe(2);
+  expect(noPool.stderr).toBe(
+    'ncaas: no user pool given: pass --user-pool ID or set NCAAS_USER_POOL_ID (the stack output UserPoolId)\n',
+  );
+  const badEmail = await ncaas([
+    'users',
+    'add',
+    '$(reboot)',
+    '--group',
+    'labA',
+    '--user-pool',
+    'us-east-1_AbC123',
+  ]);
+  expect(badEmail.code).toBe(2);
+  expect(badEmail.stderr).toBe('ncaas: "$(reboot)" is not an email address: give the person\'s address\n');
+  noStackTrace(badEmail.stderr);
+});
+
 test('usage errors: one line, exit 2', async () => {
   const missing = await ncaas(['watch']);
   expect(missing.code).toBe(2);
