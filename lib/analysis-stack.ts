@@ -43,6 +43,7 @@ export class AnalysisStack extends Stack {
       dataBucket: data,
       groups: config.groups,
       analysisName: config.name,
+      region: config.region,
       shards,
       ...(signIn ? { signIn } : {}),
     });
@@ -52,6 +53,7 @@ export class AnalysisStack extends Stack {
       flowLogBucket: data.logBucket,
     });
     const files = new AnalysisFileSystem(this, 'FileSystem', {
+      analysisName: config.name,
       vpc: network.vpc,
       subnets: network.workerSubnets,
       groups: config.groups,
@@ -60,6 +62,7 @@ export class AnalysisStack extends Stack {
     });
     const workers = new WorkerFleet(this, 'Workers', {
       analysisName: config.name,
+      region: config.region,
       vpc: network.vpc,
       bucket: data.bucket,
       groups: config.groups,

@@ -10,18 +10,26 @@ import { createHash } from 'node:crypto';
 const ROLE_NAME_LIMIT = 64;
 
 /** IAM path of an analysis's member roles. */
-export const memberRolePath = (analysis: string): string => `/ncaas/${analysis}/members/`;
+export const memberRolePath = (analysis: string, region: string): string =>
+  `/ncaas/${analysis}/${region}/members/`;
 
 /**
- * `ncaas-{analysis}.{group}` (analysis and group names hold no `.`, so no two pairs share it); when
- * longer than IAM allows, its first characters and a hash of the whole, so it stays unique.
+ * `ncaas-{analysis}.{region}.{group}` (IAM names are account-wide; analysis, region and group names
+ * hold no `.`, so no two triples share it); when longer than IAM allows, its first characters and a
+ * hash of the whole, so it stays unique.
  */
-export const memberRoleName = (analysis: string, group: string): string => {
-  const full = `ncaas-${analysis}.${group}`;
+export const memberRoleName = (analysis: string, region: string, group: string): string => {
+  const full = `ncaas-${analysis}.${region}.${group}`;
   if (full.length <= ROLE_NAME_LIMIT) return full;
   const hash = createHash('sha256').update(full).digest('hex').slice(0, 10);
   return `${full.slice(0, ROLE_NAME_LIMIT - hash.length - 1)}-${hash}`;
 };
 
-export const memberRoleArn = (partition: string, account: string, analysis: string, group: string): string =>
-  `arn:${partition}:iam::${account}:role${memberRolePath(analysis)}${memberRoleName(analysis, group)}`;
+export const memberRoleArn = (
+  partition: string,
+  account: string,
+  analysis: string,
+  region: string,
+  group: string,
+): string =>
+  `arn:${partition}:iam::${account}:role${memberRolePath(analysis, region)}${memberRoleName(analysis, region, group)}`;

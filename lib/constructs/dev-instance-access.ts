@@ -4,7 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
-import { configsPrefix, devRunFoldersPrefix, inputsPrefix } from '../layout';
+import { configsPrefix, devRunFoldersPrefix, inputsPrefix, jobResultFolder } from '../layout';
 
 export interface DevInstanceAccessProps {
   readonly analysisName: string;
@@ -75,9 +75,12 @@ export class DevInstanceAccess extends Construct {
     );
     // A dev run's worker (worker/run-job.sh): stage the dataset (`aws s3 sync` lists a folder dataset)
     // and the config, upload results and logs (`sync` lists the destination first). One pattern per
-    // folder whatever the number of groups (a role's policies hold 10,240 characters in all): S3 ARNs
-    // have no one-segment wildcard, so `*/inputs/*` reaches any key with an `inputs/` folder below a
-    // first one; the writes stay inside `…/results/job__{analysis}_dev-*`, never a real job's folder.
+    // folder whatever the number of groups (a role's policies hold 10,240 characters in all). S3 ARNs
+    // have no one-segment wildcard (`*` matches `/` too), so each Allow is paired with a Deny:
+    // - writes only where the dev folder is the second segment (`{group}/results/job__{a}_dev-*`):
+    //   never `{group}/submissions/results/job__{a}_dev-1/submit.json` (a submission in any group's
+    //   name) or a dev-named folder inside inputs/, configs/ or a real job's folder;
+    // - reads of inputs/ and configs/, never of a job's folder that holds an `inputs/` folder.
     if (props.groups.length > 0) {
       const devFolders = devRunFoldersPrefix('*', props.analysisName);
       this.role.addToPolicy(
@@ -98,8 +101,22 @@ export class DevInstanceAccess extends Construct {
       );
       this.role.addToPolicy(
         new iam.PolicyStatement({
+          effect: iam.Effect.DENY,
+          actions: ['s3:GetObject'],
+          resources: [props.bucket.arnForObjects(`${jobResultFolder('*', '*', '*')}`)],
+        }),
+      );
+      this.role.addToPolicy(
+        new iam.PolicyStatement({
           actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
           resources: [props.bucket.arnForObjects(`${devFolders}*`)],
+        }),
+      );
+      this.role.addToPolicy(
+        new iam.PolicyStatement({
+          effect: iam.Effect.DENY,
+          actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
+          resources: [props.bucket.arnForObjects(`*/${devFolders}*`)],
         }),
       );
     }

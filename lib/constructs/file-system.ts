@@ -1,9 +1,10 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { RemovalPolicy, Tags } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as efs from 'aws-cdk-lib/aws-efs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
+import { EFS_ACCESS_POINT_TAGS } from '../launch/efs-access-point-tags';
 import type { GroupShards } from './group-shards';
 import type { GroupConfig } from '../blueprint/analysis-config';
 
@@ -11,6 +12,8 @@ export interface AnalysisFileSystemProps {
   readonly vpc: ec2.IVpc;
   readonly subnets: ec2.SubnetSelection;
   readonly groups: readonly GroupConfig[];
+  /** The analysis: its access points are tagged with it. */
+  readonly analysisName: string;
   /** Where each group's access point goes. @default this construct */
   readonly shards?: GroupShards;
   /** Adopt a file system retained by an earlier deploy. Its mount targets must admit `securityGroup`. */
@@ -82,15 +85,21 @@ export class AnalysisFileSystem extends Construct {
 
     const accessPoints = new Map<string, efs.AccessPoint>();
     for (const group of props.groups) {
-      accessPoints.set(
-        group.name,
-        new efs.AccessPoint(props.shards?.scopeFor(id, group.name) ?? this, `Group-${group.name}`, {
+      const accessPoint = new efs.AccessPoint(
+        props.shards?.scopeFor(id, group.name) ?? this,
+        `Group-${group.name}`,
+        {
           fileSystem: this.fileSystem,
           path: `/${group.name}`,
           posixUser: EFS_POSIX_USER,
           createAcl: { ownerUid: EFS_POSIX_USER.uid, ownerGid: EFS_POSIX_USER.gid, permissions: '750' },
-        }),
+        },
       );
+      // How the launcher finds it (lib/launch/efs-access-points.ts): by these tags, never by its path
+      // alone (an adopted file system may hold other access points at /{group}).
+      Tags.of(accessPoint).add(EFS_ACCESS_POINT_TAGS.analysis, props.analysisName);
+      Tags.of(accessPoint).add(EFS_ACCESS_POINT_TAGS.group, group.name);
+      accessPoints.set(group.name, accessPoint);
     }
     this.accessPoints = accessPoints;
   }

@@ -14,6 +14,8 @@ export interface GroupAccessProps {
   readonly dataBucket: DataBucket;
   readonly groups: readonly GroupConfig[];
   readonly analysisName: string;
+  /** The blueprint's REGION: part of the member roles' names (lib/member-identity.ts). */
+  readonly region: string;
   /** Where each group's resources go. @default this construct */
   readonly shards?: GroupShards;
   /** The analysis's sign-in: its members take their group's member role too. @default none */
@@ -73,8 +75,8 @@ export class GroupAccess extends Construct {
       if (props.signIn) principals.push(props.signIn.memberPrincipal);
       if (principals.length === 0) continue;
       const role = new iam.Role(scope, `MemberRole-${group.name}`, {
-        roleName: memberRoleName(props.analysisName, group.name),
-        path: memberRolePath(props.analysisName),
+        roleName: memberRoleName(props.analysisName, props.region, group.name),
+        path: memberRolePath(props.analysisName, props.region),
         description: `ncaas ${props.analysisName}: a member of group ${group.name} (its IAM users, its signed-in members)`,
         assumedBy: new iam.CompositePrincipal(...principals),
         managedPolicies: [policy],

@@ -28,12 +28,13 @@ export class GroupShards {
   ) {}
 
   /**
-   * Where `owner` (a construct of the analysis stack, by its id) makes `group`'s resources: a
-   * construct of the same id inside the group's shard, so logical ids read as they would in the
+   * Where `owner` (a construct of the analysis stack, by its id) makes the resources of `key` (a
+   * group's name, or another key that never changes for the resource, like an address's hash): a
+   * construct of the same id inside the key's shard, so logical ids read as they would in the
    * analysis stack (`WorkersRolelabA...`).
    */
-  scopeFor(owner: string, group: string): Construct {
-    const index = shardOf(group);
+  scopeFor(owner: string, key: string): Construct {
+    const index = shardOf(key);
     let shard = this.shards.get(index);
     if (!shard) {
       shard = new NestedStack(this.stack, `Groups${String(index).padStart(2, '0')}`, {
@@ -41,11 +42,11 @@ export class GroupShards {
       });
       this.shards.set(index, shard);
     }
-    const key = `${index}/${owner}`;
-    let scope = this.owners.get(key);
+    const ownerKey = `${index}/${owner}`;
+    let scope = this.owners.get(ownerKey);
     if (!scope) {
       scope = new Construct(shard, owner);
-      this.owners.set(key, scope);
+      this.owners.set(ownerKey, scope);
     }
     return scope;
   }

@@ -121,16 +121,16 @@ const definedValues = (env: HandlerEnvironment | SignUpTriggerEnvironment): Reco
   );
 
 /**
- * Writes a synth-time file where the bundling step can copy it from: a folder named by the content's
- * hash, so synths of different analyses never share one and a repeated synth rewrites nothing.
+ * Writes a synth-time file where the bundling step can copy it from: a private folder (0700) made for
+ * this process, written every time, so nothing another user of the machine left in /tmp is trusted.
  */
+let stagingDir: string | undefined;
 const stageFile = (name: string, text: string): string => {
+  stagingDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'ncaas-bundled-'));
   const hash = crypto.createHash('sha256').update(name).update('\0').update(text).digest('hex').slice(0, 16);
-  const dir = path.join(os.tmpdir(), `ncaas-bundled-${hash}`);
+  const dir = path.join(stagingDir, hash);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = path.join(dir, path.basename(name));
-  if (!fs.existsSync(file)) {
-    fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(file, text);
-  }
+  fs.writeFileSync(file, text, { mode: 0o600 });
   return file;
 };

@@ -10,7 +10,7 @@ import type { GroupShards } from './group-shards';
 export interface JobNotificationsProps {
   /** The analysis: its name names the topic, its groups' addresses subscribe, its `Notifications` add addresses. */
   readonly config: AnalysisConfig;
-  /** Where a group address's subscription goes (its first group's shard). @default this construct */
+  /** Where each subscription goes (a shard chosen by its address). @default this construct */
   readonly shards?: GroupShards;
 }
 
@@ -46,7 +46,9 @@ export class JobNotifications extends Construct {
     subscriptions.forEach(
       ({ address, groups }) =>
         new sns.Subscription(
-          groups === 'all' ? this : (props.shards?.scopeFor(id, groups[0]) ?? this),
+          // By the address, not its groups: a change of groups is then an update in place, never a
+          // subscription moved to another nested stack (SNS keeps one per address and topic).
+          props.shards?.scopeFor(id, `address:${subscriptionId(address)}`) ?? this,
           `Email-${subscriptionId(address)}`,
           {
             topic,

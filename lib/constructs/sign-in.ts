@@ -36,6 +36,8 @@ export class SignIn extends Construct {
       userPoolName: `ncaas-${props.analysisName}`,
       featurePlan: cognito.FeaturePlan.LITE,
       signInAliases: { email: true },
+      // Ana@Lab.org and ana@lab.org are one person (it cannot be changed once the pool exists).
+      signInCaseSensitive: false,
       autoVerify: { email: true },
       standardAttributes: { email: { required: true, mutable: true } },
       selfSignUpEnabled: signIn.selfSignUp,
@@ -115,6 +117,8 @@ export class SignIn extends Construct {
     this.identityPool = new cognito.CfnIdentityPool(this, 'Identities', {
       identityPoolName: `ncaas_${props.analysisName.replace(/-/g, '_')}`,
       allowUnauthenticatedIdentities: false,
+      // Enhanced flow only: the role is the one the token's Cognito groups give, never one a caller names.
+      allowClassicFlow: false,
       cognitoIdentityProviders: [
         {
           clientId: this.client.userPoolClientId,

@@ -11,6 +11,8 @@ import { workerInstanceProfileName, workerRolePath } from '../launch/worker-iden
 
 export interface WorkerFleetProps {
   readonly analysisName: string;
+  /** The blueprint's REGION: part of the fixed IAM names (lib/launch/worker-identity.ts). */
+  readonly region: string;
   readonly vpc: ec2.IVpc;
   readonly bucket: s3.IBucket;
   readonly groups: readonly GroupConfig[];
@@ -39,10 +41,12 @@ export class WorkerFleet extends Construct {
   readonly instanceProfiles: ReadonlyMap<string, iam.InstanceProfile>;
 
   private readonly analysisName: string;
+  private readonly region: string;
 
   constructor(scope: Construct, id: string, props: WorkerFleetProps) {
     super(scope, id);
     this.analysisName = props.analysisName;
+    this.region = props.region;
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
       description: `ncaas ${props.analysisName} workers: no inbound traffic`,
@@ -57,7 +61,7 @@ export class WorkerFleet extends Construct {
         assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
         description: `ncaas ${props.analysisName} worker of group ${group.name}: its prefix only`,
         // Under the analysis's worker path: the launcher may pass these roles, by one ARN pattern.
-        path: workerRolePath(props.analysisName),
+        path: workerRolePath(props.analysisName, props.region),
         // Inline in the role: no separate policy resource per group.
         inlinePolicies: {
           GroupPrefixOnly: new iam.PolicyDocument({
@@ -90,7 +94,7 @@ export class WorkerFleet extends Construct {
         group.name,
         new iam.InstanceProfile(scope, `Profile-${group.name}`, {
           role,
-          instanceProfileName: workerInstanceProfileName(props.analysisName, group.name),
+          instanceProfileName: workerInstanceProfileName(props.analysisName, props.region, group.name),
         }),
       );
     }
@@ -146,7 +150,9 @@ export class WorkerFleet extends Construct {
     grantee.grantPrincipal.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['iam:PassRole'],
-        resources: [`arn:${Aws.PARTITION}:iam::${stack.account}:role${workerRolePath(this.analysisName)}*`],
+        resources: [
+          `arn:${Aws.PARTITION}:iam::${stack.account}:role${workerRolePath(this.analysisName, this.region)}*`,
+        ],
         conditions: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
       }),
     );

@@ -85,14 +85,18 @@ export const awsControlContext = (env: HandlerEnvironment, log: Log): AwsControl
           launchTemplateId: env.NCAAS_LAUNCH_TEMPLATE_ID ?? '',
           subnetIds: JSON.parse(env.NCAAS_SUBNET_IDS ?? '[]') as string[],
           instanceProfiles: Object.fromEntries(
-            config.groups.map((g) => [g.name, workerInstanceProfileName(config.name, g.name)]),
+            config.groups.map((g) => [g.name, workerInstanceProfileName(config.name, config.region, g.name)]),
           ),
           ami: config.ec2.ami,
           ...(env.NCAAS_EFS_FILE_SYSTEM_ID
             ? {
                 efs: {
                   fileSystemId: env.NCAAS_EFS_FILE_SYSTEM_ID,
-                  accessPointOf: efsAccessPointLookup(new EFSClient({}), env.NCAAS_EFS_FILE_SYSTEM_ID),
+                  accessPointOf: efsAccessPointLookup(
+                    new EFSClient({}),
+                    env.NCAAS_EFS_FILE_SYSTEM_ID,
+                    config.name,
+                  ),
                 },
               }
             : {}),

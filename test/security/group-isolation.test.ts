@@ -226,7 +226,7 @@ describe('outside the groups', () => {
         StringEquals: { 'cognito-identity.amazonaws.com:aud': { Ref: identityPool } },
         'ForAnyValue:StringLike': { 'cognito-identity.amazonaws.com:amr': 'authenticated' },
       });
-      expect(role.Properties.Path).toBe(memberRolePath('test-analysis'));
+      expect(role.Properties.Path).toBe(memberRolePath('test-analysis', 'us-east-1'));
     }
   });
 

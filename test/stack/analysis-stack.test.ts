@@ -223,9 +223,9 @@ describe('the mock blueprint', () => {
     );
     expect(passRole).toHaveLength(1);
     expect(passRole[0].Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } });
-    expect(JSON.stringify(passRole[0].Resource)).toContain(`:role${workerRolePath('mock')}*`);
+    expect(JSON.stringify(passRole[0].Resource)).toContain(`:role${workerRolePath('mock', 'us-east-1')}*`);
     const underPath = Object.entries(template.findResources('AWS::IAM::Role'))
-      .filter(([, r]) => (r as { Properties: Json }).Properties.Path === workerRolePath('mock'))
+      .filter(([, r]) => (r as { Properties: Json }).Properties.Path === workerRolePath('mock', 'us-east-1'))
       .map(([id]) => id)
       .sort();
     expect(underPath).toEqual([
@@ -234,7 +234,7 @@ describe('the mock blueprint', () => {
     ]);
     // Each group's instance profile is named from the analysis and group: the launcher needs no list.
     template.hasResourceProperties('AWS::IAM::InstanceProfile', {
-      InstanceProfileName: workerInstanceProfileName('mock', 'labA'),
+      InstanceProfileName: workerInstanceProfileName('mock', 'us-east-1', 'labA'),
     });
   });
 
@@ -303,7 +303,9 @@ describe('group access', () => {
     );
   const memberRole = (group: string) =>
     Object.values(template.findResources('AWS::IAM::Role')).find(
-      (r) => (r as { Properties: Json }).Properties.RoleName === memberRoleName('test-analysis', group),
+      (r) =>
+        (r as { Properties: Json }).Properties.RoleName ===
+        memberRoleName('test-analysis', 'us-east-1', group),
     ) as { Properties: Json } | undefined;
 
   test('has no unacknowledged cdk-nag AwsSolutions finding', () => {
@@ -343,7 +345,7 @@ describe('group access', () => {
       ['lab2', ['carol']],
     ] as const) {
       const role = memberRole(group);
-      expect(role?.Properties.Path).toBe(memberRolePath('test-analysis'));
+      expect(role?.Properties.Path).toBe(memberRolePath('test-analysis', 'us-east-1'));
       const trusted = JSON.stringify(role?.Properties.AssumeRolePolicyDocument);
       for (const user of users) expect(trusted).toContain(`:user/${user}`);
       expect(JSON.stringify(role?.Properties.ManagedPolicyArns)).toMatch(/GroupAccessMembers/);
@@ -368,10 +370,12 @@ describe('group access', () => {
   });
 
   test('member role names are unique per analysis and group, and within IAM limits', () => {
-    expect(memberRoleName('a-b', 'c')).not.toBe(memberRoleName('a', 'b-c'));
-    const long = memberRoleName('x'.repeat(40), 'G'.repeat(64));
+    expect(memberRoleName('a-b', 'us-east-1', 'c')).not.toBe(memberRoleName('a', 'us-east-1', 'b-c'));
+    // IAM names are account-wide: the same analysis in two regions has two.
+    expect(memberRoleName('a', 'us-east-1', 'c')).not.toBe(memberRoleName('a', 'eu-west-1', 'c'));
+    const long = memberRoleName('x'.repeat(40), 'ap-southeast-4', 'G'.repeat(64));
     expect(long.length).toBeLessThanOrEqual(64);
-    expect(long).not.toBe(memberRoleName('x'.repeat(40), `${'G'.repeat(63)}H`));
+    expect(long).not.toBe(memberRoleName('x'.repeat(40), 'ap-southeast-4', `${'G'.repeat(63)}H`));
   });
 
   test('the region is appended to user names when the blueprint asks (NeuroCAAS naming)', () => {

@@ -58,7 +58,9 @@ test("the dev role: the SSM agent's Session Manager and Run Command actions, dev
     ],
     ['Allow', 's3:ListBucket', 'bucket'],
     ['Allow', 's3:GetObject', 'bucket'],
+    ['Deny', 's3:GetObject', 'bucket'],
     ['Allow', ['s3:AbortMultipartUpload', 's3:PutObject'], 'bucket'],
+    ['Deny', ['s3:AbortMultipartUpload', 's3:PutObject'], 'bucket'],
   ]);
   // No DynamoDB, no delete, nothing of the control plane's.
   expect(JSON.stringify(statements)).not.toMatch(/dynamodb|DeleteObject|sqs:|iam:|ec2:/);
@@ -101,6 +103,13 @@ describe("the dev role, simulated: what a dev run's worker does, and nothing mor
     ['s3:GetObject', 'labA/submissions/xsubmit.json'],
     ['s3:GetObject', 'labA/results/job__mock_t1/process_results/out.txt'],
     ['s3:DeleteObject', `${devFolder}/process_results/out.txt`],
+    // The patterns are one for every group (S3's `*` matches `/` too): a dev-named folder anywhere but
+    // second is denied, so no submission in a group's name and nothing inside inputs/ or a real job.
+    ['s3:PutObject', 'labA/submissions/results/job__mock_dev-1/submit.json'],
+    ['s3:PutObject', 'labA/inputs/results/job__mock_dev-1/evil.zip'],
+    ['s3:PutObject', 'labA/configs/results/job__mock_dev-1/config.json'],
+    ['s3:PutObject', 'labA/results/job__mock_t1/results/job__mock_dev-1/logs/x.final.json'],
+    ['s3:GetObject', 'labA/results/job__mock_t1/process_results/inputs/secret.txt'],
     ['s3:DeleteObject', 'labA/inputs/session1.csv'],
   ])('denied: %s %s', async (action, key) => {
     expect(await iam.allows(dev, action, object(key))).toBe(false);
