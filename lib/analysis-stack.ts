@@ -40,7 +40,7 @@ export class AnalysisStack extends Stack {
       ? new SignIn(this, 'SignIn', { analysisName: config.name, signIn: config.signIn })
       : undefined;
     new GroupAccess(this, 'GroupAccess', {
-      dataBucket: data,
+      bucket: data.bucket,
       groups: config.groups,
       analysisName: config.name,
       region: config.region,

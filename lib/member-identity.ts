@@ -24,12 +24,3 @@ export const memberRoleName = (analysis: string, region: string, group: string):
   const hash = createHash('sha256').update(full).digest('hex').slice(0, 10);
   return `${full.slice(0, ROLE_NAME_LIMIT - hash.length - 1)}-${hash}`;
 };
-
-export const memberRoleArn = (
-  partition: string,
-  account: string,
-  analysis: string,
-  region: string,
-  group: string,
-): string =>
-  `arn:${partition}:iam::${account}:role${memberRolePath(analysis, region)}${memberRoleName(analysis, region, group)}`;

@@ -19,9 +19,9 @@ import {
   AdminResetUserPasswordCommand,
   type CognitoIdentityProviderClient,
   GetGroupCommand,
-  ListGroupsCommand,
-  ListUsersCommand,
-  ListUsersInGroupCommand,
+  paginateListGroups,
+  paginateListUsers,
+  paginateListUsersInGroup,
   type UserType,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { z } from 'zod';
@@ -95,14 +95,9 @@ const checkGroups = async (target: UsersTarget, groups: readonly string[]): Prom
 
 const listGroupNames = async (target: UsersTarget): Promise<string[]> => {
   const names: string[] = [];
-  let NextToken: string | undefined;
-  do {
-    const page = await target.client.send(
-      new ListGroupsCommand({ UserPoolId: target.userPoolId, NextToken }),
-    );
+  for await (const page of paginateListGroups({ client: target.client }, { UserPoolId: target.userPoolId })) {
     names.push(...(page.Groups ?? []).map((g) => g.GroupName ?? '').filter((n) => n.length > 0));
-    NextToken = page.NextToken;
-  } while (NextToken);
+  }
   return names.sort();
 };
 
@@ -187,20 +182,16 @@ export const usersList = async (
   output: Output,
 ): Promise<number> => {
   if (group !== undefined) await checkGroups(target, [group]);
+  // The SDK's paginators follow every page (each listing names its token differently).
+  const pages =
+    group !== undefined
+      ? paginateListUsersInGroup(
+          { client: target.client },
+          { UserPoolId: target.userPoolId, GroupName: group },
+        )
+      : paginateListUsers({ client: target.client }, { UserPoolId: target.userPoolId });
   const users: UserType[] = [];
-  let NextToken: string | undefined;
-  do {
-    const page =
-      group !== undefined
-        ? await target.client.send(
-            new ListUsersInGroupCommand({ UserPoolId: target.userPoolId, GroupName: group, NextToken }),
-          )
-        : await target.client.send(
-            new ListUsersCommand({ UserPoolId: target.userPoolId, PaginationToken: NextToken }),
-          );
-    users.push(...(page.Users ?? []));
-    NextToken = 'PaginationToken' in page ? page.PaginationToken : (page as { NextToken?: string }).NextToken;
-  } while (NextToken);
+  for await (const page of pages) users.push(...(page.Users ?? []));
   const rows: [string, string, string][] = [];
   for (const user of users.sort((a, b) => attribute(a, 'email').localeCompare(attribute(b, 'email')))) {
     const groups = await target.client.send(

@@ -1,9 +1,8 @@
 import { Aws, Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
-import type { DataBucket } from './data-bucket';
 import type { GroupShards } from './group-shards';
 import type { SignIn } from './sign-in';
 import type { GroupConfig } from '../blueprint/analysis-config';
@@ -11,7 +10,7 @@ import { configsPrefix, groupPrefix, inputsPrefix, submissionsPrefix } from '../
 import { memberRoleName, memberRolePath } from '../member-identity';
 
 export interface GroupAccessProps {
-  readonly dataBucket: DataBucket;
+  readonly bucket: s3.IBucket;
   readonly groups: readonly GroupConfig[];
   readonly analysisName: string;
   /** The blueprint's REGION: part of the member roles' names (lib/member-identity.ts). */
@@ -52,13 +51,12 @@ export class GroupAccess extends Construct {
     super(scope, id);
     const policies = new Map<string, iam.ManagedPolicy>();
     const roles = new Map<string, iam.Role>();
-    const bucket = props.dataBucket.bucket;
     const account = Stack.of(this).account;
     for (const group of props.groups) {
       const scope = props.shards?.scopeFor(id, group.name) ?? this;
       const policy = new iam.ManagedPolicy(scope, `Members-${group.name}`, {
         description: `ncaas ${props.analysisName}: members of group ${group.name}`,
-        statements: memberStatements(bucket, group.name),
+        statements: memberStatements(props.bucket, group.name),
       });
       NagSuppressions.addResourceSuppressions(policy, [
         {

@@ -122,15 +122,20 @@ const definedValues = (env: HandlerEnvironment | SignUpTriggerEnvironment): Reco
 
 /**
  * Writes a synth-time file where the bundling step can copy it from: a private folder (0700) made for
- * this process, written every time, so nothing another user of the machine left in /tmp is trusted.
+ * this process, so nothing another user of the machine left in /tmp is trusted; each content is
+ * written once however many handlers carry it.
  */
 let stagingDir: string | undefined;
+const stagedFiles = new Map<string, string>();
 const stageFile = (name: string, text: string): string => {
-  stagingDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'ncaas-bundled-'));
   const hash = crypto.createHash('sha256').update(name).update('\0').update(text).digest('hex').slice(0, 16);
+  const known = stagedFiles.get(hash);
+  if (known !== undefined) return known;
+  stagingDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'ncaas-bundled-'));
   const dir = path.join(stagingDir, hash);
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  fs.mkdirSync(dir, { mode: 0o700 });
   const file = path.join(dir, path.basename(name));
   fs.writeFileSync(file, text, { mode: 0o600 });
+  stagedFiles.set(hash, file);
   return file;
 };
