@@ -35,10 +35,13 @@ const ENVIRONMENT_HELP = `
 Where it works:
   local runtime    start it with \`ncaas local\`, then in your shell: source <dir>/env.sh
                    (exports the endpoint, credentials, NCAAS_BUCKET and NCAAS_ANALYSIS: no flags needed)
-  deployed         your AWS credentials (profile, SSO or environment) with S3 access to your group,
-                   plus --bucket (or NCAAS_BUCKET) and --analysis (or NCAAS_ANALYSIS)
+  deployed         \`ncaas login --email you@lab\` (the analysis's own sign-in; the operator gives you the
+                   command), or your AWS credentials (profile, SSO or environment) with S3 access to
+                   your group plus --bucket (or NCAAS_BUCKET) and --analysis (or NCAAS_ANALYSIS).
+                   A login is used when AWS_ACCESS_KEY_ID and AWS_PROFILE are not set.
 
 Environment: NCAAS_BUCKET, NCAAS_ANALYSIS, NCAAS_GROUP (default --group), NCAAS_BLUEPRINT, NCAAS_USER_POOL_ID,
+  NCAAS_USER_POOL_CLIENT_ID, NCAAS_IDENTITY_POOL_ID, NCAAS_CONFIG_DIR (logins; default ~/.config/ncaas),
   AWS_ENDPOINT_URL(_S3), AWS_REGION, NO_COLOR (no colour even on a terminal).
 Exit codes: 0 success; 1 failure (watch: the job FAILED, TIMED_OUT, CANCELLED or INTERRUPTED);
   2 usage error, missing setting, or job not found.`;
@@ -73,7 +76,15 @@ const loadUsers = () => ({
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 /** Commands that change something: a reader that closes the pipe does not cut them short. */
-const FINISH_WHEN_PIPE_CLOSES: ReadonlySet<string> = new Set(['submit', 'cancel', 'local', 'dev', 'users']);
+const FINISH_WHEN_PIPE_CLOSES: ReadonlySet<string> = new Set([
+  'submit',
+  'cancel',
+  'local',
+  'dev',
+  'users',
+  'login',
+  'logout',
+]);
 
 export const main = async (argv: readonly string[]): Promise<number> => {
   // `ncaas status <job> | head -1`: no stack trace when the reader goes (lib/cli/output.ts).
@@ -327,26 +338,36 @@ export const main = async (argv: readonly string[]): Promise<number> => {
       'a secret the blueprint names (an rclone.conf for RemoteSources), read from a local file; repeatable',
       (value: string, previous: string[] = []) => [...previous, value],
     )
-    .action(async (flags: { blueprint?: string; port?: string; dir?: string; secret?: string[] }) => {
-      exitCode = await session.run(async () => {
-        const port = parsePort(flags.port);
-        const secretFiles = parseSecretFlags(flags.secret);
-        // Loaded here only, so the other commands never load the emulators.
-        const { startLocalRuntime } = load(
-          '../local/local-runtime',
-        ) as typeof import('../local/local-runtime');
-        return runLocal(
-          {
-            blueprint: flags.blueprint ?? env.NCAAS_BLUEPRINT ?? 'mock',
-            ...(port !== undefined ? { port } : {}),
-            ...(flags.dir !== undefined ? { dir: flags.dir } : {}),
-            secretFiles,
-          },
-          output,
-          startLocalRuntime,
-        );
-      });
-    });
+    .option('--no-sign-in', "do not run the analysis's sign-in (ncaas users, ncaas login) locally")
+    .action(
+      async (flags: {
+        blueprint?: string;
+        port?: string;
+        dir?: string;
+        secret?: string[];
+        signIn?: boolean;
+      }) => {
+        exitCode = await session.run(async () => {
+          const port = parsePort(flags.port);
+          const secretFiles = parseSecretFlags(flags.secret);
+          // Loaded here only, so the other commands never load the emulators.
+          const { startLocalRuntime } = load(
+            '../local/local-runtime',
+          ) as typeof import('../local/local-runtime');
+          return runLocal(
+            {
+              blueprint: flags.blueprint ?? env.NCAAS_BLUEPRINT ?? 'mock',
+              ...(port !== undefined ? { port } : {}),
+              ...(flags.dir !== undefined ? { dir: flags.dir } : {}),
+              secretFiles,
+              signIn: flags.signIn !== false,
+            },
+            output,
+            startLocalRuntime,
+          );
+        });
+      },
+    );
   local
     .command('stop')
     .description('stop the `ncaas local` running on a folder: SIGTERM, then waits for it to exit')
@@ -422,6 +443,59 @@ $NCAAS_DEV_OWNER, else your login name). It runs in the blueprint's REGION with 
     .argument('<email>', "the person's email address")
     .action(async (email: string, flags: UsersFlags) =>
       withUsers(flags, (t, m) => m.users.usersReset(t, email, output)),
+    );
+
+  // ---- ncaas login / logout / whoami: a lab member's sign-in ----
+  const loadLogin = () => ({
+    login: load('../lib/cli/login-command') as typeof import('../lib/cli/login-command'),
+    prompt: load('../lib/cli/prompt') as typeof import('../lib/cli/prompt'),
+  });
+  program
+    .command('login')
+    .description(
+      'sign in to an analysis with your email and password (no AWS account needed): ncaas commands then act for your group',
+    )
+    .requiredOption('--email <address>', 'your email address (the account the operator gave you)')
+    .option(
+      '--group <group>',
+      'the group to act for, when you are in several (default: $NCAAS_GROUP or your only group)',
+    )
+    .option('--bucket <name>', "the analysis's bucket (default: $NCAAS_BUCKET)")
+    .option('--analysis <name>', 'the analysis (default: $NCAAS_ANALYSIS)')
+    .option('--user-pool <id>', 'its user pool (default: $NCAAS_USER_POOL_ID)')
+    .option('--client-id <id>', 'its app client (default: $NCAAS_USER_POOL_CLIENT_ID)')
+    .option('--identity-pool <id>', 'its identity pool (default: $NCAAS_IDENTITY_POOL_ID)')
+    .action(async (flags: import('../lib/cli/login-command').LoginFlags) =>
+      act(async () => {
+        const m = loadLogin();
+        // The environment as the person set it: a login already kept is not where a new one signs in.
+        return m.login.runLogin(
+          flags,
+          process.env,
+          m.prompt.createPrompter(process.stdin, process.stderr),
+          output,
+        );
+      }),
+    );
+  program
+    .command('logout')
+    .description('end your sign-in to an analysis (its refresh token is revoked and the saved login removed)')
+    .option('--analysis <name>', 'the analysis (default: $NCAAS_ANALYSIS, or your only login)')
+    .action(async (flags: { analysis?: string }) =>
+      act(() => loadLogin().login.runLogout(flags.analysis ?? session.login?.record.analysis, env, output)),
+    );
+  program
+    .command('whoami')
+    .description('who you are signed in as: email, group(s), analysis and when the sign-in expires')
+    .option('--analysis <name>', 'the analysis (default: $NCAAS_ANALYSIS, or your only login)')
+    .action(async (flags: { analysis?: string }) =>
+      act(() =>
+        loadLogin().login.runWhoami(
+          flags.analysis ?? session.login?.record.analysis ?? env.NCAAS_ANALYSIS,
+          env,
+          output,
+        ),
+      ),
     );
 
   const dev = program

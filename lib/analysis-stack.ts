@@ -127,6 +127,20 @@ export class AnalysisStack extends Stack {
     new CfnOutput(this, 'BucketName', { value: data.bucket.bucketName, description: 'The analysis bucket' });
     new CfnOutput(this, 'JobTableName', { value: jobs.table.tableName, description: 'The job table' });
     new CfnOutput(this, 'LaunchQueueUrl', { value: controlPlane.launchQueue.queue.queueUrl });
+    if (signIn) {
+      new CfnOutput(this, 'LabMemberLogin', {
+        description:
+          "What a lab member runs to sign in with the CLI (their own address for YOU@LAB; README 'Signing in')",
+        value: [
+          'ncaas login --email YOU@LAB',
+          `--analysis ${config.name}`,
+          `--bucket ${data.bucket.bucketName}`,
+          `--user-pool ${signIn.userPool.userPoolId}`,
+          `--client-id ${signIn.client.userPoolClientId}`,
+          `--identity-pool ${signIn.identityPool.ref}`,
+        ].join(' '),
+      });
+    }
     // Outputs say where things are, never one entry per group: an output value holds at most 4 KB
     // (and a template 200 outputs), and an analysis may have hundreds of groups.
     new CfnOutput(this, 'SubmissionsUrl', {

@@ -17,9 +17,9 @@ import { guardS3rver } from './s3-emulator-guard';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const dynalite = require('dynalite') as (options: { path?: string; createTableMs?: number }) => Server;
 
-/** Credentials both emulators accept; they are not, and cannot be, real AWS credentials. */
-export const EMULATOR_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
-export const EMULATOR_REGION = 'us-east-1';
+import { EMULATOR_CREDENTIALS, EMULATOR_REGION } from '../lib/emulator-credentials';
+
+export { EMULATOR_CREDENTIALS, EMULATOR_REGION };
 
 export interface Emulators {
   readonly s3Endpoint: string;

@@ -23,6 +23,11 @@ export interface LocalRuntimeOptions {
    * its value (the group's rclone.conf). @default none
    */
   readonly secretFiles?: Readonly<Record<string, string>>;
+  /**
+   * Runs the analysis's sign-in too (a user pool emulator, local/local-sign-in.ts), unless the
+   * blueprint turns sign-in off. @default false (`ncaas local` turns it on)
+   */
+  readonly signIn?: boolean;
   /** Progress lines (jobs started, finished); silent when false. @default console.log */
   readonly print?: (line: string) => void;
   /**
@@ -48,6 +53,14 @@ export interface LocalRuntime {
   readonly clientEnv: Readonly<Record<string, string>>;
   /** Path of the written env.sh. */
   readonly envFile: string;
+  /** The sign-in emulator, when it runs (`signIn`). */
+  readonly signIn?: {
+    readonly endpoint: string;
+    readonly userPoolId: string;
+    readonly clientId: string;
+    /** Invitations Cognito would have emailed, one JSON line each: the local mailbox. */
+    readonly invitationsFile: string;
+  };
   /** Resolves when no event, launch or worker is in flight. */
   idle(): Promise<void>;
   /** Stops workers (their jobs become INTERRUPTED), the emulators and timers. */

@@ -32,6 +32,7 @@ import { LocalLauncher, REPOSITORY_ROOT } from './local-launcher';
 import { LocalBatchLauncher } from './local-batch-launcher';
 import { claimLocalDir, DEFAULT_LOCAL_DIR } from './local-dir';
 import { LocalNotifier } from './local-notifier';
+import { startLocalSignIn } from './local-sign-in';
 import type { LocalRuntime, LocalRuntimeOptions } from './local-runtime-api';
 
 export type { LocalRuntime, LocalRuntimeOptions } from './local-runtime-api';
@@ -79,7 +80,20 @@ const startRuntimeIn = async (dir: string, options: LocalRuntimeOptions): Promis
   fs.writeFileSync(awsConfigFile, '');
   fs.writeFileSync(awsCredentialsFile, '');
 
-  const emulators = await startEmulators({ dir, bucket, table, s3Port: options.port });
+  // The sign-in emulator starts beside the others (it takes a second or two to load).
+  const [started, signInStarted] = await Promise.allSettled([
+    startEmulators({ dir, bucket, table, s3Port: options.port }),
+    options.signIn === true && config.signIn.enabled
+      ? startLocalSignIn({ dir, analysis: config.name, groups: config.groups.map((g) => g.name), print })
+      : Promise.resolve(undefined),
+  ]);
+  if (started.status === 'rejected' || signInStarted.status === 'rejected') {
+    if (started.status === 'fulfilled') await started.value.stop().catch(() => undefined);
+    if (signInStarted.status === 'fulfilled') await signInStarted.value?.stop().catch(() => undefined);
+    throw started.status === 'rejected' ? started.reason : (signInStarted as PromiseRejectedResult).reason;
+  }
+  const emulators = started.value;
+  const signIn = signInStarted.value;
   const clientEnv: Record<string, string> = {
     AWS_ENDPOINT_URL: emulators.s3Endpoint,
     AWS_ENDPOINT_URL_S3: emulators.s3Endpoint,
@@ -95,6 +109,14 @@ const startRuntimeIn = async (dir: string, options: LocalRuntimeOptions): Promis
     NCAAS_ANALYSIS: config.name,
     // So `ncaas submit --dry-run`, CSV dry runs and the group and cap checks need no --blueprint.
     NCAAS_BLUEPRINT: path.resolve(blueprintFile),
+    // `ncaas users` and `ncaas login` talk to the sign-in emulator.
+    ...(signIn !== undefined
+      ? {
+          AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER: signIn.endpoint,
+          NCAAS_USER_POOL_ID: signIn.userPoolId,
+          NCAAS_USER_POOL_CLIENT_ID: signIn.clientId,
+        }
+      : {}),
   };
   // For the processes that reach AWS (an EC2-style worker, Batch's staging stages), never for an analysis.
   const workerEnv: Record<string, string> = {
@@ -271,6 +293,7 @@ const startRuntimeIn = async (dir: string, options: LocalRuntimeOptions): Promis
   } catch (error) {
     // A runtime that fails to start leaves no server running (the process could not exit).
     await emulators.stop().catch(() => undefined);
+    await signIn?.stop().catch(() => undefined);
     throw error;
   }
 
@@ -322,6 +345,7 @@ const startRuntimeIn = async (dir: string, options: LocalRuntimeOptions): Promis
       await finishDataset(ctx, { dataset, state: 'INTERRUPTED', previous, reason });
     await Promise.allSettled([...inFlight]);
     await emulators.stop();
+    await signIn?.stop();
   };
 
   return {
@@ -332,6 +356,16 @@ const startRuntimeIn = async (dir: string, options: LocalRuntimeOptions): Promis
     dynamoDbEndpoint: emulators.dynamoDbEndpoint,
     clientEnv,
     envFile,
+    ...(signIn !== undefined
+      ? {
+          signIn: {
+            endpoint: signIn.endpoint,
+            userPoolId: signIn.userPoolId,
+            clientId: signIn.clientId,
+            invitationsFile: signIn.invitationsFile,
+          },
+        }
+      : {}),
     idle,
     stop,
   };

@@ -12,6 +12,8 @@ export interface GroupConfig {
   readonly name: string;
   /** IAM user names that already exist (with the region appended when the blueprint asks for it). */
   readonly userNames: readonly string[];
+  /** `UserEmails` (ours), lowercased: invited to the group's sign-in at deploy, never removed by one. */
+  readonly userEmails: readonly string[];
   /** `UserInput`: true when the group submits jobs (gets the submissions trigger). */
   readonly userInput: boolean;
   /** `ContactEmail`, only when it is a real address (placeholder text is dropped). */

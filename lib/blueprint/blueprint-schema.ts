@@ -103,6 +103,16 @@ const affiliateSchema = z.looseObject({
       { error: 'expected UserNames: a list of existing IAM user names' },
     )
     .default([]),
+  /** Ours: people invited to the group's sign-in at deploy (never removed by a later deploy). */
+  UserEmails: z
+    .array(
+      text('an email address')
+        .max(254, { error: 'expected an email address of at most 254 characters' })
+        .regex(EMAIL, { error: 'expected an email address like ana@lab.example.org' }),
+      { error: 'expected UserEmails: a list of email addresses to invite' },
+    )
+    .max(500, { error: 'expected at most 500 UserEmails per group: add more with `ncaas users add`' })
+    .default([]),
   UserInput: booleanLike('UserInput').default(true),
   ContactEmail: z.string({ error: 'expected ContactEmail (text)' }).optional(),
 });
@@ -318,6 +328,18 @@ export const blueprintSchema = z
           path: ['SignIn', 'AllowedEmailDomains'],
           message:
             'is required with SelfSignUp: name the email domains that may sign up (e.g. ["example.org"]); anyone else could create accounts, and Cognito bills per monthly active user',
+        });
+      }
+      if (bp?.SignIn?.Enabled === false) {
+        (Array.isArray(bp?.UXData?.Affiliates) ? bp.UXData.Affiliates : []).forEach((affiliate, index) => {
+          if ((affiliate?.UserEmails ?? []).length > 0) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['UXData', 'Affiliates', index, 'UserEmails'],
+              message:
+                'invites people to the sign-in, which SignIn.Enabled false turns off: remove one or the other',
+            });
+          }
         });
       }
       const lc = bp?.Lambda?.LambdaConfig;

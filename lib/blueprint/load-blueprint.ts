@@ -282,6 +282,7 @@ const toAnalysisConfig = (
     return {
       name: a.AffiliateName,
       userNames: a.UserNames.map((u) => (appendRegion ? `${u}${bp.REGION}` : u)),
+      userEmails: [...new Set(a.UserEmails.map((e) => e.trim().toLowerCase()))],
       userInput: a.UserInput,
       ...(a.ContactEmail && EMAIL.test(a.ContactEmail.trim()) ? { contactEmail: a.ContactEmail.trim() } : {}),
       ...(remote ? { rcloneConfigSecret: remote.RcloneConfigSecret } : {}),

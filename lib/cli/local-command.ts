@@ -77,6 +77,8 @@ export interface RunLocalOptions {
   readonly dir?: string;
   /** Secret name -> local file (`--secret`). */
   readonly secretFiles?: Readonly<Record<string, string>>;
+  /** Run the sign-in emulator (`--no-sign-in` turns it off). @default true */
+  readonly signIn?: boolean;
 }
 
 export const runLocal = async (
@@ -96,6 +98,7 @@ export const runLocal = async (
       ...(options.secretFiles && Object.keys(options.secretFiles).length > 0
         ? { secretFiles: options.secretFiles }
         : {}),
+      signIn: options.signIn ?? true,
       print: (line) => output.err(line),
     });
   } catch (error) {
@@ -111,6 +114,11 @@ export const runLocal = async (
   );
   for (const [name, value] of Object.entries(runtime.clientEnv))
     output.out(`export ${name}=${shellQuote(value)}`);
+  if (runtime.signIn !== undefined) {
+    output.out(
+      `Sign-in: ncaas users add <email> --group <group>, then ncaas login --email <email> (invitations are printed here and kept in ${runtime.signIn.invitationsFile})`,
+    );
+  }
   output.out(
     `Then e.g.: ncaas submit --group <group> --data <file> --config <file>; ncaas jobs. Ctrl-C (or ncaas local stop${options.dir !== undefined ? ` --dir ${shellQuote(options.dir)}` : ''}) stops.`,
   );

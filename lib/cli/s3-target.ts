@@ -15,6 +15,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { PIPELINE_NAME } from '../blueprint/blueprint-schema';
 import { S3Objects } from '../control/s3-objects';
 import { CliError, EXIT } from './errors';
+import type { CredentialsProvider } from './login-session';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -65,7 +66,12 @@ export const targetFromClient = (
   objects: new S3Objects(client, bucket),
 });
 
-export const resolveTarget = (options: TargetOptions, env: Env = process.env): S3Target => {
+export const resolveTarget = (
+  options: TargetOptions,
+  env: Env = process.env,
+  /** A login's credentials (lib/cli/login-session.ts), used when the environment sets none. */
+  loginCredentials?: CredentialsProvider,
+): S3Target => {
   const bucket = nonEmpty(options.bucket) ?? nonEmpty(env.NCAAS_BUCKET);
   if (bucket === undefined) {
     throw new CliError(
@@ -90,7 +96,9 @@ export const resolveTarget = (options: TargetOptions, env: Env = process.env): S
     // Environment credentials come first in the SDK's chain too; passing them makes `env` the whole truth.
     ...(accessKeyId !== undefined && secretAccessKey !== undefined
       ? { credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } }
-      : {}),
+      : loginCredentials !== undefined
+        ? { credentials: loginCredentials }
+        : {}),
     ...(endpoint !== undefined
       ? {
           endpoint,

@@ -1,22 +1,30 @@
 /**
- * One CLI invocation: the output, the S3 target once a command asks for it, and the rule that every
+ * One CLI invocation: the output, the login it uses (if any), the S3 target once a command asks for it, and the rule that every
  * failure ends as one line on stderr (`ncaas: ...`) and an exit code, never a stack trace.
  */
 import { describeError } from './errors';
+import { type AppliedLogin, applicableLogin } from './login-session';
 import type { Output } from './output';
 import { resolveTarget, type Env, type S3Target, type TargetOptions } from './s3-target';
 
 export class CliSession {
   private target: S3Target | undefined;
+  /** The environment, with the settings of the login in use filled in where it sets none. */
+  readonly env: Env;
+  /** The `ncaas login` this invocation uses, if any (lib/cli/login-session.ts). */
+  readonly login: AppliedLogin | undefined;
 
   constructor(
     readonly output: Output,
-    readonly env: Env = process.env,
-  ) {}
+    env: Env = process.env,
+  ) {
+    this.login = applicableLogin(env);
+    this.env = this.login?.env ?? env;
+  }
 
   /** The S3 target from flags and the environment (remembered for error messages and clean-up). */
   s3(flags: TargetOptions): S3Target {
-    this.target = resolveTarget(flags, this.env);
+    this.target = resolveTarget(flags, this.env, this.login?.credentials);
     return this.target;
   }
 

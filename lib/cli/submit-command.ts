@@ -217,7 +217,13 @@ export const blueprintFreeAnalysis = (
   // Whether the group may name `rclone:` datasets is the blueprint's to say: without it, only their
   // form is checked here (the handler checks the rest).
   groups: [
-    { name: group, userNames: [], userInput: true, rcloneConfigSecret: '(not known without the blueprint)' },
+    {
+      name: group,
+      userNames: [],
+      userEmails: [],
+      userInput: true,
+      rcloneConfigSecret: '(not known without the blueprint)',
+    },
   ],
   limits: {
     allowedInstanceTypes: instanceType !== undefined ? [instanceType] : [],

@@ -10,7 +10,6 @@
  *   ncaas users reset ana@lab.example.org
  */
 import {
-  AdminAddUserToGroupCommand,
   AdminCreateUserCommand,
   AdminDeleteUserCommand,
   AdminGetUserCommand,
@@ -25,6 +24,7 @@ import {
   type UserType,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { z } from 'zod';
+import { addMember } from '../access/user-admin';
 import { nearMatches } from '../near-match';
 import { CliError, EXIT } from './errors';
 import type { Output } from './output';
@@ -110,28 +110,7 @@ export const usersAdd = async (
   const email = parseEmail(emailText);
   if (groups.length === 0) throw new CliError('name the group: --group G (repeat for more)', EXIT.usage);
   await checkGroups(target, groups);
-  let created = true;
-  try {
-    await target.client.send(
-      new AdminCreateUserCommand({
-        UserPoolId: target.userPoolId,
-        Username: email,
-        UserAttributes: [
-          { Name: 'email', Value: email },
-          { Name: 'email_verified', Value: 'true' },
-        ],
-        DesiredDeliveryMediums: ['EMAIL'],
-      }),
-    );
-  } catch (error) {
-    if (errorName(error) !== 'UsernameExistsException') throw error;
-    created = false;
-  }
-  for (const group of groups) {
-    await target.client.send(
-      new AdminAddUserToGroupCommand({ UserPoolId: target.userPoolId, Username: email, GroupName: group }),
-    );
-  }
+  const created = (await addMember(target.client, target.userPoolId, email, groups)) === 'invited';
   output.out(
     created
       ? `added ${email} to ${groups.join(', ')}: Cognito emailed an invitation with a temporary password`

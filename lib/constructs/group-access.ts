@@ -81,7 +81,10 @@ export class GroupAccess extends Construct {
         maxSessionDuration: MEMBER_SESSION,
       });
       roles.set(group.name, role);
-      props.signIn?.addGroup(scope, group.name, role);
+      const cognitoGroup = props.signIn?.addGroup(scope, group.name, role);
+      if (cognitoGroup && group.userEmails.length > 0) {
+        props.signIn?.invite(scope, group.name, group.userEmails, cognitoGroup);
+      }
     }
     this.memberPolicies = policies;
     this.memberRoles = roles;

@@ -15,7 +15,7 @@ export interface NodeLambdaProps {
   readonly entryName: string;
   readonly description: string;
   /** Typed, so a missing variable fails at synth, not at 3 a.m. */
-  readonly environment: HandlerEnvironment | SignUpTriggerEnvironment;
+  readonly environment: HandlerEnvironment | SignUpTriggerEnvironment | NoEnvironment;
   /** @default 60 seconds */
   readonly timeout?: Duration;
   /** @default 256 */
@@ -115,7 +115,12 @@ export interface SignUpTriggerEnvironment {
   readonly NCAAS_SIGN_UP_DOMAINS: string;
 }
 
-const definedValues = (env: HandlerEnvironment | SignUpTriggerEnvironment): Record<string, string> =>
+/** A function that needs no variable (lambda/invite-members.ts). */
+export type NoEnvironment = Readonly<Record<never, string>>;
+
+const definedValues = (
+  env: HandlerEnvironment | SignUpTriggerEnvironment | NoEnvironment,
+): Record<string, string> =>
   Object.fromEntries(
     Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined),
   );

@@ -1,8 +1,11 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { CfnOutput, CustomResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as cr from 'aws-cdk-lib/custom-resources';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
+import { REFRESH_TOKEN_DAYS } from '../access/session-length';
 import type { SignInConfig } from '../blueprint/analysis-config';
 import { NodeLambda } from './node-lambda';
 
@@ -28,10 +31,12 @@ export class SignIn extends Construct {
   readonly userPool: cognito.UserPool;
   readonly client: cognito.UserPoolClient;
   readonly identityPool: cognito.CfnIdentityPool;
+  private readonly analysisName: string;
 
   constructor(scope: Construct, id: string, props: SignInProps) {
     super(scope, id);
     const { signIn } = props;
+    this.analysisName = props.analysisName;
     this.userPool = new cognito.UserPool(this, 'Users', {
       userPoolName: `ncaas-${props.analysisName}`,
       featurePlan: cognito.FeaturePlan.LITE,
@@ -111,7 +116,7 @@ export class SignIn extends Construct {
       preventUserExistenceErrors: true,
       accessTokenValidity: Duration.hours(1),
       idTokenValidity: Duration.hours(1),
-      refreshTokenValidity: Duration.days(30),
+      refreshTokenValidity: Duration.days(REFRESH_TOKEN_DAYS),
     });
 
     this.identityPool = new cognito.CfnIdentityPool(this, 'Identities', {
@@ -166,6 +171,79 @@ export class SignIn extends Construct {
       },
       'sts:AssumeRoleWithWebIdentity',
     );
+  }
+
+  /**
+   * Invites `emails` to `group` at deploy (lambda/invite-members.ts), in `scope` (the group's shard),
+   * after the group exists. Never deletes anyone: see the handler.
+   */
+  invite(
+    scope: Construct,
+    group: string,
+    emails: readonly string[],
+    cognitoGroup: cognito.CfnUserPoolGroup,
+  ): void {
+    const invitation = new CustomResource(scope, `Invitations-${group}`, {
+      serviceToken: this.invitations().serviceToken,
+      resourceType: 'Custom::NcaasInvitations',
+      properties: { UserPoolId: this.userPool.userPoolId, Group: group, Emails: [...emails] },
+    });
+    invitation.node.addDependency(cognitoGroup);
+  }
+
+  private invitationProvider: cr.Provider | undefined;
+
+  /** One provider for every group's invitations, made when the first group has UserEmails. */
+  private invitations(): cr.Provider {
+    if (this.invitationProvider) return this.invitationProvider;
+    const handler = new NodeLambda(this, 'InviteMembers', {
+      entryName: 'invite-members',
+      description: `ncaas ${this.analysisName}: invites the blueprint's UserEmails at deploy`,
+      environment: {},
+      timeout: Duration.minutes(5),
+    });
+    handler.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['cognito-idp:AdminCreateUser', 'cognito-idp:AdminAddUserToGroup'],
+        resources: [this.userPool.userPoolArn],
+      }),
+    );
+    const basicRole = {
+      id: 'AwsSolutions-IAM4',
+      reason: 'AWSLambdaBasicExecutionRole only lets the function write its own CloudWatch logs.',
+      appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole'],
+    };
+    const deployOnly = {
+      id: 'NIST.800.53.R5-LambdaDLQ',
+      reason:
+        'CloudFormation calls it during a deploy and fails the deploy when it fails: the event is the deploy, retried by deploying again.',
+    };
+    NagSuppressions.addResourceSuppressions(handler, [basicRole, deployOnly], true);
+    this.invitationProvider = new cr.Provider(this, 'InvitationsProvider', {
+      onEventHandler: handler,
+      logGroup: new logs.LogGroup(this, 'InvitationsProviderLogs', {
+        retention: logs.RetentionDays.THREE_MONTHS,
+        removalPolicy: RemovalPolicy.DESTROY,
+      }),
+    });
+    NagSuppressions.addResourceSuppressions(
+      this.invitationProvider,
+      [
+        basicRole,
+        deployOnly,
+        {
+          id: 'AwsSolutions-IAM5',
+          reason:
+            'The CDK provider framework may invoke the invitation function and its versions (`<function ARN>:*`); nothing else.',
+        },
+        {
+          id: 'AwsSolutions-L1',
+          reason: "The provider framework's runtime is chosen by aws-cdk-lib and moves with its releases.",
+        },
+      ],
+      true,
+    );
+    return this.invitationProvider;
   }
 
   /** The Cognito group of an affiliate, whose members get `role` (in `scope`: its group's shard). */

@@ -54,6 +54,22 @@ describe('the default: sign-in on, self sign-up off', () => {
     for (const name of ['UserPoolId', 'UserPoolClientId', 'IdentityPoolId']) template.hasOutput(name, {});
   });
 
+  test('the output LabMemberLogin is the whole login command a lab member runs', () => {
+    const output = template.findOutputs('LabMemberLogin').LabMemberLogin as {
+      Value: { 'Fn::Join': [string, unknown[]] };
+    };
+    const parts = output.Value['Fn::Join'][1];
+    expect(parts[0]).toBe('ncaas login --email YOU@LAB --analysis test-analysis --bucket ');
+    expect(parts).toEqual(
+      expect.arrayContaining([
+        ' --user-pool ',
+        ' --client-id ',
+        ' --identity-pool ',
+        { Ref: expect.stringMatching(/^SignInIdentities/) },
+      ]),
+    );
+  });
+
   test('has no unacknowledged cdk-nag AwsSolutions finding', () => {
     expect(nagFindings).toEqual([]);
   });
@@ -134,4 +150,83 @@ describe('self sign-up for the blueprint email domains', () => {
     await expect(trigger(event('PreSignUp_SignUp', 'ana@example.org'))).resolves.toBeDefined();
     await expect(trigger(event('PreSignUp_AdminCreateUser', 'guest@evil.org'))).resolves.toBeDefined();
   });
+});
+
+describe('UserEmails: invitations at deploy', () => {
+  const blueprint = neurocaasBlueprint();
+  const affiliates = (blueprint.UXData as { Affiliates: Record<string, unknown>[] }).Affiliates;
+  const { template, nagFindings } = synthesize(
+    configFrom({
+      ...blueprint,
+      UXData: {
+        Affiliates: [
+          {
+            ...affiliates[0],
+            UserEmails: ['Ana@Lab.Example.org', 'ana@lab.example.org', 'ben@lab.example.org'],
+          },
+          affiliates[1],
+        ],
+      },
+    }),
+  );
+
+  test('one invitation resource for the group that lists people, after its Cognito group exists', () => {
+    const invitations = template.findResources('Custom::NcaasInvitations');
+    expect(Object.keys(invitations)).toHaveLength(1);
+    const [invitation] = Object.values(invitations) as {
+      Properties: Record<string, unknown>;
+      DependsOn?: string[];
+    }[];
+    // Lowercased and without repeats, as Cognito keeps addresses.
+    expect(invitation?.Properties).toMatchObject({
+      Group: 'lab',
+      Emails: ['ana@lab.example.org', 'ben@lab.example.org'],
+    });
+    const groups = template.findResources('AWS::Cognito::UserPoolGroup', {
+      Properties: { GroupName: 'lab' },
+    });
+    expect(invitation?.DependsOn).toEqual(expect.arrayContaining(Object.keys(groups)));
+  });
+
+  test('the invitation function may only create users and add them to groups, in this pool', () => {
+    const policies = Object.entries(template.findResources('AWS::IAM::Policy')).filter(([id]) =>
+      id.startsWith('SignInInviteMembers'),
+    );
+    expect(policies).toHaveLength(1);
+    expect(
+      (policies[0]?.[1] as { Properties: { PolicyDocument: unknown } }).Properties.PolicyDocument,
+    ).toEqual({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Action: ['cognito-idp:AdminAddUserToGroup', 'cognito-idp:AdminCreateUser'],
+          Effect: 'Allow',
+          Resource: { 'Fn::GetAtt': [expect.stringMatching(/^SignInUsers/), 'Arn'] },
+        },
+      ],
+    });
+  });
+
+  test('has no unacknowledged cdk-nag AwsSolutions finding', () => {
+    expect(nagFindings).toEqual([]);
+  });
+
+  test('with sign-in off, UserEmails is refused naming the field', () => {
+    expect(() =>
+      configFrom({
+        ...blueprint,
+        SignIn: { Enabled: false },
+        UXData: { Affiliates: [{ ...affiliates[0], UserEmails: ['ana@lab.example.org'] }] },
+      }),
+    ).toThrow(/UserEmails.*SignIn.Enabled false/s);
+  });
+
+  test.each([['not-an-address'], ['<script>@x.org'.replace('@', ' @')], [`${'a'.repeat(250)}@lab.org`]])(
+    'the address %p is refused naming the field',
+    (address) => {
+      expect(() =>
+        configFrom({ ...blueprint, UXData: { Affiliates: [{ ...affiliates[0], UserEmails: [address] }] } }),
+      ).toThrow(/UserEmails/);
+    },
+  );
 });

@@ -3,6 +3,7 @@ import type { AnalysisConfig, GroupConfig } from '../../lib/blueprint/analysis-c
 const group = (name: string, userInput = true): GroupConfig => ({
   name,
   userNames: [`${name}-user`],
+  userEmails: [],
   userInput,
 });
 

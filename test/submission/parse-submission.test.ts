@@ -617,8 +617,8 @@ describe('rclone datasets: `rclone:<remote>:<path>` for a group with an rclone c
   const withRemote = testAnalysis({
     runtime: 'batch',
     groups: [
-      { name: 'lab', userNames: [], userInput: true, rcloneConfigSecret: 'ncaas/rclone/lab' },
-      { name: 'lab2', userNames: [], userInput: true },
+      { name: 'lab', userNames: [], userEmails: [], userInput: true, rcloneConfigSecret: 'ncaas/rclone/lab' },
+      { name: 'lab2', userNames: [], userEmails: [], userInput: true },
     ],
     remoteSources: { image: 'registry.example.org/rclone-sh:1' },
   });

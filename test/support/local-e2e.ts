@@ -188,6 +188,8 @@ export interface E2eOptions {
   readonly statusIntervalSeconds?: number;
   /** How often the runtime's watchdog runs. @default 1000 */
   readonly watchdogIntervalMs?: number;
+  /** Runs the sign-in emulator too. @default false */
+  readonly signIn?: boolean;
 }
 
 export class E2eRuntime {
@@ -318,6 +320,7 @@ export class E2eRuntime {
       dir: this.runtimeDir,
       watchdogIntervalMs: this.options.watchdogIntervalMs ?? 1000,
       statusIntervalSeconds: this.options.statusIntervalSeconds ?? 2,
+      signIn: this.options.signIn === true,
       print: (line) => this.lines.push(line),
     });
   }
