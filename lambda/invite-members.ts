@@ -32,8 +32,32 @@ export const handler = async (
     event.RequestType === 'Update' ? properties.safeParse(event.OldResourceProperties).data : undefined;
   const already = new Set(before?.UserPoolId === UserPoolId && before.Group === Group ? before.Emails : []);
   let invited = 0;
+  const waiting: string[] = [];
   for (const email of Emails.filter((e) => !already.has(e))) {
-    if ((await addMember(client, UserPoolId, email, [Group])) === 'invited') invited += 1;
+    // Cognito's own email sender sends about 50 a day: past that, the deploy goes on, and the
+    // addresses not invited are logged for `ncaas users add` (README "Giving people access").
+    if (waiting.length > 0) {
+      waiting.push(email);
+      continue;
+    }
+    try {
+      if ((await addMember(client, UserPoolId, email, [Group])) === 'invited') invited += 1;
+    } catch (error) {
+      if ((error as { name?: string } | null)?.name !== 'LimitExceededException') throw error;
+      waiting.push(email);
+    }
   }
-  return { PhysicalResourceId: `ncaas-invitations-${Group}`, Data: { Invited: invited } };
+  if (waiting.length > 0) {
+    console.warn(
+      JSON.stringify({
+        message: `Cognito's email quota was reached: ${waiting.length} address(es) of group ${Group} not invited; invite them later with ncaas users add`,
+        group: Group,
+        notInvited: waiting,
+      }),
+    );
+  }
+  return {
+    PhysicalResourceId: `ncaas-invitations-${Group}`,
+    Data: { Invited: invited, NotInvited: waiting.length },
+  };
 };

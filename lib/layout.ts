@@ -3,8 +3,6 @@
  * reads or writes is built here, so the stack's notification filters, the handlers, the worker
  * contract and the CLI agree on one layout.
  */
-import * as path from 'node:path';
-
 export const GROUP_FOLDERS = ['inputs', 'configs', 'submissions', 'results'] as const;
 
 /** Suffix of the object that starts a job (S3 notification suffix). */
@@ -59,7 +57,11 @@ export const datasetLabel = (datasetKey: string, index: number, allKeys: readonl
  * (`rclone:<remote>:<path>`, remote names have no `:`) gives the last segment of its path.
  */
 const baseName = (key: string): string =>
-  path.posix.basename(key.replace(/^rclone:[^:]*:/, '').replace(/\/+$/, '')) || 'dataset';
+  key
+    .replace(/^rclone:[^:]*:/, '')
+    .replace(/\/+$/, '')
+    .split('/')
+    .pop() || 'dataset';
 
 export const statusKey = (resultFolder: string, label: string): string =>
   `${resultFolder}/logs/DATASET_NAME:${label}_STATUS.txt`;

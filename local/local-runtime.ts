@@ -344,8 +344,10 @@ const startRuntimeIn = async (dir: string, options: LocalRuntimeOptions): Promis
     for (const { dataset, previous } of interrupted)
       await finishDataset(ctx, { dataset, state: 'INTERRUPTED', previous, reason });
     await Promise.allSettled([...inFlight]);
-    await emulators.stop();
-    await signIn?.stop();
+    // Both, whatever one of them does: a sign-in emulator left running would outlive the runtime.
+    const settled = await Promise.allSettled([emulators.stop(), signIn?.stop()]);
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   };
 
   return {

@@ -40,6 +40,8 @@ export interface LocalInvitation {
 
 /** How long the emulator may take to answer its first request (it loads the AWS SDK v2). */
 const STARTUP_TIMEOUT_MS = 60_000;
+/** How long it may take to exit on SIGTERM before it is killed. */
+const STOP_TIMEOUT_MS = 5_000;
 
 const freePort = async (): Promise<number> =>
   new Promise((resolve, reject) => {
@@ -84,10 +86,13 @@ export const startLocalSignIn = async (options: {
   groups: readonly string[];
   print: (line: string) => void;
 }): Promise<LocalSignIn> => {
+  // The emulator keeps passwords as they were typed, and its log holds the temporary ones: the
+  // folder is this user's alone.
   const home = path.join(options.dir, 'sign-in');
-  fs.mkdirSync(path.join(home, '.cognito'), { recursive: true });
+  fs.mkdirSync(path.join(home, '.cognito'), { recursive: true, mode: 0o700 });
+  fs.chmodSync(home, 0o700);
   const invitationsFile = path.join(home, 'invitations.log');
-  const log = fs.createWriteStream(path.join(home, 'emulator.log'), { flags: 'a' });
+  const log = fs.createWriteStream(path.join(home, 'emulator.log'), { flags: 'a', mode: 0o600 });
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
   const child: ChildProcess = spawn(process.execPath, [require.resolve('cognito-local/lib/bin/start.js')], {
@@ -104,6 +109,9 @@ export const startLocalSignIn = async (options: {
   child.once('exit', (code, signal) => {
     exited = `exited with ${signal ?? code}`;
   });
+  child.once('error', (error) => {
+    exited = `could not start (${error.message})`;
+  });
   const parse = invitationsIn();
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
     log.write(chunk);
@@ -117,10 +125,12 @@ export const startLocalSignIn = async (options: {
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => log.write(chunk));
 
   const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) {
+    if (exited === undefined && child.exitCode === null && child.signalCode === null) {
       const gone = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
+      const killed = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
       await gone;
+      clearTimeout(killed);
     }
     log.end();
   };

@@ -5,6 +5,7 @@
  * created 0600 in a 0700 folder and replaced whole (never half-written). Anything unreadable in it is
  * treated as no login: the person logs in again.
  */
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -91,14 +92,24 @@ export const loggedInAnalyses = (env: Env): string[] => {
 
 export const saveLogin = (env: Env, record: LoginRecord): string => {
   const file = fileOf(env, record.analysis);
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const dir = path.dirname(file);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (fs.lstatSync(dir).isSymbolicLink())
+    throw new Error(`${dir} is a symbolic link: logins are not kept there`);
   // A folder made before, by hand or another tool: still no one else's to read.
-  fs.chmodSync(path.dirname(file), 0o700);
-  const temporary = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(temporary, `${JSON.stringify(loginRecordSchema.parse(record), null, 2)}\n`, {
-    mode: 0o600,
-  });
-  fs.renameSync(temporary, file);
+  fs.chmodSync(dir, 0o700);
+  // A new file of ours only ('wx': never one that is there, nor a link), then renamed over the login.
+  const temporary = path.join(dir, `.${record.analysis}.${randomBytes(8).toString('hex')}.tmp`);
+  try {
+    fs.writeFileSync(temporary, `${JSON.stringify(loginRecordSchema.parse(record), null, 2)}\n`, {
+      mode: 0o600,
+      flag: 'wx',
+    });
+    fs.renameSync(temporary, file);
+  } catch (error) {
+    fs.rmSync(temporary, { force: true });
+    throw error;
+  }
   return file;
 };
 

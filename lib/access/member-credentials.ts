@@ -2,7 +2,7 @@
  * From a signed-in person's id token to AWS credentials for one group: the identity pool exchanges
  * the token for the member role of the group chosen (lib/constructs/sign-in.ts maps each Cognito
  * group to its member role, lib/member-identity.ts names it). A person in two groups acts for one
- * at a time; a person in none gets nothing.
+ * at a time; a person in none gets nothing. No Node built-in: the web console uses this too.
  */
 import {
   type CognitoIdentityClient,
@@ -10,7 +10,6 @@ import {
   GetIdCommand,
 } from '@aws-sdk/client-cognito-identity';
 import { z } from 'zod';
-import { memberRoleName } from '../member-identity';
 import { nearMatches } from '../near-match';
 import { SignInError } from './sign-in-flow';
 
@@ -65,16 +64,12 @@ export const chooseGroup = (claims: IdTokenClaims, requested: string | undefined
   );
 };
 
-/** The ARN of the group's member role among those the token carries, if it carries it. */
-export const memberRoleArnOf = (
-  claims: IdTokenClaims,
-  analysis: string,
-  region: string,
-  group: string,
-): string | undefined => {
-  const name = memberRoleName(analysis, region, group);
-  return (claims['cognito:roles'] ?? []).find((arn) => arn.endsWith(`/${name}`));
-};
+/**
+ * The ARN of a member role among those the token carries, by its name (lib/member-identity.ts
+ * `memberRoleName`, which the console reads from its config.json), if the token carries it.
+ */
+export const memberRoleArnOf = (claims: IdTokenClaims, roleName: string): string | undefined =>
+  (claims['cognito:roles'] ?? []).find((arn) => arn.endsWith(`/${roleName}`));
 
 export interface MemberCredentials {
   readonly accessKeyId: string;

@@ -9,6 +9,7 @@
  */
 import {
   AssociateSoftwareTokenCommand,
+  ConfirmForgotPasswordCommand,
   type AuthenticationResultType,
   type ChallengeNameType,
   type CognitoIdentityProviderClient,
@@ -27,6 +28,8 @@ export interface SignInPrompts {
   newPassword(): Promise<string>;
   /** The 6-digit code of the person's authenticator app. */
   mfaCode(): Promise<string>;
+  /** The code an operator's `ncaas users reset` had Cognito email; without it a reset is refused. */
+  resetCode?(): Promise<string>;
   /** MFA is required and not yet set up: the secret to add to an authenticator app (shown to the person only). */
   showTotpSetup(otpauthUri: string, secret: string): void;
 }
@@ -80,11 +83,18 @@ export const signIn = async (
   request: SignInRequest,
   prompts: SignInPrompts,
 ): Promise<CognitoTokens> => {
-  const password = await prompts.password();
   let username = request.email;
-  // What Cognito answered last: tokens, or its next question (both calls answer in this shape).
-  let response: Pick<InitiateAuthCommandOutput, 'AuthenticationResult' | 'ChallengeName' | 'Session'>;
-  if (request.flow === 'srp') {
+  /** The first answer: a proof of the password (SRP), or the password itself to the emulator. */
+  const start = async (password: string): Promise<typeof response> => {
+    if (request.flow === 'password') {
+      return client.send(
+        new InitiateAuthCommand({
+          ClientId: request.clientId,
+          AuthFlow: 'USER_PASSWORD_AUTH',
+          AuthParameters: { USERNAME: request.email, PASSWORD: password },
+        }),
+      );
+    }
     const srp = await startSrp(request.userPoolId);
     const started = await client.send(
       new InitiateAuthCommand({
@@ -98,7 +108,7 @@ export const signIn = async (
       throw new SignInError(`the sign-in asked ${started.ChallengeName ?? 'nothing'} instead of a password`);
     }
     username = challenge.data.USER_ID_FOR_SRP;
-    response = await client.send(
+    return client.send(
       new RespondToAuthChallengeCommand({
         ClientId: request.clientId,
         ChallengeName: 'PASSWORD_VERIFIER',
@@ -106,14 +116,31 @@ export const signIn = async (
         ChallengeResponses: await srp.passwordClaim(challenge.data, password),
       }),
     );
-  } else {
-    response = await client.send(
-      new InitiateAuthCommand({
+  };
+
+  // What Cognito answered last: tokens, or its next question (both calls answer in this shape).
+  let response: Pick<InitiateAuthCommandOutput, 'AuthenticationResult' | 'ChallengeName' | 'Session'>;
+  try {
+    response = await start(await prompts.password());
+  } catch (error) {
+    // After `ncaas users reset`: the emailed code sets a new password, which then signs in.
+    if (
+      (error as { name?: string } | null)?.name !== 'PasswordResetRequiredException' ||
+      !prompts.resetCode
+    ) {
+      throw error;
+    }
+    const code = await prompts.resetCode();
+    const password = await prompts.newPassword();
+    await client.send(
+      new ConfirmForgotPasswordCommand({
         ClientId: request.clientId,
-        AuthFlow: 'USER_PASSWORD_AUTH',
-        AuthParameters: { USERNAME: request.email, PASSWORD: password },
+        Username: request.email,
+        ConfirmationCode: code,
+        Password: password,
       }),
     );
+    response = await start(password);
   }
 
   for (let asked = 0; asked < MAX_CHALLENGES; asked++) {

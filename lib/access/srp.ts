@@ -2,10 +2,9 @@
  * The client half of Cognito's Secure Remote Password sign-in (USER_SRP_AUTH): the password never
  * leaves the machine, only a proof that we know it. The arithmetic is amazon-cognito-identity-js's
  * own (AWS's SRP client, also what a browser uses); the requests go through the SDK v3 client that
- * every other call uses (lib/access/sign-in-flow.ts).
+ * every other call uses (lib/access/sign-in-flow.ts). No Node built-in: the web console signs in
+ * with this module too (Web Crypto and TextEncoder are in Node and in browsers).
  */
-import { createHmac } from 'node:crypto';
-
 /** The part of the library's (untyped) AuthenticationHelper used here. */
 interface AuthenticationHelper {
   getLargeAValue(callback: (error: unknown, largeA: BigInteger) => void): void;
@@ -77,16 +76,21 @@ export const startSrp = async (userPoolId: string): Promise<SrpSession> => {
       );
       // Cognito's own timestamp format ("Mon Dec 7 06:50:00 UTC 2026"), signed with the claim.
       const timestamp = new srp.DateHelper().getNowString();
-      const signature = createHmac('sha256', hkdf)
-        .update(
-          Buffer.concat([
-            Buffer.from(poolName, 'utf8'),
-            Buffer.from(challenge.USER_ID_FOR_SRP, 'utf8'),
-            Buffer.from(challenge.SECRET_BLOCK, 'base64'),
-            Buffer.from(timestamp, 'utf8'),
-          ]),
-        )
-        .digest('base64');
+      const key = await crypto.subtle.importKey(
+        'raw',
+        new Uint8Array(hkdf),
+        { name: 'HMAC', hash: 'SHA-256' },
+        false,
+        ['sign'],
+      );
+      const text = new TextEncoder();
+      const message = concatBytes([
+        text.encode(poolName),
+        text.encode(challenge.USER_ID_FOR_SRP),
+        fromBase64(challenge.SECRET_BLOCK),
+        text.encode(timestamp),
+      ]);
+      const signature = toBase64(new Uint8Array(await crypto.subtle.sign('HMAC', key, message)));
       return {
         USERNAME: challenge.USER_ID_FOR_SRP,
         PASSWORD_CLAIM_SECRET_BLOCK: challenge.SECRET_BLOCK,
@@ -96,3 +100,16 @@ export const startSrp = async (userPoolId: string): Promise<SrpSession> => {
     },
   };
 };
+
+const concatBytes = (parts: readonly Uint8Array[]): Uint8Array => {
+  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    all.set(part, at);
+    at += part.length;
+  }
+  return all;
+};
+
+const fromBase64 = (text: string): Uint8Array => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+const toBase64 = (bytes: Uint8Array): string => btoa(String.fromCharCode(...bytes));

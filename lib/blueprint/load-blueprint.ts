@@ -20,25 +20,9 @@ import {
   notAGroupMessage,
   notARemoteGroupMessage,
 } from './blueprint-schema';
+import { BlueprintError, type BlueprintProblem } from './blueprint-error';
 
-export interface BlueprintProblem {
-  /** JSON path, e.g. `UXData.Affiliates[1].AffiliateName`; empty for the whole file. */
-  readonly path: string;
-  readonly message: string;
-}
-
-export class BlueprintError extends Error {
-  constructor(
-    readonly file: string,
-    readonly problems: readonly BlueprintProblem[],
-  ) {
-    super(
-      `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'} in this blueprint:\n` +
-        problems.map((p) => `  - ${file}: ${p.path || '(file)'}: ${p.message}`).join('\n'),
-    );
-    this.name = 'BlueprintError';
-  }
-}
+export { BlueprintError, type BlueprintProblem } from './blueprint-error';
 
 export type ParseResult =
   | { readonly ok: true; readonly config: AnalysisConfig }

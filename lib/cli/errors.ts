@@ -3,7 +3,7 @@
  * message written for the user; `describeError` turns anything else (S3 SDK errors, network errors,
  * blueprint errors) into such a line.
  */
-import { BlueprintError } from '../blueprint/load-blueprint';
+import { BlueprintError } from '../blueprint/blueprint-error';
 
 /** Exit codes shared by every command (`watch` uses them for the job's outcome too). */
 export const EXIT = {

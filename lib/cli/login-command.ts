@@ -16,6 +16,7 @@ import { type Env, type LoginRecord, readLogin, removeLogin, saveLogin } from '.
 import { REFRESH_TOKEN_DAYS } from '../access/session-length';
 import { refreshTokens, signIn, SignInError, type SignInPrompts } from '../access/sign-in-flow';
 import { EMULATOR_CREDENTIALS } from '../emulator-credentials';
+import { memberRoleName } from '../member-identity';
 import { CliError, EXIT } from './errors';
 import type { Output } from './output';
 import type { Prompter } from './prompt';
@@ -94,7 +95,11 @@ export const signInSettings = (flags: LoginFlags, env: Env): SignInSettings => {
   if (!/^[\w+]+$/.test(clientId)) {
     throw new CliError(`--client-id ${JSON.stringify(clientId)} is not an app client id`, EXIT.usage);
   }
-  const cognitoEndpoint = nonEmpty(env.AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER);
+  // The local runtime's user pool: an emulator on this machine whose pool ids start `local_`. Anything
+  // else is Cognito, signed in to with SRP, whatever endpoint a sourced env.sh left in the shell.
+  const endpoint = nonEmpty(env.AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER);
+  const cognitoEndpoint =
+    endpoint !== undefined && isLoopback(endpoint) && userPoolId.startsWith('local_') ? endpoint : undefined;
   const identityPoolId = nonEmpty(flags.identityPool) ?? nonEmpty(env.NCAAS_IDENTITY_POOL_ID);
   if (cognitoEndpoint === undefined && identityPoolId === undefined) {
     required(undefined, 'identity pool', '--identity-pool', 'NCAAS_IDENTITY_POOL_ID');
@@ -116,6 +121,14 @@ export const signInSettings = (flags: LoginFlags, env: Env): SignInSettings => {
   };
 };
 
+const isLoopback = (url: string): boolean => {
+  try {
+    return ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(url).hostname);
+  } catch {
+    return false;
+  }
+};
+
 const userPoolClient = (settings: Pick<SignInSettings, 'region' | 'cognitoEndpoint'>) =>
   new CognitoIdentityProviderClient({
     region: settings.region,
@@ -135,7 +148,7 @@ const credentialsFor = async (
     return { ...EMULATOR_CREDENTIALS, expiration: new Date(Date.now() + 24 * 3600_000).toISOString() };
   }
   const claims = claimsOf(idToken);
-  const roleArn = memberRoleArnOf(claims, settings.analysis, settings.region, group);
+  const roleArn = memberRoleArnOf(claims, memberRoleName(settings.analysis, settings.region, group));
   if (roleArn === undefined) {
     throw new SignInError(
       `the sign-in gives no role for group "${group}": ask the operator to deploy the analysis again`,
@@ -175,7 +188,7 @@ const explained = (error: unknown, email: string, newPasswordGiven: boolean): un
       return new CliError(`sign-in refused for ${email}: wrong email or password`, EXIT.failed);
     case 'PasswordResetRequiredException':
       return new CliError(
-        `${email} must choose a new password first: ask the operator for a reset code (ncaas users reset ${email})`,
+        `${email} must choose a new password first: ask the operator for a reset code (ncaas users reset ${email}), then log in again`,
         EXIT.failed,
       );
     case 'InvalidPasswordException':
@@ -197,13 +210,19 @@ const terminalPrompts = (prompter: Prompter, output: Output, onNewPassword: () =
   password: () => prompter.ask('Password: ', { secret: true }),
   newPassword: async () => {
     onNewPassword();
-    output.err('This is your first sign-in: choose your own password (at least 12 characters).');
+    output.err(
+      'Choose your password: at least 12 characters, with upper- and lower-case letters, a digit and a symbol.',
+    );
     const first = await prompter.ask('New password: ', { secret: true });
     const again = await prompter.ask('New password again: ', { secret: true });
     if (first !== again) throw new CliError('the two new passwords differ: run login again', EXIT.usage);
     return first;
   },
   mfaCode: () => prompter.ask('Code from your authenticator app: '),
+  resetCode: () => {
+    output.err('Your password was reset: enter the code Cognito emailed you, then a new password.');
+    return prompter.ask('Reset code: ');
+  },
   showTotpSetup: (uri, secret) => {
     output.err('This analysis requires a second factor. Add this key to an authenticator app:');
     output.err(`  ${secret}`);
@@ -288,7 +307,12 @@ export const loginCredentials = async (
     // Taken out of the group since: the renewal stops here, and says why.
     const group = chooseGroup(claims, record.group);
     const credentials = await credentialsFor(record, tokens.idToken, group);
-    saveLogin(env, { ...record, groups: claims['cognito:groups'] ?? [], credentials });
+    // Saved only over the login this renewal started from: a login made since (another group, another
+    // account) or a logout in another terminal wins over a long-running command's renewal.
+    const onDisk = readLogin(env, record.analysis);
+    if (onDisk?.refreshToken === record.refreshToken && onDisk.group === record.group) {
+      saveLogin(env, { ...onDisk, groups: claims['cognito:groups'] ?? [], credentials });
+    }
     return credentials;
   } catch (error) {
     const name = (error as { name?: string } | null)?.name;
@@ -349,6 +373,12 @@ export const runWhoami = (
   if (record === undefined) {
     output.out(`not signed in to ${analysis} (ncaas login --email you@lab.example.org)`);
     return EXIT.ok;
+  }
+  const overridden = ['AWS_ACCESS_KEY_ID', 'AWS_PROFILE'].filter((name) => nonEmpty(env[name]) !== undefined);
+  if (overridden.length > 0) {
+    output.out(
+      `(not used now: ${overridden.join(' and ')} set in this shell, and commands use that instead)`,
+    );
   }
   const expires = Date.parse(record.credentials.expiration);
   output.out(`email      ${record.email}`);

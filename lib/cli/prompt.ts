@@ -41,42 +41,67 @@ const checked = (answer: string): string => {
   return answer;
 };
 
-const terminalPrompter = (input: TerminalInput, output: Writable): Prompter => ({
-  ask: (question, options) =>
-    new Promise<string>((resolve, reject) => {
-      output.write(question);
-      const secret = options?.secret === true;
-      let answer = '';
-      input.setRawMode?.(true);
-      input.resume();
-      input.setEncoding('utf8');
-      const finish = (error?: Error): void => {
-        input.off('data', onData);
-        input.setRawMode?.(false);
-        input.pause();
-        output.write('\n');
-        if (error) reject(error);
-        else resolve(answer);
-      };
-      const onData = (chunk: string): void => {
-        for (const char of chunk) {
-          if (char === '\r' || char === '\n') return finish();
-          if (char === '\u0003') return finish(new CliError('cancelled', 130));
-          if (char === '\u0004' && answer === '') return finish(new CliError('cancelled', 130));
-          if (char === '\u007f' || char === '\b') {
-            if (answer.length > 0) {
-              answer = answer.slice(0, -1);
-              if (!secret) output.write('\b \b');
+const terminalPrompter = (input: TerminalInput, output: Writable): Prompter => {
+  // Typed ahead (a paste of two answers): what follows an Enter is the next question's.
+  let typedAhead = '';
+  return {
+    ask: (question, options) =>
+      new Promise<string>((resolve, reject) => {
+        output.write(question);
+        const secret = options?.secret === true;
+        let answer = '';
+        input.setRawMode?.(true);
+        input.setEncoding('utf8');
+        const finish = (error?: Error): void => {
+          input.off('data', onData);
+          input.off('end', onEnd);
+          input.off('error', onError);
+          input.setRawMode?.(false);
+          input.pause();
+          output.write('\n');
+          if (error) reject(error);
+          else resolve(answer);
+        };
+        const onEnd = (): void =>
+          finish(new CliError(`no answer to "${question.trim()}": stdin ended`, EXIT.usage));
+        const onError = (error: Error): void => finish(error);
+        const onData = (chunk: string): void => {
+          const chars = [...chunk];
+          for (let i = 0; i < chars.length; i++) {
+            const char = chars[i] as string;
+            if (char === '\r' || char === '\n') {
+              typedAhead = chars
+                .slice(i + 1)
+                .join('')
+                .replace(/^\n/, '');
+              return finish();
             }
-            continue;
+            if (char === '\u0003' || (char === '\u0004' && answer === ''))
+              return finish(new CliError('cancelled', 130));
+            if (char === '\u007f' || char === '\b') {
+              if (answer.length > 0) {
+                answer = answer.slice(0, -1);
+                if (!secret) output.write('\b \b');
+              }
+              continue;
+            }
+            if (char < ' ') continue;
+            if (answer.length >= MAX_ANSWER)
+              return finish(new CliError('that answer is too long', EXIT.usage));
+            answer += char;
+            if (!secret) output.write(char);
           }
-          if (char < ' ') continue;
-          if (answer.length >= MAX_ANSWER) return finish(new CliError('that answer is too long', EXIT.usage));
-          answer += char;
-          if (!secret) output.write(char);
+        };
+        input.on('data', onData);
+        input.once('end', onEnd);
+        input.once('error', onError);
+        input.resume();
+        if (typedAhead !== '') {
+          const ahead = typedAhead;
+          typedAhead = '';
+          onData(ahead);
         }
-      };
-      input.on('data', onData);
-    }),
-  close: () => undefined,
-});
+      }),
+    close: () => undefined,
+  };
+};

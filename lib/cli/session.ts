@@ -24,7 +24,13 @@ export class CliSession {
 
   /** The S3 target from flags and the environment (remembered for error messages and clean-up). */
   s3(flags: TargetOptions): S3Target {
-    this.target = resolveTarget(flags, this.env, this.login?.credentials);
+    // A login is for its own analysis and bucket: flags naming others use the AWS credential chain.
+    const record = this.login?.record;
+    const loginFits =
+      record !== undefined &&
+      (flags.analysis === undefined || flags.analysis === record.analysis) &&
+      (flags.bucket === undefined || flags.bucket === record.bucket);
+    this.target = resolveTarget(flags, this.env, loginFits ? this.login?.credentials : undefined);
     return this.target;
   }
 

@@ -21,11 +21,11 @@ import {
   UploadPartCommand,
   type CompletedPart,
 } from '@aws-sdk/client-s3';
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { AnalysisConfig } from '../blueprint/analysis-config';
 import { configsPrefix, groupOfKey, inputsPrefix, jobResultFolder } from '../layout';
+import { defaultJobId } from '../submission/job-id';
 import { readJobConfig } from '../submission/job-config';
 import { parseSubmission } from '../submission/parse-submission';
 import type { SubmissionProblem } from '../submission/submission-problem';
@@ -79,12 +79,7 @@ export interface SubmissionPlan {
   readonly submitJson: SubmitJson;
 }
 
-/** `2026-11-21T23-59-59Z-k3f9`: sortable UTC time to the second, plus 4 random characters. */
-export const defaultJobId = (now: Date = new Date(), random: () => string = randomSuffix): string =>
-  `${now.toISOString().slice(0, 19).replace(/:/g, '-')}Z-${random()}`;
-
-const randomSuffix = (): string =>
-  [...randomBytes(4)].map((b) => '0123456789abcdefghijklmnopqrstuvwxyz'[b % 36]).join('');
+export { defaultJobId };
 
 const statOrUndefined = (file: string): fs.Stats | undefined => {
   try {

@@ -45,3 +45,6 @@ export const escapeControlCharacters = (text: string): string =>
         : character;
     })
     .join('');
+
+/** Bytes of `text` in UTF-8 (what S3 counts in a key), without Node's Buffer: the console runs this too. */
+export const utf8ByteLength = (text: string): number => new TextEncoder().encode(text).length;

@@ -15,7 +15,7 @@
  * Refusing up front gives the user a clear message instead of a failed job.
  */
 import { configsPrefix, inputsPrefix } from '../layout';
-import { firstControlCharacter, hasLoneSurrogate } from './characters';
+import { firstControlCharacter, hasLoneSurrogate, utf8ByteLength } from './characters';
 import { quote } from './describe-value';
 import { MAX_KEY_BYTES } from './submission-problem';
 
@@ -49,7 +49,7 @@ export const referencedKeyProblem = (
 
   if (key.length === 0) return `${label} is empty: name the key of ${noun}, like ${example}`;
   if (key.trim().length === 0) return `${label} is only spaces: name the key of ${noun}, like ${example}`;
-  const bytes = Buffer.byteLength(key, 'utf8');
+  const bytes = utf8ByteLength(key);
   if (bytes > MAX_KEY_BYTES) {
     return `${label} is ${bytes} bytes long, but S3 keys are at most ${MAX_KEY_BYTES} bytes: use shorter folder and file names`;
   }

@@ -14,6 +14,7 @@ import {
   processResultsPrefix,
   submissionsPrefix,
 } from '../layout';
+import { utf8ByteLength } from './characters';
 import { describeValue, plural, quote } from './describe-value';
 import { parseJsonText } from './json-text';
 import { exampleKey, referencedKeyProblem } from './key-rules';
@@ -150,8 +151,8 @@ const derivedKeyProblems = (
       analysisLogKey(folder, label),
       ...(many ? [`${processResultsPrefix(folder)}${label}/${configName}`] : []),
     ];
-    const longest = keys.reduce((a, b) => (Buffer.byteLength(b) > Buffer.byteLength(a) ? b : a));
-    const bytes = Buffer.byteLength(longest);
+    const longest = keys.reduce((a, b) => (utf8ByteLength(b) > utf8ByteLength(a) ? b : a));
+    const bytes = utf8ByteLength(longest);
     if (bytes <= MAX_KEY_BYTES) return [];
     const field = many ? `dataname[${index}]` : 'dataname';
     return [

@@ -11,7 +11,7 @@
  * the whole folder is one dataset, as for a key.
  */
 import type { AnalysisConfig } from '../blueprint/analysis-config';
-import { firstControlCharacter, hasLoneSurrogate } from './characters';
+import { firstControlCharacter, hasLoneSurrogate, utf8ByteLength } from './characters';
 import { quote } from './describe-value';
 import { folderSegmentProblem } from './key-rules';
 import { MAX_KEY_BYTES } from './submission-problem';
@@ -72,7 +72,7 @@ export const rcloneDatasetProblem = (
     }
   }
   // The longest `rclone:<remote>:<path>` is S3's key limit: one budget for every dataname.
-  const bytes = Buffer.byteLength(value, 'utf8');
+  const bytes = utf8ByteLength(value);
   if (bytes > MAX_KEY_BYTES) {
     return `${label} is ${bytes} bytes long, but an rclone source may be at most ${MAX_KEY_BYTES} bytes: use shorter folder and file names`;
   }

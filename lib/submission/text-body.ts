@@ -2,8 +2,7 @@
  * Turning an uploaded file's bytes into text before parsing: a size cap checked before decoding, a
  * UTF-8 byte order mark tolerated (editors on Windows add one), anything that is not UTF-8 refused.
  */
-import { isUtf8 } from 'node:buffer';
-
+import { utf8ByteLength } from './characters';
 import { MAX_TEXT_FILE_BYTES } from './submission-problem';
 
 export type DecodedText =
@@ -17,14 +16,18 @@ export const decodeTextBody = (
   body: Uint8Array | string,
   maxBytes: number = MAX_TEXT_FILE_BYTES,
 ): DecodedText => {
-  const bytes = typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.byteLength;
+  const bytes = typeof body === 'string' ? utf8ByteLength(body) : body.byteLength;
   if (bytes > maxBytes) return { ok: false, reason: 'too-large', bytes };
   let text: string;
   if (typeof body === 'string') {
     text = body;
   } else {
-    if (!isUtf8(body)) return { ok: false, reason: 'not-utf8' };
-    text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+    try {
+      // `fatal`: bytes that are not UTF-8 throw instead of becoming U+FFFD (Node and browsers alike).
+      text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(body);
+    } catch {
+      return { ok: false, reason: 'not-utf8' };
+    }
   }
   return { ok: true, text: text.startsWith(BYTE_ORDER_MARK) ? text.slice(BYTE_ORDER_MARK.length) : text };
 };

@@ -9,6 +9,7 @@ import {
   AdminDeleteUserCommand,
   AdminRemoveUserFromGroupCommand,
   CognitoIdentityProviderClient,
+  LimitExceededException,
   UsernameExistsException,
 } from '@aws-sdk/client-cognito-identity-provider';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
@@ -44,7 +45,10 @@ test('create: each address is invited (Cognito emails it) and added to the group
     RequestType: 'Create',
     ResourceProperties: props(['ana@lab.org', 'ben@lab.org']),
   } as CloudFormationCustomResourceEvent);
-  expect(result).toEqual({ PhysicalResourceId: 'ncaas-invitations-labA', Data: { Invited: 2 } });
+  expect(result).toEqual({
+    PhysicalResourceId: 'ncaas-invitations-labA',
+    Data: { Invited: 2, NotInvited: 0 },
+  });
   expect(created()).toEqual(['ana@lab.org', 'ben@lab.org']);
   expect(cognito.commandCalls(AdminCreateUserCommand)[0]?.args[0].input).toEqual({
     UserPoolId: 'us-east-1_Pool1',
@@ -70,7 +74,7 @@ test('an address that already has an account keeps it and joins the group', asyn
     RequestType: 'Create',
     ResourceProperties: props(['ana@lab.org']),
   } as CloudFormationCustomResourceEvent);
-  expect(result.Data).toEqual({ Invited: 0 });
+  expect(result.Data).toEqual({ Invited: 0, NotInvited: 0 });
   expect(cognito.commandCalls(AdminAddUserToGroupCommand)).toHaveLength(1);
 });
 
@@ -96,6 +100,27 @@ test('delete (the group or the stack goes): no account is touched', async () => 
   } as CloudFormationCustomResourceEvent);
   expect(result.PhysicalResourceId).toBe('ncaas-invitations-labA');
   expect(cognito.calls()).toHaveLength(0);
+});
+
+test("past Cognito's daily email quota the deploy goes on; the rest are logged, not invited", async () => {
+  cognito
+    .on(AdminCreateUserCommand)
+    .resolvesOnce({})
+    .rejects(new LimitExceededException({ message: 'Exceeded daily email limit', $metadata: {} }));
+  const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+  try {
+    const result = await handler({
+      ...base,
+      RequestType: 'Create',
+      ResourceProperties: props(['ana@lab.org', 'ben@lab.org', 'cleo@lab.org']),
+    } as CloudFormationCustomResourceEvent);
+    expect(result.Data).toEqual({ Invited: 1, NotInvited: 2 });
+    // One refused call, not one per remaining address.
+    expect(cognito.commandCalls(AdminCreateUserCommand)).toHaveLength(2);
+    expect(JSON.parse(String(warn.mock.calls[0]?.[0])).notInvited).toEqual(['ben@lab.org', 'cleo@lab.org']);
+  } finally {
+    warn.mockRestore();
+  }
 });
 
 test('malformed properties fail the deploy naming the field', async () => {

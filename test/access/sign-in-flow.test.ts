@@ -6,8 +6,10 @@
 import {
   AssociateSoftwareTokenCommand,
   CognitoIdentityProviderClient,
+  ConfirmForgotPasswordCommand,
   InitiateAuthCommand,
   NotAuthorizedException,
+  PasswordResetRequiredException,
   RespondToAuthChallengeCommand,
   VerifySoftwareTokenCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
@@ -206,5 +208,40 @@ test('refresh: REFRESH_TOKEN_AUTH, keeping the refresh token Cognito does not se
     ClientId: 'c',
     AuthFlow: 'REFRESH_TOKEN_AUTH',
     AuthParameters: { REFRESH_TOKEN: 'the-refresh-token' },
+  });
+});
+
+test('a password reset by the operator: the emailed code and a new password, then the sign-in with it', async () => {
+  const server = new SrpServer(POOL, USER_ID, 'a new long password');
+  let reset = false;
+  cognito.on(InitiateAuthCommand).callsFake((input: { AuthParameters: Record<string, string> }) => {
+    if (!reset)
+      throw new PasswordResetRequiredException({ message: 'Password reset required', $metadata: {} });
+    return {
+      ChallengeName: 'PASSWORD_VERIFIER',
+      Session: 's',
+      ChallengeParameters: server.challenge(input.AuthParameters.SRP_A ?? ''),
+    };
+  });
+  cognito.on(ConfirmForgotPasswordCommand).callsFake(() => {
+    reset = true;
+    return {};
+  });
+  cognito
+    .on(RespondToAuthChallengeCommand)
+    .callsFake((input: { ChallengeResponses: Record<string, string> }) =>
+      server.verify(input.ChallengeResponses)
+        ? { AuthenticationResult: tokens }
+        : { ChallengeName: 'SMS_MFA' },
+    );
+  const { prompt, asked } = prompts({ password: 'the forgotten one' });
+  const withReset: SignInPrompts = { ...prompt, resetCode: async () => (asked.push('resetCode'), '424242') };
+  await signIn(client, { userPoolId: POOL, clientId: 'client1', email: EMAIL, flow: 'srp' }, withReset);
+  expect(asked).toEqual(['password', 'resetCode', 'newPassword']);
+  expect(cognito.commandCalls(ConfirmForgotPasswordCommand)[0]?.args[0].input).toEqual({
+    ClientId: 'client1',
+    Username: EMAIL,
+    ConfirmationCode: '424242',
+    Password: 'a new long password',
   });
 });

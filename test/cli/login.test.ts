@@ -196,7 +196,11 @@ const saved = (overrides: Partial<LoginRecord> = {}): LoginRecord =>
     groups: ['labA'],
     refreshToken: 'r1',
     signedInAt: '2030-01-01T00:00:00.000Z',
-    credentials: { accessKeyId: 'OLD', secretAccessKey: 's', expiration: '2030-01-01T01:00:00.000Z' },
+    credentials: {
+      accessKeyId: 'OLD',
+      secretAccessKey: 'the-secret-key',
+      expiration: '2030-01-01T01:00:00.000Z',
+    },
     ...overrides,
   });
 
@@ -226,6 +230,46 @@ test('credentials about to expire are renewed from the refresh token, without a 
     AuthParameters: { REFRESH_TOKEN: 'r1' },
   });
   expect(readLogin(env, ANALYSIS)?.credentials.accessKeyId).toBe('NEW');
+});
+
+test('a renewal never writes over a login made since, nor back after a logout', async () => {
+  userPool.on(InitiateAuthCommand).resolves({
+    AuthenticationResult: { IdToken: tokenFor(['labA', 'labB']), AccessToken: 'a', ExpiresIn: 3600 },
+  });
+  identity.on(GetIdCommand).resolves({ IdentityId: 'id-1' });
+  identity.on(GetCredentialsForIdentityCommand).resolves({
+    Credentials: { AccessKeyId: 'RENEWED', SecretKey: 's2', Expiration: new Date('2030-01-01T02:00:00Z') },
+  });
+  const started = saved({
+    credentials: { accessKeyId: 'OLD', secretAccessKey: 's', expiration: '2000-01-01T00:00:00.000Z' },
+  });
+  // Another terminal logged in for labB while a long command ran on the labA login.
+  saveLogin(env, saved({ group: 'labB', refreshToken: 'r2' }));
+  expect((await loginCredentials(env, started)).accessKeyId).toBe('RENEWED');
+  expect(readLogin(env, ANALYSIS)).toMatchObject({ group: 'labB', refreshToken: 'r2' });
+  // Logged out meanwhile: the file stays gone.
+  fs.rmSync(path.join(env.NCAAS_CONFIG_DIR as string, 'logins', `${ANALYSIS}.json`));
+  await loginCredentials(env, started);
+  expect(readLogin(env, ANALYSIS)).toBeUndefined();
+});
+
+test('the login file is replaced whole: no temporary file is left, even when the write fails', () => {
+  const dir = path.join(env.NCAAS_CONFIG_DIR as string, 'logins');
+  saveLogin(env, saved());
+  expect(fs.readdirSync(dir)).toEqual([`${ANALYSIS}.json`]);
+  // A folder where the login goes: the rename fails (for root too), after the secret was written.
+  fs.rmSync(path.join(dir, `${ANALYSIS}.json`));
+  fs.mkdirSync(path.join(dir, `${ANALYSIS}.json`));
+  expect(() => saveLogin(env, saved({ group: 'labB' }))).toThrow();
+  expect(fs.readdirSync(dir)).toEqual([`${ANALYSIS}.json`]);
+  expect(fs.statSync(path.join(dir, `${ANALYSIS}.json`)).isDirectory()).toBe(true);
+});
+
+test('a logins folder that is a symbolic link is refused', () => {
+  const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), 'ncaas-elsewhere-'));
+  fs.symlinkSync(elsewhere, path.join(env.NCAAS_CONFIG_DIR as string, 'logins'));
+  expect(() => saveLogin(env, saved())).toThrow(/symbolic link/);
+  expect(fs.readdirSync(elsewhere)).toEqual([]);
 });
 
 test('a revoked sign-in or a member taken out of the group: told to log in again', async () => {
@@ -293,7 +337,7 @@ test('whoami: email, groups, analysis and expiry; nothing secret', () => {
   expect(stdout()).toContain(
     'credentials until 2030-01-01T01:00:00.000Z; renewed without a password until 2030-01-31',
   );
-  expect(stdout()).not.toMatch(/r1|OLD|"s"/);
+  expect(stdout()).not.toMatch(/r1|OLD|the-secret-key/);
 });
 
 test('settings: the region is the pool id prefix when deployed', () => {

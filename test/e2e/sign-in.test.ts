@@ -75,7 +75,7 @@ test('the operator adds a person; they log in, submit and see their job succeed 
     memberSettings(),
     `${invitation.temporaryPassword}\n${NEW_PASSWORD}\n${NEW_PASSWORD}\n`,
   );
-  expect(login.stderr).toContain('choose your own password');
+  expect(login.stderr).toContain('Choose your password');
   expect(login.stdout).toContain(
     `signed in to ${e2e.runtime.config.name} as ${EMAIL}, acting for group labA`,
   );
