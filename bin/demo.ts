@@ -36,6 +36,7 @@ const main = async (): Promise<number> => {
   const runtime = await startLocalRuntime({
     blueprint: 'mock',
     dir,
+    console: true,
     print: (line) => console.log(`   [runtime] ${line}`),
   });
   try {
@@ -90,6 +91,9 @@ const main = async (): Promise<number> => {
     }
     console.log(
       outcome === 0 ? '5. done: the job succeeded' : `5. the job did not succeed (exit ${outcome})`,
+    );
+    console.log(
+      `   web console (while the demo ran): ${runtime.consoleUrl ?? '-'} ; to keep one open: npx ncaas local, then open the URL it prints`,
     );
     return outcome;
   } finally {

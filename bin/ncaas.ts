@@ -339,6 +339,7 @@ export const main = async (argv: readonly string[]): Promise<number> => {
       (value: string, previous: string[] = []) => [...previous, value],
     )
     .option('--no-sign-in', "do not run the analysis's sign-in (ncaas users, ncaas login) locally")
+    .option('--no-console', 'do not serve the web console')
     .action(
       async (flags: {
         blueprint?: string;
@@ -346,6 +347,7 @@ export const main = async (argv: readonly string[]): Promise<number> => {
         dir?: string;
         secret?: string[];
         signIn?: boolean;
+        console?: boolean;
       }) => {
         exitCode = await session.run(async () => {
           const port = parsePort(flags.port);
@@ -361,6 +363,7 @@ export const main = async (argv: readonly string[]): Promise<number> => {
               ...(flags.dir !== undefined ? { dir: flags.dir } : {}),
               secretFiles,
               signIn: flags.signIn !== false,
+              console: flags.console !== false,
             },
             output,
             startLocalRuntime,

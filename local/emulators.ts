@@ -17,6 +17,7 @@ import { guardS3rver } from './s3-emulator-guard';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const dynalite = require('dynalite') as (options: { path?: string; createTableMs?: number }) => Server;
 
+import { corsXml } from '../lib/console/console-cors';
 import { EMULATOR_CREDENTIALS, EMULATOR_REGION } from '../lib/emulator-credentials';
 
 export { EMULATOR_CREDENTIALS, EMULATOR_REGION };
@@ -34,11 +35,17 @@ export interface Emulators {
   stop(): Promise<void>;
 }
 
+/** The bucket's CORS for the console, as the stack sets it (lib/console/console-cors.ts). */
+const corsConfigs = (origins: readonly string[]): string[] =>
+  origins.length === 0 ? [] : [corsXml(origins)];
+
 export const startEmulators = async (options: {
   dir: string;
   bucket: string;
   table: string;
   s3Port?: number;
+  /** Browser origins the bucket's CORS allows (the local web console's), with the methods it uses. */
+  corsOrigins?: readonly string[];
   /** Told when an 'event' listener throws. @default a line on stderr */
   onListenerError?: (error: unknown) => void;
 }): Promise<Emulators> => {
@@ -52,7 +59,7 @@ export const startEmulators = async (options: {
     port: options.s3Port ?? 0,
     silent: true,
     directory: s3Dir,
-    configureBuckets: [{ name: options.bucket, configs: [] }],
+    configureBuckets: [{ name: options.bucket, configs: corsConfigs(options.corsOrigins ?? []) }],
   });
   // Any key a client sends is stored inside s3Dir or refused with an S3 error (local/s3-emulator-guard.ts).
   guardS3rver(s3rver);

@@ -28,6 +28,13 @@ export interface LocalRuntimeOptions {
    * blueprint turns sign-in off. @default false (`ncaas local` turns it on)
    */
   readonly signIn?: boolean;
+  /**
+   * Serves the web console (web/, built at start) on 127.0.0.1 and allows its origin in the S3
+   * emulator's CORS. @default false (`ncaas local` and `npm run demo` turn it on)
+   */
+  readonly console?: boolean;
+  /** The console's port. @default 0 (any free port) */
+  readonly consolePort?: number;
   /** Progress lines (jobs started, finished); silent when false. @default console.log */
   readonly print?: (line: string) => void;
   /**
@@ -53,6 +60,8 @@ export interface LocalRuntime {
   readonly clientEnv: Readonly<Record<string, string>>;
   /** Path of the written env.sh. */
   readonly envFile: string;
+  /** The web console's address, when it is served (`console`); also NCAAS_CONSOLE_URL in env.sh. */
+  readonly consoleUrl?: string;
   /** The sign-in emulator, when it runs (`signIn`). */
   readonly signIn?: {
     readonly endpoint: string;

@@ -32,6 +32,7 @@ import { LocalLauncher, REPOSITORY_ROOT } from './local-launcher';
 import { LocalBatchLauncher } from './local-batch-launcher';
 import { claimLocalDir, DEFAULT_LOCAL_DIR } from './local-dir';
 import { LocalNotifier } from './local-notifier';
+import { localConsoleConfig, startLocalConsole } from './local-console';
 import { startLocalSignIn } from './local-sign-in';
 import type { LocalRuntime, LocalRuntimeOptions } from './local-runtime-api';
 
@@ -80,9 +81,18 @@ const startRuntimeIn = async (dir: string, options: LocalRuntimeOptions): Promis
   fs.writeFileSync(awsConfigFile, '');
   fs.writeFileSync(awsCredentialsFile, '');
 
+  // The console's server first: its origin is the one the S3 emulator's CORS allows.
+  const consoleServer =
+    options.console === true ? await startLocalConsole(dir, options.consolePort) : undefined;
   // The sign-in emulator starts beside the others (it takes a second or two to load).
   const [started, signInStarted] = await Promise.allSettled([
-    startEmulators({ dir, bucket, table, s3Port: options.port }),
+    startEmulators({
+      dir,
+      bucket,
+      table,
+      s3Port: options.port,
+      ...(consoleServer !== undefined ? { corsOrigins: [consoleServer.origin] } : {}),
+    }),
     options.signIn === true && config.signIn.enabled
       ? startLocalSignIn({ dir, analysis: config.name, groups: config.groups.map((g) => g.name), print })
       : Promise.resolve(undefined),
@@ -90,6 +100,7 @@ const startRuntimeIn = async (dir: string, options: LocalRuntimeOptions): Promis
   if (started.status === 'rejected' || signInStarted.status === 'rejected') {
     if (started.status === 'fulfilled') await started.value.stop().catch(() => undefined);
     if (signInStarted.status === 'fulfilled') await signInStarted.value?.stop().catch(() => undefined);
+    await consoleServer?.stop();
     throw started.status === 'rejected' ? started.reason : (signInStarted as PromiseRejectedResult).reason;
   }
   const emulators = started.value;
@@ -129,6 +140,12 @@ const startRuntimeIn = async (dir: string, options: LocalRuntimeOptions): Promis
     // Seen under load: an AWS CLI transfer to s3rver that never returns. Fail it and retry instead.
     NCAAS_AWS_CALL_TIMEOUT: '120',
   };
+  if (consoleServer !== undefined) {
+    consoleServer.configure(localConsoleConfig(config, bucket, emulators.s3Endpoint, signIn), {
+      connectSrc: [emulators.s3Endpoint, ...(signIn !== undefined ? [signIn.endpoint] : [])],
+    });
+    clientEnv.NCAAS_CONSOLE_URL = consoleServer.url;
+  }
   const envFile = path.join(dir, 'env.sh');
   fs.writeFileSync(
     envFile,
@@ -294,6 +311,7 @@ const startRuntimeIn = async (dir: string, options: LocalRuntimeOptions): Promis
     // A runtime that fails to start leaves no server running (the process could not exit).
     await emulators.stop().catch(() => undefined);
     await signIn?.stop().catch(() => undefined);
+    await consoleServer?.stop();
     throw error;
   }
 
@@ -345,7 +363,7 @@ const startRuntimeIn = async (dir: string, options: LocalRuntimeOptions): Promis
       await finishDataset(ctx, { dataset, state: 'INTERRUPTED', previous, reason });
     await Promise.allSettled([...inFlight]);
     // Both, whatever one of them does: a sign-in emulator left running would outlive the runtime.
-    const settled = await Promise.allSettled([emulators.stop(), signIn?.stop()]);
+    const settled = await Promise.allSettled([emulators.stop(), signIn?.stop(), consoleServer?.stop()]);
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
   };
@@ -358,6 +376,7 @@ const startRuntimeIn = async (dir: string, options: LocalRuntimeOptions): Promis
     dynamoDbEndpoint: emulators.dynamoDbEndpoint,
     clientEnv,
     envFile,
+    ...(consoleServer !== undefined ? { consoleUrl: consoleServer.url } : {}),
     ...(signIn !== undefined
       ? {
           signIn: {

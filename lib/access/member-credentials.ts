@@ -21,6 +21,12 @@ const idTokenClaims = z.object({
 });
 export type IdTokenClaims = z.infer<typeof idTokenClaims>;
 
+/** Decodes base64url text as UTF-8 (in Node and in the web console alike: no Buffer). */
+const base64UrlText = (encoded: string): string => {
+  const binary = atob(encoded.replace(/-/g, '+').replace(/_/g, '/'));
+  return new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
+};
+
 /**
  * The claims of an id token. Read, not verified: the token came straight from Cognito over TLS, and
  * what it grants is decided again by the identity pool, which verifies it.
@@ -33,7 +39,7 @@ export const claimsOf = (idToken: string): IdTokenClaims => {
       : idTokenClaims.safeParse(
           (() => {
             try {
-              return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as unknown;
+              return JSON.parse(base64UrlText(payload)) as unknown;
             } catch {
               return undefined;
             }

@@ -101,7 +101,7 @@ export const startSrp = async (userPoolId: string): Promise<SrpSession> => {
   };
 };
 
-const concatBytes = (parts: readonly Uint8Array[]): Uint8Array => {
+const concatBytes = (parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> => {
   const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const part of parts) {

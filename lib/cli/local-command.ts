@@ -79,6 +79,8 @@ export interface RunLocalOptions {
   readonly secretFiles?: Readonly<Record<string, string>>;
   /** Run the sign-in emulator (`--no-sign-in` turns it off). @default true */
   readonly signIn?: boolean;
+  /** Serve the web console (`--no-console` turns it off). @default true */
+  readonly console?: boolean;
 }
 
 export const runLocal = async (
@@ -99,6 +101,7 @@ export const runLocal = async (
         ? { secretFiles: options.secretFiles }
         : {}),
       signIn: options.signIn ?? true,
+      console: options.console ?? true,
       print: (line) => output.err(line),
     });
   } catch (error) {
@@ -114,6 +117,9 @@ export const runLocal = async (
   );
   for (const [name, value] of Object.entries(runtime.clientEnv))
     output.out(`export ${name}=${shellQuote(value)}`);
+  if (runtime.consoleUrl !== undefined) {
+    output.out(`Web console: ${paint.bold(runtime.consoleUrl)}`);
+  }
   if (runtime.signIn !== undefined) {
     output.out(
       `Sign-in: ncaas users add <email> --group <group>, then ncaas login --email <email> (invitations are printed here and kept in ${runtime.signIn.invitationsFile})`,

@@ -10,25 +10,12 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { processResultsPrefix } from '../layout';
 import { EXIT } from './errors';
-import type { JobView } from './job-status';
-import { listAllKeys } from './list-keys';
 import { formatBytes, type Output } from './output';
 import { findJob } from './status-command';
 import type { S3Target } from './s3-target';
+import { listResults, type ResultFile } from './result-files';
 
-export interface ResultFile {
-  readonly key: string;
-  /** Path under process_results/ (with `/`). */
-  readonly relative: string;
-  readonly size: number;
-}
-
-export const listResults = async (target: S3Target, view: JobView): Promise<ResultFile[]> => {
-  const prefix = processResultsPrefix(view.ref.resultFolder);
-  return (await listAllKeys(target, prefix))
-    .filter((k) => !k.key.endsWith('/'))
-    .map((k) => ({ key: k.key, relative: k.key.slice(prefix.length), size: k.size }));
-};
+export { listResults, type ResultFile };
 
 /** Where `relative` goes under `dir`, or undefined when it would leave `dir`. */
 export const safeLocalPath = (dir: string, relative: string): string | undefined => {

@@ -57,7 +57,8 @@ export class S3Objects {
 
   async readText(key: string): Promise<string | undefined> {
     const bytes = await this.read(key);
-    return bytes === undefined ? undefined : Buffer.from(bytes).toString('utf8');
+    // TextDecoder, not Buffer: the web console reads through this class too. A BOM is kept, as written.
+    return bytes === undefined ? undefined : new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes);
   }
 
   async delete(key: string): Promise<void> {

@@ -7,7 +7,8 @@ import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand } from '@aw
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { readJobList, runBulkSubmit } from '../../lib/cli/bulk-submit';
+import { runBulkSubmit } from '../../lib/cli/bulk-submit';
+import { readJobList } from '../../lib/cli/job-list';
 import { parseCsv } from '../../lib/cli/csv-text';
 import { CliError, EXIT } from '../../lib/cli/errors';
 import { targetFromClient, type S3Target } from '../../lib/cli/s3-target';

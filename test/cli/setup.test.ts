@@ -224,6 +224,7 @@ describe('local', () => {
       NCAAS_ANALYSIS: 'mock',
     },
     envFile: '/tmp/x/.ncaas-local/env.sh',
+    consoleUrl: 'http://127.0.0.1:4570/',
     idle: async () => undefined,
     stop: async () => {
       stopped.push('stop');
@@ -244,12 +245,15 @@ describe('local', () => {
       async () => 'SIGTERM',
     );
     expect(code).toBe(EXIT.ok);
-    expect(started).toMatchObject([{ blueprint: 'mock', port: 4569, dir: '/tmp/x/.ncaas-local' }]);
+    expect(started).toMatchObject([
+      { blueprint: 'mock', port: 4569, dir: '/tmp/x/.ncaas-local', console: true },
+    ]);
     expect(stopped).toEqual(['stop']);
     const text = io.stdout();
     expect(text).toContain("source '/tmp/x/.ncaas-local/env.sh'");
     expect(text).toContain("export NCAAS_BUCKET='mock-local'");
     expect(text).toContain("export AWS_ENDPOINT_URL='http://127.0.0.1:4569'");
+    expect(text).toContain('Web console: http://127.0.0.1:4570/');
     expect(io.stderr()).toContain('SIGTERM: stopping the local runtime');
   });
 

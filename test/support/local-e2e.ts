@@ -190,6 +190,8 @@ export interface E2eOptions {
   readonly watchdogIntervalMs?: number;
   /** Runs the sign-in emulator too. @default false */
   readonly signIn?: boolean;
+  /** Serves the web console too. @default false */
+  readonly console?: boolean;
 }
 
 export class E2eRuntime {
@@ -321,6 +323,7 @@ export class E2eRuntime {
       watchdogIntervalMs: this.options.watchdogIntervalMs ?? 1000,
       statusIntervalSeconds: this.options.statusIntervalSeconds ?? 2,
       signIn: this.options.signIn === true,
+      console: this.options.console === true,
       print: (line) => this.lines.push(line),
     });
   }
