@@ -18,6 +18,7 @@ import {
 import { blueprintProvenance } from '../lib/blueprint/provenance';
 import { checkAssemblyLimits, hasBrokenLimits } from '../lib/limits/check-assembly-limits';
 import { formatExceededLimits } from '../lib/limits/format-limits';
+import { buildConsole } from '../web/build';
 
 const app = new App({ context: FEATURE_FLAGS });
 const requested = app.node.tryGetContext('blueprint') as string | undefined;
@@ -25,11 +26,16 @@ const file = resolveBlueprintPath(requested ?? DEFAULT_BLUEPRINT, path.join(__di
 // Which file this synth or deploy uses, before anything can fail (stderr: stdout is cdk's).
 console.error(blueprintNotice(requested, file));
 
-try {
+const main = async (): Promise<void> => {
   // The blueprint's git commit goes with the config: every job's certificate names it.
   const config = { ...loadBlueprintFile(file), provenance: blueprintProvenance(file) };
+  // The web console the stack serves (with sign-in on): built now, the same files as `npm run build:web`.
+  const consoleSite = config.signIn.enabled
+    ? await buildConsole(path.join(__dirname, '..', 'web', 'dist'))
+    : undefined;
   new AnalysisStack(app, 'AnalysisStack', {
     config,
+    ...(consoleSite !== undefined ? { consoleSiteDir: consoleSite.dir } : {}),
     env: { region: config.region, account: process.env.CDK_DEFAULT_ACCOUNT },
     description: `ncaas analysis ${config.name} (blueprint ${path.basename(file)})`,
   });
@@ -39,10 +45,12 @@ try {
   const limits = checkAssemblyLimits(app.synth(), 'AnalysisStack', { config });
   for (const line of formatExceededLimits(limits)) console.error(line);
   if (hasBrokenLimits(limits)) process.exit(1);
-} catch (err) {
+};
+
+main().catch((err: unknown) => {
   if (err instanceof BlueprintError) {
     console.error(err.message);
     process.exit(1);
   }
   throw err;
-}
+});

@@ -8,6 +8,7 @@ import { DevInstanceAccess } from './constructs/dev-instance-access';
 import { AnalysisFileSystem } from './constructs/file-system';
 import { GroupAccess } from './constructs/group-access';
 import { GroupShards } from './constructs/group-shards';
+import { ConsoleSite } from './constructs/console-site';
 import { SignIn } from './constructs/sign-in';
 import { JobTable } from './constructs/job-table';
 import { Network } from './constructs/network';
@@ -17,6 +18,11 @@ import { submissionsPrefix } from './layout';
 
 export interface AnalysisStackProps extends StackProps {
   readonly config: AnalysisConfig;
+  /**
+   * The built web console (web/build.ts; bin/app.ts builds it before synth). With sign-in on, the
+   * stack serves it behind CloudFront; absent, no console (unit tests that do not look at it).
+   */
+  readonly consoleSiteDir?: string;
 }
 
 /**
@@ -47,6 +53,15 @@ export class AnalysisStack extends Stack {
       shards,
       ...(signIn ? { signIn } : {}),
     });
+    if (signIn && props.consoleSiteDir !== undefined) {
+      new ConsoleSite(this, 'Console', {
+        config,
+        siteDir: props.consoleSiteDir,
+        dataBucket: data.bucket,
+        logBucket: data.logBucket,
+        signIn,
+      });
+    }
     const jobs = new JobTable(this, 'JobTable', { adoptTableName: config.adopt.tableName });
     const network = new Network(this, 'Network', {
       existingVpc: config.existingVpc,

@@ -19,9 +19,16 @@ export interface Synthesized {
 }
 
 /** Synthesizes one analysis as `cdk synth` would, minus Lambda bundling (slow, tested by bench/synth). */
-export const synthesize = (config: AnalysisConfig): Synthesized => {
+export const synthesize = (
+  config: AnalysisConfig,
+  options: { readonly consoleSiteDir?: string } = {},
+): Synthesized => {
   const app = new App({ context: { ...FEATURE_FLAGS, 'aws:cdk:bundling-stacks': [] } });
-  const stack = new AnalysisStack(app, 'AnalysisStack', { config, env: { region: config.region } });
+  const stack = new AnalysisStack(app, 'AnalysisStack', {
+    config,
+    env: { region: config.region },
+    ...(options.consoleSiteDir !== undefined ? { consoleSiteDir: options.consoleSiteDir } : {}),
+  });
   Aspects.of(stack).add(new AwsSolutionsChecks());
   // The per-group resources live in nested stacks: tests see one template, as the stack means it.
   const template = mergedTemplate(stack);
