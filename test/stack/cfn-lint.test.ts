@@ -10,6 +10,7 @@ import {
   FIXTURE_BLUEPRINTS,
   neurocaasBlueprint,
   PROJECT_ROOT,
+  consoleSiteStandIn,
   synthesizeFile,
   synthesize,
 } from '../support/synth';
@@ -27,7 +28,7 @@ test('cfn-lint reports no errors on the synthesized templates', () => {
   const stacks = {
     // With the web console (a stand-in for its built files), as bin/app.ts synthesizes it.
     mock: synthesize(loadBlueprintFile(path.join(PROJECT_ROOT, 'blueprints', 'mock.json')), {
-      consoleSiteDir: path.join(PROJECT_ROOT, 'test', 'fixtures', 'console-site'),
+      consoleSiteDir: consoleSiteStandIn(),
     }).stack,
     caiman: synthesizeFile(path.join(FIXTURE_BLUEPRINTS, 'caiman_dev_stack.json')).stack,
     batch: synthesize(

@@ -2,14 +2,13 @@
  * The deployed web console in the template (lib/constructs/console-site.ts): a private site bucket
  * read by CloudFront only (origin access control), HTTPS only, strict security headers, the data
  * bucket's CORS for the console's origin only, the console told where to sign in, its URL an output,
- * and no cdk-nag finding left unexplained. A stand-in site (test/fixtures/console-site/) keeps the
- * test free of bundling.
+ * and no cdk-nag finding left unexplained. A stand-in site (consoleSiteStandIn) keeps the test free of
+ * bundling.
  */
 import { Match } from 'aws-cdk-lib/assertions';
-import * as path from 'node:path';
-import { configFrom, neurocaasBlueprint, synthesize } from '../support/synth';
+import { configFrom, consoleSiteStandIn, neurocaasBlueprint, synthesize } from '../support/synth';
 
-const SITE = path.join(__dirname, '..', 'fixtures', 'console-site');
+const SITE = consoleSiteStandIn();
 
 describe('with sign-in on (the default)', () => {
   const { template, nagFindings } = synthesize(configFrom(neurocaasBlueprint()), { consoleSiteDir: SITE });

@@ -1,6 +1,8 @@
 import { App, Aspects } from 'aws-cdk-lib';
 import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { AnalysisStack } from '../../lib/analysis-stack';
 import type { AnalysisConfig } from '../../lib/blueprint/analysis-config';
@@ -38,6 +40,20 @@ export const synthesize = (
     ...annotations.findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*')),
   ].map((m) => `${m.id}: ${String(m.entry.data).split('\n')[0]}`);
   return { stack, template, nagFindings };
+};
+
+/**
+ * A stand-in for the built web console (web/build.ts): its real index.html and an empty app.js, so a
+ * stack test needs no bundling. Made once per process.
+ */
+let standIn: string | undefined;
+export const consoleSiteStandIn = (): string => {
+  if (standIn === undefined) {
+    standIn = fs.mkdtempSync(path.join(os.tmpdir(), 'ncaas-console-site-'));
+    fs.copyFileSync(path.join(PROJECT_ROOT, 'web', 'index.html'), path.join(standIn, 'index.html'));
+    fs.writeFileSync(path.join(standIn, 'app.js'), '');
+  }
+  return standIn;
 };
 
 export const synthesizeFile = (file: string): Synthesized => synthesize(loadBlueprintFile(file));
