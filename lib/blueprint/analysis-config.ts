@@ -152,3 +152,19 @@ export interface AnalysisConfig {
   /** Other warnings (e.g. SHUTDOWN_BEHAVIOR "stop" replaced by terminate). */
   readonly warnings: readonly string[];
 }
+
+/**
+ * The parts of an analysis the submission checks never read, left neutral: for an analysis rebuilt
+ * to check submissions alone (the CLI without a blueprint, the web console from its config.json).
+ */
+export const uncheckedAnalysisParts = (): Pick<
+  AnalysisConfig,
+  'efsOnEc2Workers' | 'notifications' | 'signIn' | 'adopt' | 'ignoredKeys' | 'warnings'
+> => ({
+  efsOnEc2Workers: false,
+  notifications: { emails: [], events: [], groups: [] },
+  signIn: { enabled: false, selfSignUp: false, allowedEmailDomains: [], mfa: 'OPTIONAL' },
+  adopt: {},
+  ignoredKeys: [],
+  warnings: [],
+});

@@ -23,6 +23,7 @@ import {
   MAX_CSV_BYTES,
   readJobList,
   repeatedRowProblems,
+  rowTimestamps,
   rowProblem,
   sortProblems,
   whereIs,
@@ -114,8 +115,7 @@ export const planBulkSubmission = async (
   // Rows that could be read are still checked, so one pass lists every problem of the file.
   const problems: RowProblem[] = [...read.problems, ...repeatedRowProblems(read.rows)];
   const baseDir = path.dirname(path.resolve(request.csvFile));
-  const batchId = options.batchId ?? defaultJobId(options.now);
-  const width = String(Math.max(0, ...read.rows.map((r) => r.row))).length;
+  const timestampOf = rowTimestamps(read.rows, options.batchId ?? defaultJobId(options.now));
 
   // Local problems (an empty folder, two files one key) come from planning; every row gets a plan if it can.
   const planned: PlannedRow[] = [];
@@ -126,7 +126,7 @@ export const planBulkSubmission = async (
           group: row.group,
           data: row.data.map((d) => localOrKey(d, baseDir)),
           config: localOrKey(row.config, baseDir),
-          timestamp: row.timestamp ?? `${batchId}-row${String(row.row).padStart(width, '0')}`,
+          timestamp: timestampOf(row),
           ...(row.instanceType !== undefined ? { instanceType: row.instanceType } : {}),
           ...(request.analysis !== undefined ? { analysis: request.analysis } : {}),
         },

@@ -302,3 +302,12 @@ export const rowProblem = (row: number, problem: SubmissionProblem, plan?: Submi
   const message = problem.message.replace(/--timestamp\b/g, 'timestamp');
   return { row, ...where, message: `${message}${hint}` };
 };
+
+/**
+ * Each row's job id: its timestamp, or `<batch>-row<N>` (N padded to the widest row number), unique,
+ * sortable, and naming the row it came from.
+ */
+export const rowTimestamps = (rows: readonly BulkRow[], batchId: string): ((row: BulkRow) => string) => {
+  const width = String(Math.max(0, ...rows.map((r) => r.row))).length;
+  return (row) => row.timestamp ?? `${batchId}-row${String(row.row).padStart(width, '0')}`;
+};

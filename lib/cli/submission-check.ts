@@ -5,7 +5,7 @@
  * (./bulk-submit.ts) and the web console, so it touches no file system: a plan's local config is read
  * through `LocalFiles`, which only the CLI passes.
  */
-import type { AnalysisConfig } from '../blueprint/analysis-config';
+import { uncheckedAnalysisParts, type AnalysisConfig } from '../blueprint/analysis-config';
 import { groupOfKey, jobResultFolder } from '../layout';
 import { utf8ByteLength } from '../submission/characters';
 import { readJobConfig } from '../submission/job-config';
@@ -83,12 +83,7 @@ export const blueprintFreeAnalysis = (
     maxDatasetSizeGiB: Number.POSITIVE_INFINITY,
     maxDatasets: Number.POSITIVE_INFINITY,
   },
-  efsOnEc2Workers: false,
-  notifications: { emails: [], events: [], groups: [] },
-  signIn: { enabled: false, selfSignUp: false, allowedEmailDomains: [], mfa: 'OPTIONAL' },
-  adopt: {},
-  ignoredKeys: [],
-  warnings: [],
+  ...uncheckedAnalysisParts(),
 });
 
 export interface SubmissionCheck {

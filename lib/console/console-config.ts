@@ -6,7 +6,7 @@
  * (lib/submission/parse-submission.ts) read, so the browser checks with the handler's own rules.
  */
 import { z } from 'zod';
-import type { AnalysisConfig } from '../blueprint/analysis-config';
+import { uncheckedAnalysisParts, type AnalysisConfig } from '../blueprint/analysis-config';
 
 /** JSON has no Infinity: "no cap" travels as null. */
 const cap = z.number().nullable();
@@ -102,10 +102,5 @@ export const analysisForChecks = (view: ConsoleConfig['analysis']): AnalysisConf
     maxDatasetSizeGiB: orInfinity(view.limits.maxDatasetSizeGiB),
     maxDatasets: orInfinity(view.limits.maxDatasets),
   },
-  efsOnEc2Workers: false,
-  notifications: { emails: [], events: [], groups: [] },
-  signIn: { enabled: false, selfSignUp: false, allowedEmailDomains: [], mfa: 'OPTIONAL' },
-  adopt: {},
-  ignoredKeys: [],
-  warnings: [],
+  ...uncheckedAnalysisParts(),
 });

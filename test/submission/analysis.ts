@@ -1,4 +1,8 @@
-import type { AnalysisConfig, GroupConfig } from '../../lib/blueprint/analysis-config';
+import {
+  uncheckedAnalysisParts,
+  type AnalysisConfig,
+  type GroupConfig,
+} from '../../lib/blueprint/analysis-config';
 
 const group = (name: string, userInput = true): GroupConfig => ({
   name,
@@ -34,11 +38,6 @@ export const testAnalysis = (overrides: Partial<AnalysisConfig> = {}): AnalysisC
     maxDatasetSizeGiB: 200,
     maxDatasets: 5,
   },
-  efsOnEc2Workers: false,
-  notifications: { emails: [], events: [], groups: [] },
-  signIn: { enabled: false, selfSignUp: false, allowedEmailDomains: [], mfa: 'OPTIONAL' },
-  adopt: {},
-  ignoredKeys: [],
-  warnings: [],
+  ...uncheckedAnalysisParts(),
   ...overrides,
 });

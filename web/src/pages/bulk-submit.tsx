@@ -12,6 +12,7 @@ import {
   MAX_CSV_BYTES,
   readJobList,
   repeatedRowProblems,
+  rowTimestamps,
   rowProblem,
   sortProblems,
   whereIs,
@@ -49,8 +50,7 @@ const checkList = async (
 ): Promise<Checked> => {
   const read = readJobList(text);
   const problems: RowProblem[] = [...read.problems, ...repeatedRowProblems(read.rows)];
-  const batchId = defaultJobId();
-  const width = String(Math.max(0, ...read.rows.map((r) => r.row))).length;
+  const timestampOf = rowTimestamps(read.rows, defaultJobId());
   const plans = new Map<number, SubmissionPlan>();
   for (const row of read.rows) {
     if (row.group !== session.group) {
@@ -67,7 +67,7 @@ const checkList = async (
         group: row.group,
         datasetKeys: row.data,
         configKey: row.config,
-        jobId: row.timestamp ?? `${batchId}-row${String(row.row).padStart(width, '0')}`,
+        jobId: timestampOf(row),
         ...(row.instanceType !== undefined ? { instanceType: row.instanceType } : {}),
       }),
     );
