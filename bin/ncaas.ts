@@ -161,7 +161,7 @@ export const main = async (argv: readonly string[]): Promise<number> => {
       )
       .option(
         '--csv <file>',
-        'many jobs, one a row: columns group,data,config[,instance_type][,timestamp]; every row is checked before anything is uploaded',
+        'many jobs, one a row, from a CSV or an .xlsx workbook (its first sheet): columns group,data,config[,instance_type][,timestamp]; every row is checked before anything is uploaded',
       )
       .option('--dry-run', 'check everything the analysis would and print the submit.json; upload nothing'),
   ).action(

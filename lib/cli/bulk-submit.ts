@@ -21,15 +21,16 @@ import { plural } from '../submission/describe-value';
 import { listBucketGroups } from './bucket-groups';
 import {
   MAX_CSV_BYTES,
-  readJobList,
   repeatedRowProblems,
   rowTimestamps,
   rowProblem,
   sortProblems,
   whereIs,
   type CsvColumn,
+  type JobList,
   type RowProblem,
 } from './job-list';
+import { readJobListBytes } from './job-list-file';
 import { CliError, EXIT } from './errors';
 import { s3Url } from './job-folders';
 import { formatBytes, type Output } from './output';
@@ -70,7 +71,8 @@ export interface BulkSubmitOptions extends Omit<UploadOptions, 'onProgress'> {
   readonly batchId?: string;
 }
 
-const readCsvFile = (file: string): string => {
+/** The job list file (CSV UTF-8 or .xlsx) read into rows and problems; a file that cannot be read is a usage error. */
+const readJobListFile = async (file: string): Promise<JobList> => {
   let stat: fs.Stats;
   try {
     stat = fs.statSync(file);
@@ -84,15 +86,9 @@ const readCsvFile = (file: string): string => {
       EXIT.usage,
     );
   }
-  const bytes = fs.readFileSync(file);
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    throw new CliError(
-      `--csv ${file} is not UTF-8 text: save it as "CSV UTF-8" (comma-delimited) and try again`,
-      EXIT.usage,
-    );
-  }
+  const read = await readJobListBytes(fs.readFileSync(file));
+  if (!read.ok) throw new CliError(`--csv ${file} ${read.message}`, EXIT.usage);
+  return read.list;
 };
 
 // ---- planning and checking -----------------------------------------------------------------------
@@ -111,7 +107,7 @@ export const planBulkSubmission = async (
   request: BulkSubmitRequest,
   options: { readonly now?: Date; readonly batchId?: string } = {},
 ): Promise<BulkPlan> => {
-  const read = readJobList(readCsvFile(request.csvFile));
+  const read = await readJobListFile(request.csvFile);
   // Rows that could be read are still checked, so one pass lists every problem of the file.
   const problems: RowProblem[] = [...read.problems, ...repeatedRowProblems(read.rows)];
   const baseDir = path.dirname(path.resolve(request.csvFile));

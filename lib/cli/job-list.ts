@@ -1,5 +1,5 @@
 /**
- * A job list (`ncaas submit --csv`, and the console's CSV upload) read into rows, with every problem of
+ * A job list (`ncaas submit --csv`, and the console's job-list upload) read into rows, with every problem of
  * its text, header and values named by row and column; no file system and no S3, so the CLI
  * (./bulk-submit.ts) and the web console share it.
  *
@@ -203,14 +203,22 @@ export interface JobList {
   readonly problems: readonly RowProblem[];
 }
 
-/** Reads a job list (no file system, no S3). A broken file or header gives no rows. */
+/** Reads a CSV job list (no file system, no S3). A broken file or header gives no rows. */
 export const readJobList = (text: string): JobList => {
   const parsed = parseCsv(text);
   if (!parsed.ok) {
     const line = parsed.line !== parsed.row ? ` (line ${parsed.line} of the file)` : '';
     return { rows: [], problems: [{ row: parsed.row, message: `${parsed.message}${line}` }] };
   }
-  const [header, ...records] = parsed.records.filter((r, i) => i === 0 || !isBlankRecord(r));
+  return readJobRecords(parsed.records);
+};
+
+/**
+ * Reads a job list's records, however they were stored (CSV text, a spreadsheet's first sheet): the
+ * first record is the header, blank records are skipped but keep their row numbers.
+ */
+export const readJobRecords = (all: readonly CsvRecord[]): JobList => {
+  const [header, ...records] = all.filter((r, i) => i === 0 || !isBlankRecord(r));
   if (header === undefined || isBlankRecord(header)) {
     return {
       rows: [],

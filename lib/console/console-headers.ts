@@ -16,6 +16,9 @@ export const contentSecurityPolicy = (policy: ConsolePolicy): string =>
     "script-src 'self'",
     "style-src 'self'",
     "img-src 'self' data:",
+    // The .xlsx reader (lib/cli/job-list-file.ts, through fflate) inflates a large sheet in a worker it
+    // makes from a blob: URL; only the page's own script can make one.
+    'worker-src blob:',
     `connect-src 'self' ${policy.connectSrc.join(' ')}`.trimEnd(),
     "base-uri 'none'",
     "form-action 'none'",

@@ -16,6 +16,7 @@ import { loadBlueprint } from '../../lib/cli/validate-command';
 import { parseSubmission } from '../../lib/submission/parse-submission';
 import { startS3Emulator, type S3Emulator } from '../support/s3-emulator';
 import { captureOutput as capture } from '../support/captured-output';
+import { notesSheet, textSheet, workbook } from '../support/workbook';
 
 const mock = loadBlueprint('mock');
 
@@ -189,6 +190,33 @@ describe('a good job list', () => {
     ]);
     expect(result.stderr).toContain('row 2: would upload');
     expect(result.stderr).toContain('dry run: 3 jobs valid; nothing was uploaded');
+    expect(await keys()).toEqual([]);
+  });
+
+  test('an Excel workbook of the same rows is read from its first sheet and submits the same jobs', async () => {
+    dataFiles();
+    const rows = GOOD.trimEnd()
+      .split('\n')
+      .map((line) => line.split(',').map((cell) => cell.replace(/"/g, '')));
+    const xlsx = path.join(work, 'jobs.xlsx');
+    fs.writeFileSync(xlsx, await workbook(textSheet(rows), notesSheet(10)));
+    const io = capture();
+    const code = await runBulkSubmit(target, { csvFile: xlsx, analysis: mock }, io.output, {
+      batchId: 'batch',
+    });
+
+    expect(io.stderr()).not.toContain('problem');
+    expect(code).toBe(EXIT.ok);
+    expect(io.stdout()).toBe('two-datasets\nbatch-row3\nb-job\n');
+    expect(await keys()).toContain('labA/submissions/batch-row3submit.json');
+  });
+
+  test('a file that is neither CSV nor a workbook is a usage error that says how to save it', async () => {
+    fs.writeFileSync(path.join(work, 'jobs.xls'), Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0, 0, 0, 0]));
+    const io = capture();
+    await expect(
+      runBulkSubmit(target, { csvFile: path.join(work, 'jobs.xls'), analysis: mock }, io.output),
+    ).rejects.toThrow(/--csv .*jobs\.xls is an old-style \.xls workbook.*CSV UTF-8/);
     expect(await keys()).toEqual([]);
   });
 

@@ -100,6 +100,7 @@ describe('headers and CORS', () => {
     expect(csp).toContain("script-src 'self'");
     expect(csp).not.toMatch(/unsafe-inline|unsafe-eval|\*/);
     expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).toContain('worker-src blob:');
     expect(csp).toContain("connect-src 'self' https://b.s3.us-east-1.amazonaws.com");
     expect(consoleHeaders({ connectSrc: [] })['X-Content-Type-Options']).toBe('nosniff');
   });

@@ -13,6 +13,7 @@ import type { Browser, Locator, Page } from 'playwright-core';
 import { resolveTarget } from '../../lib/cli/s3-target';
 import { collectPageErrors, launchChromium, screenshotOnFailure } from '../support/browser';
 import { startE2eRuntime, type E2eRuntime } from '../support/local-e2e';
+import { notesSheet, textSheet, workbook } from '../support/workbook';
 
 jest.setTimeout(120_000);
 
@@ -216,6 +217,39 @@ test('a CSV job list with one bad row blocks the whole list and names the row', 
     await waitEnabled(send);
     await send.click();
     await waitText(page.getByText(/^Submitted:/), 'row 3');
+  });
+  expect(errors).toEqual([]);
+});
+
+test('an Excel workbook job list: rows numbered as the spreadsheet shows them, a large workbook read under the page policy', async () => {
+  await put('labA/inputs/xlsx1.txt', 'one\n');
+  await put('labA/configs/xlsx.json', '{"mode": "succeed"}');
+  const { page, errors } = await open('#/submit');
+  await screenshotOnFailure(page, 'xlsx', async () => {
+    const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
+    // The table starts at B2, as people place them: the bad row is row 4 of the sheet.
+    const bad = await workbook([
+      [],
+      [null, 'group', 'data', 'config'],
+      [null, 'labA', 'labA/inputs/xlsx1.txt', 'labA/configs/xlsx.json'],
+      [null, 'labA', 'labA/inputs/not-uploaded.txt', 'labA/configs/xlsx.json'],
+    ]);
+    await page.locator('#csv').setInputFiles({ name: 'jobs.xlsx', mimeType: XLSX, buffer: bad });
+    await waitText(page.getByRole('alert'), 'row 4, column data');
+
+    // A second sheet of notes big enough that the unzip runs in a worker: the page's policy allows it.
+    const good = await workbook(
+      textSheet([
+        ['group', 'data', 'config', 'timestamp'],
+        ['labA', 'labA/inputs/xlsx1.txt', 'labA/configs/xlsx.json', 'xlsxjob-1'],
+      ]),
+      notesSheet(20_000),
+    );
+    await page.locator('#csv').setInputFiles({ name: 'jobs.xlsx', mimeType: XLSX, buffer: good });
+    const send = page.getByRole('button', { name: /^Submit 1 job$/ });
+    await waitEnabled(send);
+    await send.click();
+    await waitText(page.getByText(/^Submitted:/), 'xlsxjob-1');
   });
   expect(errors).toEqual([]);
 });

@@ -1,5 +1,5 @@
 /**
- * Many jobs from one CSV job list, as `ncaas submit --csv` takes it (lib/cli/job-list.ts: the same
+ * Many jobs from one job list (CSV, or an .xlsx workbook's first sheet), as `ncaas submit --csv` takes it (lib/cli/job-list.ts: the same
  * columns, rows, problems and words). Here `data` and `config` are keys already uploaded (a browser
  * cannot read paths on the person's disk). Every row is checked; the table shows each row's
  * problems, and nothing is written until there are none. Then the rows are sent in order.
@@ -10,15 +10,16 @@ import { mapLimited } from '../../../lib/cli/map-limited';
 import {
   CSV_COLUMNS,
   MAX_CSV_BYTES,
-  readJobList,
   repeatedRowProblems,
   rowTimestamps,
   rowProblem,
   sortProblems,
   whereIs,
   type BulkRow,
+  type JobList,
   type RowProblem,
 } from '../../../lib/cli/job-list';
+import { JOB_LIST_ACCEPT, readJobListBytes } from '../../../lib/cli/job-list-file';
 import {
   checkPlannedSubmission,
   keyPlan,
@@ -46,9 +47,8 @@ const checkList = async (
   config: ConsoleConfig,
   session: Session,
   file: string,
-  text: string,
+  read: JobList,
 ): Promise<Checked> => {
-  const read = readJobList(text);
   const problems: RowProblem[] = [...read.problems, ...repeatedRowProblems(read.rows)];
   const timestampOf = rowTimestamps(read.rows, defaultJobId());
   const plans = new Map<number, SubmissionPlan>();
@@ -104,18 +104,11 @@ export const BulkSubmit = ({ config, session }: { config: ConsoleConfig; session
       );
       return;
     }
-    let text: string;
-    try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(await file.arrayBuffer());
-    } catch {
-      setProblem(
-        `${file.name} is not UTF-8 text: save it as "CSV UTF-8" (comma-delimited) and choose it again`,
-      );
-      return;
-    }
     setBusy(true);
     try {
-      setChecked(await checkList(config, session, file.name, text));
+      const read = await readJobListBytes(new Uint8Array(await file.arrayBuffer()));
+      if (read.ok) setChecked(await checkList(config, session, file.name, read.list));
+      else setProblem(`${file.name} ${read.message}`);
     } catch (error) {
       setProblem(messageOf(error));
     } finally {
@@ -148,7 +141,7 @@ export const BulkSubmit = ({ config, session }: { config: ConsoleConfig; session
   const fileProblems = checked?.problems.filter((p) => !checked.rows.some((r) => r.row === p.row)) ?? [];
   return (
     <div class="bulk">
-      <h3>Many jobs from a CSV file</h3>
+      <h3>Many jobs from a job list (CSV or Excel)</h3>
       <p>
         One row a job, columns <code>{CSV_COLUMNS.join(', ')}</code> (the last two optional); several datasets
         of one job separated by <code>;</code>; data and config are keys you have uploaded.{' '}
@@ -157,11 +150,11 @@ export const BulkSubmit = ({ config, session }: { config: ConsoleConfig; session
         </a>
         .
       </p>
-      <label for="csv">Job list (CSV)</label>
+      <label for="csv">Job list (CSV UTF-8, or an .xlsx workbook: its first sheet)</label>
       <input
         id="csv"
         type="file"
-        accept=".csv,text/csv"
+        accept={JOB_LIST_ACCEPT}
         onChange={(e) => void choose(e.currentTarget.files?.[0])}
       />
       {problem !== undefined ? <Problems title="Not submitted" items={[problem]} /> : null}
