@@ -14,6 +14,7 @@ import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-
 import { chooseGroup, claimsOf, memberCredentials, memberRoleArnOf } from '../access/member-credentials';
 import { type Env, type LoginRecord, readLogin, removeLogin, saveLogin } from '../access/login-store';
 import { REFRESH_TOKEN_DAYS } from '../access/session-length';
+import { RENEW_BEFORE_MS } from '../access/renewing';
 import { refreshTokens, signIn, SignInError, type SignInPrompts } from '../access/sign-in-flow';
 import { EMULATOR_CREDENTIALS } from '../emulator-credentials';
 import { memberRoleName } from '../member-identity';
@@ -285,9 +286,6 @@ export const runLogin = async (
     client.destroy();
   }
 };
-
-/** Credentials are renewed this long before they expire, so no command starts with an hour's end near. */
-const RENEW_BEFORE_MS = 5 * 60_000;
 
 /**
  * The login's credentials, renewed from the refresh token (and saved) when they are about to expire.

@@ -1,7 +1,8 @@
 /**
  * Who the console acts as, and with what: the S3 target (lib/cli/s3-target.ts, the CLI's own) for
  * the group chosen, built from the credentials of a sign-in (the identity pool's, deployed) or the
- * local runtime's emulator credentials. Credentials are kept in memory only: a reload signs in again.
+ * local runtime's emulator credentials. Credentials are kept in memory only (a reload signs in again)
+ * and renewed while the page is open (lib/access/renewing.ts).
  */
 import { S3Client } from '@aws-sdk/client-s3';
 import type { ConsoleConfig } from '../../lib/console/console-config';
@@ -16,8 +17,8 @@ export interface Session {
   readonly groups: readonly string[];
   /** The signed-in address, when there is a sign-in. */
   readonly email?: string;
-  /** The sign-in's id token (in memory only), to fetch another group's credentials. */
-  readonly idToken?: string;
+  /** The sign-in's current id token, renewed as it nears its end (in memory only), to fetch another group's credentials. */
+  readonly idToken?: () => Promise<string>;
 }
 
 export const s3TargetFor = (config: ConsoleConfig, credentials: CredentialsProvider): S3Target => {

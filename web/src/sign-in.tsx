@@ -1,13 +1,15 @@
 /**
  * Sign-in, with the CLI's own flow (lib/access/sign-in-flow.ts): its questions (a new password after
  * an invitation, an authenticator code, a reset code) become forms here. Deployed, the id token is
- * exchanged for the group's member role through the identity pool; on the local runtime, whose
+ * exchanged for the group's member role through the identity pool, and both are renewed while the
+ * page is open (lib/access/renewing.ts); on the local runtime, whose
  * emulators have no IAM, the emulator credentials stand in once the user pool has said who it is.
  */
 import { CognitoIdentityClient } from '@aws-sdk/client-cognito-identity';
 import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import { useRef, useState } from 'preact/hooks';
-import { claimsOf, memberCredentials, memberRoleArnOf } from '../../lib/access/member-credentials';
+import { claimsOf, memberRoleArnOf } from '../../lib/access/member-credentials';
+import { renewingIdToken, renewingMemberCredentials } from '../../lib/access/renewing';
 import { signIn, SignInError, type SignInPrompts } from '../../lib/access/sign-in-flow';
 import type { ConsoleConfig } from '../../lib/console/console-config';
 import { messageOf, Problems } from './components';
@@ -38,7 +40,7 @@ const QUESTIONS: Readonly<Record<Question, { label: string; help: string; type: 
 const groupSession = async (
   config: ConsoleConfig,
   signInConfig: SignInConfig,
-  idToken: string,
+  idToken: () => Promise<string>,
   group: string,
 ): Promise<Session['target']> => {
   if (config.localCredentials !== undefined) {
@@ -46,26 +48,29 @@ const groupSession = async (
     return s3TargetFor(config, async () => local);
   }
   const roleName = signInConfig.memberRoles?.[group];
-  const roleArn = roleName !== undefined ? memberRoleArnOf(claimsOf(idToken), roleName) : undefined;
+  const roleArn = roleName !== undefined ? memberRoleArnOf(claimsOf(await idToken()), roleName) : undefined;
   if (signInConfig.identityPoolId === undefined || roleArn === undefined) {
     throw new SignInError(`the sign-in gives no role for group "${group}": ask the operator to deploy again`);
   }
-  const identityPoolId = signInConfig.identityPoolId;
-  const client = new CognitoIdentityClient({ region: config.analysis.region });
-  const credentials = await memberCredentials(client, {
-    identityPoolId,
-    userPoolId: signInConfig.userPoolId,
-    region: config.analysis.region,
+  const credentials = renewingMemberCredentials(
+    new CognitoIdentityClient({ region: config.analysis.region }),
+    {
+      identityPoolId: signInConfig.identityPoolId,
+      userPoolId: signInConfig.userPoolId,
+      region: config.analysis.region,
+      roleArn,
+    },
     idToken,
-    roleArn,
-  });
-  return s3TargetFor(config, async () => credentials);
+  );
+  // Fetched once now, so a group the person cannot act for is refused here rather than on first use.
+  await credentials();
+  return s3TargetFor(config, credentials);
 };
 
 /** A session for one of the signed-in person's groups (the group menu calls it again). */
 export const sessionForGroup = async (
   config: ConsoleConfig,
-  idToken: string,
+  idToken: () => Promise<string>,
   email: string,
   groups: readonly string[],
   group: string,
@@ -111,12 +116,14 @@ export const SignInPage = ({
       showTotpSetup: (uri, secret) => setTotp({ uri, secret }),
     };
     const local = signInConfig.endpoint !== undefined;
-    const client = new CognitoIdentityProviderClient({
-      region: config.analysis.region,
-      ...(local && config.localCredentials !== undefined
-        ? { endpoint: signInConfig.endpoint, credentials: config.localCredentials }
-        : {}),
-    });
+    const userPoolClient = (): CognitoIdentityProviderClient =>
+      new CognitoIdentityProviderClient({
+        region: config.analysis.region,
+        ...(local && config.localCredentials !== undefined
+          ? { endpoint: signInConfig.endpoint, credentials: config.localCredentials }
+          : {}),
+      });
+    const client = userPoolClient();
     try {
       const tokens = await signIn(
         client,
@@ -136,7 +143,8 @@ export const SignInPage = ({
           `${claims.email} is in no group of this analysis yet: ask its operator to add you to one`,
         );
       }
-      onSignedIn(await sessionForGroup(config, tokens.idToken, claims.email, groups, first));
+      const idToken = renewingIdToken({ client: userPoolClient, clientId: signInConfig.clientId }, tokens);
+      onSignedIn(await sessionForGroup(config, idToken, claims.email, groups, first));
     } catch (error) {
       setProblem(messageOf(error));
     } finally {
