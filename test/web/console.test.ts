@@ -7,7 +7,7 @@
  * One runtime and one browser for the file; each test has its own page. A failing step leaves a
  * screenshot in test-results/console/.
  */
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import * as fs from 'node:fs';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { resolveTarget } from '../../lib/cli/s3-target';
@@ -130,6 +130,40 @@ test('upload with progress, submit, follow to SUCCESS, download the result byte 
     await waitText(page.locator(`tr[data-job="${jobId}"] .state`), 'SUCCESS');
   });
   expect(errors).toEqual([]);
+});
+
+test('an upload waits out a dropped connection: a part that fails four times in a row is sent again, not the file', async () => {
+  const { page, errors } = await open('#/upload');
+  await screenshotOnFailure(page, 'upload-dropped-connection', async () => {
+    const data = Buffer.alloc(9 * 1024 * 1024, 3);
+    data.write('flaky network\n');
+    // Part 2's first four attempts never reach the bucket, as when the network drops; more than the
+    // SDK's default three attempts, so the upload survives only with the console's patient client.
+    let dropped = 0;
+    await page.route(
+      (url) => url.pathname.endsWith('/labA/inputs/flaky.bin') && url.searchParams.get('partNumber') === '2',
+      async (route) => {
+        if (route.request().method() === 'PUT' && dropped < 4) {
+          dropped += 1;
+          await route.abort('internetdisconnected');
+        } else await route.continue();
+      },
+    );
+    await page
+      .locator('#pick-files')
+      .setInputFiles({ name: 'flaky.bin', mimeType: 'application/octet-stream', buffer: data });
+    const row = page.locator('tr[data-key="labA/inputs/flaky.bin"]');
+    await waitText(row, 'done', 60_000);
+    expect(dropped).toBe(4);
+    expect(await row.getByRole('button', { name: 'Retry' }).count()).toBe(0);
+    const target = resolveTarget({}, e2e.env);
+    const stored = await target.client.send(
+      new GetObjectCommand({ Bucket: target.bucket, Key: 'labA/inputs/flaky.bin' }),
+    );
+    expect(Buffer.compare(Buffer.from((await stored.Body?.transformToByteArray()) ?? []), data)).toBe(0);
+  });
+  // The dropped attempts are logged by the browser as failed loads; nothing else may be.
+  expect(errors.filter((e) => !e.includes('ERR_INTERNET_DISCONNECTED'))).toEqual([]);
 });
 
 test('a failing analysis shows FAILED with its stderr', async () => {

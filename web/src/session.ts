@@ -11,6 +11,8 @@ import { targetFromClient, type S3Target } from '../../lib/cli/s3-target';
 
 export interface Session {
   readonly target: S3Target;
+  /** The client uploads use: as `target`'s, but patient (a dropped connection is waited out). */
+  readonly uploadClient: S3Client;
   /** The group acted for. */
   readonly group: string;
   /** Every group the person may act for. */
@@ -21,10 +23,22 @@ export interface Session {
   readonly idToken?: () => Promise<string>;
 }
 
-export const s3TargetFor = (config: ConsoleConfig, credentials: CredentialsProvider): S3Target => {
-  const client = new S3Client({
+/**
+ * Attempts per request of an upload's part: the SDK waits up to 20 s between them (exponential, with
+ * jitter), so a part survives a connection that drops for a minute or so, where the default 3
+ * attempts give up within a second and the whole file starts again.
+ */
+export const UPLOAD_MAX_ATTEMPTS = 10;
+
+const s3ClientFor = (
+  config: ConsoleConfig,
+  credentials: CredentialsProvider,
+  maxAttempts?: number,
+): S3Client =>
+  new S3Client({
     region: config.analysis.region || 'us-east-1',
     credentials,
+    ...(maxAttempts !== undefined ? { maxAttempts } : {}),
     ...(config.s3Endpoint !== undefined
       ? {
           endpoint: config.s3Endpoint,
@@ -34,8 +48,20 @@ export const s3TargetFor = (config: ConsoleConfig, credentials: CredentialsProvi
         }
       : {}),
   });
-  return targetFromClient(client, config.bucket, config.analysis.name, config.s3Endpoint);
-};
+
+/** What a session reads and writes with, from one set of credentials. */
+export const sessionClients = (
+  config: ConsoleConfig,
+  credentials: CredentialsProvider,
+): Pick<Session, 'target' | 'uploadClient'> => ({
+  target: targetFromClient(
+    s3ClientFor(config, credentials),
+    config.bucket,
+    config.analysis.name,
+    config.s3Endpoint,
+  ),
+  uploadClient: s3ClientFor(config, credentials, UPLOAD_MAX_ATTEMPTS),
+});
 
 /** The local runtime without sign-in: the emulator's credentials, any of the analysis's groups. */
 export const localSession = (config: ConsoleConfig, group?: string): Session | undefined => {
@@ -44,5 +70,5 @@ export const localSession = (config: ConsoleConfig, group?: string): Session | u
   const groups = config.analysis.groups.map((g) => g.name);
   const chosen = group !== undefined && groups.includes(group) ? group : groups[0];
   if (chosen === undefined) return undefined;
-  return { target: s3TargetFor(config, async () => credentials), group: chosen, groups };
+  return { ...sessionClients(config, async () => credentials), group: chosen, groups };
 };

@@ -13,7 +13,7 @@ import { renewingIdToken, renewingMemberCredentials } from '../../lib/access/ren
 import { signIn, SignInError, type SignInPrompts } from '../../lib/access/sign-in-flow';
 import type { ConsoleConfig } from '../../lib/console/console-config';
 import { messageOf, Problems } from './components';
-import { s3TargetFor, type Session } from './session';
+import { sessionClients, type Session } from './session';
 
 type SignInConfig = NonNullable<ConsoleConfig['signIn']>;
 type Question = 'newPassword' | 'mfaCode' | 'resetCode';
@@ -42,10 +42,10 @@ const groupSession = async (
   signInConfig: SignInConfig,
   idToken: () => Promise<string>,
   group: string,
-): Promise<Session['target']> => {
+): Promise<Pick<Session, 'target' | 'uploadClient'>> => {
   if (config.localCredentials !== undefined) {
     const local = config.localCredentials;
-    return s3TargetFor(config, async () => local);
+    return sessionClients(config, async () => local);
   }
   const roleName = signInConfig.memberRoles?.[group];
   const roleArn = roleName !== undefined ? memberRoleArnOf(claimsOf(await idToken()), roleName) : undefined;
@@ -64,7 +64,7 @@ const groupSession = async (
   );
   // Fetched once now, so a group the person cannot act for is refused here rather than on first use.
   await credentials();
-  return s3TargetFor(config, credentials);
+  return sessionClients(config, credentials);
 };
 
 /** A session for one of the signed-in person's groups (the group menu calls it again). */
@@ -76,8 +76,8 @@ export const sessionForGroup = async (
   group: string,
 ): Promise<Session> => {
   if (config.signIn === undefined) throw new SignInError('this console has no sign-in');
-  const target = await groupSession(config, config.signIn, idToken, group);
-  return { target, group, groups, email, idToken };
+  const clients = await groupSession(config, config.signIn, idToken, group);
+  return { ...clients, group, groups, email, idToken };
 };
 
 export const SignInPage = ({

@@ -1,8 +1,9 @@
 /**
  * Upload: files and folders into the group's `inputs/` (data) or `configs/`, dropped or chosen. Each
  * file is checked against the submission's key rules first (a key no job could name is never
- * uploaded), then sent by @aws-sdk/lib-storage: parts in parallel, each part retried by the SDK, the
- * upload aborted (no stray parts) when it fails; a failed file keeps a Retry button.
+ * uploaded), then sent by @aws-sdk/lib-storage: parts in parallel, each part retried by the SDK for
+ * a minute or so (web/src/session.ts, UPLOAD_MAX_ATTEMPTS), the upload aborted (no stray parts) when
+ * it fails all the same; a failed file keeps a Retry button.
  */
 import { Upload } from '@aws-sdk/lib-storage';
 import { useState } from 'preact/hooks';
@@ -79,7 +80,7 @@ export const UploadPage = ({ session, heading }: PageProps) => {
   const send = async (transfer: Transfer): Promise<void> => {
     update(transfer.id, { state: 'sending', sent: 0 });
     const upload = new Upload({
-      client: session.target.client,
+      client: session.uploadClient,
       params: {
         Bucket: session.target.bucket,
         Key: transfer.key,
