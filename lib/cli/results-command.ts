@@ -3,17 +3,16 @@
  * downloaded into DIR keeping its folders. A key that would land outside DIR (`..`, an absolute
  * path) is skipped and named: results are the analysis's output, not trusted paths.
  */
-import { GetObjectCommand } from '@aws-sdk/client-s3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { processResultsPrefix } from '../layout';
 import { EXIT } from './errors';
 import { formatBytes, type Output } from './output';
 import { findJob } from './status-command';
 import type { S3Target } from './s3-target';
+import { mapLimited } from './map-limited';
 import { listResults, type ResultFile } from './result-files';
+import { downloadFile } from './transfer';
 
 export { listResults, type ResultFile };
 
@@ -40,6 +39,9 @@ export interface DownloadReport {
   readonly skipped: string[];
 }
 
+/** Results downloaded at once: several small files are bound by round trips, not bandwidth. */
+const FILES_IN_FLIGHT = 4;
+
 export const downloadResults = async (
   target: S3Target,
   files: readonly ResultFile[],
@@ -47,25 +49,19 @@ export const downloadResults = async (
   onFile: (file: ResultFile, index: number) => void = () => undefined,
 ): Promise<DownloadReport> => {
   fs.mkdirSync(dir, { recursive: true });
-  let count = 0;
-  let bytes = 0;
   const skipped: string[] = [];
+  const wanted: { file: ResultFile; index: number; local: string }[] = [];
   for (const [index, file] of files.entries()) {
     const local = safeLocalPath(dir, file.relative);
-    if (local === undefined) {
-      skipped.push(file.key);
-      continue;
-    }
+    if (local === undefined) skipped.push(file.key);
+    else wanted.push({ file, index, local });
+  }
+  const sizes = await mapLimited(wanted, FILES_IN_FLIGHT, async ({ file, index, local }) => {
     onFile(file, index);
     fs.mkdirSync(path.dirname(local), { recursive: true });
-    const out = await target.client.send(new GetObjectCommand({ Bucket: target.bucket, Key: file.key }));
-    const partial = `${local}.part`;
-    await pipeline(out.Body as Readable, fs.createWriteStream(partial));
-    fs.renameSync(partial, local);
-    count += 1;
-    bytes += fs.statSync(local).size;
-  }
-  return { files: count, bytes, skipped };
+    return downloadFile(target, file.key, local);
+  });
+  return { files: sizes.length, bytes: sizes.reduce((sum, size) => sum + size, 0), skipped };
 };
 
 export const runResults = async (

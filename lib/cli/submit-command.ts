@@ -13,14 +13,6 @@
  * the handler, whose refusal `ncaas watch` shows. `--dry-run` needs the blueprint, uploads nothing
  * and prints the submit.json it would write.
  */
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  PutObjectCommand,
-  UploadPartCommand,
-  type CompletedPart,
-} from '@aws-sdk/client-s3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { AnalysisConfig } from '../blueprint/analysis-config';
@@ -42,6 +34,7 @@ import {
   type Upload,
 } from './submission-check';
 import { listBucketGroups } from './bucket-groups';
+import { uploadFile, type UploadOptions } from './transfer';
 
 export interface SubmitRequest {
   readonly group: string;
@@ -57,7 +50,8 @@ export interface SubmitRequest {
 }
 
 export { defaultJobId };
-export { blueprintFreeAnalysis, submitJsonText };
+export { blueprintFreeAnalysis, submitJsonText, uploadFile };
+export type { UploadOptions };
 export type { SubmissionCheck, SubmissionPlan, SubmitJson, Upload };
 
 /** The CLI reads a local config from its file system. */
@@ -178,80 +172,6 @@ export const planSubmission = (request: SubmitRequest, now: Date = new Date()): 
     submitKey: submissionKeyFor(group, jobId),
     submitJson,
   };
-};
-
-export interface UploadOptions {
-  /** Files larger than this are uploaded in parts. @default 64 MiB */
-  readonly multipartThreshold?: number;
-  /** Part size (S3's minimum is 5 MiB; raised so a file needs at most 10,000 parts). @default 16 MiB */
-  readonly partSize?: number;
-  /** Called as bytes of one file are sent. */
-  readonly onProgress?: (upload: Upload, sentBytes: number) => void;
-}
-
-const MIB = 1024 * 1024;
-
-/** Uploads one local file, in parts when it is large (no extra library needed). */
-export const uploadFile = async (
-  target: S3Target,
-  upload: Upload,
-  options: UploadOptions = {},
-): Promise<void> => {
-  const threshold = options.multipartThreshold ?? 64 * MIB;
-  const onProgress = options.onProgress ?? (() => undefined);
-  const { client, bucket } = target;
-  if (upload.size <= threshold) {
-    await client.send(
-      new PutObjectCommand({
-        Bucket: bucket,
-        Key: upload.key,
-        Body: fs.createReadStream(upload.local),
-        ContentLength: upload.size,
-      }),
-    );
-    onProgress(upload, upload.size);
-    return;
-  }
-  const partSize = Math.max(options.partSize ?? 16 * MIB, Math.ceil(upload.size / 10_000));
-  const { UploadId } = await client.send(
-    new CreateMultipartUploadCommand({ Bucket: bucket, Key: upload.key }),
-  );
-  if (!UploadId) throw new Error(`S3 started no multipart upload for ${upload.key}`);
-  const file = await fs.promises.open(upload.local, 'r');
-  try {
-    const parts: CompletedPart[] = [];
-    for (let offset = 0, number = 1; offset < upload.size; offset += partSize, number += 1) {
-      const length = Math.min(partSize, upload.size - offset);
-      const buffer = Buffer.alloc(length);
-      const { bytesRead } = await file.read(buffer, 0, length, offset);
-      const out = await client.send(
-        new UploadPartCommand({
-          Bucket: bucket,
-          Key: upload.key,
-          UploadId,
-          PartNumber: number,
-          Body: buffer.subarray(0, bytesRead),
-        }),
-      );
-      parts.push({ ETag: out.ETag, PartNumber: number });
-      onProgress(upload, offset + bytesRead);
-    }
-    await client.send(
-      new CompleteMultipartUploadCommand({
-        Bucket: bucket,
-        Key: upload.key,
-        UploadId,
-        MultipartUpload: { Parts: parts },
-      }),
-    );
-  } catch (error) {
-    await client
-      .send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: upload.key, UploadId }))
-      .catch(() => undefined);
-    throw error;
-  } finally {
-    await file.close();
-  }
 };
 
 /** Uploads the data and config, then writes submit.json (last: its upload starts the job). */
