@@ -414,7 +414,8 @@ $NCAAS_DEV_OWNER, else your login name). It runs in the blueprint's REGION with 
         region: flags.region ?? userPoolId.split('_')[0],
       });
       try {
-        return await work({ client, userPoolId }, m);
+        const local = (env.AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER ?? '').trim() !== '';
+        return await work({ client, userPoolId, local }, m);
       } finally {
         client.destroy();
       }

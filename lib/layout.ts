@@ -40,7 +40,9 @@ export const DEV_RUN_PREFIX = 'dev-';
 export const devRunFoldersPrefix = (group: string, analysis: string): string =>
   jobResultFolder(group, analysis, DEV_RUN_PREFIX);
 
-export const certificateKey = (resultFolder: string): string => `${resultFolder}/logs/certificate.txt`;
+/** A job's logs folder: the certificate, each dataset's status, analysis log, stdout and stderr. */
+export const logsPrefix = (resultFolder: string): string => `${resultFolder}/logs/`;
+export const certificateKey = (resultFolder: string): string => `${logsPrefix(resultFolder)}certificate.txt`;
 
 /**
  * `DATASET_NAME:{basename}_STATUS.txt`. Two datasets of one job may share a basename
@@ -64,7 +66,7 @@ const baseName = (key: string): string =>
     .pop() || 'dataset';
 
 export const statusKey = (resultFolder: string, label: string): string =>
-  `${resultFolder}/logs/DATASET_NAME:${label}_STATUS.txt`;
+  `${logsPrefix(resultFolder)}DATASET_NAME:${label}_STATUS.txt`;
 /** Label of the status file a refused submission writes in its (would-be) job folder. */
 export const REFUSAL_LABEL = 'submission';
 
@@ -74,17 +76,17 @@ export const REFUSAL_LABEL = 'submission';
  * the analysis has ended (lib/control/container-log.ts).
  */
 export const analysisLogKey = (resultFolder: string, label: string): string =>
-  `${resultFolder}/logs/DATASET_NAME:${label}_analysis-log.txt`;
+  `${logsPrefix(resultFolder)}DATASET_NAME:${label}_analysis-log.txt`;
 
 /**
  * `DATASET_NAME:{label}_stdout.txt` (and `_stderr`): the full copies of the analysis's output the
  * worker uploads beside the status file, whose own tail holds only the last lines.
  */
 export const outputLogKey = (resultFolder: string, label: string, stream: 'stdout' | 'stderr'): string =>
-  `${resultFolder}/logs/DATASET_NAME:${label}_${stream}.txt`;
+  `${logsPrefix(resultFolder)}DATASET_NAME:${label}_${stream}.txt`;
 
 export const finalReportKey = (resultFolder: string, label: string): string =>
-  `${resultFolder}/logs/DATASET_NAME:${label}_STATUS${FINAL_REPORT_SUFFIX}`;
+  `${logsPrefix(resultFolder)}DATASET_NAME:${label}_STATUS${FINAL_REPORT_SUFFIX}`;
 export const processResultsPrefix = (resultFolder: string): string => `${resultFolder}/process_results/`;
 export const endMarkerKey = (resultFolder: string): string => `${resultFolder}/process_results/end.txt`;
 

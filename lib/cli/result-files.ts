@@ -1,5 +1,8 @@
-/** A job's result files: everything under its `process_results/` (the CLI's `ncaas results`, the console). */
-import { processResultsPrefix } from '../layout';
+/**
+ * A job's files: its results, everything under `process_results/` (the CLI's `ncaas results`, the
+ * console), and its logs, everything under `logs/` (the console's downloads).
+ */
+import { logsPrefix, processResultsPrefix } from '../layout';
 import type { JobView } from './job-status';
 import { listAllKeys } from './list-keys';
 import type { S3Target } from './s3-target';
@@ -11,9 +14,13 @@ export interface ResultFile {
   readonly size: number;
 }
 
-export const listResults = async (target: S3Target, view: JobView): Promise<ResultFile[]> => {
-  const prefix = processResultsPrefix(view.ref.resultFolder);
-  return (await listAllKeys(target, prefix))
+const filesUnder = async (target: S3Target, prefix: string): Promise<ResultFile[]> =>
+  (await listAllKeys(target, prefix))
     .filter((k) => !k.key.endsWith('/'))
     .map((k) => ({ key: k.key, relative: k.key.slice(prefix.length), size: k.size }));
-};
+
+export const listResults = (target: S3Target, view: JobView): Promise<ResultFile[]> =>
+  filesUnder(target, processResultsPrefix(view.ref.resultFolder));
+
+export const listLogs = (target: S3Target, view: JobView): Promise<ResultFile[]> =>
+  filesUnder(target, logsPrefix(view.ref.resultFolder));

@@ -32,7 +32,15 @@ import type { Output } from './output';
 export interface UsersTarget {
   readonly client: CognitoIdentityProviderClient;
   readonly userPoolId: string;
+  /** The local runtime's sign-in, which sends no email: it prints what it would send. */
+  readonly local?: boolean;
 }
+
+/** Where a message to the person went. */
+const delivered = (target: UsersTarget, what: string): string =>
+  target.local === true
+    ? `the local sign-in printed ${what} on the runtime's output (and keeps it in <dir>/sign-in/invitations.log); no email is sent`
+    : `Cognito emailed ${what}`;
 
 /** `--user-pool`, else NCAAS_USER_POOL_ID: the stack output `UserPoolId`. */
 export const userPoolIdOf = (flag: string | undefined, env: NodeJS.ProcessEnv): string => {
@@ -113,7 +121,7 @@ export const usersAdd = async (
   const created = (await addMember(target.client, target.userPoolId, email, groups)) === 'invited';
   output.out(
     created
-      ? `added ${email} to ${groups.join(', ')}: Cognito emailed an invitation with a temporary password`
+      ? `added ${email} to ${groups.join(', ')}: ${delivered(target, 'an invitation with a temporary password')}`
       : `${email} already had an account: now also in ${groups.join(', ')}`,
   );
   return EXIT.ok;
@@ -225,7 +233,7 @@ export const usersReset = async (target: UsersTarget, emailText: string, output:
     await target.client.send(
       new AdminResetUserPasswordCommand({ UserPoolId: target.userPoolId, Username: email }),
     );
-    output.out(`${email} must choose a new password: Cognito emailed a reset code`);
+    output.out(`${email} must choose a new password: ${delivered(target, 'a reset code')}`);
   }
   return EXIT.ok;
 };

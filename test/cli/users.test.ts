@@ -64,6 +64,14 @@ test('add: an account with a verified email, Cognito sends the invitation, then 
   expect(stderr()).toBe('');
 });
 
+test('add on the local runtime says where the invitation is, not that it was emailed', async () => {
+  const { output, stdout } = captureOutput();
+  expect(await usersAdd({ ...target, local: true }, 'bo@lab.example.org', ['labA'], output)).toBe(0);
+  expect(stdout()).toContain('the local sign-in printed an invitation with a temporary password');
+  expect(stdout()).toContain('no email is sent');
+  expect(stdout()).not.toContain('emailed');
+});
+
 test('add: someone who already has an account is only added to the group', async () => {
   cognito.on(AdminCreateUserCommand).rejects(notFound('UsernameExistsException'));
   const { output, stdout } = captureOutput();

@@ -125,6 +125,13 @@ test('upload with progress, submit, follow to SUCCESS, download the result byte 
     const saved = await download.path();
     expect(Buffer.compare(fs.readFileSync(saved), data)).toBe(0);
 
+    // The whole logs download too; times on the page are in one format.
+    const logs = page.getByRole('list', { name: /^Log files/ });
+    const stdoutLink = logs.getByRole('link', { name: /_stdout\.txt$/ });
+    const [log] = await Promise.all([page.waitForEvent('download'), stdoutLink.click()]);
+    expect(fs.readFileSync(await log.path(), 'utf8')).toContain('e2e analysis of labA/inputs/recording.bin');
+    await waitText(page.locator('article.dataset p.muted'), /started \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/);
+
     // The jobs page lists it, newest first, with its state.
     await page.goto(`${consoleUrl}#/jobs`);
     await waitText(page.locator(`tr[data-job="${jobId}"] .state`), 'SUCCESS');

@@ -9,7 +9,7 @@ import { useState } from 'preact/hooks';
 import { requestCancel } from '../../../lib/cli/cancel-command';
 import { jobRef } from '../../../lib/cli/job-folders';
 import type { DatasetView, JobView } from '../../../lib/cli/job-status';
-import { listResults } from '../../../lib/cli/result-files';
+import { listLogs, listResults, type ResultFile } from '../../../lib/cli/result-files';
 import { readLocatedJob } from '../../../lib/cli/status-command';
 import { isFinal, type UserVisibleState } from '../../../lib/job/job-state';
 import { certificateKey } from '../../../lib/layout';
@@ -36,25 +36,33 @@ const filename = (relative: string): string => relative.split('/').pop() ?? rela
 
 const readEverything = async (session: Session, analysis: string, jobId: string) => {
   const view = await readLocatedJob(session.target, jobRef(session.group, analysis, jobId));
-  const [certificate, results] = await Promise.all([
+  const [certificate, results, logs] = await Promise.all([
     session.target.objects.readText(certificateKey(view.ref.resultFolder)),
     listResults(session.target, view),
+    listLogs(session.target, view),
   ]);
-  const links = await Promise.all(
-    results.map(async (file) => ({
-      ...file,
-      url: await getSignedUrl(
-        session.target.client,
-        new GetObjectCommand({
-          Bucket: session.target.bucket,
-          Key: file.key,
-          ResponseContentDisposition: `attachment; filename="${filename(file.relative).replace(/["\\\r\n]/g, '_')}"`,
-        }),
-        { expiresIn: DOWNLOAD_SECONDS },
-      ),
-    })),
-  );
-  return { view, certificate, results: links };
+  const withLinks = (files: readonly ResultFile[]) =>
+    Promise.all(
+      files.map(async (file) => ({
+        ...file,
+        url: await getSignedUrl(
+          session.target.client,
+          new GetObjectCommand({
+            Bucket: session.target.bucket,
+            Key: file.key,
+            ResponseContentDisposition: `attachment; filename="${filename(file.relative).replace(/["\\\r\n]/g, '_')}"`,
+          }),
+          { expiresIn: DOWNLOAD_SECONDS },
+        ),
+      })),
+    );
+  return { view, certificate, results: await withLinks(results), logs: await withLinks(logs) };
+};
+
+/** A status file's time in the page's one format; text that is not a time is shown as written. */
+const shownTime = (written: string): string => {
+  const time = new Date(written);
+  return Number.isNaN(time.getTime()) ? written : formatDate(time);
 };
 
 const Timeline = ({ dataset }: { dataset: DatasetView }) => {
@@ -86,8 +94,8 @@ const Dataset = ({ dataset }: { dataset: DatasetView }) => (
     {dataset.reason !== undefined ? <p class="reason">{dataset.reason}</p> : null}
     <p class="muted">
       {dataset.instance !== undefined ? `instance ${dataset.instance} · ` : ''}
-      {dataset.jobStart !== undefined ? `started ${dataset.jobStart}` : ''}
-      {dataset.jobFinish !== undefined ? ` · finished ${dataset.jobFinish}` : ''}
+      {dataset.jobStart !== undefined ? `started ${shownTime(dataset.jobStart)}` : ''}
+      {dataset.jobFinish !== undefined ? ` · finished ${shownTime(dataset.jobFinish)}` : ''}
       {dataset.exitCode !== undefined ? ` · exit code ${dataset.exitCode}` : ''}
     </p>
     <details open={dataset.stdout !== ''}>
@@ -100,6 +108,30 @@ const Dataset = ({ dataset }: { dataset: DatasetView }) => (
     </details>
   </article>
 );
+
+const FileLinks = ({
+  files,
+  none,
+  label,
+}: {
+  files: readonly (ResultFile & { url: string })[];
+  none: string;
+  label: string;
+}) =>
+  files.length === 0 ? (
+    <p class="muted">{none}</p>
+  ) : (
+    <ul class="results" aria-label={label}>
+      {files.map((file) => (
+        <li key={file.key}>
+          <a href={file.url} download={filename(file.relative)} rel="noopener">
+            {file.relative}
+          </a>{' '}
+          <span class="muted">{formatBytes(file.size)}</span>
+        </li>
+      ))}
+    </ul>
+  );
 
 export const JobPage = ({ config, session, heading, jobId }: PageProps & { jobId: string }) => {
   const job = useLoad(
@@ -162,20 +194,13 @@ export const JobPage = ({ config, session, heading, jobId }: PageProps & { jobId
             <Dataset dataset={d} key={d.label} />
           ))}
           <h3>Results</h3>
-          {value.results.length === 0 ? (
-            <p class="muted">No result files yet.</p>
-          ) : (
-            <ul class="results">
-              {value.results.map((file) => (
-                <li key={file.key}>
-                  <a href={file.url} download={filename(file.relative)} rel="noopener">
-                    {file.relative}
-                  </a>{' '}
-                  <span class="muted">{formatBytes(file.size)}</span>
-                </li>
-              ))}
-            </ul>
-          )}
+          <FileLinks files={value.results} none="No result files yet." label="Result files" />
+          <h3>Logs</h3>
+          <FileLinks
+            files={value.logs}
+            none="No logs yet."
+            label="Log files: whole stdout and stderr, each dataset's status, the certificate"
+          />
           <h3>Certificate</h3>
           <pre class="certificate">{value.certificate ?? '(not written yet)'}</pre>
         </>
