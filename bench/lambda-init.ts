@@ -1,6 +1,7 @@
 /**
- * Each Lambda bundle: its size, and its cold module initialization (loading the bundle and building
- * its clients, as a cold start does before the first event), median of fresh Node processes.
+ * Each Lambda bundle: its size, the AWS SDK packages its cold start loads, and its cold module
+ * initialization (loading the bundle and building its clients, as a cold start does before the first
+ * event) beside loading just those SDK packages, as a ratio; medians of fresh Node processes.
  * Bundled with the same esbuild options as lib/constructs/node-lambda.ts (the AWS SDK is left to
  * the runtime; here it resolves from node_modules).
  *   npx tsx bench/lambda-init.ts [RUNS=7]
@@ -41,6 +42,7 @@ for (const name of ['submit', 'launch', 'reconcile', 'watchdog']) {
     outfile,
     bundle: true,
     minify: true,
+    sourcemap: true,
     platform: 'node',
     target: 'node20',
     external: ['@aws-sdk/*'],
@@ -48,25 +50,47 @@ for (const name of ['submit', 'launch', 'reconcile', 'watchdog']) {
   });
   if (name === 'launch')
     fs.copyFileSync(path.join(root, 'worker', 'run-job.sh'), path.join(out, name, 'run-job.sh'));
+  // Deployed with source maps and NODE_OPTIONS=--enable-source-maps (lib/constructs/node-lambda.ts).
+  const nodeArgs = ['--enable-source-maps'];
+  const childEnv = {
+    ...process.env,
+    ...env,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'bench',
+    AWS_SECRET_ACCESS_KEY: 'bench',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    NODE_PATH: path.join(root, 'node_modules'),
+  };
+  const sdkPattern = /node_modules\/(@aws-sdk\/(?:client|lib)-[^/]+)\//;
+  const loadedScript = `require(${JSON.stringify(outfile)});const s=new Set();for(const k of Object.keys(require.cache)){const m=${sdkPattern.toString()}.exec(k);if(m)s.add(m[1])}process.stdout.write([...s].sort().join(' '))`;
+  const sdk = execFileSync(process.execPath, [...nodeArgs, '-e', loadedScript], {
+    env: childEnv,
+    encoding: 'utf8',
+  })
+    .split(' ')
+    .filter((p) => p !== '');
+  const timeOf = (script: string): number =>
+    Number(execFileSync(process.execPath, [...nodeArgs, '-e', script], { env: childEnv, encoding: 'utf8' }));
   const times: number[] = [];
+  const floors: number[] = [];
   for (let i = 0; i < RUNS; i++) {
-    const script = `const t=performance.now();require(${JSON.stringify(outfile)});process.stdout.write(String(performance.now()-t))`;
-    const ms = execFileSync(process.execPath, ['-e', script], {
-      env: {
-        ...process.env,
-        ...env,
-        AWS_REGION: 'us-east-1',
-        AWS_ACCESS_KEY_ID: 'bench',
-        AWS_SECRET_ACCESS_KEY: 'bench',
-        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-        NODE_PATH: path.join(root, 'node_modules'),
-      },
-      encoding: 'utf8',
-    });
-    times.push(Number(ms));
+    times.push(
+      timeOf(
+        `const t=performance.now();require(${JSON.stringify(outfile)});process.stdout.write(String(performance.now()-t))`,
+      ),
+    );
+    // The floor: loading just those SDK packages (and building nothing), in a fresh process.
+    floors.push(
+      timeOf(
+        `const t=performance.now();for(const p of ${JSON.stringify(sdk)})require(p);process.stdout.write(String(performance.now()-t))`,
+      ),
+    );
   }
   const size = fs.statSync(outfile).size;
+  const init = percentile(times, 50);
+  const floor = percentile(floors, 50);
   console.log(
-    `  ${name.padEnd(10)} ${(size / 1024).toFixed(0).padStart(5)} KiB   init p50 ${percentile(times, 50).toFixed(0)} ms, max ${Math.max(...times).toFixed(0)} ms`,
+    `  ${name.padEnd(10)} ${(size / 1024).toFixed(0).padStart(5)} KiB   init p50 ${init.toFixed(0)} ms (max ${Math.max(...times).toFixed(0)}), SDK packages alone ${floor.toFixed(0)} ms: ratio ${(init / floor).toFixed(2)}`,
   );
+  console.log(`             loads: ${sdk.join(', ') || '(no SDK package)'}`);
 }

@@ -1,5 +1,6 @@
 /** EC2 instance and Batch job state changes, and workers' final reports -> job state. */
 import { awsControlContext } from '../lib/control/aws-context';
+import { awsWorkers } from '../lib/control/aws-workers';
 import { isBatchJobStateEvent, onBatchJobState } from '../lib/control/batch-reconcile';
 import { isInstanceStateEvent, isS3Event, s3ObjectEvents } from '../lib/control/event-parsing';
 import { handlerLog } from '../lib/control/handler-log';
@@ -9,7 +10,8 @@ import { readHandlerEnvironment } from '../lib/handler-environment';
 
 const env = readHandlerEnvironment();
 const { log } = handlerLog(env.POWERTOOLS_SERVICE_NAME);
-const { ctx, batch, containerLogs } = awsControlContext(env, log);
+const { ctx, workers } = awsControlContext(env, log, (config) => awsWorkers(env, config));
+const { batch, containerLogs } = workers ?? {};
 
 export const handler = async (event: unknown): Promise<void> => {
   if (isInstanceStateEvent(event)) {

@@ -13,6 +13,7 @@ import { readHandlerEnvironment } from '../lib/handler-environment';
 
 const env = readHandlerEnvironment();
 const { log } = handlerLog(env.POWERTOOLS_SERVICE_NAME);
+// No workers at start: a cancel loads the launcher on first use (lib/control/aws-context.ts).
 const { ctx } = awsControlContext(env, log);
 
 export const handler = async (event: S3Event): Promise<void> => {

@@ -2,19 +2,17 @@
  * Every few minutes: deadlines, stuck launches, orphan workers, lost events, the running count,
  * developers' dev instances past their expiry (stopped), and Batch job folders left on EFS.
  */
-import {
-  awsControlContext,
-  deadLetterSource,
-  devInstanceSource,
-  listWorkerInstances,
-} from '../lib/control/aws-context';
+import { awsControlContext, deadLetterSource } from '../lib/control/aws-context';
+import { awsWorkers, devInstanceSource, ec2Client, listWorkerInstances } from '../lib/control/aws-workers';
 import { handlerLog } from '../lib/control/handler-log';
 import { runWatchdog } from '../lib/control/watchdog';
 import { readHandlerEnvironment } from '../lib/handler-environment';
 
 const env = readHandlerEnvironment();
 const { log } = handlerLog(env.POWERTOOLS_SERVICE_NAME);
-const { ctx, ec2, sqs, batch } = awsControlContext(env, log);
+const { ctx, sqs, workers } = awsControlContext(env, log, (config) => awsWorkers(env, config));
+const batch = workers?.batch;
+const ec2 = ec2Client();
 
 export const handler = async (): Promise<void> => {
   await runWatchdog(ctx, {

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { PIPELINE_NAME } from '../blueprint/blueprint-schema';
 
 export type Env = Readonly<Record<string, string | undefined>>;

@@ -9,7 +9,7 @@ import {
   GetCredentialsForIdentityCommand,
   GetIdCommand,
 } from '@aws-sdk/client-cognito-identity';
-import { z } from 'zod';
+import * as z from 'zod';
 import { nearMatches } from '../near-match';
 import { SignInError } from './sign-in-flow';
 

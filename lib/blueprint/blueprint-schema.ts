@@ -7,7 +7,7 @@
  * pass through and are named in a warning by the loader. Our extension objects are strict: a typo
  * there is an error, not a silently ignored setting.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { PLACEHOLDER, prepareCommand } from './command-template';
 
 const NUMBER_TEXT = /^\s*-?\d+(\.\d+)?\s*$/;

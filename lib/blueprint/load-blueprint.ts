@@ -5,7 +5,7 @@
 import { nearMatches } from '../near-match';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import type {
   AnalysisConfig,
   GroupConfig,

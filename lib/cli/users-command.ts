@@ -23,7 +23,7 @@ import {
   paginateListUsersInGroup,
   type UserType,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { z } from 'zod';
+import * as z from 'zod';
 import { addMember } from '../access/user-admin';
 import { nearMatches } from '../near-match';
 import { CliError, EXIT } from './errors';

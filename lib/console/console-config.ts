@@ -5,7 +5,7 @@
  * people or addresses. `analysisForChecks` turns it back into the config the submission checks
  * (lib/submission/parse-submission.ts) read, so the browser checks with the handler's own rules.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { uncheckedAnalysisParts, type AnalysisConfig } from '../blueprint/analysis-config';
 
 /** JSON has no Infinity: "no cap" travels as null. */

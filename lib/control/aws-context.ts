@@ -2,17 +2,8 @@
  * The control context on AWS: real clients, built once per Lambda container from the handler
  * environment. Everything else the handlers do lives in the services.
  */
-import { BatchClient } from '@aws-sdk/client-batch';
-import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import * as path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EFSClient } from '@aws-sdk/client-efs';
-import {
-  CreateTagsCommand,
-  DescribeInstancesCommand,
-  EC2Client,
-  StopInstancesCommand,
-} from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
 import {
   DeleteMessageCommand,
@@ -25,83 +16,77 @@ import { createRequire } from 'node:module';
 import type { AnalysisConfig } from '../blueprint/analysis-config';
 import { readAnalysisConfigText, type HandlerEnvironment } from '../handler-environment';
 import { JobStore } from '../job/job-store';
-import { AwsBatchApi } from '../launch/batch-api';
-import { BatchLauncher, namedJobDefinitions } from '../launch/batch-launcher';
-import { BATCH_LOG_GROUP } from '../launch/batch-stages';
-import { Ec2Launcher } from '../launch/ec2-launcher';
-import { efsAccessPointLookup } from '../launch/efs-access-points';
-import { workerInstanceProfileName } from '../launch/worker-identity';
-import { DEV_TAGS } from '../launch/dev-instance-tags';
-import { WORKER_TAGS } from '../launch/worker-tags';
+import type { Launcher } from '../launch/launcher';
 import { FallbackPriceBook, priceFileBook, PricingApiPriceBook, type PriceBook } from '../pricing/price-book';
-import { CloudWatchLogSource } from './cloudwatch-log-source';
-import type { ContainerLogSource } from './container-log';
-import type { ControlContext, Log, WorkerIdentity } from './control-context';
-import type { DevInstanceSource, DevInstanceState } from './dev-expiry';
+import type { AwsWorkers } from './aws-workers';
+import type { ControlContext, Log } from './control-context';
 import { JobReport, jobRecordSource } from './job-report';
 import { topicOfNotifiedGroups, TopicNotifier, type Publish } from './notify';
 import { S3Objects } from './s3-objects';
-import type { RunningWorker, WatchdogSources } from './watchdog';
+import type { WatchdogSources } from './watchdog';
 import { launchMessageOf } from './event-parsing';
 
 export interface AwsControl {
   readonly ctx: ControlContext;
-  readonly ec2: EC2Client;
   readonly sqs: SQSClient;
-  /** The batch runtime's launcher (stage-outs, job details), when the blueprint's runtime is batch. */
-  readonly batch?: BatchLauncher;
-  /** The analysis containers' CloudWatch log streams, when the blueprint's runtime is batch. */
-  readonly containerLogs?: ContainerLogSource;
+  /** The workers' side, when the handler asked for it at start (`withWorkers`). */
+  readonly workers?: AwsWorkers;
 }
 
-export const awsControlContext = (env: HandlerEnvironment, log: Log): AwsControl => {
-  const config = JSON.parse(readAnalysisConfigText(env)) as AnalysisConfig;
+/** The analysis config the handler was deployed with (lib/constructs/control-plane.ts sets it). */
+const analysisConfigOf = (env: HandlerEnvironment): AnalysisConfig =>
+  JSON.parse(readAnalysisConfigText(env)) as AnalysisConfig;
+
+/** Whether lib/control/aws-workers.ts would build a launcher for this config (without loading it). */
+const launcherKindOf = (env: HandlerEnvironment, config: AnalysisConfig): Launcher['kind'] | undefined =>
+  config.runtime === 'batch' && env.NCAAS_BATCH_JOB_QUEUE
+    ? 'batch'
+    : config.runtime === 'ec2' && config.ec2
+      ? 'ec2'
+      : undefined;
+
+/** A launcher whose module and clients load on its first use. */
+const lazyLauncher = (kind: Launcher['kind'], load: () => Promise<Launcher | undefined>): Launcher => {
+  let loaded: Promise<Launcher> | undefined;
+  const real = (): Promise<Launcher> =>
+    (loaded ??= load().then((launcher) => {
+      if (launcher === undefined) throw new Error(`no ${kind} launcher could be built`);
+      return launcher;
+    }));
+  return {
+    kind,
+    launch: async (request) => (await real()).launch(request),
+    terminate: async (launcherId) => (await real()).terminate(launcherId),
+  };
+};
+
+/**
+ * The control context on AWS, built once per Lambda container from the handler environment. A handler
+ * that starts, stops or watches workers passes `withWorkers` (lib/control/aws-workers.ts), built at
+ * start; for the others (the submit handler) the launcher and EC2 load on first use, so a cold start
+ * loads only the S3, DynamoDB and SQS clients.
+ */
+export const awsControlContext = (
+  env: HandlerEnvironment,
+  log: Log,
+  withWorkers?: (config: AnalysisConfig) => AwsWorkers,
+): AwsControl => {
+  const config = analysisConfigOf(env);
   const s3 = new S3Client({});
-  const ec2 = new EC2Client({});
   const sqs = new SQSClient({});
   const documentClient = DynamoDBDocumentClient.from(new DynamoDBClient({}), {
     marshallOptions: { removeUndefinedValues: true },
   });
   const objects = new S3Objects(s3, env.NCAAS_BUCKET);
   const now = () => new Date();
-  const batch =
-    config.runtime === 'batch' && env.NCAAS_BATCH_JOB_QUEUE
-      ? new BatchLauncher({
-          api: new AwsBatchApi(new BatchClient({})),
-          analysis: config.name,
-          jobQueue: env.NCAAS_BATCH_JOB_QUEUE,
-          ...(env.NCAAS_BATCH_ON_DEMAND_JOB_QUEUE
-            ? { onDemandJobQueue: env.NCAAS_BATCH_ON_DEMAND_JOB_QUEUE }
-            : {}),
-          jobDefinitions: namedJobDefinitions(config.name, config.groups),
-        })
-      : undefined;
+  const workers = withWorkers?.(config);
+  const kind = launcherKindOf(env, config);
   const launcher =
-    batch ??
-    (config.runtime === 'ec2' && config.ec2
-      ? new Ec2Launcher({
-          ec2,
-          analysis: config.name,
-          launchTemplateId: env.NCAAS_LAUNCH_TEMPLATE_ID ?? '',
-          subnetIds: JSON.parse(env.NCAAS_SUBNET_IDS ?? '[]') as string[],
-          instanceProfiles: Object.fromEntries(
-            config.groups.map((g) => [g.name, workerInstanceProfileName(config.name, config.region, g.name)]),
-          ),
-          ami: config.ec2.ami,
-          ...(env.NCAAS_EFS_FILE_SYSTEM_ID
-            ? {
-                efs: {
-                  fileSystemId: env.NCAAS_EFS_FILE_SYSTEM_ID,
-                  accessPointOf: efsAccessPointLookup(
-                    new EFSClient({}),
-                    env.NCAAS_EFS_FILE_SYSTEM_ID,
-                    config.name,
-                  ),
-                },
-              }
-            : {}),
-        })
-      : undefined);
+    workers !== undefined
+      ? workers.launcher
+      : kind !== undefined
+        ? lazyLauncher(kind, async () => (await import('./aws-workers')).awsWorkers(env, config).launcher)
+        : undefined;
   const store = new JobStore({
     client: documentClient,
     tableName: env.NCAAS_TABLE,
@@ -128,7 +113,10 @@ export const awsControlContext = (env: HandlerEnvironment, log: Log): AwsControl
       log.warn('price lookup failed', { error: String(error) }),
     ),
     launcher,
-    identifyWorker: (instanceId) => identifyInstance(ec2, config.name, instanceId),
+    identifyWorker: async (instanceId) => {
+      const aws = await import('./aws-workers');
+      return aws.identifyInstance(aws.ec2Client(), config.name, instanceId);
+    },
     ...(env.NCAAS_NOTIFICATION_TOPIC_ARN
       ? {
           notifier: new TopicNotifier({
@@ -141,15 +129,7 @@ export const awsControlContext = (env: HandlerEnvironment, log: Log): AwsControl
     now,
     log,
   };
-  const containerLogs = batch
-    ? new CloudWatchLogSource({
-        // One attempt per request: CloudWatchLogSource retries, within the copy's time limit.
-        client: new CloudWatchLogsClient({ maxAttempts: 1 }),
-        logGroup: BATCH_LOG_GROUP,
-        region: config.region,
-      })
-    : undefined;
-  return { ctx, ec2, sqs, ...(batch && containerLogs ? { batch, containerLogs } : {}) };
+  return { ctx, sqs, ...(workers !== undefined ? { workers } : {}) };
 };
 
 /**
@@ -200,111 +180,6 @@ export const snsPublish = (load: (name: string) => unknown = createRequire(__fil
     );
   };
 };
-
-const tagsOf = (tags: { Key?: string; Value?: string }[] | undefined): Record<string, string> =>
-  Object.fromEntries((tags ?? []).filter((t) => t.Key && t.Value !== undefined).map((t) => [t.Key, t.Value]));
-
-/** The dataset an instance runs, from the tags the launcher put on it. */
-export const identifyInstance = async (
-  ec2: EC2Client,
-  analysis: string,
-  instanceId: string,
-): Promise<WorkerIdentity | undefined> => {
-  try {
-    const out = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
-    const tags = tagsOf(out.Reservations?.[0]?.Instances?.[0]?.Tags);
-    const datasetIndex = Number(tags[WORKER_TAGS.dataset]);
-    if (tags[WORKER_TAGS.analysis] !== analysis || !tags[WORKER_TAGS.group] || !tags[WORKER_TAGS.job])
-      return undefined;
-    if (!Number.isInteger(datasetIndex)) return undefined;
-    return { group: tags[WORKER_TAGS.group], jobId: tags[WORKER_TAGS.job], datasetIndex };
-  } catch (error) {
-    if ((error as { name?: string }).name === 'InvalidInstanceID.NotFound') return undefined;
-    throw error;
-  }
-};
-
-/** Instances tagged with this analysis that still exist (for the watchdog's orphan sweep). */
-/**
- * This analysis's workers, as EC2 knows them: launched from its launch template (the
- * `aws:ec2launchtemplate:id` tag, which EC2 sets and nobody can edit or add) and tagged with its name.
- * An instance that only carries our tag (anyone who may tag could add it) is never listed, so the
- * watchdog never terminates it as an orphan.
- */
-export const listWorkerInstances = async (
-  ec2: EC2Client,
-  analysis: string,
-  launchTemplateId: string,
-): Promise<RunningWorker[]> => {
-  const workers: RunningWorker[] = [];
-  let token: string | undefined;
-  do {
-    const out = await ec2.send(
-      new DescribeInstancesCommand({
-        Filters: [
-          { Name: `tag:${WORKER_TAGS.analysis}`, Values: [analysis] },
-          { Name: 'tag:aws:ec2launchtemplate:id', Values: [launchTemplateId] },
-          { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
-        ],
-        NextToken: token,
-      }),
-    );
-    for (const reservation of out.Reservations ?? []) {
-      for (const instance of reservation.Instances ?? []) {
-        if (instance.InstanceId) {
-          workers.push({
-            launcherId: instance.InstanceId,
-            launchedAt: instance.LaunchTime ?? new Date(0),
-            state: instance.State?.Name,
-          });
-        }
-      }
-    }
-    token = out.NextToken;
-  } while (token);
-  return workers;
-};
-
-/** This analysis's running dev instances by tag; stopping one also tags it with why. */
-export const devInstanceSource = (ec2: EC2Client, analysis: string): DevInstanceSource => ({
-  list: async () => {
-    const found: DevInstanceState[] = [];
-    let token: string | undefined;
-    do {
-      const out = await ec2.send(
-        new DescribeInstancesCommand({
-          Filters: [
-            { Name: `tag:${DEV_TAGS.analysis}`, Values: [analysis] },
-            { Name: 'instance-state-name', Values: ['pending', 'running'] },
-          ],
-          NextToken: token,
-        }),
-      );
-      for (const reservation of out.Reservations ?? []) {
-        for (const instance of reservation.Instances ?? []) {
-          if (!instance.InstanceId) continue;
-          const tags = tagsOf(instance.Tags);
-          found.push({
-            instanceId: instance.InstanceId,
-            ...(tags[DEV_TAGS.owner] !== undefined ? { owner: tags[DEV_TAGS.owner] } : {}),
-            ...(tags[DEV_TAGS.expires] !== undefined ? { expires: tags[DEV_TAGS.expires] } : {}),
-          });
-        }
-      }
-      token = out.NextToken;
-    } while (token);
-    return found;
-  },
-  stop: async (instanceId, note) => {
-    await ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId] }));
-    await ec2.send(
-      new CreateTagsCommand({
-        Resources: [instanceId],
-        Tags: [{ Key: DEV_TAGS.stoppedByWatchdog, Value: note }],
-      }),
-    );
-  },
-});
 
 /** Launch messages in the dead-letter queue, each deleted once the watchdog has handled it. */
 export const deadLetterSource =

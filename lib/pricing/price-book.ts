@@ -4,7 +4,7 @@
  * `npm run prices` (with its date), never from a hand-typed table. When neither knows a type, the
  * price is unknown and the caller says so to the user instead of guessing.
  */
-import { GetProductsCommand, PricingClient } from '@aws-sdk/client-pricing';
+import type { PricingClient } from '@aws-sdk/client-pricing';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -62,14 +62,17 @@ export class PricingApiPriceBook implements PriceBook {
 
   constructor(
     private readonly region: string,
-    // The Pricing API is served from us-east-1 (and two other regions) whatever the analysis region.
-    private readonly client: PricingClient = new PricingClient({ region: 'us-east-1' }),
+    private client?: PricingClient,
     private readonly now: () => number = Date.now,
   ) {}
 
   async hourly(instanceType: string): Promise<HourlyPrice | undefined> {
     const cached = this.cache.get(instanceType);
     if (cached && this.now() - cached.at < DAY_MS) return cached.price;
+    // Loaded on the first lookup: a handler that never prices a job never loads the Pricing client.
+    const { GetProductsCommand, PricingClient } = await import('@aws-sdk/client-pricing');
+    // The Pricing API is served from us-east-1 (and two other regions) whatever the analysis region.
+    this.client ??= new PricingClient({ region: 'us-east-1' });
     const out = await this.client.send(
       new GetProductsCommand({
         ServiceCode: 'AmazonEC2',

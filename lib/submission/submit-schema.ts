@@ -7,7 +7,7 @@
  * errors. `resultpath` is the one known key that is refused: NeuroCAAS let it send results elsewhere;
  * here results always go to the job's results folder.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const submitSchema = z.object({
   /** One key, or a non-empty list of keys: one worker per dataset. A key ending in `/` is a folder dataset. */

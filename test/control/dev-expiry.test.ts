@@ -12,7 +12,7 @@ import {
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
-import { devInstanceSource } from '../../lib/control/aws-context';
+import { devInstanceSource } from '../../lib/control/aws-workers';
 import type { DevInstanceSource, DevInstanceState } from '../../lib/control/dev-expiry';
 import { runWatchdog } from '../../lib/control/watchdog';
 import { DEV_TAGS } from '../../lib/launch/dev-instance-tags';

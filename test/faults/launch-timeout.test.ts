@@ -20,7 +20,7 @@ import {
   type TerminateInstancesCommandInput,
 } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
-import { identifyInstance, listWorkerInstances } from '../../lib/control/aws-context';
+import { identifyInstance, listWorkerInstances } from '../../lib/control/aws-workers';
 import type { ControlContext } from '../../lib/control/control-context';
 import { launchDataset } from '../../lib/control/launch-service';
 import { onWorkerState } from '../../lib/control/reconcile';
