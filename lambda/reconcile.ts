@@ -1,11 +1,11 @@
 /** EC2 instance and Batch job state changes, and workers' final reports -> job state. */
 import { awsControlContext } from '../lib/control/aws-context';
 import { awsWorkers } from '../lib/control/aws-workers';
+import { handleObject } from '../lib/control/bucket-events';
 import { isBatchJobStateEvent, onBatchJobState } from '../lib/control/batch-reconcile';
 import { isInstanceStateEvent, isS3Event, s3ObjectEvents } from '../lib/control/event-parsing';
 import { handlerLog } from '../lib/control/handler-log';
-import { routeObject } from '../lib/control/object-routing';
-import { onFinalReport, onWorkerState } from '../lib/control/reconcile';
+import { onWorkerState } from '../lib/control/reconcile';
 import { readHandlerEnvironment } from '../lib/handler-environment';
 
 const env = readHandlerEnvironment();
@@ -31,11 +31,10 @@ export const handler = async (event: unknown): Promise<void> => {
   } else if (isS3Event(event)) {
     for (const object of s3ObjectEvents(event)) {
       // The notification filters only by suffix: the group and folder are checked here.
-      if (routeObject(ctx.config, object.key) !== 'final-report') {
-        log.info('ignored: not a final report in a group of this analysis', { key: object.key });
-        continue;
-      }
-      log.info('final report', { key: object.key, outcome: await onFinalReport(ctx, object.key) });
+      const handled = await handleObject(ctx, object, ['final-report']);
+      if (handled.route === 'final-report')
+        log.info('final report', { key: object.key, outcome: handled.outcome });
+      else log.info('ignored: not a final report in a group of this analysis', { key: object.key });
     }
   } else {
     log.warn('ignored an event of an unknown kind', { event: JSON.stringify(event).slice(0, 1000) });

@@ -4,11 +4,9 @@
  */
 import type { S3Event } from 'aws-lambda';
 import { awsControlContext } from '../lib/control/aws-context';
-import { processCancel } from '../lib/control/cancel-request';
+import { handleObject } from '../lib/control/bucket-events';
 import { s3ObjectEvents } from '../lib/control/event-parsing';
 import { handlerLog } from '../lib/control/handler-log';
-import { routeObject } from '../lib/control/object-routing';
-import { processSubmission } from '../lib/control/submission-intake';
 import { readHandlerEnvironment } from '../lib/handler-environment';
 
 const env = readHandlerEnvironment();
@@ -19,13 +17,10 @@ const { ctx } = awsControlContext(env, log);
 export const handler = async (event: S3Event): Promise<void> => {
   for (const object of s3ObjectEvents(event)) {
     // Bad input never throws (it is refused in writing); an AWS failure does, so S3 retries it.
-    const route = routeObject(ctx.config, object.key);
-    if (route === 'submission') {
-      log.info('submission', { key: object.key, outcome: await processSubmission(ctx, object) });
-    } else if (route === 'cancel') {
-      log.info('cancel request', { key: object.key, outcome: await processCancel(ctx, object.key) });
-    } else {
-      log.info('ignored: not a submission or cancel request of a group that submits', { key: object.key });
-    }
+    const handled = await handleObject(ctx, object, ['submission', 'cancel']);
+    if (handled.route === 'submission') log.info('submission', { key: object.key, outcome: handled.outcome });
+    else if (handled.route === 'cancel')
+      log.info('cancel request', { key: object.key, outcome: handled.outcome });
+    else log.info('ignored: not a submission or cancel request of a group that submits', { key: object.key });
   }
 };

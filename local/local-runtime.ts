@@ -10,17 +10,17 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadBlueprintFile, resolveBlueprintPath } from '../lib/blueprint/load-blueprint';
 import { blueprintProvenance } from '../lib/blueprint/provenance';
-import { processCancel } from '../lib/control/cancel-request';
+import { handleObject } from '../lib/control/bucket-events';
 import type { ControlContext, Log } from '../lib/control/control-context';
 import { endDataset, finishDataset } from '../lib/control/dataset-finish';
 import { encodeS3Key, s3ObjectEvents } from '../lib/control/event-parsing';
 import { JobReport, jobRecordSource } from '../lib/control/job-report';
 import { launchDataset } from '../lib/control/launch-service';
+import { MAX_RECEIVES } from '../lib/launch/launcher';
 import { routeObject } from '../lib/control/object-routing';
 import { onFinalReport, onWorkerState } from '../lib/control/reconcile';
 import { onBatchJobState } from '../lib/control/batch-reconcile';
 import { S3Objects } from '../lib/control/s3-objects';
-import { processSubmission } from '../lib/control/submission-intake';
 import { runWatchdog } from '../lib/control/watchdog';
 import { JobStore, type DatasetRecord } from '../lib/job/job-store';
 import { isFinal, type JobState } from '../lib/job/job-state';
@@ -37,9 +37,6 @@ import { startLocalSignIn } from './local-sign-in';
 import type { LocalRuntime, LocalRuntimeOptions } from './local-runtime-api';
 
 export type { LocalRuntime, LocalRuntimeOptions } from './local-runtime-api';
-
-/** Retries of a launch that asked to be retried, as the SQS queue's maxReceiveCount allows. */
-const MAX_LAUNCH_ATTEMPTS = 5;
 
 /** Shell-safe single quoting for env.sh. */
 const shellQuote = (value: string): string => `'${value.replace(/'/g, `'\\''`)}'`;
@@ -227,7 +224,7 @@ const startRuntimeIn = async (dir: string, options: LocalRuntimeOptions): Promis
 
   const deliverLaunch = async (message: LaunchMessage, receive: number): Promise<void> => {
     if (stopping) return;
-    const result = await launchDataset(ctx, message, { lastAttempt: receive >= MAX_LAUNCH_ATTEMPTS });
+    const result = await launchDataset(ctx, message, { lastAttempt: receive >= MAX_RECEIVES });
     if (result.kind === 'launched')
       print(`job ${message.group}/${message.jobId}: worker ${result.launcherId} started`);
     if (result.kind === 'failed')
@@ -270,22 +267,18 @@ const startRuntimeIn = async (dir: string, options: LocalRuntimeOptions): Promis
         ],
       };
       for (const object of s3ObjectEvents(shaped)) {
-        if (route === 'submission') {
-          track(`submission ${object.key}`, async () => {
-            const outcome = await processSubmission(ctx, object);
+        track(`${route} ${object.key}`, async () => {
+          const handled = await handleObject(ctx, object, ['submission', 'cancel', 'final-report']);
+          if (handled.route === 'submission') {
             print(
-              outcome.kind === 'refused'
-                ? `submission ${object.key} refused: see s3://${bucket}/${outcome.messageKey}`
-                : `submission ${object.key}: ${outcome.kind}`,
+              handled.outcome.kind === 'refused'
+                ? `submission ${object.key} refused: see s3://${bucket}/${handled.outcome.messageKey}`
+                : `submission ${object.key}: ${handled.outcome.kind}`,
             );
-          });
-        } else if (route === 'cancel') {
-          track(`cancel ${object.key}`, async () =>
-            print(`cancel ${object.key}: ${(await processCancel(ctx, object.key)).kind}`),
-          );
-        } else {
-          track(`final report ${object.key}`, () => onFinalReport(ctx, object.key));
-        }
+          } else if (handled.route === 'cancel') {
+            print(`cancel ${object.key}: ${handled.outcome.kind}`);
+          }
+        });
       }
     }
   });

@@ -1,12 +1,11 @@
 import { Duration } from 'aws-cdk-lib';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { MAX_RECEIVES } from '../launch/launcher';
 
 export interface LaunchQueueProps {
   /** Timeout of the consumer; the queue's visibility timeout is six times it (AWS's advice). */
   readonly consumerTimeout: Duration;
-  /** Receives before a message goes to the dead-letter queue. @default 5 */
-  readonly maxReceiveCount?: number;
 }
 
 /**
@@ -30,7 +29,7 @@ export class LaunchQueue extends Construct {
       enforceSSL: true,
       visibilityTimeout: Duration.seconds(props.consumerTimeout.toSeconds() * 6),
       retentionPeriod: Duration.days(4),
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? 5 },
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: MAX_RECEIVES },
     });
   }
 }

@@ -1,8 +1,6 @@
 /**
- * From a recorded job to launch messages: the budget check (MAXCOST), admission to the queue, and
- * the drain that starts queued datasets oldest first while DEPLOY_LIMIT allows. The drain runs
- * wherever a slot may have freed or a job arrived (submit, reconcile, watchdog); slots are counted
- * with conditional writes, so concurrent drains never exceed the limit.
+ * From a recorded job to launch messages: the budget check (MAXCOST) and admission to the queue, then
+ * the drain (./queue-drain.ts).
  */
 import type { DatasetRecord, Job } from '../job/job-store';
 import { budgetMonth } from '../job/job-store';
@@ -10,6 +8,9 @@ import { jobResultFolder, REFUSAL_LABEL, statusKey } from '../layout';
 import type { ControlContext } from './control-context';
 import { endDataset } from './dataset-finish';
 import { sendNotification } from './notify';
+import { drainQueue } from './queue-drain';
+
+export { drainQueue };
 
 const usd = (n: number): string => `$${n.toFixed(2)}`;
 
@@ -93,50 +94,5 @@ const failAll = async (
 ): Promise<void> => {
   for (const dataset of datasets) {
     await endDataset(ctx, dataset, 'FAILED', { reason });
-  }
-};
-
-/** Starts queued datasets, oldest first, while a worker slot is free. Returns how many it started. */
-export const drainQueue = async (ctx: ControlContext): Promise<number> => {
-  const { store, config } = ctx;
-  let started = 0;
-  for (;;) {
-    const queued = await store.listQueued(10);
-    if (queued.length === 0) return started;
-    let progressed = false;
-    for (const dataset of queued) {
-      if (!(await store.acquireSlot(config.deployLimit))) return started;
-      // The deadline is fixed here, once: every retry of this attempt sends the same user data, which its
-      // RunInstances ClientToken requires, and the watchdog enforces the same time the worker arms.
-      const deadline = new Date(ctx.now().getTime() + config.workerTimeoutSeconds * 1000).toISOString();
-      const t = await store.transition(dataset, dataset.datasetIndex, 'INITIALIZING', { deadline });
-      if (!t.applied) {
-        // Someone else started (or cancelled) it between the listing and now.
-        await store.releaseSlot();
-        continue;
-      }
-      progressed = true;
-      started += 1;
-      // Said before the message is sent, so the launcher's own lines come after these.
-      const resultFolder = jobResultFolder(dataset.group, config.name, dataset.jobId);
-      await ctx.report.setStatus(resultFolder, dataset.datasetLabel, {
-        status: 'INITIALIZING',
-        reason: 'a worker is being launched',
-        input: dataset.datasetKey,
-      });
-      await ctx.report.certify(
-        resultFolder,
-        dataset.submittedAt,
-        `dataset ${dataset.datasetKey}: launch requested`,
-      );
-      await ctx.launchQueue.send({
-        analysis: config.name,
-        group: dataset.group,
-        jobId: dataset.jobId,
-        datasetIndex: dataset.datasetIndex,
-        attempt: dataset.attempt + 1,
-      });
-    }
-    if (!progressed) return started;
   }
 };

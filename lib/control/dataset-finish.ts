@@ -8,7 +8,7 @@ import { budgetMonth } from '../job/job-store';
 import { isFinal, type JobState } from '../job/job-state';
 import { endMarkerKey, jobResultFolder, statusKey } from '../layout';
 import type { ControlContext } from './control-context';
-import { drainQueue } from './admission';
+import { drainQueue } from './queue-drain';
 import { datasetLinePrefix } from './job-report';
 import { sendNotification } from './notify';
 

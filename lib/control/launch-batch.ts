@@ -6,10 +6,10 @@
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import type { ControlContext } from './control-context';
 import { launchMessageOf } from './event-parsing';
+import { MAX_RECEIVES } from '../launch/launcher';
 import { launchDataset } from './launch-service';
 
-/** The queue's maxReceiveCount (lib/constructs/launch-queue.ts): the last delivery fails for good. */
-export const MAX_RECEIVES = 5;
+export { MAX_RECEIVES };
 
 export type LaunchRecord = Pick<SQSRecord, 'messageId' | 'body'> & {
   readonly attributes: Pick<SQSRecord['attributes'], 'ApproximateReceiveCount'>;

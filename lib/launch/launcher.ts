@@ -5,6 +5,13 @@
  */
 import type { WorkerJob } from '../job/worker-job';
 
+/**
+ * Deliveries of one launch message: the queue's maxReceiveCount (lib/constructs/launch-queue.ts), the
+ * launch handler's (lib/control/launch-batch.ts) and the local runtime's retries
+ * (local/local-runtime.ts); the last delivery fails for good.
+ */
+export const MAX_RECEIVES = 5;
+
 /** What the launch queue carries: a reference, never the job itself (the table is the truth). */
 export interface LaunchMessage {
   readonly analysis: string;

@@ -1,0 +1,53 @@
+/**
+ * The drain that starts queued datasets oldest first while DEPLOY_LIMIT allows. It runs wherever a
+ * slot may have freed or a job arrived (admission, a dataset's end, the watchdog); slots are counted
+ * with conditional writes, so concurrent drains never exceed the limit. Its own module, so admission
+ * and a dataset's end (./dataset-finish.ts) both use it without importing each other.
+ */
+import { jobResultFolder } from '../layout';
+import type { ControlContext } from './control-context';
+
+/** Starts queued datasets, oldest first, while a worker slot is free. Returns how many it started. */
+export const drainQueue = async (ctx: ControlContext): Promise<number> => {
+  const { store, config } = ctx;
+  let started = 0;
+  for (;;) {
+    const queued = await store.listQueued(10);
+    if (queued.length === 0) return started;
+    let progressed = false;
+    for (const dataset of queued) {
+      if (!(await store.acquireSlot(config.deployLimit))) return started;
+      // The deadline is fixed here, once: every retry of this attempt sends the same user data, which its
+      // RunInstances ClientToken requires, and the watchdog enforces the same time the worker arms.
+      const deadline = new Date(ctx.now().getTime() + config.workerTimeoutSeconds * 1000).toISOString();
+      const t = await store.transition(dataset, dataset.datasetIndex, 'INITIALIZING', { deadline });
+      if (!t.applied) {
+        // Someone else started (or cancelled) it between the listing and now.
+        await store.releaseSlot();
+        continue;
+      }
+      progressed = true;
+      started += 1;
+      // Said before the message is sent, so the launcher's own lines come after these.
+      const resultFolder = jobResultFolder(dataset.group, config.name, dataset.jobId);
+      await ctx.report.setStatus(resultFolder, dataset.datasetLabel, {
+        status: 'INITIALIZING',
+        reason: 'a worker is being launched',
+        input: dataset.datasetKey,
+      });
+      await ctx.report.certify(
+        resultFolder,
+        dataset.submittedAt,
+        `dataset ${dataset.datasetKey}: launch requested`,
+      );
+      await ctx.launchQueue.send({
+        analysis: config.name,
+        group: dataset.group,
+        jobId: dataset.jobId,
+        datasetIndex: dataset.datasetIndex,
+        attempt: dataset.attempt + 1,
+      });
+    }
+    if (!progressed) return started;
+  }
+};
