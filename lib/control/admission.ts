@@ -39,7 +39,7 @@ export const admitJob = async (
 
   if (config.monitor && header.estimatedCostUsd > 0) {
     const month = budgetMonth(header.submittedAt);
-    const reservation = await store.reserveBudget(
+    const reservation = await store.counters.reserveBudget(
       header.group,
       month,
       header.estimatedCostUsd,

@@ -188,7 +188,7 @@ const settleLaunch = async (
   }
   // The claim returns the dataset as it was claimed: a cancel or deadline that came since `latest`
   // was read is what the stage-out is told.
-  const current = await ctx.store.claimStageOut(dataset, dataset.datasetIndex, identity.jobDir);
+  const current = await ctx.store.claims.claimStageOut(dataset, dataset.datasetIndex, identity.jobDir);
   if (!current) return 'the stage-out of this launch is already under way';
   // Only a transition changes the state (and its reason): the same state, the same outcome.
   const outcome = current.state === latest.state ? lost : launchOutcome(current, stageIn, analysis, fetch);
@@ -224,11 +224,11 @@ const settleLaunch = async (
     });
   } catch (error) {
     // The event is delivered again (Lambda and EventBridge retries): let that delivery claim it.
-    await ctx.store.releaseStageOut(dataset, dataset.datasetIndex, identity.jobDir);
+    await ctx.store.claims.releaseStageOut(dataset, dataset.datasetIndex, identity.jobDir);
     throw error;
   }
   // While it runs, the sweep leaves the folder to it.
-  await ctx.store.addJobFolderJobs(dataset, dataset.datasetIndex, identity.jobDir, [stageOutId]);
+  await ctx.store.efsFolders.addJobFolderJobs(dataset, dataset.datasetIndex, identity.jobDir, [stageOutId]);
   await ctx.report.certify(
     folder,
     dataset.submittedAt,
@@ -256,7 +256,7 @@ const relaunchOnDemand = async (
     ctx.report.certify(folder, dataset.submittedAt, `dataset ${dataset.datasetKey}: ${line}`);
   // The old job folder first: a retried event finds this claimed and goes on to the relaunch.
   if (stageIn?.startedAt !== undefined) await cleanUpOrphan(ctx, batch, dataset, identity, stageIn);
-  if (!(await ctx.store.claimOnDemandFallback(dataset, dataset.datasetIndex))) {
+  if (!(await ctx.store.claims.claimOnDemandFallback(dataset, dataset.datasetIndex))) {
     return 'the on-demand relaunch of this dataset is already under way';
   }
   let outcome: LauncherOutcome;
@@ -280,7 +280,7 @@ const relaunchOnDemand = async (
     if (outcome.kind === 'retry') throw new Error(outcome.reason);
   } catch (error) {
     // The event is delivered again (Lambda and EventBridge retries): let that delivery relaunch.
-    await ctx.store.releaseOnDemandFallback(dataset, dataset.datasetIndex);
+    await ctx.store.claims.releaseOnDemandFallback(dataset, dataset.datasetIndex);
     throw error;
   }
   if (outcome.kind === 'failed') {

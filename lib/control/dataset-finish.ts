@@ -70,7 +70,7 @@ export const finishDataset = async (ctx: ControlContext, finished: FinishedDatas
   const resultFolder = jobResultFolder(dataset.group, config.name, dataset.jobId);
   const now = ctx.now();
 
-  if (holdsSlot(finished.previous)) await store.releaseSlot();
+  if (holdsSlot(finished.previous)) await store.counters.releaseSlot();
   // The budget is reserved on admission (SUBMITTED -> QUEUED): a dataset refused or cancelled before
   // it has no reservation to settle, and settling would hand the group its estimate a second time.
   if (finished.previous !== 'SUBMITTED') await settleCost(ctx, dataset, now);
@@ -217,7 +217,7 @@ const settleCost = async (ctx: ControlContext, dataset: DatasetRecord, now: Date
   // EC2 bills per second with a one-minute minimum.
   const seconds = started ? Math.max(60, (now.getTime() - started.getTime()) / 1000) : 0;
   const actual = price ? (price.usd * seconds) / 3600 : 0;
-  await ctx.store.settleBudget(
+  await ctx.store.counters.settleBudget(
     dataset.group,
     budgetMonth(dataset.submittedAt),
     dataset.estimatedCostUsd,

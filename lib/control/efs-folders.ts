@@ -60,8 +60,8 @@ export const jobFolderRecorder = (
   ctx: ControlContext,
   dataset: Pick<DatasetRecord, 'group' | 'jobId' | 'datasetIndex'>,
 ): JobFolderRecorder => ({
-  folder: (jobDir) => ctx.store.recordJobFolder(dataset, dataset.datasetIndex, jobDir),
-  jobs: (jobDir, ids) => ctx.store.addJobFolderJobs(dataset, dataset.datasetIndex, jobDir, ids),
+  folder: (jobDir) => ctx.store.efsFolders.recordJobFolder(dataset, dataset.datasetIndex, jobDir),
+  jobs: (jobDir, ids) => ctx.store.efsFolders.addJobFolderJobs(dataset, dataset.datasetIndex, jobDir, ids),
 });
 
 /** The folder is gone (a stage-out or clean-up SUCCEEDED) or never existed. */
@@ -75,7 +75,7 @@ export const folderRemoved = async (
   const known =
     by !== undefined &&
     (await ctx.store.getDataset(dataset, dataset.datasetIndex))?.efsFolders.includes(jobDir);
-  await ctx.store.clearJobFolder(dataset, dataset.datasetIndex, jobDir);
+  await ctx.store.efsFolders.clearJobFolder(dataset, dataset.datasetIndex, jobDir);
   if (known && by)
     await certify(ctx, dataset, `the job folder ${jobDir} was removed from the analysis EFS (${by})`);
   return `job folder ${jobDir} removed`;
@@ -93,7 +93,7 @@ export const firstCleanup = async (
   image: CleanupImage,
   why: string,
 ): Promise<string> => {
-  const folder = await ctx.store.getJobFolder(dataset, dataset.datasetIndex, jobDir);
+  const folder = await ctx.store.efsFolders.getJobFolder(dataset, dataset.datasetIndex, jobDir);
   if (!folder) return 'no job folder recorded';
   if (folder.cleanups > 0) return 'its clean-up is already under way';
   return nextCleanup(ctx, batch, dataset, folder, image, why);
@@ -122,7 +122,7 @@ export const onCleanupJob = async (
 ): Promise<string> => {
   if (view.status === 'SUCCEEDED') return folderRemoved(ctx, dataset, jobDir, `clean-up job ${view.jobId}`);
   if (view.status !== 'FAILED') return `clean-up job ${view.jobId} ${view.status}`;
-  const folder = await ctx.store.getJobFolder(dataset, dataset.datasetIndex, jobDir);
+  const folder = await ctx.store.efsFolders.getJobFolder(dataset, dataset.datasetIndex, jobDir);
   if (!folder) return `clean-up job ${view.jobId} FAILED; no job folder recorded`;
   // Only the latest clean-up's failure leads to the next (a duplicate event finds a newer one).
   if (folder.lastCleanup !== undefined && folder.lastCleanup !== view.jobId) {
@@ -144,7 +144,7 @@ export const sweepJobFolders = async (
 ): Promise<FolderSweepFindings> => {
   const found: FolderSweepFindings = { cleanups: 0, abandoned: 0, stopped: 0 };
   const now = ctx.now().getTime();
-  for (const { folder, dataset } of await ctx.store.listJobFolders()) {
+  for (const { folder, dataset } of await ctx.store.efsFolders.listJobFolders()) {
     if (folder.abandonedAt || !isFinal(dataset.state)) continue;
     const since = Math.max(
       Date.parse(dataset.finishedAt ?? dataset.updatedAt),
@@ -194,7 +194,7 @@ const nextCleanup = async (
   if (folder.cleanups >= CLEANUP_TRIES) return giveUp(ctx, dataset, folder, why);
   const { datasetIndex } = dataset;
   if (
-    !(await ctx.store.claimFolderCleanup(
+    !(await ctx.store.efsFolders.claimFolderCleanup(
       dataset,
       datasetIndex,
       folder.jobDir,
@@ -221,7 +221,7 @@ const nextCleanup = async (
     });
     return `clean-up ${tryNumber} of ${folder.jobDir} could not be submitted: the watchdog tries again`;
   }
-  await ctx.store.recordFolderCleanup(dataset, datasetIndex, folder.jobDir, jobId, image);
+  await ctx.store.efsFolders.recordFolderCleanup(dataset, datasetIndex, folder.jobDir, jobId, image);
   await certify(
     ctx,
     dataset,
@@ -237,7 +237,7 @@ const giveUp = async (
   folder: EfsFolderRecord,
   why: string,
 ): Promise<string> => {
-  if (!(await ctx.store.abandonJobFolder(dataset, dataset.datasetIndex, folder.jobDir))) {
+  if (!(await ctx.store.efsFolders.abandonJobFolder(dataset, dataset.datasetIndex, folder.jobDir))) {
     return 'already given up';
   }
   const path = `/${dataset.group}/jobs/${folder.jobDir}`;

@@ -16,14 +16,14 @@ export const drainQueue = async (ctx: ControlContext): Promise<number> => {
     if (queued.length === 0) return started;
     let progressed = false;
     for (const dataset of queued) {
-      if (!(await store.acquireSlot(config.deployLimit))) return started;
+      if (!(await store.counters.acquireSlot(config.deployLimit))) return started;
       // The deadline is fixed here, once: every retry of this attempt sends the same user data, which its
       // RunInstances ClientToken requires, and the watchdog enforces the same time the worker arms.
       const deadline = new Date(ctx.now().getTime() + config.workerTimeoutSeconds * 1000).toISOString();
       const t = await store.transition(dataset, dataset.datasetIndex, 'INITIALIZING', { deadline });
       if (!t.applied) {
         // Someone else started (or cancelled) it between the listing and now.
-        await store.releaseSlot();
+        await store.counters.releaseSlot();
         continue;
       }
       progressed = true;

@@ -129,8 +129,8 @@ export const runWatchdog = async (
   }
 
   const holding = (await ctx.store.listLive()).filter((d) => holdsSlot(d.state)).length;
-  const counted = await ctx.store.runningCount();
-  const repairedFrom = await ctx.store.repairRunningCount(holding);
+  const counted = await ctx.store.counters.runningCount();
+  const repairedFrom = await ctx.store.counters.repairRunningCount(holding);
   if (repairedFrom !== undefined) found.runningRepairedFrom = repairedFrom;
   // A counter below the slots held would let a drain exceed DEPLOY_LIMIT: wait for its repair.
   const countTooLow = repairedFrom === undefined && counted < holding;
@@ -191,7 +191,7 @@ const checkLaunch = async (
   if (!dataset.launcherId && age <= 3 * boundMs) {
     // Lost between the drain and the queue: the same attempt again, once (its ClientToken makes a
     // launch that did happen come back as the same instance).
-    if (!(await ctx.store.claimLaunchResend(dataset, dataset.datasetIndex, attempt))) return;
+    if (!(await ctx.store.claims.claimLaunchResend(dataset, dataset.datasetIndex, attempt))) return;
     await ctx.launchQueue.send({
       analysis: ctx.config.name,
       group: dataset.group,

@@ -91,7 +91,7 @@ const launched = async (label: string, ts = 'ts:1.5', config = 'threshold: 3\n')
   await h.deliverLaunches();
   // What the batch launcher records before its stage-in can create the folder (its own test:
   // test/launch/batch-launcher.test.ts).
-  await h.store.recordJobFolder({ group: 'lab', jobId: ts }, 0, JOB_DIR);
+  await h.store.efsFolders.recordJobFolder({ group: 'lab', jobId: ts }, 0, JOB_DIR);
   const event = async (view: BatchJobView) =>
     onBatchJobState(h.ctx, batch, logs, detailOf(view), h.clock.now().toISOString());
   const logFile = () => h.read(analysisLogKey(h.resultFolder('lab', ts), 'session1.zip'));
@@ -307,7 +307,7 @@ describe('Batch job state changes drive the same job rows and status files as EC
   test('a stage-in whose launch was replaced (another job folder) is cleaned up, not reported', async () => {
     const { h, batch, ts, event } = await launched('orphan');
     jobOf(batch, h, ts, 'run', 'run-1', 'RUNNING', { stageInJobId: 'in-1', startedAt: STARTED });
-    await h.store.recordJobFolder({ group: 'lab', jobId: ts }, 0, 'tx-lab-ts-0-a1-deadbeef');
+    await h.store.efsFolders.recordJobFolder({ group: 'lab', jobId: ts }, 0, 'tx-lab-ts-0-a1-deadbeef');
     const orphan = jobOf(batch, h, ts, 'in', 'in-0', 'SUCCEEDED', {
       jobDir: 'tx-lab-ts-0-a1-deadbeef',
       startedAt: STARTED,
@@ -355,7 +355,7 @@ describe('Batch job state changes drive the same job rows and status files as EC
 
 describe('the job folder on EFS is removed whatever the outcome, by the system', () => {
   const folderEntries = async (h: ControlHarness) =>
-    (await h.store.listJobFolders()).map(({ folder }) => folder.jobDir);
+    (await h.store.efsFolders.listJobFolders()).map(({ folder }) => folder.jobDir);
 
   test('a stage-out that SUCCEEDED removed the folder: its record is cleared', async () => {
     const { h, batch, ts, event } = await launched('out-ok');
@@ -365,9 +365,9 @@ describe('the job folder on EFS is removed whatever the outcome, by the system',
       jobOf(batch, h, ts, 'run', 'run-1', 'SUCCEEDED', { stageInJobId: 'in-1', startedAt: STARTED }),
     );
     // The stage-out is recorded as a job of the folder: the sweep leaves the folder to it while it runs.
-    expect((await h.store.getJobFolder({ group: 'lab', jobId: ts }, 0, JOB_DIR))?.batchJobs).toContain(
-      'out-1',
-    );
+    expect(
+      (await h.store.efsFolders.getJobFolder({ group: 'lab', jobId: ts }, 0, JOB_DIR))?.batchJobs,
+    ).toContain('out-1');
     await h.writeFinalReport('lab', ts, 'session1.zip', { status: 'SUCCESS', exit_code: 0 });
     expect(await event(jobOf(batch, h, ts, 'out', 'out-1', 'SUCCEEDED', { startedAt: STARTED }))).toBe(
       'SUCCESS',
@@ -456,7 +456,9 @@ describe('the job folder on EFS is removed whatever the outcome, by the system',
     );
     // It is still recorded as on EFS (it is), and the sweep leaves it alone from now on.
     expect((await h.dataset('lab', ts)).efsFolders).toEqual([JOB_DIR]);
-    expect((await h.store.getJobFolder({ group: 'lab', jobId: ts }, 0, JOB_DIR))?.abandonedAt).toBeDefined();
+    expect(
+      (await h.store.efsFolders.getJobFolder({ group: 'lab', jobId: ts }, 0, JOB_DIR))?.abandonedAt,
+    ).toBeDefined();
   });
 
   test('a clean-up that cannot be submitted does not fail the event: the claim stays for the sweep', async () => {
@@ -465,7 +467,7 @@ describe('the job folder on EFS is removed whatever the outcome, by the system',
     const out = jobOf(batch, h, ts, 'out', 'out-1', 'FAILED', { statusReason: 'Task failed to start' });
     expect(await event(out)).toBe('FAILED');
     expect(batch.cleanups).toEqual([]);
-    const folder = await h.store.getJobFolder({ group: 'lab', jobId: ts }, 0, JOB_DIR);
+    const folder = await h.store.efsFolders.getJobFolder({ group: 'lab', jobId: ts }, 0, JOB_DIR);
     expect(folder).toMatchObject({ cleanups: 1, jobDir: JOB_DIR });
     expect(folder?.lastCleanup).toBeUndefined();
     expect(h.log.entries).toContainEqual(

@@ -61,7 +61,7 @@ describe('DEPLOY_LIMIT', () => {
       'QUEUED',
     ]);
     expect(h.queue.sent.map((m) => m.jobId)).toEqual(['e-first', 'd-second']);
-    expect(await h.store.runningCount()).toBe(2);
+    expect(await h.store.counters.runningCount()).toBe(2);
     for (const ts of order.slice(2)) {
       const status = await h.status('lab', ts, `${ts}.bin`);
       expect(status).toMatchObject({
@@ -87,9 +87,9 @@ describe('DEPLOY_LIMIT', () => {
         'SUCCESS',
       );
       finishedOrder.push(next);
-      expect(await h.store.runningCount()).toBeLessThanOrEqual(2);
+      expect(await h.store.counters.runningCount()).toBeLessThanOrEqual(2);
       startOrder.push(...(await launchAndRun(h)));
-      expect(await h.store.runningCount()).toBe(Math.min(2, order.length - finishedOrder.length));
+      expect(await h.store.counters.runningCount()).toBe(Math.min(2, order.length - finishedOrder.length));
     }
     expect(startOrder).toEqual(order);
     for (const ts of order) {
@@ -100,7 +100,7 @@ describe('DEPLOY_LIMIT', () => {
     const third = await h.certificateLines('lab', 'c-third');
     expect(third.map((l) => l.text)[2]).toBe('dataset lab/inputs/c-third.bin: launch requested');
     expect(third[2].elapsedSeconds).toBe(5 + 60 - 2);
-    expect(await h.store.runningCount()).toBe(0);
+    expect(await h.store.counters.runningCount()).toBe(0);
     expect(await h.store.listQueued(10)).toEqual([]);
   });
 });
@@ -121,11 +121,11 @@ describe('DEPLOY_LIMIT under concurrency', () => {
         (d) => d.state === 'INITIALIZING' || d.state === 'IN PROGRESS',
       );
       expect(live.length).toBeLessThanOrEqual(2);
-      expect(await h.store.runningCount()).toBe(live.length);
+      expect(await h.store.counters.runningCount()).toBe(live.length);
       running = await launchAndRun(h);
     }
     expect(done.sort()).toEqual(order);
-    expect(await h.store.runningCount()).toBe(0);
+    expect(await h.store.counters.runningCount()).toBe(0);
   });
 });
 
@@ -146,7 +146,7 @@ describe('MAXCOST', () => {
       submitJson('lab', 'big', four('lab'), 'lab/configs/long.yaml'),
     );
     expect(first.kind).toBe('accepted');
-    expect(await h.store.getBudget('lab', month)).toBeCloseTo(7.68, 2);
+    expect(await h.store.counters.getBudget('lab', month)).toBeCloseTo(7.68, 2);
     const launchesBefore = h.queue.sent.length;
     expect(launchesBefore).toBe(4);
 
@@ -168,9 +168,9 @@ describe('MAXCOST', () => {
     expect(String((await h.status('lab', 'more', 'd1.bin'))?.reason)).toContain('Lower __duration__');
     expect(await h.certificate('lab', 'more')).toContain(expected);
     expect(await h.end('lab', 'more')).toMatch(/: 2 FAILED\n$/);
-    expect(await h.store.runningCount()).toBe(4);
+    expect(await h.store.counters.runningCount()).toBe(4);
     // The refusal reserved nothing, so it gives nothing back: the group still has $7.68 committed.
-    expect(await h.store.getBudget('lab', month)).toBeCloseTo(7.68, 2);
+    expect(await h.store.counters.getBudget('lab', month)).toBeCloseTo(7.68, 2);
 
     // What is left ($2.32) still takes a one-dataset job ($1.92), and then nothing more.
     const fits = await h.submit(
@@ -180,7 +180,7 @@ describe('MAXCOST', () => {
     );
     expect(fits.kind).toBe('accepted');
     expect(await h.states('lab', 'fits')).toEqual(['INITIALIZING']);
-    expect(await h.store.getBudget('lab', month)).toBeCloseTo(9.6, 2);
+    expect(await h.store.counters.getBudget('lab', month)).toBeCloseTo(9.6, 2);
     await h.submit('lab', 'over', submitJson('lab', 'over', 'lab/inputs/d2.bin', 'lab/configs/long.yaml'));
     expect(await h.states('lab', 'over')).toEqual(['FAILED']);
 
@@ -197,8 +197,8 @@ describe('MAXCOST', () => {
       'INITIALIZING',
       'INITIALIZING',
     ]);
-    expect(await h.store.getBudget('lab2', month)).toBeCloseTo(7.68, 2);
-    expect(await h.store.getBudget('lab', month)).toBeCloseTo(9.6, 2);
+    expect(await h.store.counters.getBudget('lab2', month)).toBeCloseTo(7.68, 2);
+    expect(await h.store.counters.getBudget('lab', month)).toBeCloseTo(9.6, 2);
   });
 
   test('an instance type the submission chose is launched and priced as such', async () => {
@@ -209,7 +209,7 @@ describe('MAXCOST', () => {
       instance_type: 'm5.2xlarge',
     });
     expect((await h.submit('lab', 'bigger', body)).kind).toBe('accepted');
-    expect(await h.store.getBudget('lab', budgetMonth(h.clock.now()))).toBeCloseTo(0.384, 3);
+    expect(await h.store.counters.getBudget('lab', budgetMonth(h.clock.now()))).toBeCloseTo(0.384, 3);
     expect((await h.certificateLines('lab', 'bigger'))[0].text).toContain(
       'instance type m5.2xlarge, estimated cost $0.38',
     );
@@ -228,7 +228,7 @@ describe('MAXCOST', () => {
     await h.workerState(launched.launcherId, 'running');
     h.clock.advanceSeconds(30 * 60);
     await h.finishWorker('lab', 'a', 'a.bin', { status: 'SUCCESS', exit_code: 0 });
-    expect(await h.store.getBudget('lab', month)).toBeCloseTo(0.096, 3);
+    expect(await h.store.counters.getBudget('lab', month)).toBeCloseTo(0.096, 3);
   });
 });
 
@@ -251,7 +251,7 @@ describe('launch failures', () => {
     // The slot went to the queued job.
     expect(await h.states('lab', 'two')).toEqual(['INITIALIZING']);
     expect(h.queue.sent.map((m) => m.jobId)).toEqual(['one', 'two']);
-    expect(await h.store.runningCount()).toBe(1);
+    expect(await h.store.counters.runningCount()).toBe(1);
     expect((await h.deliverLaunches())[0].kind).toBe('launched');
   });
 
@@ -294,7 +294,7 @@ describe('launch failures', () => {
     expect(await h.dataset('lab', 'never')).toMatchObject({ state: 'FAILED', reason });
     expect(await h.status('lab', 'never', 'never.bin')).toMatchObject({ status: 'FAILED', reason: [reason] });
     expect(h.queue.pending).toEqual([]);
-    expect(await h.store.runningCount()).toBe(0);
+    expect(await h.store.counters.runningCount()).toBe(0);
     expect(h.endWrites('lab', 'never')).toBe(1);
   });
 });

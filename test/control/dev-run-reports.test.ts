@@ -34,7 +34,7 @@ test("a dev run's final report is ignored by reconcile and the watchdog, and a r
   const [launched] = await h.deliverLaunches();
   if (launched.kind !== 'launched') throw new Error(`launch ${launched.kind}`);
   await h.workerState(launched.launcherId, 'running');
-  const runningBefore = await h.store.runningCount();
+  const runningBefore = await h.store.counters.runningCount();
   const notificationsBefore = h.notifications.sent.length;
 
   // What the dev run's worker uploads at its end, for a success and for a failure.
@@ -54,7 +54,7 @@ test("a dev run's final report is ignored by reconcile and the watchdog, and a r
   }
 
   expect(await h.job('lab', devJob)).toBeUndefined();
-  expect(await h.store.runningCount()).toBe(runningBefore);
+  expect(await h.store.counters.runningCount()).toBe(runningBefore);
   expect(h.notifications.sent.length).toBe(notificationsBefore);
   expect(h.notifications.kindsFor(devJob)).toEqual([]);
   expect(h.writesTo(endMarkerKey(h.resultFolder('lab', devJob)))).toBe(0);

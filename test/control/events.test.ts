@@ -54,7 +54,7 @@ describe('a worker that is lost', () => {
       instance,
       reason: [expect.stringContaining('stopped unexpectedly')],
     });
-    expect(await h.store.runningCount()).toBe(0);
+    expect(await h.store.counters.runningCount()).toBe(0);
     expect(await h.end('lab', 'lost')).toMatch(/1 FAILED/);
     // An instance already terminated needs no terminate call.
     expect(h.launcher.terminations).toEqual([]);
@@ -65,7 +65,7 @@ describe('a worker that is lost', () => {
     const instance = await startJob(h, 'stopped');
     expect(await h.workerState(instance, 'stopped')).toBe('FAILED');
     expect(h.launcher.terminations).toEqual([instance]);
-    expect(await h.store.runningCount()).toBe(0);
+    expect(await h.store.counters.runningCount()).toBe(0);
   });
 
   test("a final report already in S3 wins over the instance's end, whichever event comes first", async () => {
@@ -90,7 +90,7 @@ describe('a worker that is lost', () => {
     expect(await h.workerState(ok, 'terminated')).toBe('unchanged (SUCCESS)');
     expect(await h.states('lab', 'ok')).toEqual(['SUCCESS']);
     expect(h.endWrites('lab', 'ok')).toBe(1);
-    expect(await h.store.runningCount()).toBe(0);
+    expect(await h.store.counters.runningCount()).toBe(0);
   });
 });
 
@@ -100,7 +100,7 @@ describe('duplicate and out-of-order events', () => {
     const done = await startJob(h, 'done');
     await startJob(h, 'other');
     expect(await h.workerState(done, 'running')).toBe('unchanged (IN PROGRESS)');
-    expect(await h.store.runningCount()).toBe(2);
+    expect(await h.store.counters.runningCount()).toBe(2);
 
     const key = await h.writeFinalReport('lab', 'done', 'done.bin', { status: 'SUCCESS', exit_code: 0 });
     const twice = await Promise.all([onFinalReport(h.ctx, key), onFinalReport(h.ctx, key)]);
@@ -112,7 +112,7 @@ describe('duplicate and out-of-order events', () => {
     expect(await h.states('lab', 'done')).toEqual(['SUCCESS']);
     expect(h.endWrites('lab', 'done')).toBe(1);
     // Only the other job's worker still holds a slot.
-    expect(await h.store.runningCount()).toBe(1);
+    expect(await h.store.counters.runningCount()).toBe(1);
     const texts = await certificateTexts(h, 'done');
     expect(texts.filter((t) => t.endsWith('is running'))).toHaveLength(1);
     expect(texts.filter((t) => t.startsWith('job finished'))).toEqual(['job finished: 1 SUCCESS']);
@@ -131,7 +131,7 @@ describe('duplicate and out-of-order events', () => {
     ]);
     expect(outcomes.filter((o) => o === 'SUCCESS')).toHaveLength(1);
     expect(await h.states('lab', 'ending')).toEqual(['SUCCESS']);
-    expect(await h.store.runningCount()).toBe(1);
+    expect(await h.store.counters.runningCount()).toBe(1);
     expect(h.endWrites('lab', 'ending')).toBe(1);
   });
 
@@ -158,7 +158,7 @@ describe('duplicate and out-of-order events', () => {
     ]);
     expect(h.endWrites('lab', 'together')).toBe(1);
     expect(await h.end('lab', 'together')).toMatch(/: 3 SUCCESS\n$/);
-    expect(await h.store.runningCount()).toBe(0);
+    expect(await h.store.counters.runningCount()).toBe(0);
   });
 
   test('terminated before running: FAILED, and the late running event changes nothing', async () => {
@@ -167,7 +167,7 @@ describe('duplicate and out-of-order events', () => {
     expect(await h.workerState(instance, 'terminated')).toBe('FAILED');
     expect(await h.workerState(instance, 'running')).toBe('unchanged (FAILED)');
     expect(await h.states('lab', 'early')).toEqual(['FAILED']);
-    expect(await h.store.runningCount()).toBe(0);
+    expect(await h.store.counters.runningCount()).toBe(0);
     expect(h.endWrites('lab', 'early')).toBe(1);
   });
 
@@ -177,7 +177,7 @@ describe('duplicate and out-of-order events', () => {
     expect(await h.finishWorker('lab', 'quick', 'quick.bin', { status: 'SUCCESS', exit_code: 0 })).toBe(
       'SUCCESS',
     );
-    expect(await h.store.runningCount()).toBe(0);
+    expect(await h.store.counters.runningCount()).toBe(0);
     expect(h.endWrites('lab', 'quick')).toBe(1);
   });
 
@@ -305,7 +305,7 @@ describe('an event for an instance the table does not know yet', () => {
     });
     expect((await h.store.findByLauncher(instance))?.jobId).toBe('tagged');
     expect(await h.workerState(instance, 'terminated')).toBe('FAILED');
-    expect(await h.store.runningCount()).toBe(0);
+    expect(await h.store.counters.runningCount()).toBe(0);
   });
 });
 
@@ -330,7 +330,7 @@ describe('cancel requests', () => {
     const reason = `cancelled at the group's request (${cancelKey})`;
     expect(await h.status('lab', ts, 'a.bin')).toMatchObject({ status: 'CANCELLED', reason: [reason] });
     expect(await h.status('lab', ts, 'b.bin')).toMatchObject({ status: 'CANCELLED', reason: [reason] });
-    expect(await h.store.runningCount()).toBe(0);
+    expect(await h.store.counters.runningCount()).toBe(0);
     expect(await h.end('lab', ts)).toMatch(/2 CANCELLED/);
     expect(h.queue.sent).toHaveLength(1);
 
@@ -362,7 +362,7 @@ describe('cancel requests', () => {
       kind: 'cancelled',
       datasets: 1,
     });
-    expect(await h.store.runningCount()).toBe(0);
+    expect(await h.store.counters.runningCount()).toBe(0);
     expect(await h.deliverLaunches()).toEqual([{ kind: 'skipped', why: 'dataset is CANCELLED' }]);
     expect(h.launcher.launches).toEqual([]);
   });
@@ -385,7 +385,7 @@ describe('cancel requests', () => {
     // The instance started after the cancel: it must not run on until the watchdog's orphan sweep.
     expect(h.launcher.terminations).toEqual([instance]);
     expect(await h.states('lab', 'race')).toEqual(['CANCELLED']);
-    expect(await h.store.runningCount()).toBe(0);
+    expect(await h.store.counters.runningCount()).toBe(0);
   });
 
   test('a cancel that read the job before the worker was recorded still stops that worker', async () => {
@@ -427,7 +427,7 @@ describe('cancel requests', () => {
     expect(await cancelling).toEqual({ kind: 'cancelled', datasets: 1 });
     expect(h.launcher.terminations).toEqual([instance]);
     expect(await h.states('lab', 'race')).toEqual(['CANCELLED']);
-    expect(await h.store.runningCount()).toBe(0);
+    expect(await h.store.counters.runningCount()).toBe(0);
   });
 
   test('a cancel naming no job of the group is answered beside it', async () => {

@@ -33,7 +33,7 @@ describe('a single-dataset job from submit.json to end.txt', () => {
     expect(h.queue.sent).toEqual([
       { analysis: h.analysis, group: 'lab', jobId: ts, datasetIndex: 0, attempt: 1 },
     ]);
-    expect(await h.store.runningCount()).toBe(1);
+    expect(await h.store.counters.runningCount()).toBe(1);
 
     h.clock.advanceSeconds(2);
     const [launched] = await h.deliverLaunches();
@@ -104,7 +104,7 @@ describe('a single-dataset job from submit.json to end.txt', () => {
       new RegExp(`^job ${ts.replace(/\./g, '\\.')} finished at .*: 1 SUCCESS\n$`),
     );
     expect(h.endWrites('lab', ts)).toBe(1);
-    expect(await h.store.runningCount()).toBe(0);
+    expect(await h.store.counters.runningCount()).toBe(0);
 
     const lines = await h.certificateLines('lab', ts);
     expect(lines.map((l) => l.text)).toEqual([
@@ -121,7 +121,7 @@ describe('a single-dataset job from submit.json to end.txt', () => {
 
     // The budget now holds what the run cost (25 min of m5.xlarge), not the 30-minute estimate.
     const month = dataset.submittedAt.slice(0, 7);
-    expect(await h.store.getBudget('lab', month)).toBeCloseTo((0.192 * 25) / 60, 2);
+    expect(await h.store.counters.getBudget('lab', month)).toBeCloseTo((0.192 * 25) / 60, 2);
   });
 });
 
@@ -181,7 +181,7 @@ describe('a job with a list of datasets', () => {
     expect(await h.end('lab', ts)).toMatch(/: 3 SUCCESS, 1 FAILED\n$/);
     expect(h.endWrites('lab', ts)).toBe(1);
     expect((await h.job('lab', ts))?.header.state).toBe('FAILED');
-    expect(await h.store.runningCount()).toBe(0);
+    expect(await h.store.counters.runningCount()).toBe(0);
     const last = (await h.certificateLines('lab', ts)).at(-1)?.text;
     expect(last).toBe('job finished: 3 SUCCESS, 1 FAILED');
   });
@@ -209,13 +209,13 @@ describe('exactly once', () => {
     expect(h.queue.sent).toHaveLength(2);
     expect(h.queue.sent.map((m) => m.datasetIndex).sort()).toEqual([0, 1]);
     expect(await h.states('lab', ts)).toEqual(['INITIALIZING', 'INITIALIZING']);
-    expect(await h.store.runningCount()).toBe(2);
+    expect(await h.store.counters.runningCount()).toBe(2);
     expect(await h.store.listGroupJobs('lab')).toHaveLength(1);
     // One acceptance in the certificate, one budget reservation.
     const accepted = (await h.certificateLines('lab', ts)).filter((l) => l.text.includes('accepted'));
     expect(accepted).toHaveLength(1);
     const month = (await h.dataset('lab', ts)).submittedAt.slice(0, 7);
-    expect(await h.store.getBudget('lab', month)).toBeCloseTo(2 * ((0.192 * 5) / 60), 4);
+    expect(await h.store.counters.getBudget('lab', month)).toBeCloseTo(2 * ((0.192 * 5) / 60), 4);
 
     // A later redelivery (S3 retries) changes nothing either.
     h.clock.advanceSeconds(600);

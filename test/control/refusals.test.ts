@@ -433,10 +433,10 @@ describe('malformed submissions are refused where the user looks, and nothing ru
     expect(h.queue.sent).toEqual([]);
     expect(h.launcher.launches).toEqual([]);
     expect(await h.store.listLive()).toEqual([]);
-    expect(await h.store.runningCount()).toBe(0);
+    expect(await h.store.counters.runningCount()).toBe(0);
     for (const group of ['lab', 'lab2', 'viewers', 'strangers']) {
       expect(await h.store.listGroupJobs(group)).toEqual([]);
-      expect(await h.store.getBudget(group, h.clock.now().toISOString().slice(0, 7))).toBe(0);
+      expect(await h.store.counters.getBudget(group, h.clock.now().toISOString().slice(0, 7))).toBe(0);
     }
   });
 

@@ -42,7 +42,7 @@ const FORGED = 'report of another worker';
 test('a report without the secret (any worker of the group could write it) is ignored; the real one ends the dataset', async () => {
   const h = await newControl(emulators, 'forged');
   await running(h, 'victim');
-  const slotsBefore = await h.store.runningCount();
+  const slotsBefore = await h.store.counters.runningCount();
 
   const forged = await h.writeFinalReport('lab', 'victim', 'victim.bin', {
     status: 'SUCCESS',
@@ -52,7 +52,7 @@ test('a report without the secret (any worker of the group could write it) is ig
   });
   expect(await onFinalReport(h.ctx, forged)).toBe('ignored: not from its worker');
   expect((await h.dataset('lab', 'victim')).state).toBe('IN PROGRESS');
-  expect(await h.store.runningCount()).toBe(slotsBefore); // no slot freed for another worker
+  expect(await h.store.counters.runningCount()).toBe(slotsBefore); // no slot freed for another worker
   expect(await h.end('lab', 'victim')).toBeUndefined();
   expect((await h.certificateLines('lab', 'victim')).map((l) => l.text)).toContain(
     "dataset lab/inputs/victim.bin: a final report was ignored: it does not carry the secret of this dataset's current launch (a report of an earlier launch, or a stray or forged one)",

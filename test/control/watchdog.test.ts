@@ -75,7 +75,7 @@ describe('deadlines', () => {
       status: 'TIMED_OUT',
       reason: [reason],
     });
-    expect(await h.store.runningCount()).toBe(0);
+    expect(await h.store.counters.runningCount()).toBe(0);
     expect(await h.end('lab', 'slow')).toMatch(/1 TIMED_OUT/);
 
     // The worker's late final report does not overturn it.
@@ -109,7 +109,7 @@ describe('launches that never started', () => {
     const reason = 'the worker could not be launched: no launch was recorded';
     expect(await h.dataset('lab', 'stuck')).toMatchObject({ state: 'FAILED', reason });
     expect(await h.status('lab', 'stuck', 'stuck.bin')).toMatchObject({ status: 'FAILED', reason: [reason] });
-    expect(await h.store.runningCount()).toBe(0);
+    expect(await h.store.counters.runningCount()).toBe(0);
     expect(h.endWrites('lab', 'stuck')).toBe(1);
   });
 
@@ -145,7 +145,7 @@ describe('launches that never started', () => {
     expect((await h.dataset('lab', 'pending')).reason).toBe(
       `the worker ${instance} did not start within 300 s (EXECUTION_TIMEOUT) and was stopped`,
     );
-    expect(await h.store.runningCount()).toBe(0);
+    expect(await h.store.counters.runningCount()).toBe(0);
   });
 
   test('a launch message in the dead-letter queue fails its dataset', async () => {
@@ -157,7 +157,7 @@ describe('launches that never started', () => {
     expect((await runWatchdog(h.ctx, sources(h, { deadLetters }))).launchesFailed).toBe(1);
     expect(acknowledged).toEqual([message]);
     expect(await h.states('lab', 'dlq')).toEqual(['FAILED']);
-    expect(await h.store.runningCount()).toBe(0);
+    expect(await h.store.counters.runningCount()).toBe(0);
   });
 });
 
@@ -285,7 +285,7 @@ describe('jobs recorded but never admitted', () => {
 
 /** Drift, as a lost release or a crash between acquire and launch would leave it. */
 const forceRunningCount = async (h: Awaited<ReturnType<typeof newControl>>, value: number): Promise<void> => {
-  while ((await h.store.runningCount()) !== value) await h.store.repairRunningCount(value);
+  while ((await h.store.counters.runningCount()) !== value) await h.store.counters.repairRunningCount(value);
 };
 
 describe('the running count', () => {
@@ -305,7 +305,7 @@ describe('the running count', () => {
     const low = await runWatchdog(h.ctx, sources(h));
     expect(low.runningRepairedFrom).toBe(0);
     expect(low.drained).toBe(0);
-    expect(await h.store.runningCount()).toBe(2);
+    expect(await h.store.counters.runningCount()).toBe(2);
     expect(await h.states('lab', 'three')).toEqual(['QUEUED']);
 
     // Too high (a release was lost): queued work would wait forever. Repaired, then drained.
@@ -313,7 +313,7 @@ describe('the running count', () => {
     expect(await h.states('lab', 'three')).toEqual(['INITIALIZING']);
     await h.deliverLaunches(); // launched, so its worker's report counts (only a launched dataset's does)
     await h.finishWorker('lab', 'two', 'two.bin', { status: 'SUCCESS', exit_code: 0 });
-    expect(await h.store.runningCount()).toBe(1);
+    expect(await h.store.counters.runningCount()).toBe(1);
     await forceRunningCount(h, 7);
     await submitJob(h, 'four', { launch: false });
     expect(await h.states('lab', 'four')).toEqual(['QUEUED']);
@@ -325,7 +325,7 @@ describe('the running count', () => {
     expect(high.runningRepairedFrom).toBe(6);
     expect(high.drained).toBe(1);
     expect(await h.states('lab', 'four')).toEqual(['INITIALIZING']);
-    expect(await h.store.runningCount()).toBe(1);
+    expect(await h.store.counters.runningCount()).toBe(1);
     expect((await runWatchdog(h.ctx, sources(h))).runningRepairedFrom).toBeUndefined();
   });
 });
@@ -343,8 +343,8 @@ describe('Batch job folders left on the analysis EFS', () => {
     h.launcher.script({ kind: 'launched', launcherId: 'run-1' });
     await submitJob(h, 'gone', { running: false });
     const ref = { group: 'lab', jobId: 'gone' };
-    await h.store.recordJobFolder(ref, 0, DIR);
-    await h.store.addJobFolderJobs(ref, 0, DIR, ['in-1', 'run-1']);
+    await h.store.efsFolders.recordJobFolder(ref, 0, DIR);
+    await h.store.efsFolders.addJobFolderJobs(ref, 0, DIR, ['in-1', 'run-1']);
     const identity = { analysis: h.analysis, group: 'lab', jobId: 'gone', jobDir: DIR };
     batch.set({ ...identity, stage: 'in' }, 'in-1', 'SUCCEEDED', { startedAt: 1 });
     batch.set({ ...identity, stage: 'run', stageInJobId: 'in-1' }, 'run-1', 'RUNNING', { startedAt: 1 });
@@ -444,9 +444,9 @@ describe('Batch job folders left on the analysis EFS', () => {
     const batch = new FakeBatch();
     await submitJob(h, 'live');
     const ref = { group: 'lab', jobId: 'live' };
-    await h.store.recordJobFolder(ref, 0, 'live-folder');
-    await h.store.recordJobFolder(ref, 0, 'removed-folder');
-    await h.store.clearJobFolder(ref, 0, 'removed-folder');
+    await h.store.efsFolders.recordJobFolder(ref, 0, 'live-folder');
+    await h.store.efsFolders.recordJobFolder(ref, 0, 'removed-folder');
+    await h.store.efsFolders.clearJobFolder(ref, 0, 'removed-folder');
     expect((await h.dataset('lab', 'live')).efsFolders).toEqual(['live-folder']);
     h.clock.advance(2 * EFS_FOLDER_TIMING.sweepAfterMs);
     await runWatchdog(h.ctx, sources(h, { batch }));

@@ -277,7 +277,7 @@ describe('the launcher Lambda dies after RunInstances, before recording the inst
     );
     expect(await c.h.states('lab', 'j')).toEqual(['IN PROGRESS']);
     expect((await texts(c.h)).filter((t) => t.includes(`worker ${instance} launched`))).toHaveLength(1);
-    expect(await c.h.store.runningCount()).toBe(1);
+    expect(await c.h.store.counters.runningCount()).toBe(1);
     // A later run of the watchdog leaves it alone: its worker is recorded and running.
     c.h.clock.advance(WATCHDOG_TIMING.orphanGraceMs);
     const found = await runWatchdog(c.ctx, c.sources);
@@ -378,7 +378,7 @@ describe('the launcher Lambda dies after RunInstances, before recording the inst
     expect(await c.h.status('lab', 'j', 'a.bin')).toMatchObject({ status: 'FAILED', reason: [reason] });
     expect(await c.h.end('lab', 'j')).toMatch(/: 1 FAILED\n$/);
     expect(c.h.endWrites('lab', 'j')).toBe(1);
-    expect(await c.h.store.runningCount()).toBe(0);
+    expect(await c.h.store.counters.runningCount()).toBe(0);
     expect(c.ec2.runInputs).toHaveLength(1);
     expect((await texts(c.h)).slice(-3)).toEqual([
       `dataset lab/inputs/a.bin: FAILED (${reason})`,
@@ -452,7 +452,7 @@ describe('a crash after admission, before the launch message is sent', () => {
     );
     expect(await h.states('lab', 'j')).toEqual(['INITIALIZING']);
     expect(h.queue.sent).toEqual([]);
-    expect(await h.store.runningCount()).toBe(1);
+    expect(await h.store.counters.runningCount()).toBe(1);
     expect(await h.status('lab', 'j', 'a.bin')).toMatchObject({ status: 'INITIALIZING' });
 
     // The retried event finds the job recorded and admitted: nothing to redo, nothing sent twice.
@@ -480,7 +480,7 @@ describe('a crash after admission, before the launch message is sent', () => {
     expect(h.queue.sent).toHaveLength(1);
     expect(h.launcher.launches).toHaveLength(1);
     expect([...h.launcher.workers.keys()]).toEqual([instance]);
-    expect(await h.store.runningCount()).toBe(1);
+    expect(await h.store.counters.runningCount()).toBe(1);
     const lines = (await h.certificateLines('lab', 'j')).map((l) => l.text);
     expect(lines.filter((t) => t.endsWith('launch requested'))).toHaveLength(1);
     expect(lines.filter((t) => t.includes(`worker ${instance} launched`))).toHaveLength(1);

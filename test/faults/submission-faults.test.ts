@@ -123,7 +123,7 @@ const expectLaunchedOnce = async (s: Submitted): Promise<void> => {
   const { h } = s;
   // A slot taken by a call that then failed is given back by the watchdog, from the live datasets,
   // when two runs in a row see the same drift.
-  for (let run = 0; run < 2 && (await h.store.runningCount()) !== 1; run++) {
+  for (let run = 0; run < 2 && (await h.store.counters.runningCount()) !== 1; run++) {
     await runWatchdog(h.ctx, { listWorkers: h.launcher.listWorkers });
   }
   const lines = (await h.certificateLines('lab', 'j')).map((l) => l.text);
@@ -137,7 +137,7 @@ const expectLaunchedOnce = async (s: Submitted): Promise<void> => {
     launches: h.launcher.launchesOf('j').length,
     attempt: launch?.attempt,
     recordedWorker: (await h.dataset('lab', 'j')).launcherId,
-    running: await h.store.runningCount(),
+    running: await h.store.counters.runningCount(),
     // The status the control plane wrote last (the worker writes IN PROGRESS itself when it starts).
     statusBeforeWorker: ['QUEUED', 'INITIALIZING'].includes(String(status?.status)),
     acceptedLines: count(/ accepted: /) <= 1,

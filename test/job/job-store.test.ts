@@ -318,28 +318,28 @@ describe('transition', () => {
 describe('running-worker slots', () => {
   test('50 concurrent acquisitions against a limit of 5: exactly 5 succeed', async () => {
     const slots = store('slots');
-    const results = await Promise.all(Array.from({ length: 50 }, () => slots.acquireSlot(5)));
+    const results = await Promise.all(Array.from({ length: 50 }, () => slots.counters.acquireSlot(5)));
     expect(results.filter(Boolean)).toHaveLength(5);
-    expect(await slots.runningCount()).toBe(5);
+    expect(await slots.counters.runningCount()).toBe(5);
   });
 
   test('releasing never goes below zero; the watchdog repairs the count', async () => {
     const slots = store('slots-release');
-    expect(await slots.acquireSlot(2)).toBe(true);
-    expect(await slots.acquireSlot(2)).toBe(true);
-    const released = await Promise.all(Array.from({ length: 7 }, () => slots.releaseSlot()));
+    expect(await slots.counters.acquireSlot(2)).toBe(true);
+    expect(await slots.counters.acquireSlot(2)).toBe(true);
+    const released = await Promise.all(Array.from({ length: 7 }, () => slots.counters.releaseSlot()));
     expect(released.filter(Boolean)).toHaveLength(2);
-    expect(await slots.runningCount()).toBe(0);
-    expect(await slots.releaseSlot()).toBe(false);
-    expect(await slots.acquireSlot(0)).toBe(false);
+    expect(await slots.counters.runningCount()).toBe(0);
+    expect(await slots.counters.releaseSlot()).toBe(false);
+    expect(await slots.counters.acquireSlot(0)).toBe(false);
 
     // A difference is repaired only when a second look sees it unchanged (no acquire or release between).
-    expect(await slots.repairRunningCount(3)).toBeUndefined();
-    expect(await slots.runningCount()).toBe(0);
-    expect(await slots.repairRunningCount(3)).toBe(0);
-    expect(await slots.runningCount()).toBe(3);
-    expect(await slots.repairRunningCount(3)).toBeUndefined();
-    expect(await slots.acquireSlot(3)).toBe(false);
+    expect(await slots.counters.repairRunningCount(3)).toBeUndefined();
+    expect(await slots.counters.runningCount()).toBe(0);
+    expect(await slots.counters.repairRunningCount(3)).toBe(0);
+    expect(await slots.counters.runningCount()).toBe(3);
+    expect(await slots.counters.repairRunningCount(3)).toBeUndefined();
+    expect(await slots.counters.acquireSlot(3)).toBe(false);
   });
 });
 
@@ -652,40 +652,40 @@ describe('job states', () => {
 describe('budget', () => {
   test('a reservation over the monthly max is refused with the figures', async () => {
     const budget = store('budget');
-    expect(await budget.reserveBudget('lab', '2026-11', 60, 100)).toEqual({
+    expect(await budget.counters.reserveBudget('lab', '2026-11', 60, 100)).toEqual({
       ok: true,
       committedUsd: 60,
       maxUsd: 100,
     });
-    expect(await budget.reserveBudget('lab', '2026-11', 50, 100)).toEqual({
+    expect(await budget.counters.reserveBudget('lab', '2026-11', 50, 100)).toEqual({
       ok: false,
       committedUsd: 60,
       maxUsd: 100,
       requestedUsd: 50,
     });
-    expect(await budget.reserveBudget('lab', '2026-12', 150, 100)).toEqual({
+    expect(await budget.counters.reserveBudget('lab', '2026-12', 150, 100)).toEqual({
       ok: false,
       committedUsd: 0,
       maxUsd: 100,
       requestedUsd: 150,
     });
     // The estimate of 60 cost 12.5 in the end.
-    expect(await budget.settleBudget('lab', '2026-11', 60, 12.5)).toBe(12.5);
-    expect((await budget.reserveBudget('lab', '2026-11', 50, 100)).ok).toBe(true);
+    expect(await budget.counters.settleBudget('lab', '2026-11', 60, 12.5)).toBe(12.5);
+    expect((await budget.counters.reserveBudget('lab', '2026-11', 50, 100)).ok).toBe(true);
     // Decimal amounts add up exactly at the boundary.
-    expect((await budget.reserveBudget('lab', '2027-01', 0.1, 0.3)).ok).toBe(true);
-    expect((await budget.reserveBudget('lab', '2027-01', 0.2, 0.3)).ok).toBe(true);
-    expect(await budget.getBudget('lab', '2027-01')).toBe(0.3);
+    expect((await budget.counters.reserveBudget('lab', '2027-01', 0.1, 0.3)).ok).toBe(true);
+    expect((await budget.counters.reserveBudget('lab', '2027-01', 0.2, 0.3)).ok).toBe(true);
+    expect(await budget.counters.getBudget('lab', '2027-01')).toBe(0.3);
   });
 
   test('20 concurrent reservations of $10 against $100: exactly 10', async () => {
     const budget = store('budget-race');
     const results = await Promise.all(
-      Array.from({ length: 20 }, () => budget.reserveBudget('lab', '2026-11', 10, 100)),
+      Array.from({ length: 20 }, () => budget.counters.reserveBudget('lab', '2026-11', 10, 100)),
     );
     expect(results.filter((r) => r.ok)).toHaveLength(10);
     expect(results.filter((r) => !r.ok).every((r) => r.committedUsd === 100 && r.maxUsd === 100)).toBe(true);
-    expect(await budget.getBudget('lab', '2026-11')).toBe(100);
+    expect(await budget.counters.getBudget('lab', '2026-11')).toBe(100);
   });
 });
 
@@ -743,37 +743,42 @@ describe('Batch job folders on EFS', () => {
     const input = submission('lab', 'efs-1');
     await jobs.recordSubmission(input);
     const key = jobKeyOf(input);
-    await jobs.recordJobFolder(key, 0, 'dir-a');
-    await jobs.recordJobFolder(key, 0, 'dir-a'); // idempotent
-    await jobs.recordJobFolder(key, 0, 'dir-b');
+    await jobs.efsFolders.recordJobFolder(key, 0, 'dir-a');
+    await jobs.efsFolders.recordJobFolder(key, 0, 'dir-a'); // idempotent
+    await jobs.efsFolders.recordJobFolder(key, 0, 'dir-b');
     expect((await jobs.getDataset(key, 0))?.efsFolders).toEqual(['dir-a', 'dir-b']);
-    expect((await jobs.listJobFolders()).map((f) => f.folder.jobDir).sort()).toEqual(['dir-a', 'dir-b']);
+    expect((await jobs.efsFolders.listJobFolders()).map((f) => f.folder.jobDir).sort()).toEqual([
+      'dir-a',
+      'dir-b',
+    ]);
 
     // Two callers that read the same count: one claim.
-    const claims = await Promise.all([0, 1, 2].map(() => jobs.claimFolderCleanup(key, 0, 'dir-a', 0, 2)));
+    const claims = await Promise.all(
+      [0, 1, 2].map(() => jobs.efsFolders.claimFolderCleanup(key, 0, 'dir-a', 0, 2)),
+    );
     expect(claims.filter(Boolean)).toHaveLength(1);
-    expect(await jobs.claimFolderCleanup(key, 0, 'dir-a', 0, 2)).toBe(false); // a stale count
-    expect(await jobs.claimFolderCleanup(key, 0, 'dir-a', 1, 2)).toBe(true);
-    expect(await jobs.claimFolderCleanup(key, 0, 'dir-a', 2, 2)).toBe(false); // the bound
-    expect(await jobs.abandonJobFolder(key, 0, 'dir-b')).toBe(true);
-    expect(await jobs.abandonJobFolder(key, 0, 'dir-b')).toBe(false);
-    expect(await jobs.claimFolderCleanup(key, 0, 'dir-b', 0, 2)).toBe(false); // given up
+    expect(await jobs.efsFolders.claimFolderCleanup(key, 0, 'dir-a', 0, 2)).toBe(false); // a stale count
+    expect(await jobs.efsFolders.claimFolderCleanup(key, 0, 'dir-a', 1, 2)).toBe(true);
+    expect(await jobs.efsFolders.claimFolderCleanup(key, 0, 'dir-a', 2, 2)).toBe(false); // the bound
+    expect(await jobs.efsFolders.abandonJobFolder(key, 0, 'dir-b')).toBe(true);
+    expect(await jobs.efsFolders.abandonJobFolder(key, 0, 'dir-b')).toBe(false);
+    expect(await jobs.efsFolders.claimFolderCleanup(key, 0, 'dir-b', 0, 2)).toBe(false); // given up
 
-    await jobs.clearJobFolder(key, 0, 'dir-a');
+    await jobs.efsFolders.clearJobFolder(key, 0, 'dir-a');
     expect((await jobs.getDataset(key, 0))?.efsFolders).toEqual(['dir-b']);
-    expect(await jobs.getJobFolder(key, 0, 'dir-a')).toBeUndefined();
+    expect(await jobs.efsFolders.getJobFolder(key, 0, 'dir-a')).toBeUndefined();
     // Jobs of a cleared folder do not bring it back.
-    await jobs.addJobFolderJobs(key, 0, 'dir-a', ['late-job']);
-    expect((await jobs.listJobFolders()).map((f) => f.folder.jobDir)).toEqual(['dir-b']);
+    await jobs.efsFolders.addJobFolderJobs(key, 0, 'dir-a', ['late-job']);
+    expect((await jobs.efsFolders.listJobFolders()).map((f) => f.folder.jobDir)).toEqual(['dir-b']);
   });
 
   test('a folder of a dataset that does not exist is refused, naming the dataset', async () => {
     const jobs = store('efs-missing');
-    await expect(jobs.recordJobFolder({ group: 'lab', jobId: 'nope' }, 3, 'dir')).rejects.toThrow(
+    await expect(jobs.efsFolders.recordJobFolder({ group: 'lab', jobId: 'nope' }, 3, 'dir')).rejects.toThrow(
       'dataset lab/nope#3 does not exist: no job folder recorded',
     );
     for (const bad of ['', 'a#b']) {
-      await expect(jobs.recordJobFolder({ group: 'lab', jobId: 'nope' }, 0, bad)).rejects.toThrow(
+      await expect(jobs.efsFolders.recordJobFolder({ group: 'lab', jobId: 'nope' }, 0, bad)).rejects.toThrow(
         'cannot be part of a job table key',
       );
     }

@@ -314,13 +314,13 @@ export const expectEndedOnce = async (
   const held = async (): Promise<number> =>
     (await h.store.listLive()).filter((d) => d.state === 'INITIALIZING' || d.state === 'IN PROGRESS').length;
   // Never fewer slots counted than held: that would let a drain exceed DEPLOY_LIMIT.
-  expect(await h.store.runningCount()).toBeGreaterThanOrEqual(await held());
+  expect(await h.store.counters.runningCount()).toBeGreaterThanOrEqual(await held());
   await launchAll(h);
   h.clock.advanceSeconds(h.config.launchTimeoutSeconds + 1);
   await runWatchdog(h.ctx, { listWorkers: h.launcher.listWorkers });
   await launchAll(h);
   // A second look, when the first saw the running count off (it acts on drift seen twice).
-  if ((await h.store.runningCount()) !== (await held())) {
+  if ((await h.store.counters.runningCount()) !== (await held())) {
     await runWatchdog(h.ctx, { listWorkers: h.launcher.listWorkers });
     await launchAll(h);
   }
@@ -344,7 +344,7 @@ export const expectEndedOnce = async (
     notifications: notified,
     next: await h.states('lab', 'next'),
     nextLaunches: [h.queue.sentFor('next').length, h.launcher.launchesOf('next').length],
-    running: [await h.store.runningCount(), await held()],
+    running: [await h.store.counters.runningCount(), await held()],
   }).toEqual({
     state: ending.state,
     reason: true,
