@@ -19,8 +19,13 @@ export const AnalysisPage = ({ config, session, heading }: PageProps) => {
       <dl class="facts">
         <dt>Runs</dt>
         <dd>
-          <code>{view.runs || '(not shown)'}</code> on{' '}
-          {view.runtime === 'batch' ? 'AWS Batch' : 'a dedicated EC2 instance per dataset'}
+          each dataset on {view.runtime === 'batch' ? 'AWS Batch' : 'a dedicated EC2 instance of its own'}
+          {view.runs ? (
+            <details>
+              <summary>the command it runs (for the analysis's developers)</summary>
+              <code>{view.runs}</code>
+            </details>
+          ) : null}
         </dd>
         <dt>Region</dt>
         <dd>{view.region}</dd>
