@@ -18,6 +18,7 @@ import { runJobs } from '../lib/cli/jobs-table';
 import { parsePort, parseSecretFlags, runLocal, runLocalStop } from '../lib/cli/local-command';
 import { runLogs } from '../lib/cli/logs-command';
 import { createOutput, guardClosedPipes } from '../lib/cli/output';
+import { runRerun } from '../lib/cli/rerun-command';
 import { runResults } from '../lib/cli/results-command';
 import { groupOption, requireGroup, type TargetOptions } from '../lib/cli/s3-target';
 import { CliSession } from '../lib/cli/session';
@@ -312,6 +313,51 @@ export const main = async (argv: readonly string[]): Promise<number> => {
         output,
       ),
     ),
+  );
+
+  withTarget(
+    program
+      .command('rerun')
+      .description(
+        "submit a job's datasets and config again as a new job (its certificate names the job it reruns)",
+      )
+      .argument('<job>', 'the job id (its timestamp)')
+      .option('--group <group>', GROUP_HELP)
+      .option('--failed', 'only the datasets that ended FAILED, TIMED_OUT or INTERRUPTED')
+      .option('--timestamp <id>', "the new job's id (default: a new one)")
+      .option('--instance-type <type>', "another instance type the analysis's blueprint offers")
+      .option(
+        '--blueprint <name|path>',
+        "the analysis's blueprint, to check the submission in full (default: $NCAAS_BLUEPRINT)",
+      )
+      .option('--dry-run', 'print the submit.json it would write; write nothing'),
+  ).action(
+    async (
+      job: string,
+      flags: TargetFlags & {
+        failed?: boolean;
+        timestamp?: string;
+        instanceType?: string;
+        blueprint?: string;
+        dryRun?: boolean;
+      },
+    ) =>
+      act(() => {
+        const blueprint = flags.blueprint ?? env.NCAAS_BLUEPRINT;
+        const analysis = blueprint ? loadBlueprintForCommand(blueprint) : undefined;
+        return runRerun(
+          session.s3(target(flags)),
+          {
+            ...jobOptions(job, flags),
+            failedOnly: flags.failed === true,
+            ...(flags.timestamp !== undefined ? { timestamp: flags.timestamp } : {}),
+            ...(flags.instanceType !== undefined ? { instanceType: flags.instanceType } : {}),
+            ...(analysis !== undefined ? { analysis } : {}),
+          },
+          output,
+          { dryRun: flags.dryRun === true },
+        );
+      }),
   );
 
   withTarget(

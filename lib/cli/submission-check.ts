@@ -23,6 +23,8 @@ export interface SubmitJson {
   readonly configname: string;
   readonly timestamp: string;
   readonly instance_type?: string;
+  /** The job this one runs again (`ncaas rerun`). */
+  readonly rerun_of?: string;
 }
 
 export interface Upload {
@@ -237,6 +239,7 @@ export const keyPlan = (request: {
   readonly configKey: string;
   readonly jobId: string;
   readonly instanceType?: string;
+  readonly rerunOf?: string;
 }): SubmissionPlan => ({
   group: request.group,
   jobId: request.jobId,
@@ -250,5 +253,6 @@ export const keyPlan = (request: {
     configname: request.configKey,
     timestamp: request.jobId,
     ...(request.instanceType !== undefined ? { instance_type: request.instanceType } : {}),
+    ...(request.rerunOf !== undefined ? { rerun_of: request.rerunOf } : {}),
   },
 });

@@ -67,6 +67,7 @@ export const processSubmission = async (ctx: ControlContext, ref: SubmissionRef)
   const minutes = checked.durationMinutes ?? DEFAULT_DURATION_MINUTES;
   const perDataset = price ? (price.usd * minutes) / 60 : 0;
   const notes: string[] = [reproducibilityLine(ctx, instanceType, checked.versions ?? [])];
+  if (submission.rerunOf !== undefined) notes.push(`reruns job ${submission.rerunOf}`);
   if (config.monitor && !price) {
     notes.push(`no price is known for ${instanceType}: this job is not counted against the MAXCOST budget`);
   } else if (config.monitor && checked.durationMinutes === undefined) {

@@ -40,6 +40,8 @@ export interface ValidatedSubmission {
   /** The requested `instance_type`, else the blueprint's EC2 default (undefined for Batch without one). */
   readonly instanceType?: string;
   readonly submissionKey: string;
+  /** `rerun_of`: the job this one runs again (its id), for the certificate. */
+  readonly rerunOf?: string;
 }
 
 export type SubmissionResult =
@@ -105,6 +107,7 @@ export const parseSubmission = ({ body, key, analysis, devRun }: SubmissionInput
       : []),
     ...(timestamp.problem !== undefined ? [{ field: 'timestamp', message: timestamp.problem }] : []),
     ...(typeof raw.instance_type === 'string' ? instanceTypeProblems(raw.instance_type, analysis) : []),
+    ...(typeof raw.rerun_of === 'string' ? rerunOfProblems(raw.rerun_of) : []),
   ]);
 
   if (!parsed.success || problems.length > 0 || group === undefined || jobId === undefined) {
@@ -123,6 +126,7 @@ export const parseSubmission = ({ body, key, analysis, devRun }: SubmissionInput
       configKey: data.configname,
       instanceType: data.instance_type ?? analysis.ec2?.instanceType,
       submissionKey: key,
+      ...(data.rerun_of !== undefined ? { rerunOf: data.rerun_of } : {}),
     },
     warnings: warningsFor(raw),
   };
@@ -256,7 +260,21 @@ const FIELD_ORDER = [
   'configname',
   'timestamp',
   'instance_type',
+  'rerun_of',
 ];
+
+/** `rerun_of` names a job by its id: the same rules as a timestamp (it ends up in the certificate). */
+const rerunOfProblems = (rerunOf: string): SubmissionProblem[] => {
+  const problem = jobIdProblem(rerunOf);
+  return problem === undefined
+    ? []
+    : [
+        {
+          field: 'rerun_of',
+          message: `rerun_of names the job this one reruns: ${problem.replace(/^timestamp/, 'its id')}`,
+        },
+      ];
+};
 
 /** Problems in the order a reader meets the fields: where it was uploaded, then submit.json top to bottom. */
 const inFileOrder = (problems: SubmissionProblem[]): SubmissionProblem[] => {

@@ -104,6 +104,8 @@ const messageFor = (
       return `timestamp must be text like "04_29_20" (or a number), got ${got}`;
     case 'instance_type':
       return `instance_type must be text naming one of the instance types this analysis offers (${listOrNone(context.allowedInstanceTypes)}), got ${got}: fix it, or remove instance_type to use the default`;
+    case 'rerun_of':
+      return `rerun_of must be text: the id (timestamp) of the job this one runs again, got ${got}`;
     case 'resultpath':
       return `resultpath is not accepted here: results always go to this job's results folder${context.resultFolder ? ` (${context.resultFolder})` : ''}. Remove "resultpath" from submit.json`;
     default:

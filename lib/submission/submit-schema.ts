@@ -16,6 +16,8 @@ export const submitSchema = z.object({
   /** The job id. NeuroCAAS tools sometimes write it as a number; it is used as text. */
   timestamp: z.union([z.string(), z.number()]).transform((value) => String(value)),
   instance_type: z.string().optional(),
+  /** The job this one runs again (`ncaas rerun`), as its id: named in the new job's certificate. */
+  rerun_of: z.string().optional(),
   resultpath: z.never().optional(),
 });
 

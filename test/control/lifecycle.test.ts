@@ -20,6 +20,23 @@ afterAll(async () => {
   await emulators.stop();
 });
 
+describe('a rerun (ncaas rerun, or rerun_of written by hand)', () => {
+  test("the new job's certificate names the job it reruns, right after its acceptance", async () => {
+    const h = await newControl(emulators, 'rerun');
+    await h.put('lab/inputs/session1.zip', 'data');
+    await h.put('lab/configs/config.yaml', '__duration__: 30\n');
+    const outcome = await h.submit(
+      'lab',
+      'again',
+      submitJson('lab', 'again-1', 'lab/inputs/session1.zip', undefined, { rerun_of: 'first-1' }),
+    );
+    expect(outcome.kind).toBe('accepted');
+    const lines = (await h.certificateLines('lab', 'again-1')).map((l) => l.text);
+    expect(lines[0]).toMatch(/^submission lab\/submissions\/again_submit\.json accepted/);
+    expect(lines).toContain('reruns job first-1');
+  });
+});
+
 describe('a single-dataset job from submit.json to end.txt', () => {
   test('runs, reports SUCCESS, writes end.txt once and frees its worker slot', async () => {
     const h = await newControl(emulators, 'happy');
