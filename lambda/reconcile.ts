@@ -5,7 +5,7 @@ import { handleObject } from '../lib/control/bucket-events';
 import { isBatchJobStateEvent, onBatchJobState } from '../lib/control/batch-reconcile';
 import { isInstanceStateEvent, isS3Event, s3ObjectEvents } from '../lib/control/event-parsing';
 import { handlerLog } from '../lib/control/handler-log';
-import { onWorkerState } from '../lib/control/reconcile';
+import { onFinalReport, onWorkerState } from '../lib/control/reconcile';
 import { readHandlerEnvironment } from '../lib/handler-environment';
 
 const env = readHandlerEnvironment();
@@ -31,7 +31,7 @@ export const handler = async (event: unknown): Promise<void> => {
   } else if (isS3Event(event)) {
     for (const object of s3ObjectEvents(event)) {
       // The notification filters only by suffix: the group and folder are checked here.
-      const handled = await handleObject(ctx, object, ['final-report']);
+      const handled = await handleObject(ctx, object, { 'final-report': onFinalReport });
       if (handled.route === 'final-report')
         log.info('final report', { key: object.key, outcome: handled.outcome });
       else log.info('ignored: not a final report in a group of this analysis', { key: object.key });

@@ -5,8 +5,10 @@
 import type { S3Event } from 'aws-lambda';
 import { awsControlContext } from '../lib/control/aws-context';
 import { handleObject } from '../lib/control/bucket-events';
+import { processCancel } from '../lib/control/cancel-request';
 import { s3ObjectEvents } from '../lib/control/event-parsing';
 import { handlerLog } from '../lib/control/handler-log';
+import { processSubmission } from '../lib/control/submission-intake';
 import { readHandlerEnvironment } from '../lib/handler-environment';
 
 const env = readHandlerEnvironment();
@@ -17,7 +19,7 @@ const { ctx } = awsControlContext(env, log);
 export const handler = async (event: S3Event): Promise<void> => {
   for (const object of s3ObjectEvents(event)) {
     // Bad input never throws (it is refused in writing); an AWS failure does, so S3 retries it.
-    const handled = await handleObject(ctx, object, ['submission', 'cancel']);
+    const handled = await handleObject(ctx, object, { submission: processSubmission, cancel: processCancel });
     if (handled.route === 'submission') log.info('submission', { key: object.key, outcome: handled.outcome });
     else if (handled.route === 'cancel')
       log.info('cancel request', { key: object.key, outcome: handled.outcome });

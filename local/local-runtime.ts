@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { loadBlueprintFile, resolveBlueprintPath } from '../lib/blueprint/load-blueprint';
 import { blueprintProvenance } from '../lib/blueprint/provenance';
 import { handleObject } from '../lib/control/bucket-events';
+import { processCancel } from '../lib/control/cancel-request';
 import type { ControlContext, Log } from '../lib/control/control-context';
 import { endDataset, finishDataset } from '../lib/control/dataset-finish';
 import { encodeS3Key, s3ObjectEvents } from '../lib/control/event-parsing';
@@ -21,6 +22,7 @@ import { routeObject } from '../lib/control/object-routing';
 import { onFinalReport, onWorkerState } from '../lib/control/reconcile';
 import { onBatchJobState } from '../lib/control/batch-reconcile';
 import { S3Objects } from '../lib/control/s3-objects';
+import { processSubmission } from '../lib/control/submission-intake';
 import { runWatchdog } from '../lib/control/watchdog';
 import { JobStore, type DatasetRecord } from '../lib/job/job-store';
 import { isFinal, type JobState } from '../lib/job/job-state';
@@ -268,7 +270,11 @@ const startRuntimeIn = async (dir: string, options: LocalRuntimeOptions): Promis
       };
       for (const object of s3ObjectEvents(shaped)) {
         track(`${route} ${object.key}`, async () => {
-          const handled = await handleObject(ctx, object, ['submission', 'cancel', 'final-report']);
+          const handled = await handleObject(ctx, object, {
+            submission: processSubmission,
+            cancel: processCancel,
+            'final-report': onFinalReport,
+          });
           if (handled.route === 'submission') {
             print(
               handled.outcome.kind === 'refused'
