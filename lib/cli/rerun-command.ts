@@ -15,7 +15,14 @@ import { s3Url, submissionKeyFor } from './job-folders';
 import type { Output } from './output';
 import type { S3Target } from './s3-target';
 import { findJob } from './status-command';
-import { checkPlannedSubmission, keyPlan, submitJsonText, type SubmissionPlan } from './submission-check';
+import {
+  checkPlannedSubmission,
+  keyPlan,
+  readSubmittedJob,
+  submitJsonText,
+  type SubmissionPlan,
+  type SubmittedJob,
+} from './submission-check';
 
 /** The ends `--failed` runs again: the analysis failed, ran out of time, or lost its worker. */
 export const RERUN_STATES: readonly UserVisibleState[] = ['FAILED', 'TIMED_OUT', 'INTERRUPTED'];
@@ -33,37 +40,25 @@ export interface RerunRequest {
   readonly analysis?: AnalysisConfig;
 }
 
-interface Submitted {
-  readonly datasetKeys: readonly string[];
-  readonly configKey: string;
-  readonly instanceType?: string;
-}
-
-/** What the job was submitted with, read as the handler accepted it (its submit.json stays in the bucket). */
-const readSubmitted = async (target: S3Target, group: string, jobId: string): Promise<Submitted> => {
-  const key = submissionKeyFor(group, jobId);
-  const text = await target.objects.readText(key);
+/** What the job was submitted with; a submit.json that cannot be run again is a usage error. */
+const readSubmitted = async (
+  target: S3Target,
+  group: string,
+  jobId: string,
+): Promise<SubmittedJob & { readonly configKey: string }> => {
+  const read = await readSubmittedJob(target, group, jobId);
   const unreadable = (why: string) =>
-    new CliError(`job ${jobId} cannot be run again: ${s3Url(target, key)} ${why}`, EXIT.usage);
-  if (text === undefined) throw unreadable('is gone (deleted since the job ran?)');
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw unreadable('is not valid JSON');
-  }
-  const { dataname, configname, instance_type } = (json ?? {}) as Record<string, unknown>;
-  const datasetKeys = (Array.isArray(dataname) ? dataname : [dataname]).filter(
-    (d): d is string => typeof d === 'string',
-  );
-  if (datasetKeys.length === 0 || typeof configname !== 'string') {
+    new CliError(
+      `job ${jobId} cannot be run again: ${s3Url(target, submissionKeyFor(group, jobId))} ${why}`,
+      EXIT.usage,
+    );
+  if (read.kind === 'gone') throw unreadable('is gone (deleted since the job ran?)');
+  if (read.kind === 'not-json') throw unreadable('is not valid JSON');
+  const { configKey } = read.job;
+  if (read.job.datasetKeys.length === 0 || configKey === undefined) {
     throw unreadable('names no dataset or no config');
   }
-  return {
-    datasetKeys,
-    configKey: configname,
-    ...(typeof instance_type === 'string' ? { instanceType: instance_type } : {}),
-  };
+  return { ...read.job, configKey };
 };
 
 /** The new job's plan: which datasets run again, under which id. */

@@ -256,3 +256,45 @@ export const keyPlan = (request: {
     ...(request.rerunOf !== undefined ? { rerun_of: request.rerunOf } : {}),
   },
 });
+
+/** What a job was submitted with, read from its submit.json as it stays in the bucket. */
+export interface SubmittedJob {
+  readonly datasetKeys: readonly string[];
+  readonly configKey?: string;
+  readonly instanceType?: string;
+}
+
+export type SubmittedRead =
+  | { readonly kind: 'gone' }
+  | { readonly kind: 'not-json' }
+  | { readonly kind: 'read'; readonly job: SubmittedJob };
+
+/**
+ * A job's submit.json, read leniently (the console's "submit again" and `ncaas rerun`): the keys it
+ * names, whatever else it holds. The handler already checked it when the job was accepted.
+ */
+export const readSubmittedJob = async (
+  target: S3Target,
+  group: string,
+  jobId: string,
+): Promise<SubmittedRead> => {
+  const text = await target.objects.readText(submissionKeyFor(group, jobId));
+  if (text === undefined) return { kind: 'gone' };
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { kind: 'not-json' };
+  }
+  const { dataname, configname, instance_type } = (json ?? {}) as Record<string, unknown>;
+  return {
+    kind: 'read',
+    job: {
+      datasetKeys: (Array.isArray(dataname) ? dataname : [dataname]).filter(
+        (d): d is string => typeof d === 'string',
+      ),
+      ...(typeof configname === 'string' ? { configKey: configname } : {}),
+      ...(typeof instance_type === 'string' ? { instanceType: instance_type } : {}),
+    },
+  };
+};

@@ -42,7 +42,7 @@ export const uploadFile = async (
     params: {
       Bucket: target.bucket,
       Key: upload.key,
-      // Read in part-sized chunks: the library slices the stream into parts as it reads.
+      // Read in chunks of at most 4 MiB: the library gathers them into parts as it reads.
       Body: fs.createReadStream(upload.local, { highWaterMark: Math.min(partSize, 4 * MIB) }),
     },
     partSize,

@@ -16,7 +16,7 @@ import { createRequire } from 'node:module';
 import type { AnalysisConfig } from '../blueprint/analysis-config';
 import { readAnalysisConfigText, type HandlerEnvironment } from '../handler-environment';
 import { JobStore } from '../job/job-store';
-import type { Launcher } from '../launch/launcher';
+import { launcherKindOf, type Launcher } from '../launch/launcher';
 import { FallbackPriceBook, priceFileBook, PricingApiPriceBook, type PriceBook } from '../pricing/price-book';
 import type { AwsWorkers } from './aws-workers';
 import type { ControlContext, Log } from './control-context';
@@ -36,14 +36,6 @@ export interface AwsControl {
 /** The analysis config the handler was deployed with (lib/constructs/control-plane.ts sets it). */
 const analysisConfigOf = (env: HandlerEnvironment): AnalysisConfig =>
   JSON.parse(readAnalysisConfigText(env)) as AnalysisConfig;
-
-/** Whether lib/control/aws-workers.ts would build a launcher for this config (without loading it). */
-const launcherKindOf = (env: HandlerEnvironment, config: AnalysisConfig): Launcher['kind'] | undefined =>
-  config.runtime === 'batch' && env.NCAAS_BATCH_JOB_QUEUE
-    ? 'batch'
-    : config.runtime === 'ec2' && config.ec2
-      ? 'ec2'
-      : undefined;
 
 /** A launcher whose module and clients load on its first use. */
 const lazyLauncher = (kind: Launcher['kind'], load: () => Promise<Launcher | undefined>): Launcher => {
@@ -80,7 +72,10 @@ export const awsControlContext = (
   const objects = new S3Objects(s3, env.NCAAS_BUCKET);
   const now = () => new Date();
   const workers = withWorkers?.(config);
-  const kind = launcherKindOf(env, config);
+  const kind = launcherKindOf(config.runtime, {
+    batchJobQueue: Boolean(env.NCAAS_BATCH_JOB_QUEUE),
+    ec2Settings: config.ec2 !== undefined,
+  });
   const launcher =
     workers !== undefined
       ? workers.launcher

@@ -21,7 +21,7 @@ import { BATCH_LOG_GROUP } from '../launch/batch-stages';
 import { DEV_TAGS } from '../launch/dev-instance-tags';
 import { Ec2Launcher } from '../launch/ec2-launcher';
 import { efsAccessPointLookup } from '../launch/efs-access-points';
-import type { Launcher } from '../launch/launcher';
+import { launcherKindOf, type Launcher } from '../launch/launcher';
 import { workerInstanceProfileName } from '../launch/worker-identity';
 import { WORKER_TAGS } from '../launch/worker-tags';
 import { CloudWatchLogSource } from './cloudwatch-log-source';
@@ -44,7 +44,11 @@ export interface AwsWorkers {
 }
 
 export const awsWorkers = (env: HandlerEnvironment, config: AnalysisConfig): AwsWorkers => {
-  if (config.runtime === 'batch' && env.NCAAS_BATCH_JOB_QUEUE) {
+  const kind = launcherKindOf(config.runtime, {
+    batchJobQueue: Boolean(env.NCAAS_BATCH_JOB_QUEUE),
+    ec2Settings: config.ec2 !== undefined,
+  });
+  if (kind === 'batch' && env.NCAAS_BATCH_JOB_QUEUE) {
     const batch = new BatchLauncher({
       api: new AwsBatchApi(new BatchClient({})),
       analysis: config.name,
@@ -62,7 +66,7 @@ export const awsWorkers = (env: HandlerEnvironment, config: AnalysisConfig): Aws
     });
     return { launcher: batch, batch, containerLogs };
   }
-  if (config.runtime === 'ec2' && config.ec2) {
+  if (kind === 'ec2' && config.ec2) {
     return {
       launcher: new Ec2Launcher({
         ec2: ec2Client(),

@@ -65,3 +65,18 @@ export interface Launcher {
   /** Stops a worker whatever its state (cancel, deadline, orphan). Unknown ids are not an error. */
   terminate(launcherId: string): Promise<void>;
 }
+
+/**
+ * Which launcher an analysis's control plane builds, if any: Batch when the runtime is batch and its
+ * job queue is set, EC2 when the runtime is ec2 and the blueprint has its EC2 settings. Read without
+ * loading a launcher (lib/control/aws-context.ts), and by the one that builds it (lib/control/aws-workers.ts).
+ */
+export const launcherKindOf = (
+  runtime: string,
+  has: { readonly batchJobQueue: boolean; readonly ec2Settings: boolean },
+): 'ec2' | 'batch' | undefined =>
+  runtime === 'batch' && has.batchJobQueue
+    ? 'batch'
+    : runtime === 'ec2' && has.ec2Settings
+      ? 'ec2'
+      : undefined;

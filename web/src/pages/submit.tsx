@@ -6,9 +6,13 @@
  */
 import { useState } from 'preact/hooks';
 import { analysisForChecks } from '../../../lib/console/console-config';
-import { submissionKeyFor } from '../../../lib/cli/job-folders';
 import { listAllKeys } from '../../../lib/cli/list-keys';
-import { checkPlannedSubmission, keyPlan, submitJsonText } from '../../../lib/cli/submission-check';
+import {
+  checkPlannedSubmission,
+  keyPlan,
+  readSubmittedJob,
+  submitJsonText,
+} from '../../../lib/cli/submission-check';
 import { configsPrefix, inputsPrefix } from '../../../lib/layout';
 import { defaultJobId } from '../../../lib/submission/job-id';
 import type { PageProps } from '../app';
@@ -38,19 +42,13 @@ interface Earlier {
 
 /** What an earlier job was submitted with (its submit.json), for "submit again". */
 const readEarlier = async (props: PageProps, jobId: string): Promise<Earlier | undefined> => {
-  const text = await props.session.target.objects.readText(submissionKeyFor(props.session.group, jobId));
-  if (text === undefined) return undefined;
-  try {
-    const json = JSON.parse(text) as { dataname?: unknown; configname?: unknown; instance_type?: unknown };
-    const names = Array.isArray(json.dataname) ? json.dataname : [json.dataname];
-    return {
-      datasets: names.filter((n): n is string => typeof n === 'string'),
-      ...(typeof json.configname === 'string' ? { config: json.configname } : {}),
-      ...(typeof json.instance_type === 'string' ? { instanceType: json.instance_type } : {}),
-    };
-  } catch {
-    return undefined;
-  }
+  const read = await readSubmittedJob(props.session.target, props.session.group, jobId);
+  if (read.kind !== 'read') return undefined;
+  return {
+    datasets: [...read.job.datasetKeys],
+    ...(read.job.configKey !== undefined ? { config: read.job.configKey } : {}),
+    ...(read.job.instanceType !== undefined ? { instanceType: read.job.instanceType } : {}),
+  };
 };
 
 export const SubmitPage = (props: PageProps & { again?: string }) => {
