@@ -16,7 +16,9 @@ import {
   userVisibleState,
   type UserVisibleState,
 } from '../job/job-state';
+import { reasonText, readStatusFile, type StatusFile } from '../job/status-file';
 import { endMarkerKey } from '../layout';
+import { jobCostText } from '../pricing/dataset-cost';
 import { listAllKeys } from './list-keys';
 import { refusalKeyFor, submissionKeyFor, type JobRef } from './job-folders';
 import type { S3Target } from './s3-target';
@@ -42,6 +44,9 @@ export interface DatasetView {
   readonly stdout: string;
   readonly stderr: string;
   readonly durationEstimateExceeded: boolean;
+  /** What its worker cost (written when it ended), or "unknown" with `costUnknownReason`. */
+  readonly cost?: number | 'unknown';
+  readonly costUnknownReason?: string;
 }
 
 export interface JobView {
@@ -74,49 +79,42 @@ export const toState = (status: string): UserVisibleState | undefined => {
   return state === undefined ? undefined : userVisibleState(state);
 };
 
-const text = (value: unknown): string | undefined =>
-  typeof value === 'string' ? value : typeof value === 'number' ? String(value) : undefined;
-
-/** `reason`: ours and NeuroCAAS's are a list of strings; older files hold one string. */
-const reasonText = (value: unknown): string | undefined =>
-  Array.isArray(value)
-    ? value.filter((v): v is string => typeof v === 'string' && v !== '').join('; ') || undefined
-    : text(value);
-
-/** One status file's JSON, read leniently (a NeuroCAAS worker writes fewer fields). */
+/** One status file's JSON, read leniently (a NeuroCAAS worker writes fewer fields): lib/job/status-file.ts. */
 export const parseStatusFile = (label: string, key: string, body: string): DatasetView => {
-  let json: Record<string, unknown> = {};
-  let readable = true;
-  try {
-    const value: unknown = JSON.parse(body);
-    if (value !== null && typeof value === 'object' && !Array.isArray(value))
-      json = value as Record<string, unknown>;
-    else readable = false;
-  } catch {
-    readable = false;
-  }
-  const status = readable ? (text(json.status) ?? 'unknown') : 'unreadable';
-  const std = (json.std ?? {}) as Record<string, unknown>;
+  const read = readStatusFile(body);
+  const json: StatusFile = read.readable ? read.file : {};
+  const status = read.readable ? (json.status ?? 'unknown') : 'unreadable';
   const state = toState(status);
-  const exit = json.exit_code;
+  const reason = reasonText(json.reason);
   return {
     label,
     statusKey: key,
     status,
     ...(state !== undefined ? { state } : {}),
-    ...(reasonText(json.reason) ? { reason: reasonText(json.reason) } : {}),
-    ...(text(json.input) ? { input: text(json.input) } : {}),
-    ...(text(json.instance) ? { instance: text(json.instance) } : {}),
-    ...(text(json.launcher) ? { launcher: text(json.launcher) } : {}),
-    ...(text(json.job_start) ? { jobStart: text(json.job_start) } : {}),
-    ...(text(json.job_finish) ? { jobFinish: text(json.job_finish) } : {}),
-    ...(text(json.updated) ? { updated: text(json.updated) } : {}),
-    ...(typeof exit === 'number' ? { exitCode: exit } : {}),
-    stdout: text(std.stdout) ?? '',
-    stderr: text(std.stderr) ?? '',
+    ...(reason ? { reason } : {}),
+    ...(json.input !== undefined ? { input: json.input } : {}),
+    ...(json.instance !== undefined ? { instance: json.instance } : {}),
+    ...(json.launcher !== undefined ? { launcher: json.launcher } : {}),
+    ...(typeof json.job_start === 'string' ? { jobStart: json.job_start } : {}),
+    ...(typeof json.job_finish === 'string' ? { jobFinish: json.job_finish } : {}),
+    ...(json.updated !== undefined ? { updated: json.updated } : {}),
+    ...(typeof json.exit_code === 'number' ? { exitCode: json.exit_code } : {}),
+    stdout: json.std?.stdout ?? '',
+    stderr: json.std?.stderr ?? '',
     durationEstimateExceeded: json.duration_estimate_exceeded === true,
+    ...(json.cost_usd !== undefined ? { cost: json.cost_usd } : {}),
+    ...(json.cost?.unknown_reason !== undefined ? { costUnknownReason: json.cost.unknown_reason } : {}),
   };
 };
+
+/**
+ * The job's cost as its status files say (`$0.0123`, or with "+ unknown for N datasets"); undefined
+ * until a dataset's cost is written, and a dataset still running counts as not known yet.
+ */
+export const jobCost = (view: JobView): string | undefined =>
+  view.datasets.some((d) => d.cost !== undefined)
+    ? jobCostText(view.datasets.map((d) => (typeof d.cost === 'number' ? d.cost : undefined)))
+    : undefined;
 
 /** The final state a job with these final dataset states ends in. */
 const finalOutcome = (states: readonly UserVisibleState[]): UserVisibleState => {

@@ -8,7 +8,7 @@ import { SUBMIT_SUFFIX, submissionMessageKey, submissionsPrefix } from '../layou
 import { CliError, EXIT } from './errors';
 import { groupsToSearch, jobRef, listJobFolders, type JobRef } from './job-folders';
 import { listAllKeys } from './list-keys';
-import { readJob, toState, type JobView } from './job-status';
+import { jobCost, readJob, toState, type JobView } from './job-status';
 import { formatTime, type Output, type Paint } from './output';
 import type { S3Target } from './s3-target';
 import { mapLimited } from './map-limited';
@@ -105,12 +105,13 @@ const datasetsColumn = (view: JobView): string => {
 /** A plain-text table; the group column only when several groups are shown. */
 export const renderJobsTable = (views: readonly JobView[], paint: Paint): string[] => {
   const showGroup = new Set(views.map((v) => v.ref.group)).size > 1;
-  const header = [...(showGroup ? ['GROUP'] : []), 'JOB', 'STATE', 'DATASETS', 'SUBMITTED', 'NOTE'];
+  const header = [...(showGroup ? ['GROUP'] : []), 'JOB', 'STATE', 'DATASETS', 'COST', 'SUBMITTED', 'NOTE'];
   const rows = views.map((v) => [
     ...(showGroup ? [v.ref.group] : []),
     v.ref.jobId,
     v.state,
     datasetsColumn(v),
+    jobCost(v) ?? '-',
     formatTime(v.submittedAt),
     v.summary.length > 60 ? `${v.summary.slice(0, 59)}…` : v.summary,
   ]);
@@ -140,6 +141,7 @@ export const jobJson = (view: JobView, bucket: string): Record<string, unknown> 
   updated: view.updatedAt?.toISOString() ?? null,
   results: `s3://${bucket}/${view.ref.resultFolder}/`,
   summary: view.summary,
+  cost: jobCost(view) ?? null,
   ...(view.refusal !== undefined ? { refusal: view.refusal } : {}),
   datasets: view.datasets.map((d) => ({
     label: d.label,
@@ -150,6 +152,8 @@ export const jobJson = (view: JobView, bucket: string): Record<string, unknown> 
     instance: d.instance ?? null,
     job_start: d.jobStart ?? null,
     job_finish: d.jobFinish ?? null,
+    cost_usd: d.cost ?? null,
+    ...(d.costUnknownReason !== undefined ? { cost_unknown_reason: d.costUnknownReason } : {}),
   })),
 });
 

@@ -1,7 +1,8 @@
 /** `ncaas status <job>`: one job's state, per dataset, from its status files. */
 import { CliError, EXIT } from './errors';
 import { locateJob, type JobRef } from './job-folders';
-import { readJob, type JobView } from './job-status';
+import { formatUsd } from '../pricing/dataset-cost';
+import { jobCost, readJob, type JobView } from './job-status';
 import { jobJson } from './jobs-table';
 import { formatTime, type Output, type Paint } from './output';
 import type { S3Target } from './s3-target';
@@ -14,6 +15,8 @@ export const renderStatus = (view: JobView, bucket: string, paint: Paint): strin
     `${paint.bold('submitted')} ${formatTime(view.submittedAt)}    ${paint.bold('updated')} ${formatTime(view.updatedAt)}`,
     `${paint.bold('results')}   s3://${bucket}/${ref.resultFolder}/`,
   ];
+  const cost = jobCost(view);
+  if (cost !== undefined) lines.push(`${paint.bold('cost')}      ${cost}${view.final ? '' : ' so far'}`);
   if (view.refusal !== undefined) {
     lines.push('', ...view.refusal.trimEnd().split('\n'));
   }
@@ -22,8 +25,11 @@ export const renderStatus = (view: JobView, bucket: string, paint: Paint): strin
     for (const d of view.datasets) {
       const exit = d.exitCode !== undefined ? `  exit ${d.exitCode}` : '';
       const input = d.input !== undefined && d.input !== d.label ? `  ${paint.dim(d.input)}` : '';
-      lines.push(`  ${d.label}  ${paint.state(d.status)}${exit}${input}`);
+      const cost =
+        d.cost === undefined ? '' : `  ${typeof d.cost === 'number' ? formatUsd(d.cost) : 'cost unknown'}`;
+      lines.push(`  ${d.label}  ${paint.state(d.status)}${exit}${cost}${input}`);
       if (d.reason) lines.push(`    ${d.reason}`);
+      if (d.costUnknownReason) lines.push(`    ${paint.dim(`cost unknown: ${d.costUnknownReason}`)}`);
       if (d.durationEstimateExceeded)
         lines.push(`    ${paint.yellow('running longer than its __duration__ estimate')}`);
     }

@@ -29,6 +29,7 @@ import type { ContainerLogSource } from './container-log';
 import type { WorkerIdentity } from './control-context';
 import type { DevInstanceSource, DevInstanceState } from './dev-expiry';
 import type { RunningWorker } from './watchdog';
+import { isNamed } from '../aws-errors';
 
 let ec2: EC2Client | undefined;
 /** One EC2 client per container, made on first use. */
@@ -69,7 +70,9 @@ export const awsWorkers = (env: HandlerEnvironment, config: AnalysisConfig): Aws
   if (kind === 'ec2' && config.ec2) {
     return {
       launcher: new Ec2Launcher({
-        ec2: ec2Client(),
+        // One attempt per request: the launcher's own backoff is the only retry layer, so a throttled
+        // RunInstances is tried maxThrottleRetries + 1 times, not that times the SDK's 3.
+        ec2: new EC2Client({ maxAttempts: 1 }),
         analysis: config.name,
         launchTemplateId: env.NCAAS_LAUNCH_TEMPLATE_ID ?? '',
         subnetIds: JSON.parse(env.NCAAS_SUBNET_IDS ?? '[]') as string[],
@@ -113,7 +116,7 @@ export const identifyInstance = async (
     if (!Number.isInteger(datasetIndex)) return undefined;
     return { group: tags[WORKER_TAGS.group], jobId: tags[WORKER_TAGS.job], datasetIndex };
   } catch (error) {
-    if ((error as { name?: string }).name === 'InvalidInstanceID.NotFound') return undefined;
+    if (isNamed(error, 'InvalidInstanceID.NotFound')) return undefined;
     throw error;
   }
 };

@@ -8,12 +8,14 @@
  * The client should be built with `maxAttempts: 1`: the retries here are the only ones, and they
  * stop when the copy's time is up (the SDK's own would not know about it).
  */
+import { setTimeout as wait } from 'node:timers/promises';
 import {
   type CloudWatchLogsClient,
   GetLogEventsCommand,
   type GetLogEventsCommandInput,
   type GetLogEventsCommandOutput,
 } from '@aws-sdk/client-cloudwatch-logs';
+import { isNamed, isRetryable } from '../aws-errors';
 import { type ContainerLogLine, type ContainerLogSource, LogStreamNotFound } from './container-log';
 
 export interface CloudWatchLogSourceProps {
@@ -81,7 +83,7 @@ export class CloudWatchLogSource implements ContainerLogSource {
       try {
         return await this.props.client.send(new GetLogEventsCommand(input), { abortSignal: signal });
       } catch (error) {
-        if (nameOf(error) === 'ResourceNotFoundException') {
+        if (isNamed(error, 'ResourceNotFoundException')) {
           throw new LogStreamNotFound(`${this.where(input.logStreamName ?? '')} does not exist`);
         }
         if (signal.aborted || attempt >= attempts || !isRetryable(error)) throw error;
@@ -93,44 +95,11 @@ export class CloudWatchLogSource implements ContainerLogSource {
   }
 }
 
-interface ErrorFields {
-  readonly name?: unknown;
-  readonly $metadata?: { readonly httpStatusCode?: unknown };
-}
-
-const nameOf = (error: unknown): string => {
-  const name = (error as ErrorFields | null)?.name;
-  return typeof name === 'string' ? name : '';
+/** Rejects with the signal's reason when it aborts, like the request it waits between. */
+const abortableSleep = async (ms: number, signal: AbortSignal): Promise<void> => {
+  try {
+    await wait(ms, undefined, { signal });
+  } catch (error) {
+    throw signal.aborted ? (signal.reason as Error) : error;
+  }
 };
-
-/** Throttling, the service's faults and lost connections pass; a refusal (access, parameters) does not. */
-const isRetryable = (error: unknown): boolean => {
-  const name = nameOf(error);
-  if (
-    /Throttl|TooManyRequests|LimitExceeded|ServiceUnavailable|InternalServer|Timeout|ECONNRESET|EAI_AGAIN/i.test(
-      name,
-    )
-  )
-    return true;
-  const status = (error as ErrorFields | null)?.$metadata?.httpStatusCode;
-  if (typeof status === 'number') return status === 429 || status >= 500;
-  // No HTTP answer at all (the connection failed): worth another try.
-  return !/AccessDenied|InvalidParameter|Unrecognized|Validation/i.test(name);
-};
-
-const abortableSleep = (ms: number, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(signal.reason as Error);
-      return;
-    }
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason as Error);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });

@@ -7,6 +7,7 @@
  * in the reconcile Lambda, whose memory and time are finite), it says in the file when it was cut and
  * where the whole log is, and a stream that does not exist is a note in the file, not an error.
  */
+import { errorText } from '../aws-errors';
 import type { S3Objects } from './s3-objects';
 
 export interface ContainerLogLine {
@@ -133,7 +134,7 @@ export const copyContainerLog = async (request: ContainerLogCopyRequest): Promis
       return { kind: 'missing', where };
     }
     if (deadline.signal.aborted) cut = 'time';
-    else failure = messageOf(error);
+    else failure = errorText(error);
   } finally {
     clearTimeout(timer);
   }
@@ -199,9 +200,3 @@ const mebibytes = (bytes: number): string =>
   bytes % (1024 * 1024) === 0 ? `${bytes / (1024 * 1024)} MiB` : `${bytes} bytes`;
 
 const seconds = (ms: number): string => (ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`);
-
-const messageOf = (error: unknown): string => {
-  if (error instanceof Error)
-    return error.name && error.name !== 'Error' ? `${error.name}: ${error.message}` : error.message;
-  return String(error);
-};

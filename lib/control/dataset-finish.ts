@@ -6,7 +6,9 @@
 import type { DatasetRecord, TransitionResult } from '../job/job-store';
 import { budgetMonth } from '../job/job-store';
 import { isFinal, type JobState } from '../job/job-state';
+import { readStatusFile } from '../job/status-file';
 import { endMarkerKey, jobResultFolder, statusKey } from '../layout';
+import { datasetCost, jobCostText, type DatasetCost } from '../pricing/dataset-cost';
 import type { ControlContext } from './control-context';
 import { drainQueue } from './queue-drain';
 import { datasetLinePrefix } from './job-report';
@@ -33,10 +35,15 @@ export interface FinishedDataset {
    * stamped so (JobReport.certifyDatasetEvent). Absent: when it is handled.
    */
   readonly happenedAt?: Date;
+  /** The launcher said no worker started for it (a launch that failed): its cost is 0, not unknown. */
+  readonly noWorkerStarted?: boolean;
 }
 
 /** What ended a dataset, beyond its state. */
-export type EndDetails = Pick<FinishedDataset, 'reason' | 'exitCode' | 'workerReported' | 'happenedAt'>;
+export type EndDetails = Pick<
+  FinishedDataset,
+  'reason' | 'exitCode' | 'workerReported' | 'happenedAt' | 'noWorkerStarted'
+>;
 
 /**
  * Moves a dataset to a final state and, only when this call's transition applied, does the
@@ -71,20 +78,26 @@ export const finishDataset = async (ctx: ControlContext, finished: FinishedDatas
   const now = ctx.now();
 
   if (holdsSlot(finished.previous)) await store.counters.releaseSlot();
+  const cost = await costOf(ctx, finished, finished.happenedAt ?? now);
+  if (cost.known) await store.setActualCost(dataset, dataset.datasetIndex, cost.usd);
   // The budget is reserved on admission (SUBMITTED -> QUEUED): a dataset refused or cancelled before
   // it has no reservation to settle, and settling would hand the group its estimate a second time.
-  if (finished.previous !== 'SUBMITTED') await settleCost(ctx, dataset, now);
+  if (finished.previous !== 'SUBMITTED') await settleCost(ctx, dataset, cost);
 
-  if (!finished.workerReported) {
-    await report.setStatus(resultFolder, dataset.datasetLabel, {
-      status: state,
-      reason: finished.reason,
-      input: dataset.datasetKey,
-      instance: dataset.launcherId,
-      job_finish: now.toISOString(),
-      exit_code: finished.exitCode,
-    });
-  }
+  // The worker's own final status stays as it wrote it; the cost is added to it.
+  await report.setStatus(resultFolder, dataset.datasetLabel, {
+    ...(finished.workerReported
+      ? {}
+      : {
+          status: state,
+          reason: finished.reason,
+          input: dataset.datasetKey,
+          instance: dataset.launcherId,
+          job_finish: now.toISOString(),
+          exit_code: finished.exitCode,
+        }),
+    cost,
+  });
   const line = finalLine(dataset.datasetKey, state, finished.reason);
   if (finished.happenedAt === undefined) await report.certify(resultFolder, dataset.submittedAt, line);
   else await report.certifyDatasetEvent(resultFolder, dataset, finished.happenedAt, line);
@@ -108,7 +121,8 @@ const endJob = async (
   const counts = new Map<string, number>();
   for (const s of Object.values(job?.header.finalStates ?? {})) counts.set(s, (counts.get(s) ?? 0) + 1);
   const summary = [...counts].map(([s, n]) => `${n} ${s}`).join(', ');
-  const line = `job finished: ${summary}`;
+  const cost = jobCostText((job?.datasets ?? []).map((d) => d.actualCostUsd));
+  const line = `job finished: ${summary}; cost ${cost}`;
   if (!resumed?.written(line)) await report.certify(resultFolder, dataset.submittedAt, line);
   // Resumed: end.txt may be there already (only marking it written failed).
   if (!resumed || !(await ctx.objects.head(endMarkerKey(resultFolder)))) {
@@ -201,26 +215,51 @@ export const resumeFinish = async (ctx: ControlContext, ref: DatasetRecord): Pro
 const finalLine = (datasetKey: string, state: JobState, reason: string | undefined): string =>
   `${datasetLinePrefix(datasetKey)}${state}${reason ? ` (${reason})` : ''}`;
 
-const statusOf = (text: string | undefined): unknown => {
-  try {
-    return text === undefined ? undefined : (JSON.parse(text) as { status?: unknown }).status;
-  } catch {
-    return undefined;
-  }
+const statusOf = (text: string | undefined): string | undefined => {
+  const read = text === undefined ? undefined : readStatusFile(text);
+  return read?.readable ? read.file.status : undefined;
 };
 
-/** Replaces this dataset's estimate in the group's monthly budget with what it actually cost. */
-const settleCost = async (ctx: ControlContext, dataset: DatasetRecord, now: Date): Promise<void> => {
+/**
+ * What the dataset's worker cost, launch to end (lib/pricing/dataset-cost.ts). With no launch
+ * recorded it cost nothing if no worker was ever asked for (it ended before INITIALIZING) or the
+ * launcher said none started; otherwise a worker may have run unrecorded, and the cost is unknown.
+ */
+const costOf = async (
+  ctx: ControlContext,
+  finished: FinishedDataset,
+  endedAt: Date,
+): Promise<DatasetCost> => {
+  const { dataset } = finished;
+  const { launchedAt } = dataset;
+  if (launchedAt === undefined && !finished.noWorkerStarted && holdsSlot(finished.previous)) {
+    return { known: false, reason: 'a worker may have started, but its launch was not recorded' };
+  }
+  return datasetCost({
+    instanceType: dataset.instanceType,
+    ...(launchedAt !== undefined ? { launchedAt } : {}),
+    endedAt,
+    ...(dataset.rootVolumeGiB !== undefined ? { rootVolumeGiB: dataset.rootVolumeGiB } : {}),
+    price: launchedAt === undefined ? undefined : await ctx.prices.hourly(dataset.instanceType),
+    ...(ctx.config.runtime === 'batch'
+      ? {
+          notComputable:
+            "AWS Batch chose the instance the job ran on, and the job's share of it is not recorded",
+        }
+      : {}),
+  });
+};
+
+/**
+ * Replaces this dataset's estimate in the group's monthly budget with what it actually cost; a cost
+ * nobody knows keeps the estimate (never 0: that would hand the group money it may have spent).
+ */
+const settleCost = async (ctx: ControlContext, dataset: DatasetRecord, cost: DatasetCost): Promise<void> => {
   if (!ctx.config.monitor) return;
-  const price = await ctx.prices.hourly(dataset.instanceType);
-  const started = dataset.startedAt ? new Date(dataset.startedAt) : undefined;
-  // EC2 bills per second with a one-minute minimum.
-  const seconds = started ? Math.max(60, (now.getTime() - started.getTime()) / 1000) : 0;
-  const actual = price ? (price.usd * seconds) / 3600 : 0;
   await ctx.store.counters.settleBudget(
     dataset.group,
     budgetMonth(dataset.submittedAt),
     dataset.estimatedCostUsd,
-    actual,
+    cost.known ? cost.usd : dataset.estimatedCostUsd,
   );
 };

@@ -8,6 +8,8 @@
 import type { JobKey } from '../job/job-keys';
 import type { DatasetRecord, Job } from '../job/job-items';
 import type { JobState } from '../job/job-state';
+import { statusFileMembers } from '../job/status-file';
+import { costStatusFields, type DatasetCost } from '../pricing/dataset-cost';
 import { certificateKey, endMarkerKey, jobFolderName, statusKey, submissionMessageKey } from '../layout';
 import {
   datasetLine,
@@ -18,14 +20,17 @@ import {
 import type { S3Objects } from './s3-objects';
 
 export interface DatasetStatus {
-  readonly status: JobState;
+  /** Absent: only `cost` is added to what the worker wrote. */
+  readonly status?: JobState;
   readonly reason?: string;
   /** The dataset key. */
-  readonly input: string;
+  readonly input?: string;
   readonly instance?: string;
   readonly job_start?: string;
   readonly job_finish?: string;
   readonly exit_code?: number;
+  /** What its worker cost, once it ended: `cost_usd` and how it was computed. */
+  readonly cost?: DatasetCost;
 }
 
 /** `+1:02:03` (h:mm:ss) since the submission. */
@@ -138,18 +143,13 @@ export class JobReport {
   /** Writes a dataset's status file, keeping fields the worker wrote (its std tail, usage) unless replaced. */
   async setStatus(resultFolder: string, datasetLabel: string, status: DatasetStatus): Promise<void> {
     const key = statusKey(resultFolder, datasetLabel);
-    const previousText = await this.objects.readText(key);
-    let previous: Record<string, unknown> = {};
-    try {
-      previous = previousText ? (JSON.parse(previousText) as Record<string, unknown>) : {};
-    } catch {
-      previous = {};
-    }
+    const previous = statusFileMembers(await this.objects.readText(key));
     // NeuroCAAS's types: `reason` is a list of strings (its tools and its users' scripts read it so).
-    const { reason, ...rest } = status;
+    const { reason, cost, ...rest } = status;
     const merged = {
       ...previous,
       ...withoutUndefined(rest),
+      ...(cost !== undefined ? costStatusFields(cost) : {}),
       ...(reason !== undefined ? { reason: [reason] } : {}),
       updated: this.now().toISOString(),
     };

@@ -51,6 +51,8 @@ export const launchDataset = async (
   );
   const { resultFolder } = workerJob;
 
+  // Billing starts when the instance does, moments after this request: the cost counts from here.
+  const launchedAt = ctx.now().toISOString();
   const outcome = await ctx.launcher.launch({
     job: workerJob,
     attempt: message.attempt,
@@ -61,7 +63,10 @@ export const launchDataset = async (
   });
 
   if (outcome.kind === 'launched') {
-    await store.setLauncher(jobKey, dataset.datasetIndex, outcome.launcherId, message.attempt);
+    await store.setLauncher(jobKey, dataset.datasetIndex, outcome.launcherId, message.attempt, {
+      launchedAt,
+      ...(outcome.rootVolumeGiB !== undefined ? { rootVolumeGiB: outcome.rootVolumeGiB } : {}),
+    });
     await ctx.report.certify(
       resultFolder,
       dataset.submittedAt,
@@ -78,7 +83,7 @@ export const launchDataset = async (
         `dataset ${dataset.datasetKey}: worker ${outcome.launcherId} terminated: the dataset ended (${now.state}) while it was starting`,
       );
     }
-    return outcome;
+    return { kind: 'launched', launcherId: outcome.launcherId };
   }
   if (outcome.kind === 'retry' && !options.lastAttempt) {
     ctx.log.warn('launch will be retried', { ...message, reason: outcome.reason });
@@ -96,7 +101,8 @@ export const launchDataset = async (
     outcome.kind === 'retry'
       ? `the worker could not be launched after several attempts: ${outcome.reason}`
       : outcome.reason;
-  await endDataset(ctx, dataset, 'FAILED', { reason });
+  // The launcher said no worker started: nothing is billed.
+  await endDataset(ctx, dataset, 'FAILED', { reason, noWorkerStarted: true });
   return { kind: 'failed', reason };
 };
 

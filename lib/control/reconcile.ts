@@ -7,6 +7,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { DatasetRecord } from '../job/job-store';
 import { isFinal, type JobState } from '../job/job-state';
+import { readFinalReport } from '../job/status-file';
 import { finalReportKey, FINAL_REPORT_SUFFIX, jobFolderName, jobResultFolder } from '../layout';
 import type { ControlContext } from './control-context';
 import { endDataset } from './dataset-finish';
@@ -102,24 +103,14 @@ export const onFinalReport = async (ctx: ControlContext, key: string): Promise<s
   return applyFinalReport(ctx, dataset, text);
 };
 
-type FinalReport = { status?: unknown; reason?: unknown; exit_code?: unknown; report_token?: unknown };
-
-const parseReport = (text: string): FinalReport => {
-  try {
-    const value: unknown = JSON.parse(text);
-    return value !== null && typeof value === 'object' ? (value as FinalReport) : {};
-  } catch {
-    return {};
-  }
-};
-
 /**
  * Whether a final report comes from the worker launched for this dataset's current attempt: it
  * carries that launch's secret (lib/job/job-store.ts reportTokenFor), which only that worker was
  * given. Any worker of a group may write into any job folder of its group; only this one knows it.
  */
 export const isOwnReport = (dataset: DatasetRecord, text: string): boolean => {
-  const token = parseReport(text).report_token;
+  const read = readFinalReport(text);
+  const token = read.readable ? read.file.report_token : undefined;
   // Launched before launches carried a secret (a job in flight while this version was deployed):
   // its worker cannot carry one, so its report is taken as before. Every launch since records one.
   if (dataset.reportToken === undefined && dataset.reportTokenAttempt === undefined && dataset.launcherId) {
@@ -156,14 +147,13 @@ export const applyFinalReport = async (
     }
     return 'ignored: not from its worker';
   }
-  const report = parseReport(text);
+  const read = readFinalReport(text);
+  const report = read.readable ? read.file : {};
   const reported = WORKER_FINAL_STATES.find((s) => s === report.status);
   const state: JobState = reported ?? 'FAILED';
   const exitCode = typeof report.exit_code === 'number' ? report.exit_code : undefined;
   const reason = reported
-    ? typeof report.reason === 'string' && report.reason
-      ? report.reason
-      : undefined
+    ? report.reason || undefined
     : 'the worker wrote a final report that could not be read';
   // Through endDataset: a retried report also finishes what an interrupted first delivery left undone.
   const t = await endDataset(ctx, dataset, state, {

@@ -10,11 +10,10 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
+import { httpStatusOf, isNamed } from '../aws-errors';
 
-const isMissing = (error: unknown): boolean => {
-  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
-};
+const isMissing = (error: unknown): boolean =>
+  isNamed(error, 'NoSuchKey', 'NotFound') || httpStatusOf(error) === 404;
 
 export interface ObjectHead {
   readonly size: number;

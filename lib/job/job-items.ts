@@ -86,6 +86,10 @@ export interface DatasetRecord extends JobKey {
    */
   readonly reportToken?: string;
   readonly reportTokenAttempt?: number;
+  /** When its current worker's launch was asked for (the billed time starts there). */
+  readonly launchedAt?: string;
+  /** The root volume EC2 was asked for (gp3), for the cost. */
+  readonly rootVolumeGiB?: number;
   readonly startedAt?: string;
   readonly finishedAt?: string;
   /** ISO time the worker's hard deadline expires. */
@@ -348,6 +352,8 @@ export const parseDataset = (item: Item): DatasetRecord => ({
   exitCode: optNum(item, 'exitCode'),
   reason: optStr(item, 'reason'),
   actualCostUsd: optNum(item, 'actualCostUsd'),
+  launchedAt: optStr(item, 'launchedAt'),
+  rootVolumeGiB: optNum(item, 'rootVolumeGiB'),
   efsFolders: stringSet(item, 'efsFolders'),
   updatedAt: str(item, 'updatedAt'),
 });

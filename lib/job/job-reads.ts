@@ -29,6 +29,7 @@ import {
 } from './job-items';
 import { isFinal, type JobState, UNADMITTED_STATE } from './job-state';
 import { BY_GROUP_INDEX, BY_LAUNCHER_INDEX } from './job-table-schema';
+import { errorMessage, isNamed } from '../aws-errors';
 
 export interface ListGroupJobsOptions {
   readonly limit?: number;
@@ -40,9 +41,8 @@ const PAGE_SIZE = 100;
 
 /** DynamoDB refused a write that would make an item larger than 400 KB (any other refusal is a bug). */
 const isItemTooLarge = (error: unknown): boolean =>
-  error instanceof Error &&
-  error.name === 'ValidationException' &&
-  /item size .*exceeded the maximum allowed size/i.test(error.message);
+  isNamed(error, 'ValidationException') &&
+  /item size .*exceeded the maximum allowed size/i.test(errorMessage(error));
 
 export class JobReads extends JobTable {
   // ---- reads ------------------------------------------------------------------------------------

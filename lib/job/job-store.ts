@@ -420,21 +420,39 @@ export class JobStore extends JobReads {
     datasetIndex: number,
     launcherId: string,
     attempt: number,
+    /** From the launch itself: when it was asked for and the root volume it got (what the cost counts). */
+    launch: { readonly launchedAt: string; readonly rootVolumeGiB?: number } | undefined = undefined,
   ): Promise<boolean> {
     if (launcherId.length === 0) throw new Error('launcherId is empty');
+    const set = assignments(
+      {
+        launcherId,
+        attempt,
+        updatedAt: this.nowIso(),
+        launchedAt: launch?.launchedAt,
+        rootVolumeGiB: launch?.rootVolumeGiB,
+      },
+      'l',
+    );
     const outcome = await this.tryUpdate({
       Key: datasetItemKey(this.analysis, job, datasetIndex),
-      UpdateExpression: 'SET #launcherId = :launcherId, #attempt = :attempt, #updatedAt = :now',
+      UpdateExpression: `SET ${set.clause}`,
       ConditionExpression: 'attribute_exists(#pk) AND #attempt <= :attempt',
-      ExpressionAttributeNames: {
-        '#pk': 'pk',
-        '#launcherId': 'launcherId',
-        '#attempt': 'attempt',
-        '#updatedAt': 'updatedAt',
-      },
-      ExpressionAttributeValues: { ':launcherId': launcherId, ':attempt': attempt, ':now': this.nowIso() },
+      ExpressionAttributeNames: { '#pk': 'pk', '#attempt': 'attempt', ...set.names },
+      ExpressionAttributeValues: { ':attempt': attempt, ...set.values },
     });
     return outcome.applied;
+  }
+
+  /** What the dataset's worker cost (lib/pricing/dataset-cost.ts), once it ended; unknown: not set. */
+  async setActualCost(job: JobKey, datasetIndex: number, usd: number): Promise<void> {
+    await this.tryUpdate({
+      Key: datasetItemKey(this.analysis, job, datasetIndex),
+      UpdateExpression: 'SET #cost = :cost',
+      ConditionExpression: 'attribute_exists(#pk)',
+      ExpressionAttributeNames: { '#pk': 'pk', '#cost': 'actualCostUsd' },
+      ExpressionAttributeValues: { ':cost': roundUsd(usd) },
+    });
   }
 
   /**

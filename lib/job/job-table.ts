@@ -18,6 +18,7 @@ import {
 import { setTimeout as delay } from 'node:timers/promises';
 import { datasetItemKey, type ItemKey, type JobKey, runningCounterKey } from './job-keys';
 import { type DatasetRecord, type DatasetRef, type Item, parseDataset } from './job-items';
+import { isNamed } from '../aws-errors';
 
 export interface JobStoreOptions {
   readonly client: DynamoDBDocumentClient;
@@ -37,7 +38,7 @@ export type UpdateOutcome =
   { readonly applied: true; readonly attributes: Item } | { readonly applied: false };
 
 export const isConditionFailure = (error: unknown): boolean =>
-  error instanceof Error && error.name === 'ConditionalCheckFailedException';
+  isNamed(error, 'ConditionalCheckFailedException');
 
 /** One string per item key, for maps of items. */
 export const keyString = (key: ItemKey): string => `${key.pk}\u0000${key.sk}`;

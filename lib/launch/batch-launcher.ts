@@ -14,6 +14,7 @@
  * stops workers needs batch:TerminateJob on jobs tagged with the analysis, and batch:DescribeJobs
  * (ControlPlane grants them).
  */
+import { errorMessage, errorName, isNamed, isRetryable as isAwsRetryable } from '../aws-errors';
 import type { GroupConfig } from '../blueprint/analysis-config';
 import type { WorkerJob } from '../job/worker-job';
 import { parseRcloneDataset, rcloneTargetName } from '../submission/remote-source';
@@ -170,7 +171,7 @@ export class BatchLauncher implements Launcher {
     try {
       staging = this.stagingEnvironment(job, jobDir);
     } catch (error) {
-      return failed(`could not prepare the stage-in job: ${messageOf(error)}`);
+      return failed(`could not prepare the stage-in job: ${errorMessage(error)}`);
     }
     const stageIn: BatchSubmission = {
       jobName: batchJobName(jobDir, 'in'),
@@ -188,7 +189,7 @@ export class BatchLauncher implements Launcher {
     try {
       await request.jobFolders?.folder(jobDir);
     } catch (error) {
-      return { kind: 'retry', reason: `could not record the job folder ${jobDir}: ${messageOf(error)}` };
+      return { kind: 'retry', reason: `could not record the job folder ${jobDir}: ${errorMessage(error)}` };
     }
     // Which jobs use the folder only spares the sweep a wait (it also reads the dataset's launcher
     // id): a failure to record them must not fail a launch that happened.
@@ -277,7 +278,7 @@ export class BatchLauncher implements Launcher {
       try {
         await this.props.api.terminate(id, TERMINATE_REASON);
       } catch (error) {
-        if (!isUnknownJob(error)) throw new Error(`could not stop Batch job ${id}: ${messageOf(error)}`);
+        if (!isUnknownJob(error)) throw new Error(`could not stop Batch job ${id}: ${errorMessage(error)}`);
       }
     }
   }
@@ -353,7 +354,7 @@ export class BatchLauncher implements Launcher {
     try {
       await this.props.api.terminate(jobId, reason);
     } catch (error) {
-      if (!isUnknownJob(error)) throw new Error(`could not stop Batch job ${jobId}: ${messageOf(error)}`);
+      if (!isUnknownJob(error)) throw new Error(`could not stop Batch job ${jobId}: ${errorMessage(error)}`);
     }
   }
 
@@ -398,34 +399,15 @@ const payloadProblem = (submission: BatchSubmission): string | undefined => {
     : undefined;
 };
 
-interface ErrorFields {
-  readonly name?: unknown;
-  readonly message?: unknown;
-  readonly $metadata?: { readonly httpStatusCode?: unknown };
-}
-
-const messageOf = (error: unknown): string =>
-  error instanceof Error ? error.message : String((error as ErrorFields | null)?.message ?? error);
-
-/** Throttling and server faults pass; a ClientException (bad queue, definition, request) does not. */
-const isRetryable = (error: unknown): boolean => {
-  const fields = (error ?? {}) as ErrorFields;
-  const name = typeof fields.name === 'string' ? fields.name : '';
-  const status = fields.$metadata?.httpStatusCode;
-  if (name === 'ClientException') return false;
-  if (/Throttl|TooManyRequests|ServerException|Timeout|ECONNRESET|EAI_AGAIN/i.test(name)) return true;
-  return typeof status !== 'number' || status >= 500 || status === 429;
-};
+/** A ClientException is Batch refusing the request (a bad queue, definition or request): never retried. */
+const isRetryable = (error: unknown): boolean => !isNamed(error, 'ClientException') && isAwsRetryable(error);
 
 const submitError = (stage: string, error: unknown): LaunchOutcome => {
-  const name =
-    typeof (error as ErrorFields | null)?.name === 'string' ? String((error as ErrorFields).name) : 'Error';
-  const detail = `${name}: ${JSON.stringify(messageOf(error).trim())}`;
+  const detail = `${errorName(error) || 'Error'}: ${JSON.stringify(errorMessage(error).trim())}`;
   return isRetryable(error)
     ? { kind: 'retry', reason: `AWS Batch did not take the ${stage} job (${detail}); trying again later` }
     : failed(`AWS Batch refused the ${stage} job (${detail})`);
 };
 
 const isUnknownJob = (error: unknown): boolean =>
-  (error as ErrorFields | null)?.name === 'ClientException' &&
-  /not found|does not exist|invalid/i.test(messageOf(error));
+  isNamed(error, 'ClientException') && /not found|does not exist|invalid/i.test(errorMessage(error));

@@ -18,6 +18,7 @@ import {
   TerminateInstancesCommand,
   type _InstanceType,
 } from '@aws-sdk/client-ec2';
+import { errorMessage, errorName, isRetryable as isAwsRetryable } from '../aws-errors';
 import { WORKER_TAGS } from './worker-tags';
 import { launchClientToken } from './client-token';
 import type { LaunchOutcome, LaunchRequest, Launcher } from './launcher';
@@ -71,9 +72,7 @@ const MAX_TAG_VALUE_LENGTH = 256;
 
 /** What an EC2 error means for the launch. */
 type ErrorKind =
-  /** Slow down and send the same request again. */
-  | 'throttled'
-  /** A fault on AWS's side or on the way: the same request may work in a moment. */
+  /** Throttling, or a fault on AWS's side or on the way (lib/aws-errors.ts): the same request may work in a moment. */
   | 'transient'
   /** This subnet cannot take the instance now; another subnet (another zone) may. */
   | 'no-capacity'
@@ -86,18 +85,6 @@ type ErrorKind =
   | 'other';
 
 const ERROR_KINDS: Readonly<Record<string, ErrorKind>> = {
-  RequestLimitExceeded: 'throttled',
-  Throttling: 'throttled',
-  ThrottlingException: 'throttled',
-  InternalError: 'transient',
-  InternalFailure: 'transient',
-  ServiceUnavailable: 'transient',
-  Unavailable: 'transient',
-  TimeoutError: 'transient',
-  ECONNRESET: 'transient',
-  ETIMEDOUT: 'transient',
-  EAI_AGAIN: 'transient',
-  EPIPE: 'transient',
   InsufficientInstanceCapacity: 'no-capacity',
   InsufficientFreeAddressesInSubnet: 'no-capacity',
   Unsupported: 'not-offered',
@@ -111,21 +98,19 @@ const ERROR_KINDS: Readonly<Record<string, ErrorKind>> = {
   IdempotentParameterMismatch: 'token-mismatch',
 };
 
-/** Known codes first (capacity errors are server errors too); any other 5xx, e.g. a bare 503, is transient. */
+/** Known codes first (capacity errors are server errors too); then the SDK's own classification. */
 const errorKind = (error: AwsError): ErrorKind =>
   (Object.hasOwn(ERROR_KINDS, error.code) ? ERROR_KINDS[error.code] : undefined) ??
-  (error.status !== undefined && error.status >= 500 ? 'transient' : 'other');
+  (error.retryable ? 'transient' : 'other');
 
-const isRetryable = (error: AwsError): boolean => {
-  const kind = errorKind(error);
-  return kind === 'throttled' || kind === 'transient';
-};
+const isRetryable = (error: AwsError): boolean => errorKind(error) === 'transient';
 
 /** What is known about an error from the SDK, whatever its shape. */
 interface AwsError {
   readonly code: string;
   readonly message: string;
-  readonly status?: number;
+  /** Throttling or a transient fault, as the SDK classifies it (lib/aws-errors.ts). */
+  readonly retryable: boolean;
 }
 
 type Attempt<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: AwsError };
@@ -205,7 +190,7 @@ export class Ec2Launcher implements Launcher {
       if (result.ok) {
         const instanceId = result.value.Instances?.[0]?.InstanceId;
         if (instanceId === undefined) return retry('RunInstances answered without an instance id');
-        return { kind: 'launched', launcherId: instanceId };
+        return { kind: 'launched', launcherId: instanceId, rootVolumeGiB: volumeSize };
       }
       const { error } = result;
       const kind = errorKind(error);
@@ -331,7 +316,7 @@ export class Ec2Launcher implements Launcher {
   ): LaunchOutcome {
     const { instanceType, job } = request;
     const kind = errorKind(error);
-    if (kind === 'throttled' || kind === 'transient') {
+    if (kind === 'transient') {
       return retry(
         `EC2 kept answering ${error.code} to RunInstances for ${instanceType} after ${this.maxRetries() + 1} tries; trying again later`,
       );
@@ -394,17 +379,13 @@ const describeError = (error: AwsError): string => {
 const quoteMessage = (message: string): string => JSON.stringify(message.trim());
 
 const awsError = (thrown: unknown): AwsError => {
-  if (!(thrown instanceof Error)) return { code: 'Error', message: String(thrown) };
-  const fields = thrown as Error & {
-    Code?: unknown;
-    code?: unknown;
-    $metadata?: { httpStatusCode?: unknown };
-  };
+  // EC2's query protocol puts the code in `Code` on some errors; the SDK's name is the code otherwise,
+  // and a failed connection's is Node's `code` (ECONNRESET).
+  const { Code, code: nodeCode } = (thrown ?? {}) as { Code?: unknown; code?: unknown };
+  const name = errorName(thrown);
   const code =
-    (typeof fields.Code === 'string' ? fields.Code : undefined) ??
-    (thrown.name !== 'Error' ? thrown.name : undefined) ??
-    (typeof fields.code === 'string' ? fields.code : undefined) ??
-    'Error';
-  const status = fields.$metadata?.httpStatusCode;
-  return { code, message: thrown.message, ...(typeof status === 'number' ? { status } : {}) };
+    (typeof Code === 'string' ? Code : undefined) ??
+    (name && name !== 'Error' ? name : undefined) ??
+    (typeof nodeCode === 'string' ? nodeCode : 'Error');
+  return { code, message: errorMessage(thrown), retryable: isAwsRetryable(thrown) };
 };

@@ -50,7 +50,12 @@ export interface JobFolderRecorder {
 
 export type LaunchOutcome =
   /** Launched: `launcherId` is the instance id, Batch job id or `local:<pid>:<start ms>`. */
-  | { readonly kind: 'launched'; readonly launcherId: string }
+  | {
+      readonly kind: 'launched';
+      readonly launcherId: string;
+      /** EC2: the root volume it asked for (gp3 GiB), which the dataset's cost counts. */
+      readonly rootVolumeGiB?: number;
+    }
   /**
    * Worth trying again later (throttling, capacity in every subnet, a transient API error): the
    * message goes back to the queue and is retried with backoff.

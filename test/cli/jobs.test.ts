@@ -75,13 +75,19 @@ beforeAll(async () => {
 
   // labA/two: two datasets, one SUCCESS and one FAILED.
   const two = folder('labA', 'two');
-  await write(statusKey(two, 'a.bin'), workerStatus('SUCCESS', 'labA/inputs/a.bin', { exit_code: 0 }));
+  // What each worker cost, as the control plane adds it when a dataset ends: one known, one unknown.
+  await write(
+    statusKey(two, 'a.bin'),
+    workerStatus('SUCCESS', 'labA/inputs/a.bin', { exit_code: 0, cost_usd: 0.0821 }),
+  );
   await write(
     statusKey(two, 'b.bin'),
     workerStatus('FAILED', 'labA/inputs/b.bin', {
       exit_code: 3,
       reason: 'the analysis exited with code 3: bad channel map',
       std: { stdout: '', stderr: 'bad channel map\n' },
+      cost_usd: 'unknown',
+      cost: { unknown_reason: 'no price is known for x9.huge' },
     }),
   );
   await write(endMarkerKey(two), 'job two finished: 1 SUCCESS, 1 FAILED\n');
@@ -183,7 +189,10 @@ describe('ncaas status', () => {
     expect(await runStatus(target, { group: 'labA', job: 'two' }, io.output)).toBe(EXIT.ok);
     const text = io.stdout();
     expect(text).toContain('state     FAILED');
-    expect(text).toContain('b.bin  FAILED  exit 3');
+    expect(text).toContain('b.bin  FAILED  exit 3  cost unknown');
+    expect(text).toContain('a.bin  SUCCESS  exit 0  $0.0821');
+    expect(text).toContain('cost unknown: no price is known for x9.huge');
+    expect(text).toContain('cost      $0.0821 + unknown for 1 dataset\n');
     expect(text).toContain('results   s3://cli-jobs/labA/results/job__mock_two/');
   });
 
@@ -218,7 +227,7 @@ describe('ncaas jobs', () => {
     const io = capture();
     expect(await runJobs(target, { group: 'labA', state: 'failed' }, io.output)).toBe(EXIT.ok);
     const lines = io.stdout().trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^JOB\s+STATE\s+DATASETS\s+SUBMITTED\s+NOTE$/);
+    expect(lines[0]).toMatch(/^JOB\s+STATE\s+DATASETS\s+COST\s+SUBMITTED\s+NOTE$/);
     expect(lines.slice(1).map((l) => l.split(/\s+/).slice(0, 2))).toEqual(
       expect.arrayContaining([
         ['two', 'FAILED'],
@@ -226,7 +235,9 @@ describe('ncaas jobs', () => {
       ]),
     );
     expect(lines).toHaveLength(3);
-    expect(lines.find((l) => l.startsWith('two'))).toContain('2/2 done');
+    expect(lines.find((l) => l.startsWith('two'))).toContain('2/2 done  $0.0821 + unknown for 1 dataset');
+    // A job whose workers' costs are not written (refused before any ran) shows none.
+    expect(lines.find((l) => l.startsWith('refused'))).toMatch(/^refused\s+FAILED\s+\S+\s+-\s/);
   });
 
   test('--json, and every group when none is given', async () => {

@@ -284,7 +284,8 @@ describe('a stream that does not exist, throttling and refusals', () => {
           $metadata: { httpStatusCode: 500 },
         }),
       )
-      .rejectsOnce(Object.assign(new Error('socket hang up'), { name: 'ECONNRESET' }))
+      // Node's own error for a dropped connection: the code says it, the name is Error.
+      .rejectsOnce(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }))
       .resolvesOnce(page(['ok'], 'f/1'))
       .resolves(page([], 'f/1'));
     expect(await copy()).toMatchObject({ kind: 'copied', lines: 1 });

@@ -115,7 +115,9 @@ describe('duplicate and out-of-order events', () => {
     expect(await h.store.counters.runningCount()).toBe(1);
     const texts = await certificateTexts(h, 'done');
     expect(texts.filter((t) => t.endsWith('is running'))).toHaveLength(1);
-    expect(texts.filter((t) => t.startsWith('job finished'))).toEqual(['job finished: 1 SUCCESS']);
+    expect(texts.filter((t) => t.startsWith('job finished'))).toEqual([
+      'job finished: 1 SUCCESS; cost $0.0032',
+    ]);
   });
 
   test('the final report and the instance end racing: one wins, one slot freed, end.txt once', async () => {
@@ -280,7 +282,7 @@ describe('certificate lines of EC2 state events, in event order', () => {
     expect(at('dataset lab/inputs/quick.bin: FAILED')).toBeGreaterThan(
       at(`dataset lab/inputs/quick.bin: worker ${instance} is running`),
     );
-    expect(texts.at(-1)).toBe('job finished: 1 FAILED');
+    expect(texts.at(-1)).toBe('job finished: 1 FAILED; cost $0.0032');
   });
 });
 

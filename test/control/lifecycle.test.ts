@@ -111,12 +111,16 @@ describe('a single-dataset job from submit.json to end.txt', () => {
     const finished = await h.dataset('lab', ts);
     expect(finished).toMatchObject({ state: 'SUCCESS', exitCode: 0 });
     expect((await h.job('lab', ts))?.header).toMatchObject({ state: 'SUCCESS', endWritten: true });
-    // The worker's own status file is kept as it wrote it (its std tail included).
+    // The worker's own status file is kept as it wrote it (its std tail included), with what the
+    // worker cost added: launch (elapsed 2 s) to end (42 s + 25 min) of m5.xlarge at $0.192/h.
     expect(await h.status('lab', ts, 'session1.zip')).toMatchObject({
       status: 'SUCCESS',
       exit_code: 0,
       std: { stdout: 'done\n', stderr: '' },
+      cost_usd: 0.082133,
+      cost: { instance_type: 'm5.xlarge', hourly_usd: 0.192, billed_seconds: 40 + 25 * 60, volume_usd: 0 },
     });
+    expect(finished.actualCostUsd).toBe(0.082133);
     expect(await h.end('lab', ts)).toMatch(
       new RegExp(`^job ${ts.replace(/\./g, '\\.')} finished at .*: 1 SUCCESS\n$`),
     );
@@ -131,14 +135,14 @@ describe('a single-dataset job from submit.json to end.txt', () => {
       `dataset lab/inputs/session1.zip: worker ${instance} launched (m5.xlarge)`,
       `dataset lab/inputs/session1.zip: worker ${instance} is running`,
       'dataset lab/inputs/session1.zip: SUCCESS (the analysis exited with code 0)',
-      'job finished: 1 SUCCESS',
+      'job finished: 1 SUCCESS; cost $0.0821',
     ]);
     const elapsed = lines.map((l) => l.elapsedSeconds);
     expect(elapsed).toEqual([0, 0, 0, 2, 42, 42 + 25 * 60, 42 + 25 * 60]);
 
-    // The budget now holds what the run cost (25 min of m5.xlarge), not the 30-minute estimate.
+    // The budget now holds what the run cost (launch to end: 25.7 min of m5.xlarge), not the 30-minute estimate.
     const month = dataset.submittedAt.slice(0, 7);
-    expect(await h.store.counters.getBudget('lab', month)).toBeCloseTo((0.192 * 25) / 60, 2);
+    expect(await h.store.counters.getBudget('lab', month)).toBe(0.082133);
   });
 });
 
@@ -200,7 +204,8 @@ describe('a job with a list of datasets', () => {
     expect((await h.job('lab', ts))?.header.state).toBe('FAILED');
     expect(await h.store.counters.runningCount()).toBe(0);
     const last = (await h.certificateLines('lab', ts)).at(-1)?.text;
-    expect(last).toBe('job finished: 3 SUCCESS, 1 FAILED');
+    // Four workers of m5.xlarge, each billed launch to end (the failed one too).
+    expect(last).toBe('job finished: 3 SUCCESS, 1 FAILED; cost $0.0128');
   });
 });
 

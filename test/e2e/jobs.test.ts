@@ -78,6 +78,14 @@ test('success: watch exits 0; results hold the output, the config and end.txt; t
 
   // end.txt is the control plane's, written once the worker's final report is handled.
   await waitFor('end.txt', async () => (await e2e.cli.statusJson(job, { group: 'labA' })).ended, { context });
+  // What the worker cost: the local runtime has no price file (`npm run prices` needs AWS), so the
+  // cost is "unknown" with the reason, never 0 (the priced path: test/control/lifecycle.test.ts).
+  const ended = await e2e.cli.statusJson(job, { group: 'labA' });
+  expect(ended.datasets[0]).toMatchObject({
+    cost_usd: 'unknown',
+    cost_unknown_reason: expect.stringContaining('no price is known for t3.micro'),
+  });
+  expect(ended.cost).toBe('unknown');
   const download = e2e.folder('success');
   const results = await e2e.cli.results(job, { group: 'labA', download });
   expect(results.code).toBe(0);
@@ -115,7 +123,7 @@ test('success: watch exits 0; results hold the output, the config and end.txt; t
     `submission labA/submissions/${job}submit.json accepted: 1 dataset(s)`,
     'dataset labA/inputs/recording.txt: launch requested',
     'dataset labA/inputs/recording.txt: SUCCESS',
-    'job finished: 1 SUCCESS',
+    `job finished: 1 SUCCESS; cost ${ended.cost}`,
   ];
   expect(inOrder(certificate, steps)).toBe(true);
   // The blueprint's git commit (NeuroCAAS's certificate names the deployed one), image, instance type.

@@ -159,6 +159,6 @@ test('the runtime restarted on the same folder: running jobs are INTERRUPTED, a 
   expect(running.map((j) => listed.get(j))).toEqual(['INTERRUPTED', 'INTERRUPTED']);
   expect([waiting, next].map((j) => listed.get(j))).toEqual(['SUCCESS', 'SUCCESS']);
   const table = (await e2e.cli.jobs({ group: 'labA' })).stdout;
-  expect(table[0]).toMatch(/^JOB +STATE +DATASETS +SUBMITTED +NOTE$/);
+  expect(table[0]).toMatch(/^JOB +STATE +DATASETS +COST +SUBMITTED +NOTE$/);
   expect(table.find((l) => l.startsWith(running[0]))).toMatch(/INTERRUPTED +1\/1 done/);
 });

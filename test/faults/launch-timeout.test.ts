@@ -382,7 +382,8 @@ describe('the launcher Lambda dies after RunInstances, before recording the inst
     expect(c.ec2.runInputs).toHaveLength(1);
     expect((await texts(c.h)).slice(-3)).toEqual([
       `dataset lab/inputs/a.bin: FAILED (${reason})`,
-      'job finished: 1 FAILED',
+      // An instance ran, but its launch was never recorded: what it cost is unknown, not 0.
+      'job finished: 1 FAILED; cost unknown',
       `worker ${instance} was still running after the dataset ended (FAILED): terminated by the watchdog`,
     ]);
     // Its late state change finds the dataset over and changes nothing.

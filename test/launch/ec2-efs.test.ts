@@ -53,7 +53,7 @@ test("the worker's job carries the file system and its group's access point", as
   ec2.on(RunInstancesCommand).resolves({ Instances: [{ InstanceId: 'i-0123456789abcdef0' }] });
   const seen: LaunchRequest[] = [];
   const outcome = await launcher(seen).launch({ job, attempt: 1, instanceType: 'm5.large' });
-  expect(outcome).toEqual({ kind: 'launched', launcherId: 'i-0123456789abcdef0' });
+  expect(outcome).toEqual({ kind: 'launched', launcherId: 'i-0123456789abcdef0', rootVolumeGiB: 30 });
   expect(seen[0].job).toEqual({
     ...job,
     efsFileSystemId: 'fs-0123456789abcdef0',

@@ -114,7 +114,7 @@ describe('a launch', () => {
 
     const outcome = await launcher().launch(request);
 
-    expect(outcome).toEqual({ kind: 'launched', launcherId: 'i-0123456789abcdef0' });
+    expect(outcome).toEqual({ kind: 'launched', launcherId: 'i-0123456789abcdef0', rootVolumeGiB: 105 });
     expect(ec2).toHaveReceivedCommandWith(DescribeImagesCommand, { ImageIds: [AMI] });
     const tags = [
       { Key: 'Name', Value: 'ncaas dlc2-web labA 04_29_20 #2' },
@@ -241,7 +241,7 @@ describe('capacity', () => {
 
     const outcome = await launcher().launch(request);
 
-    expect(outcome).toEqual({ kind: 'launched', launcherId: 'i-0bbbbbbbbbbbbbbbb' });
+    expect(outcome).toEqual({ kind: 'launched', launcherId: 'i-0bbbbbbbbbbbbbbbb', rootVolumeGiB: 55 });
     expect(ec2).toHaveReceivedCommandTimes(RunInstancesCommand, 2);
     expect(ec2).toHaveReceivedNthSpecificCommandWith(1, RunInstancesCommand, { SubnetId: SUBNETS[0] });
     expect(ec2).toHaveReceivedNthSpecificCommandWith(2, RunInstancesCommand, { SubnetId: SUBNETS[1] });
@@ -302,7 +302,7 @@ describe('throttling', () => {
 
     const outcome = await launcher().launch(request);
 
-    expect(outcome).toEqual({ kind: 'launched', launcherId: 'i-3' });
+    expect(outcome).toEqual({ kind: 'launched', launcherId: 'i-3', rootVolumeGiB: 55 });
     // 500 ms doubling, jitter in the upper half of each step (random() = 0.5 here).
     expect(sleeps).toEqual([375, 750]);
     const inputs = runInputs();
@@ -329,7 +329,11 @@ describe('throttling', () => {
       .rejectsOnce(awsError('ServiceUnavailable', 'Service Unavailable', 503))
       .resolves({ Instances: [{ InstanceId: 'i-4' }] });
 
-    expect(await launcher().launch(request)).toEqual({ kind: 'launched', launcherId: 'i-4' });
+    expect(await launcher().launch(request)).toEqual({
+      kind: 'launched',
+      launcherId: 'i-4',
+      rootVolumeGiB: 55,
+    });
     expect(sleeps).toHaveLength(1);
   });
 });
@@ -468,7 +472,7 @@ describe('the AMI', () => {
 
     const outcome = await launcher({ ami: alias }).launch({ ...request, datasetSizeGiB: 5 });
 
-    expect(outcome).toEqual({ kind: 'launched', launcherId: 'i-5' });
+    expect(outcome).toEqual({ kind: 'launched', launcherId: 'i-5', rootVolumeGiB: 35 });
     expect(ec2).not.toHaveReceivedCommand(DescribeImagesCommand);
     expect(ec2).toHaveReceivedCommandWith(RunInstancesCommand, {
       ImageId: alias,

@@ -337,7 +337,7 @@ export const expectEndedOnce = async (
     status: status?.status,
     statusReason: ending.reason.test(String(status?.reason)),
     datasetLines: lines.filter((t) => t.startsWith(`dataset lab/inputs/j.bin: ${ending.state} (`)).length,
-    jobFinishedLines: lines.filter((t) => t === `job finished: 1 ${ending.state}`).length,
+    jobFinishedLines: lines.filter((t) => t.startsWith(`job finished: 1 ${ending.state}; cost `)).length,
     end: await h.end('lab', 'j'),
     endWrites: h.endWrites('lab', 'j'),
     header: [header?.state, header?.endWritten],

@@ -56,6 +56,7 @@ export interface JobJson {
   readonly final: boolean;
   readonly ended: boolean;
   readonly summary: string;
+  readonly cost: string | null;
   readonly refusal?: string;
   readonly datasets: readonly {
     readonly label: string;
@@ -64,6 +65,8 @@ export interface JobJson {
     readonly reason: string | null;
     readonly exit_code: number | null;
     readonly instance: string | null;
+    readonly cost_usd: number | 'unknown' | null;
+    readonly cost_unknown_reason?: string;
   }[];
 }
 

@@ -5,7 +5,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as z from 'zod';
 import { finalReportKey, processResultsPrefix, statusKey } from '../../lib/layout';
+import { finalReportSchema, statusFileSchema } from '../../lib/job/status-file';
 import { spawn } from 'node:child_process';
 import {
   BUCKET,
@@ -61,7 +63,12 @@ describe('worker/run-job.sh', () => {
       // The final report is the status file's content, with `reason` as one string (the control plane's).
       const { reason, ...rest } = status;
       expect(reason).toEqual(['the analysis finished']);
-      expect(await finalStatus(run)).toEqual({ ...rest, reason: 'the analysis finished' });
+      const final = await finalStatus(run);
+      expect(final).toEqual({ ...rest, reason: 'the analysis finished' });
+      // Both files as schema/status.schema.json and final-report.schema.json publish them, every member
+      // documented there (strict: a member the worker writes that the schema lacks fails here).
+      expect(z.strictObject(statusFileSchema.shape).safeParse(status).error).toBeUndefined();
+      expect(z.strictObject(finalReportSchema.shape).safeParse(final).error).toBeUndefined();
       // NeuroCAAS's keys with NeuroCAAS's types, beside ours.
       expect(status.stdout).toEqual({ '0': 'analysis done\n' });
       expect(status.stderr).toEqual({});

@@ -8,7 +8,8 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { useState } from 'preact/hooks';
 import { requestCancel } from '../../../lib/cli/cancel-command';
 import { jobRef } from '../../../lib/cli/job-folders';
-import type { DatasetView, JobView } from '../../../lib/cli/job-status';
+import { jobCost, type DatasetView, type JobView } from '../../../lib/cli/job-status';
+import { formatUsd } from '../../../lib/pricing/dataset-cost';
 import { listLogs, listResults, type ResultFile } from '../../../lib/cli/result-files';
 import { readLocatedJob } from '../../../lib/cli/status-command';
 import { isFinal, type UserVisibleState } from '../../../lib/job/job-state';
@@ -97,6 +98,10 @@ const Dataset = ({ dataset }: { dataset: DatasetView }) => (
       {dataset.jobStart !== undefined ? `started ${shownTime(dataset.jobStart)}` : ''}
       {dataset.jobFinish !== undefined ? ` · finished ${shownTime(dataset.jobFinish)}` : ''}
       {dataset.exitCode !== undefined ? ` · exit code ${dataset.exitCode}` : ''}
+      {typeof dataset.cost === 'number' ? ` · cost ${formatUsd(dataset.cost)}` : ''}
+      {dataset.cost === 'unknown'
+        ? ` · cost unknown${dataset.costUnknownReason ? `: ${dataset.costUnknownReason}` : ''}`
+        : ''}
     </p>
     <details open={dataset.stdout !== ''}>
       <summary>stdout (last lines)</summary>
@@ -174,7 +179,8 @@ export const JobPage = ({ config, session, heading, jobId }: PageProps & { jobId
       ) : (
         <>
           <p>
-            Submitted {formatDate(value.view.submittedAt)} · {jobDuration(value.view)} · {value.view.summary}
+            Submitted {formatDate(value.view.submittedAt)} · {jobDuration(value.view)}
+            {jobCost(value.view) !== undefined ? ` · cost ${jobCost(value.view)}` : ''} · {value.view.summary}
           </p>
           <div class="toolbar">
             {!value.view.final ? (

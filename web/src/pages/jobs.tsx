@@ -1,7 +1,7 @@
 /** Jobs: the group's jobs, newest first, from the bucket alone (lib/cli/jobs-table.ts, as `ncaas jobs`), live while any runs. */
 import { useState } from 'preact/hooks';
 import { listJobs } from '../../../lib/cli/jobs-table';
-import type { JobView } from '../../../lib/cli/job-status';
+import { jobCost, type JobView } from '../../../lib/cli/job-status';
 import { USER_VISIBLE_STATES } from '../../../lib/job/job-state';
 import type { PageProps } from '../app';
 import {
@@ -82,6 +82,9 @@ export const JobsPage = ({ session, heading }: PageProps) => {
                 </th>
                 <th scope="col">Duration</th>
                 <th scope="col" class="optional">
+                  Cost
+                </th>
+                <th scope="col" class="optional">
                   Datasets
                 </th>
                 <th scope="col">Note</th>
@@ -98,6 +101,7 @@ export const JobsPage = ({ session, heading }: PageProps) => {
                   </td>
                   <td class="optional">{formatDate(v.submittedAt)}</td>
                   <td>{jobDuration(v)}</td>
+                  <td class="optional">{jobCost(v) ?? '-'}</td>
                   <td class="optional">{v.datasets.map((d) => d.input ?? d.label).join(', ') || '-'}</td>
                   <td>{refusalOf(v) ?? v.summary}</td>
                 </tr>
