@@ -14,6 +14,7 @@ import { runBulkSubmit } from '../lib/cli/bulk-submit';
 import { runCancel } from '../lib/cli/cancel-command';
 import type { DevTarget } from '../lib/cli/dev-instance';
 import { CliError, EXIT } from '../lib/cli/errors';
+import { runCosts } from '../lib/cli/costs-command';
 import { runJobs } from '../lib/cli/jobs-table';
 import { parsePort, parseSecretFlags, runLocal, runLocalStop } from '../lib/cli/local-command';
 import { runLogs } from '../lib/cli/logs-command';
@@ -274,6 +275,30 @@ export const main = async (argv: readonly string[]): Promise<number> => {
         {
           ...(group !== undefined ? { group } : {}),
           ...(flags.state !== undefined ? { state: flags.state } : {}),
+          json: flags.json === true,
+        },
+        output,
+      );
+    }),
+  );
+
+  withTarget(
+    program
+      .command('costs')
+      .description(
+        'what each group spent on the analysis in a month: jobs, datasets, worker hours, cost, MAXCOST and the share used (all groups the credentials can list without --group)',
+      )
+      .option('--month <YYYY-MM>', 'the month (UTC) of the jobs counted; default: this month')
+      .option('--group <group>', GROUP_HELP)
+      .option('--json', 'print JSON'),
+  ).action(async (flags: TargetFlags & { month?: string; json?: boolean }) =>
+    act(() => {
+      const group = groupOption(flags.group, env);
+      return runCosts(
+        session.s3(target(flags)),
+        {
+          ...(group !== undefined ? { group } : {}),
+          ...(flags.month !== undefined ? { month: flags.month } : {}),
           json: flags.json === true,
         },
         output,

@@ -1,11 +1,17 @@
-/** EC2 instance and Batch job state changes, and workers' final reports -> job state. */
+/** EC2 instance and Batch job state changes, Spot's warnings, and workers' final reports -> job state. */
 import { awsControlContext } from '../lib/control/aws-context';
 import { awsWorkers } from '../lib/control/aws-workers';
 import { handleObject } from '../lib/control/bucket-events';
 import { isBatchJobStateEvent, onBatchJobState } from '../lib/control/batch-reconcile';
-import { isInstanceStateEvent, isS3Event, s3ObjectEvents } from '../lib/control/event-parsing';
+import {
+  isInstanceStateEvent,
+  isS3Event,
+  isSpotInterruptionWarning,
+  s3ObjectEvents,
+} from '../lib/control/event-parsing';
 import { handlerLog } from '../lib/control/handler-log';
 import { onFinalReport, onWorkerState } from '../lib/control/reconcile';
+import { onSpotWarning } from '../lib/control/spot-interruption';
 import { readHandlerEnvironment } from '../lib/handler-environment';
 
 const env = readHandlerEnvironment();
@@ -14,7 +20,14 @@ const { ctx, workers } = awsControlContext(env, log, (config) => awsWorkers(env,
 const { batch, containerLogs } = workers ?? {};
 
 export const handler = async (event: unknown): Promise<void> => {
-  if (isInstanceStateEvent(event)) {
+  if (isSpotInterruptionWarning(event)) {
+    const { 'instance-id': instanceId, 'instance-action': action } = event.detail;
+    log.info('Spot interruption warning', {
+      instanceId,
+      action,
+      outcome: await onSpotWarning(ctx, instanceId, action, event.time),
+    });
+  } else if (isInstanceStateEvent(event)) {
     const { 'instance-id': instanceId, state } = event.detail;
     log.info('instance state', {
       instanceId,

@@ -54,7 +54,18 @@ export interface LocalLauncherProps {
   readonly workerEnv: Readonly<Record<string, string>>;
   /** Seconds between the worker's status uploads. @default 5 */
   readonly statusIntervalSeconds?: number;
+  /** The blueprint's `Ec2.Spot`: workers run "on Spot" (and report so) unless a relaunch asks for on-demand. */
+  readonly spot?: boolean;
+  /** Which Spot workers Spot reclaims, and when: plays EC2's warning and termination. @default none */
+  readonly spotReclaim?: (request: LaunchRequest) => LocalSpotReclaim | undefined;
   readonly now?: () => Date;
+}
+
+/** When Spot takes a local worker back: its notice `afterMs` after the launch, the kill `noticeMs` later. */
+export interface LocalSpotReclaim {
+  readonly afterMs: number;
+  /** EC2 gives two minutes. @default 3000 */
+  readonly noticeMs?: number;
 }
 
 interface Worker {
@@ -65,7 +76,10 @@ interface Worker {
   deadlineTimer?: NodeJS.Timeout;
 }
 
-/** Emits `state` (launcherId, 'running' | 'terminated', isoTime) as EC2 would through EventBridge. */
+/**
+ * Emits `state` (launcherId, 'running' | 'terminated', isoTime) as EC2 would through EventBridge, and
+ * `spot-warning` (launcherId, action, isoTime) two "minutes" before a Spot reclaim it plays.
+ */
 export class LocalLauncher extends EventEmitter implements Launcher {
   readonly kind = 'local' as const;
   private readonly workers = new Map<string, Worker>();
@@ -86,6 +100,9 @@ export class LocalLauncher extends EventEmitter implements Launcher {
     fs.mkdirSync(path.join(folder, 'work'), { recursive: true });
     const jobFile = path.join(folder, 'job.env');
     fs.writeFileSync(jobFile, encodeWorkerJob(job));
+    const spot = this.props.spot === true && request.capacity !== 'on-demand';
+    // The worker reads Spot's notice from this file, as it reads instance metadata on EC2.
+    const spotNotice = path.join(folder, 'spot-notice.json');
     const log = fs.openSync(path.join(folder, 'worker.log'), 'a');
     // The worker names itself by its launcher id (the status's `instance`, like an EC2 instance id):
     // `exec` keeps the pid, which only exists once spawned. Paths are arguments, never shell text.
@@ -95,7 +112,10 @@ export class LocalLauncher extends EventEmitter implements Launcher {
       cwd: folder,
       detached: true, // its own process group: the deadline and cancel stop the analysis too
       stdio: ['ignore', log, log],
-      env: localWorkerEnvironment(this.props.workerEnv, folder, this.props.statusIntervalSeconds),
+      env: {
+        ...localWorkerEnvironment(this.props.workerEnv, folder, this.props.statusIntervalSeconds),
+        ...(spot ? { NCAAS_SPOT_NOTICE_FILE: spotNotice, NCAAS_SPOT_POLL_SECONDS: '1' } : {}),
+      },
     });
     fs.closeSync(log);
     if (child.pid === undefined) {
@@ -132,7 +152,27 @@ export class LocalLauncher extends EventEmitter implements Launcher {
     setImmediate(() => {
       if (this.workers.has(launcherId)) this.emit('state', launcherId, 'running', this.now().toISOString());
     });
-    return { kind: 'launched', launcherId };
+    const reclaim = spot ? this.props.spotReclaim?.(request) : undefined;
+    if (reclaim) this.playSpotReclaim(launcherId, child, spotNotice, reclaim);
+    return { kind: 'launched', launcherId, ...(spot ? { spot: true } : {}) };
+  }
+
+  /** EC2's notice (metadata and EventBridge), then the instance gone without a word: the group killed. */
+  private playSpotReclaim(
+    launcherId: string,
+    child: ChildProcess,
+    noticeFile: string,
+    reclaim: LocalSpotReclaim,
+  ): void {
+    setTimeout(() => {
+      if (!this.workers.has(launcherId)) return;
+      const at = this.now();
+      const noticeMs = reclaim.noticeMs ?? 3000;
+      const action = { action: 'terminate', time: new Date(at.getTime() + noticeMs).toISOString() };
+      fs.writeFileSync(noticeFile, JSON.stringify(action));
+      this.emit('spot-warning', launcherId, 'terminate', at.toISOString());
+      setTimeout(() => this.killGroup(child, 'SIGKILL'), noticeMs).unref();
+    }, reclaim.afterMs).unref();
   }
 
   async terminate(launcherId: string): Promise<void> {

@@ -5,6 +5,8 @@
 import type { AnalysisConfig } from '../lib/blueprint/analysis-config';
 import type { BatchSubmission } from '../lib/launch/batch-api';
 import type { SpotInterruption } from './local-batch';
+import type { LocalSpotReclaim } from './local-launcher';
+import type { LaunchRequest } from '../lib/launch/launcher';
 
 export interface LocalRuntimeOptions {
   /** A blueprint name (blueprints/<name>.json) or a path. */
@@ -42,6 +44,11 @@ export interface LocalRuntimeOptions {
    * back), to try the on-demand fallback locally. @default Spot never fails
    */
   readonly spotInterruption?: (submission: BatchSubmission) => SpotInterruption | undefined;
+  /**
+   * EC2 blueprints with `Ec2.Spot`: which workers Spot takes back, and when (its two-minute warning,
+   * then the worker killed), to try the on-demand relaunch locally. @default Spot never reclaims
+   */
+  readonly spotReclaim?: (request: LaunchRequest) => LocalSpotReclaim | undefined;
   /**
    * Fault injection (tests), batch blueprints: a reason when a Batch job cannot start (an image that
    * cannot be pulled); it ends FAILED without running, as on AWS.

@@ -19,6 +19,7 @@ import { JobReport, jobRecordSource } from '../lib/control/job-report';
 import { launchDataset } from '../lib/control/launch-service';
 import { MAX_RECEIVES } from '../lib/launch/launcher';
 import { routeObject } from '../lib/control/object-routing';
+import { onSpotWarning } from '../lib/control/spot-interruption';
 import { onFinalReport, onWorkerState } from '../lib/control/reconcile';
 import { onBatchJobState } from '../lib/control/batch-reconcile';
 import { S3Objects } from '../lib/control/s3-objects';
@@ -176,6 +177,8 @@ const startRuntimeIn = async (dir: string, options: LocalRuntimeOptions): Promis
       : new LocalLauncher({
           workersDir: path.join(dir, 'workers'),
           workerEnv,
+          spot: config.ec2?.spot === true,
+          ...(options.spotReclaim ? { spotReclaim: options.spotReclaim } : {}),
           ...(options.statusIntervalSeconds !== undefined
             ? { statusIntervalSeconds: options.statusIntervalSeconds }
             : {}),
@@ -242,6 +245,14 @@ const startRuntimeIn = async (dir: string, options: LocalRuntimeOptions): Promis
       const outcome = await onWorkerState(ctx, launcherId, state, time);
       if (state === 'terminated' && !outcome.startsWith('unchanged'))
         print(`worker ${launcherId} ended: ${outcome}`);
+    }),
+  );
+
+  launcher.on('spot-warning', (launcherId: string, action: string, time: string) =>
+    track(`Spot warning for ${launcherId}`, async () => {
+      print(
+        `worker ${launcherId}: Spot reclaims it soon: ${await onSpotWarning(ctx, launcherId, action, time)}`,
+      );
     }),
   );
 

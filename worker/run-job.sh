@@ -327,6 +327,7 @@ reportable=0
 analysis_pid=''
 analysis_ran=0
 monitor_pid=''
+spot_watch_pid=''
 created_work_dir=''
 final_status=''
 uploads_failed=0
@@ -843,6 +844,11 @@ snapshot_logs() {
 # report last (the control plane reacts to its creation and may write end.txt), then power off.
 # ---------------------------------------------------------------------------------------------
 stop_monitor() {
+  if [ -n "$spot_watch_pid" ]; then
+    kill -TERM "$spot_watch_pid" 2>/dev/null || true
+    wait "$spot_watch_pid" 2>/dev/null || true
+    spot_watch_pid=''
+  fi
   if [ -n "$monitor_pid" ]; then
     # The monitor finishes an upload in flight before it stops (TERM is handled between uploads),
     # so no IN PROGRESS status can land after the final one.
@@ -1061,6 +1067,42 @@ reportable=1
 step='reporting the start'
 write_status 'IN PROGRESS' 'staging the dataset and config' || fail "writing the status file failed"
 publish_status || log "WARNING: uploading the first status failed: $last_aws_error (continuing)"
+
+# Spot (Ec2.Spot): EC2 gives two minutes' notice before it reclaims the instance, in the instance
+# metadata (spot/instance-action). The worker then uploads what the analysis has written so far
+# (logs, the status, NCAAS_OUTPUT_DIR) once, and lets the analysis go on; watched from here, so a
+# notice during staging is seen too. The control plane relaunches the dataset on on-demand capacity
+# when the instance is gone (lib/control/spot-interruption.ts).
+# NCAAS_SPOT_NOTICE_FILE stands in for the metadata off EC2 (the local runtime plays a reclaim with it).
+spot_notice() {
+  if [ -n "${NCAAS_SPOT_NOTICE_FILE-}" ]; then
+    [ -s "$NCAAS_SPOT_NOTICE_FILE" ] && cat "$NCAAS_SPOT_NOTICE_FILE"
+    return
+  fi
+  imds spot/instance-action
+}
+on_spot() {
+  if [ -n "${NCAAS_SPOT_NOTICE_FILE-}" ]; then return 0; fi
+  [ "$(imds instance-life-cycle 2>/dev/null || true)" = spot ]
+}
+if on_spot; then
+  (
+    trap 'exit 0' TERM
+    while ! notice=$(spot_notice 2>/dev/null) || [ -z "$notice" ]; do
+      sleep "${NCAAS_SPOT_POLL_SECONDS:-5}"
+    done
+    log "Spot is reclaiming this instance ($(printf '%s' "$notice" | tr -d '\n' | cut -c1-200)): uploading what the analysis wrote so far"
+    write_status 'IN PROGRESS' 'Spot is reclaiming this instance: what the analysis wrote so far is uploaded; the dataset will be relaunched on on-demand capacity' || true
+    snapshot_logs
+    aws_retry s3 sync "$upload_dir" "$s3_base$logs_prefix" || log "WARNING: log upload on the Spot notice failed: $last_aws_error"
+    if [ -d "$output_dir" ]; then
+      aws_retry s3 sync "$output_dir" "$s3_base$output_prefix" --exclude end.txt ||
+        log "WARNING: results upload on the Spot notice failed: $last_aws_error"
+    fi
+    publish_status || log "WARNING: status upload on the Spot notice failed: $last_aws_error"
+  ) &
+  spot_watch_pid=$!
+fi
 
 if [ "$(now)" -ge "$job_deadline" ]; then
   finish TIMED_OUT "the deadline ($(iso_utc "$job_deadline")) had passed before the analysis started"

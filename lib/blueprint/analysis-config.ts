@@ -30,6 +30,8 @@ export interface Ec2RuntimeConfig {
   readonly ami: string;
   /** `LambdaConfig.INSTANCE_TYPE`: the default instance type. */
   readonly instanceType: string;
+  /** `Ec2.Spot`: workers of the ec2 runtime ask for Spot capacity first (not dev instances). */
+  readonly spot?: boolean;
 }
 
 export interface BatchRuntimeConfig {

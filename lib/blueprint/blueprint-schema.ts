@@ -303,6 +303,8 @@ export const blueprintSchema = z
       Submissions: submissionsSchema.optional(),
       Network: networkSchema.optional(),
       Efs: z.strictObject({ MountOnEc2Workers: booleanLike('Efs.MountOnEc2Workers').optional() }).optional(),
+      /** The ec2 runtime's workers: `Spot` asks for Spot capacity, on-demand where it has none. */
+      Ec2: z.strictObject({ Spot: booleanLike('Ec2.Spot').optional() }).optional(),
       Notifications: notificationsSchema.optional(),
       SignIn: signInSchema.optional(),
       RemoteSources: remoteSourcesSchema.optional(),
@@ -464,6 +466,6 @@ export const blueprintJsonSchema = (): Record<string, unknown> => {
     $id: 'https://github.com/ncaas/ncaas/schema/blueprint.schema.json',
     title: 'ncaas analysis blueprint',
     description:
-      "An analysis: NeuroCAAS's stack_config_template.json format plus ncaas extensions (Runtime, Container, Submissions, Network, Efs, Notifications, RemoteSources, IamUsers, Adopt).",
+      "An analysis: NeuroCAAS's stack_config_template.json format plus ncaas extensions (Runtime, Container, Ec2, Submissions, Network, Efs, Notifications, RemoteSources, IamUsers, Adopt).",
   };
 };

@@ -286,7 +286,9 @@ const toAnalysisConfig = (
     region: bp.REGION,
     stage: bp.STAGE ?? 'default',
     runtime,
-    ...(lc.AMI && lc.INSTANCE_TYPE ? { ec2: { ami: lc.AMI, instanceType: lc.INSTANCE_TYPE } } : {}),
+    ...(lc.AMI && lc.INSTANCE_TYPE
+      ? { ec2: { ami: lc.AMI, instanceType: lc.INSTANCE_TYPE, ...(bp.Ec2?.Spot ? { spot: true } : {}) } }
+      : {}),
     ...(bp.Container
       ? {
           batch: {

@@ -143,8 +143,14 @@ export class ControlPlane extends Construct {
       description: `ncaas ${config.name}: turns instance, Batch and worker events into job state`,
       environment,
       bundledFiles,
-      // The Batch stage-out job it submits carries the worker script.
-      copyFiles: [...(props.batchJobQueueArn !== undefined ? ['worker/run-job.sh'] : []), ...priceFile],
+      // The Batch stage-out job it submits carries the worker script, and so does the user data of an
+      // on-demand relaunch after Spot reclaimed an EC2 worker (Ec2.Spot).
+      copyFiles: [
+        ...(props.batchJobQueueArn !== undefined || (config.runtime === 'ec2' && config.ec2?.spot === true)
+          ? ['worker/run-job.sh']
+          : []),
+        ...priceFile,
+      ],
       timeout: RECONCILE_TIMEOUT,
       onFailure,
       retryAttempts: 2,
@@ -236,6 +242,13 @@ export class ControlPlane extends Construct {
       },
       targets: [eventTarget(this.reconcileHandler)],
     });
+    if (config.runtime === 'ec2' && config.ec2?.spot) {
+      new events.Rule(this, 'SpotInterruptionWarnings', {
+        description: `ncaas ${config.name}: EC2 Spot interruption warnings to the reconcile handler`,
+        eventPattern: { source: ['aws.ec2'], detailType: ['EC2 Spot Instance Interruption Warning'] },
+        targets: [eventTarget(this.reconcileHandler)],
+      });
+    }
     if (props.batchJobQueueArn) {
       new events.Rule(this, 'BatchJobStateChanges', {
         description: `ncaas ${config.name}: Batch job state changes to the reconcile handler`,
@@ -298,21 +311,24 @@ export class ControlPlane extends Construct {
     this.failedEvents.grantConsumeMessages(this.watchdog);
     this.launchQueue.deadLetterQueue.grantConsumeMessages(this.watchdog);
 
-    workers.grantLaunch(this.launcher);
-    if (props.efsForEc2Workers) {
-      // The launcher finds each group's access point by its root directory (lib/launch/efs-access-points.ts).
+    // With Ec2.Spot the reconcile handler launches too: a reclaimed Spot worker's dataset again on
+    // on-demand capacity (lib/control/spot-interruption.ts), reading its config for the estimates.
+    const spot = config.runtime === 'ec2' && config.ec2?.spot === true;
+    const ec2Launchers = [this.launcher, ...(spot ? [this.reconcileHandler] : [])];
+    if (spot) allow(this.reconcileHandler, ['s3:GetObject'], [objects('*/configs/*')]);
+    for (const fn of ec2Launchers) {
+      workers.grantLaunch(fn, { spot });
+      if (props.efsForEc2Workers) {
+        // The launcher finds each group's access point by its root directory (lib/launch/efs-access-points.ts).
+        allow(fn, ['elasticfilesystem:DescribeAccessPoints'], [props.efsForEc2Workers.fileSystemArn]);
+      }
+      allow(fn, ['ec2:DescribeImages', 'ec2:DescribeSubnets'], ['*']);
       allow(
-        this.launcher,
-        ['elasticfilesystem:DescribeAccessPoints'],
-        [props.efsForEc2Workers.fileSystemArn],
+        fn,
+        ['ssm:GetParameter', 'ssm:GetParameters'],
+        [`arn:${Stack.of(this).partition}:ssm:${Stack.of(this).region}::parameter/aws/service/*`],
       );
     }
-    allow(this.launcher, ['ec2:DescribeImages', 'ec2:DescribeSubnets'], ['*']);
-    allow(
-      this.launcher,
-      ['ssm:GetParameter', 'ssm:GetParameters'],
-      [`arn:${Stack.of(this).partition}:ssm:${Stack.of(this).region}::parameter/aws/service/*`],
-    );
     // MAXCOST budgets: on-demand prices (the Pricing API has no resource-level permissions). The
     // launcher settles a dataset's cost too when its launch fails for good (finishDataset).
     for (const fn of handlers) allow(fn, ['pricing:GetProducts'], ['*']);
@@ -389,7 +405,7 @@ export class ControlPlane extends Construct {
           {
             id: 'AwsSolutions-IAM5',
             reason:
-              "Wildcards are limited to: Batch jobs (ids are generated at submission; SubmitJob needs job/*, tagging only with this analysis's tag, TerminateJob only on jobs tagged with this analysis, DescribeJobs has no resource-level permissions) and the revisions of this analysis's job definitions, the log streams of this analysis's analysis containers in /aws/batch/job (reconcile handler, GetLogEvents only: Batch names each stream `{job definition}/default/{task id}` when the container starts, so only the job definition part is known in advance), object keys inside this bucket's group folders (the control plane handles every group's submissions and results), the job table's own indexes, EC2 Describe* and pricing:GetProducts (no resource-level permissions exist for them), instances and volumes created by RunInstances from this stack's launch template, terminations conditioned on this analysis's tag, stopping and tagging only dev instances conditioned on this analysis's dev-instance tag (watchdog), and AWS's public SSM parameters for AMI aliases.",
+              "Wildcards are limited to: Batch jobs (ids are generated at submission; SubmitJob needs job/*, tagging only with this analysis's tag, TerminateJob only on jobs tagged with this analysis, DescribeJobs has no resource-level permissions) and the revisions of this analysis's job definitions, the log streams of this analysis's analysis containers in /aws/batch/job (reconcile handler, GetLogEvents only: Batch names each stream `{job definition}/default/{task id}` when the container starts, so only the job definition part is known in advance), object keys inside this bucket's group folders (the control plane handles every group's submissions and results), the job table's own indexes, EC2 Describe* and pricing:GetProducts (no resource-level permissions exist for them), instances and volumes created by RunInstances from this stack's launch template (with Ec2.Spot, its Spot requests, whose ids EC2 generates, and EC2 Spot's service-linked role, by name and service), terminations conditioned on this analysis's tag, stopping and tagging only dev instances conditioned on this analysis's dev-instance tag (watchdog), and AWS's public SSM parameters for AMI aliases.",
           },
         ],
         true,

@@ -121,9 +121,11 @@ export class WorkerFleet extends Construct {
 
   /**
    * Lets `grantee` launch workers: RunInstances from this template, tags only at launch, and PassRole
-   * of this analysis's worker roles only (their IAM path), only to EC2.
+   * of this analysis's worker roles only (their IAM path), only to EC2. With `spot` (Ec2.Spot), also
+   * the Spot request RunInstances makes, and EC2 Spot's service-linked role, which AWS creates on an
+   * account's first Spot request.
    */
-  grantLaunch(grantee: iam.IGrantable): void {
+  grantLaunch(grantee: iam.IGrantable, options: { readonly spot?: boolean } = {}): void {
     const stack = Stack.of(this);
     const arn = (resource: string) => `arn:${Aws.PARTITION}:ec2:${stack.region}:${stack.account}:${resource}`;
     grantee.grantPrincipal.addToPrincipalPolicy(
@@ -137,9 +139,21 @@ export class WorkerFleet extends Construct {
           arn(`security-group/${this.securityGroup.securityGroupId}`),
           arn(`launch-template/${this.launchTemplate.launchTemplateId}`),
           `arn:${Aws.PARTITION}:ec2:${stack.region}::image/*`,
+          ...(options.spot ? [arn('spot-instances-request/*')] : []),
         ],
       }),
     );
+    if (options.spot) {
+      grantee.grantPrincipal.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['iam:CreateServiceLinkedRole'],
+          resources: [
+            `arn:${Aws.PARTITION}:iam::${stack.account}:role/aws-service-role/spot.amazonaws.com/AWSServiceRoleForEC2Spot`,
+          ],
+          conditions: { StringEquals: { 'iam:AWSServiceName': 'spot.amazonaws.com' } },
+        }),
+      );
+    }
     grantee.grantPrincipal.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['ec2:CreateTags'],

@@ -80,6 +80,7 @@ export const awsWorkers = (env: HandlerEnvironment, config: AnalysisConfig): Aws
           config.groups.map((g) => [g.name, workerInstanceProfileName(config.name, config.region, g.name)]),
         ),
         ami: config.ec2.ami,
+        ...(config.ec2.spot ? { spot: true } : {}),
         ...(env.NCAAS_EFS_FILE_SYSTEM_ID
           ? {
               efs: {

@@ -8,11 +8,12 @@ import { budgetMonth } from '../job/job-store';
 import { isFinal, type JobState } from '../job/job-state';
 import { readStatusFile } from '../job/status-file';
 import { endMarkerKey, jobResultFolder, statusKey } from '../layout';
-import { datasetCost, jobCostText, type DatasetCost } from '../pricing/dataset-cost';
+import { datasetCost, jobCostText, withEarlierLaunches, type DatasetCost } from '../pricing/dataset-cost';
 import type { ControlContext } from './control-context';
 import { drainQueue } from './queue-drain';
 import { datasetLinePrefix } from './job-report';
 import { sendNotification } from './notify';
+import { spendFile, spendFileKey } from './spend-file';
 
 /** Final states that make a job's notification FAIL rather than END (a cancel is the user's own). */
 const FAILURES: readonly JobState[] = ['FAILED', 'TIMED_OUT', 'INTERRUPTED'];
@@ -80,6 +81,11 @@ export const finishDataset = async (ctx: ControlContext, finished: FinishedDatas
   if (holdsSlot(finished.previous)) await store.counters.releaseSlot();
   const cost = await costOf(ctx, finished, finished.happenedAt ?? now);
   if (cost.known) await store.setActualCost(dataset, dataset.datasetIndex, cost.usd);
+  await store.counters.recordSpend(
+    dataset.group,
+    budgetMonth(dataset.submittedAt),
+    cost.known ? cost : undefined,
+  );
   // The budget is reserved on admission (SUBMITTED -> QUEUED): a dataset refused or cancelled before
   // it has no reservation to settle, and settling would hand the group its estimate a second time.
   if (finished.previous !== 'SUBMITTED') await settleCost(ctx, dataset, cost);
@@ -144,6 +150,29 @@ const endJob = async (
       : {}),
     resultsUrl: `s3://${ctx.bucket}/${resultFolder}/`,
   });
+  // Last: a failure here (the event is retried and finds the job's end done) leaves the group's figures
+  // as they were until its next job ends; it never holds up this job's end.
+  await writeSpendFile(ctx, dataset, now);
+};
+
+/**
+ * The group's spend file of the job's month (lib/control/spend-file.ts), with this job counted. Once:
+ * it runs after the job's end is marked written, which a resumed end never finds done.
+ */
+const writeSpendFile = async (ctx: ControlContext, dataset: DatasetRecord, now: Date): Promise<void> => {
+  const month = budgetMonth(dataset.submittedAt);
+  const spend = await ctx.store.counters.recordJobEnded(dataset.group, month);
+  const file = spendFile(
+    { analysis: ctx.config.name, group: dataset.group, month },
+    spend,
+    ctx.config.monitor ? ctx.config.maxCostUsd : undefined,
+    now,
+  );
+  await ctx.objects.write(
+    spendFileKey(dataset.group, month),
+    `${JSON.stringify(file, null, 2)}\n`,
+    'application/json',
+  );
 };
 
 /**
@@ -235,12 +264,33 @@ const costOf = async (
   if (launchedAt === undefined && !finished.noWorkerStarted && holdsSlot(finished.previous)) {
     return { known: false, reason: 'a worker may have started, but its launch was not recorded' };
   }
+  return withEarlierLaunches(await workerCost(ctx, dataset, endedAt), {
+    ...(dataset.priorCostUsd !== undefined ? { usd: dataset.priorCostUsd } : {}),
+    ...(dataset.priorBilledSeconds !== undefined ? { billedSeconds: dataset.priorBilledSeconds } : {}),
+    ...(dataset.priorCostUnknown ? { unknown: true } : {}),
+  });
+};
+
+/**
+ * What the dataset's current worker cost from its launch to `endedAt`. A Spot worker is priced at
+ * the on-demand rate: an upper bound (Spot bills its own, lower, price, which is not looked up).
+ */
+export const workerCost = async (
+  ctx: ControlContext,
+  dataset: DatasetRecord,
+  endedAt: Date,
+): Promise<DatasetCost> => {
+  const { launchedAt } = dataset;
+  const price = launchedAt === undefined ? undefined : await ctx.prices.hourly(dataset.instanceType);
   return datasetCost({
     instanceType: dataset.instanceType,
     ...(launchedAt !== undefined ? { launchedAt } : {}),
     endedAt,
     ...(dataset.rootVolumeGiB !== undefined ? { rootVolumeGiB: dataset.rootVolumeGiB } : {}),
-    price: launchedAt === undefined ? undefined : await ctx.prices.hourly(dataset.instanceType),
+    price:
+      price && dataset.spot
+        ? { ...price, source: `${price.source}, on-demand rate: Spot bills less` }
+        : price,
     ...(ctx.config.runtime === 'batch'
       ? {
           notComputable:

@@ -43,7 +43,29 @@ export type InstanceStateEvent = EventBridgeEvent<
 
 export const isInstanceStateEvent = (event: unknown): event is InstanceStateEvent => {
   const e = event as Partial<InstanceStateEvent> | null;
-  return e?.source === 'aws.ec2' && typeof e.detail?.['instance-id'] === 'string';
+  return (
+    e?.source === 'aws.ec2' &&
+    (e['detail-type'] as string | undefined) !== SPOT_WARNING &&
+    typeof e.detail?.['instance-id'] === 'string' &&
+    typeof e.detail.state === 'string'
+  );
+};
+
+const SPOT_WARNING = 'EC2 Spot Instance Interruption Warning';
+
+/** Two minutes before Spot reclaims an instance (`instance-action`: terminate, stop or hibernate). */
+export type SpotInterruptionWarning = EventBridgeEvent<
+  typeof SPOT_WARNING,
+  { readonly 'instance-id': string; readonly 'instance-action': string }
+>;
+
+export const isSpotInterruptionWarning = (event: unknown): event is SpotInterruptionWarning => {
+  const e = event as Partial<SpotInterruptionWarning> | null;
+  return (
+    e?.source === 'aws.ec2' &&
+    e['detail-type'] === SPOT_WARNING &&
+    typeof e.detail?.['instance-id'] === 'string'
+  );
 };
 
 export const isS3Event = (event: unknown): event is S3Event =>

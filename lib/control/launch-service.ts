@@ -66,11 +66,12 @@ export const launchDataset = async (
     await store.setLauncher(jobKey, dataset.datasetIndex, outcome.launcherId, message.attempt, {
       launchedAt,
       ...(outcome.rootVolumeGiB !== undefined ? { rootVolumeGiB: outcome.rootVolumeGiB } : {}),
+      ...(outcome.spot ? { spot: true } : {}),
     });
     await ctx.report.certify(
       resultFolder,
       dataset.submittedAt,
-      `dataset ${dataset.datasetKey}: worker ${outcome.launcherId} launched (${dataset.instanceType})`,
+      `dataset ${dataset.datasetKey}: worker ${outcome.launcherId} launched (${launchedAs(dataset.instanceType, outcome)})`,
     );
     // Cancelled (or failed) while the worker was being started: whoever ended it may not have known
     // the worker's id yet, so no instance outlives its dataset (the canceller reads again too).
@@ -105,6 +106,12 @@ export const launchDataset = async (
   await endDataset(ctx, dataset, 'FAILED', { reason, noWorkerStarted: true });
   return { kind: 'failed', reason };
 };
+
+/** `m5.xlarge`, `m5.xlarge on Spot`, or with why a Spot-first launch runs on on-demand capacity. */
+export const launchedAs = (
+  instanceType: string,
+  outcome: { readonly spot?: boolean; readonly note?: string },
+): string => `${instanceType}${outcome.spot ? ' on Spot' : ''}${outcome.note ? `; ${outcome.note}` : ''}`;
 
 /**
  * A dataset's worker job as a launch builds it. The config was checked at submission; it is read

@@ -12,28 +12,13 @@ import { finalReportKey, FINAL_REPORT_SUFFIX, jobFolderName, jobResultFolder } f
 import type { ControlContext } from './control-context';
 import { endDataset } from './dataset-finish';
 import { datasetLinePrefix } from './job-report';
+import { reclaimedBySpot, relaunchAfterSpot } from './spot-interruption';
+import { findDatasetOfWorker } from './worker-lookup';
 
 /** EC2 states that mean the worker is gone or going. */
 const ENDING_STATES = ['shutting-down', 'terminated', 'stopping', 'stopped'];
 /** INTERRUPTED: a Batch stage-out reports a Spot reclaim the control plane saw (./batch-reconcile.ts). */
 const WORKER_FINAL_STATES: readonly JobState[] = ['SUCCESS', 'FAILED', 'TIMED_OUT', 'INTERRUPTED'];
-
-/** The dataset a worker belongs to: by the table's launcher index, else by the worker's own tags. */
-export const findDatasetOfWorker = async (
-  ctx: ControlContext,
-  launcherId: string,
-): Promise<DatasetRecord | undefined> => {
-  const known = await ctx.store.findByLauncher(launcherId);
-  if (known) return known;
-  const identity = await ctx.identifyWorker?.(launcherId);
-  if (!identity) return undefined;
-  const dataset = await ctx.store.getDataset(identity, identity.datasetIndex);
-  if (dataset && !dataset.launcherId) {
-    // The launcher died between RunInstances and recording the id: record it now.
-    await ctx.store.setLauncher(identity, identity.datasetIndex, launcherId, Math.max(1, dataset.attempt));
-  }
-  return dataset;
-};
 
 export const onWorkerState = async (
   ctx: ControlContext,
@@ -69,9 +54,18 @@ export const onWorkerState = async (
   const report = await ctx.objects.readText(finalReportKey(resultFolder, dataset.datasetLabel));
   if (report !== undefined && isOwnReport(dataset, report)) return applyFinalReport(ctx, dataset, report);
 
+  // A worker that is no longer the dataset's (replaced by a relaunch, or an orphan of a lost launch)
+  // ends nothing: the dataset's current worker still runs.
+  if (dataset.launcherId !== undefined && dataset.launcherId !== launcherId) {
+    return `ignored: ${launcherId} is not the dataset's current worker (${dataset.launcherId})`;
+  }
+
   // The hard deadline stops the worker itself (shutdown armed at boot): that is a timeout, not a crash.
   const pastDeadline =
     dataset.deadline !== undefined && new Date(time).getTime() >= new Date(dataset.deadline).getTime();
+  if (!pastDeadline && !isFinal(dataset.state) && reclaimedBySpot(dataset, launcherId)) {
+    return relaunchAfterSpot(ctx, dataset, launcherId, happened);
+  }
   const ended: JobState = pastDeadline ? 'TIMED_OUT' : 'FAILED';
   const reason = pastDeadline
     ? `the job reached its deadline (SSM_TIMEOUT) and its worker ${launcherId} was stopped; the logs it wrote are kept in logs/`

@@ -20,7 +20,7 @@ import type { ControlContext } from './control-context';
 import { endDataset, holdsSlot } from './dataset-finish';
 import { stopExpiredDevInstances, type DevInstanceSource } from './dev-expiry';
 import { type EfsFolderControl, sweepJobFolders } from './efs-folders';
-import { findDatasetOfWorker } from './reconcile';
+import { findDatasetOfWorker } from './worker-lookup';
 import { processSubmission } from './submission-intake';
 import { parseSubmission } from '../submission/parse-submission';
 

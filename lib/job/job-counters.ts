@@ -1,12 +1,12 @@
 /**
  * The job table's counters: running-worker slots (DEPLOY_LIMIT) and each group's monthly budget
- * (MAXCOST). Conditional arithmetic only (`running < :limit`, `committedUsd <= :max - amount`): no
+ * (MAXCOST), which also counts what the month's ended jobs spent (`ncaas costs`). Conditional arithmetic only (`running < :limit`, `committedUsd <= :max - amount`): no
  * check-then-act race. Releasing a slot and settling a cost are not idempotent by themselves: callers
  * do them only on the path whose transition applied (exactly one per dataset).
  */
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { budgetItemKey, type ItemKey, runningCounterKey } from './job-keys';
-import { roundUsd } from './job-items';
+import { roundUsd, type Item } from './job-items';
 import type { JobTable } from './job-table';
 
 export type BudgetReservation =
@@ -18,6 +18,20 @@ export type BudgetReservation =
       readonly maxUsd: number;
       readonly requestedUsd: number;
     };
+
+/** A group's month on this analysis (the BUDGET item): what ended, what it cost, what is committed. */
+export interface MonthSpend {
+  /** Jobs ended this month (of jobs submitted this month). */
+  readonly jobs: number;
+  readonly datasets: number;
+  readonly billedSeconds: number;
+  /** The known costs of the ended datasets. */
+  readonly spentUsd: number;
+  /** Ended datasets whose cost is unknown (not in spentUsd). */
+  readonly unknownCostDatasets: number;
+  /** What the MAXCOST check counts: spent, plus what running and queued datasets have reserved. */
+  readonly committedUsd: number;
+}
 
 export class JobCounters {
   constructor(private readonly table: JobTable) {}
@@ -181,6 +195,55 @@ export class JobCounters {
     return typeof committed === 'number' ? committed : 0;
   }
 
+  /**
+   * Counts an ended dataset in its group's month (the month's BUDGET item, beside what is committed):
+   * its known cost and billed seconds, or one more dataset of unknown cost. Once per dataset, on the
+   * path whose final transition applied.
+   */
+  async recordSpend(
+    group: string,
+    month: string,
+    cost: { readonly usd: number; readonly billedSeconds: number } | undefined,
+  ): Promise<void> {
+    await this.table.client.send(
+      new UpdateCommand({
+        TableName: this.table.tableName,
+        Key: budgetItemKey(this.table.analysis, group, month),
+        UpdateExpression:
+          'SET #itemType = :itemType ADD #datasets :one, #spent :usd, #seconds :seconds, #unknown :unknown',
+        ExpressionAttributeNames: {
+          '#itemType': 'itemType',
+          '#datasets': 'endedDatasets',
+          '#spent': 'spentUsd',
+          '#seconds': 'billedSeconds',
+          '#unknown': 'unknownCostDatasets',
+        },
+        ExpressionAttributeValues: {
+          ':itemType': 'BUDGET',
+          ':one': 1,
+          ':usd': roundUsd(cost?.usd ?? 0),
+          ':seconds': cost?.billedSeconds ?? 0,
+          ':unknown': cost === undefined ? 1 : 0,
+        },
+      }),
+    );
+  }
+
+  /** Counts an ended job in its group's month; returns the month's figures after it. */
+  async recordJobEnded(group: string, month: string): Promise<MonthSpend> {
+    const result = await this.table.client.send(
+      new UpdateCommand({
+        TableName: this.table.tableName,
+        Key: budgetItemKey(this.table.analysis, group, month),
+        UpdateExpression: 'SET #itemType = :itemType ADD #jobs :one',
+        ExpressionAttributeNames: { '#itemType': 'itemType', '#jobs': 'endedJobs' },
+        ExpressionAttributeValues: { ':itemType': 'BUDGET', ':one': 1 },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return monthSpendOf(result.Attributes ?? {});
+  }
+
   /** What a group has committed this month (0 when nothing yet). */
   async getBudget(group: string, month: string): Promise<number> {
     return this.committed(budgetItemKey(this.table.analysis, group, month));
@@ -191,3 +254,14 @@ export class JobCounters {
     return typeof item?.committedUsd === 'number' ? item.committedUsd : 0;
   }
 }
+
+const numberOf = (item: Item, name: string): number => (typeof item[name] === 'number' ? item[name] : 0);
+
+const monthSpendOf = (item: Item): MonthSpend => ({
+  jobs: numberOf(item, 'endedJobs'),
+  datasets: numberOf(item, 'endedDatasets'),
+  billedSeconds: numberOf(item, 'billedSeconds'),
+  spentUsd: numberOf(item, 'spentUsd'),
+  unknownCostDatasets: numberOf(item, 'unknownCostDatasets'),
+  committedUsd: numberOf(item, 'committedUsd'),
+});

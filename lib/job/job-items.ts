@@ -90,6 +90,15 @@ export interface DatasetRecord extends JobKey {
   readonly launchedAt?: string;
   /** The root volume EC2 was asked for (gp3), for the cost. */
   readonly rootVolumeGiB?: number;
+  /** Its current worker runs on Spot capacity (Ec2.Spot). */
+  readonly spot?: boolean;
+  /** When EC2 warned that Spot reclaims its current worker (two minutes before). */
+  readonly spotWarnedAt?: string;
+  /** What its earlier workers cost (a Spot one reclaimed, then relaunched on on-demand). */
+  readonly priorCostUsd?: number;
+  readonly priorBilledSeconds?: number;
+  /** An earlier worker's cost could not be computed: the dataset's total is unknown. */
+  readonly priorCostUnknown?: boolean;
   readonly startedAt?: string;
   readonly finishedAt?: string;
   /** ISO time the worker's hard deadline expires. */
@@ -354,6 +363,11 @@ export const parseDataset = (item: Item): DatasetRecord => ({
   actualCostUsd: optNum(item, 'actualCostUsd'),
   launchedAt: optStr(item, 'launchedAt'),
   rootVolumeGiB: optNum(item, 'rootVolumeGiB'),
+  spot: item.spot === true ? true : undefined,
+  spotWarnedAt: optStr(item, 'spotWarnedAt'),
+  priorCostUsd: optNum(item, 'priorCostUsd'),
+  priorBilledSeconds: optNum(item, 'priorBilledSeconds'),
+  priorCostUnknown: item.priorCostUnknown === true ? true : undefined,
   efsFolders: stringSet(item, 'efsFolders'),
   updatedAt: str(item, 'updatedAt'),
 });

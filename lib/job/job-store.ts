@@ -421,7 +421,9 @@ export class JobStore extends JobReads {
     launcherId: string,
     attempt: number,
     /** From the launch itself: when it was asked for and the root volume it got (what the cost counts). */
-    launch: { readonly launchedAt: string; readonly rootVolumeGiB?: number } | undefined = undefined,
+    launch:
+      | { readonly launchedAt: string; readonly rootVolumeGiB?: number; readonly spot?: boolean }
+      | undefined = undefined,
   ): Promise<boolean> {
     if (launcherId.length === 0) throw new Error('launcherId is empty');
     const set = assignments(
@@ -431,6 +433,8 @@ export class JobStore extends JobReads {
         updatedAt: this.nowIso(),
         launchedAt: launch?.launchedAt,
         rootVolumeGiB: launch?.rootVolumeGiB,
+        // Recorded with every launch: a relaunch on on-demand clears the Spot flag of the first.
+        spot: launch === undefined ? undefined : launch.spot === true,
       },
       'l',
     );
@@ -442,6 +446,43 @@ export class JobStore extends JobReads {
       ExpressionAttributeValues: { ':attempt': attempt, ...set.values },
     });
     return outcome.applied;
+  }
+
+  /**
+   * Records EC2's two-minute warning that Spot reclaims this worker; only for the dataset's current
+   * worker (a late warning for an earlier one changes nothing). Returns whether it was recorded.
+   */
+  async markSpotWarning(job: JobKey, datasetIndex: number, launcherId: string, at: string): Promise<boolean> {
+    const outcome = await this.tryUpdate({
+      Key: datasetItemKey(this.analysis, job, datasetIndex),
+      UpdateExpression: 'SET #warned = :at',
+      ConditionExpression:
+        'attribute_exists(#pk) AND #launcherId = :launcherId AND attribute_not_exists(#warned)',
+      ExpressionAttributeNames: { '#pk': 'pk', '#warned': 'spotWarnedAt', '#launcherId': 'launcherId' },
+      ExpressionAttributeValues: { ':at': at, ':launcherId': launcherId },
+    });
+    return outcome.applied;
+  }
+
+  /** Adds what a replaced worker cost to the dataset's earlier launches (unknown: the total is unknown). */
+  async addPriorCost(
+    job: JobKey,
+    datasetIndex: number,
+    cost: { readonly usd: number; readonly billedSeconds: number } | undefined,
+  ): Promise<void> {
+    await this.tryUpdate({
+      Key: datasetItemKey(this.analysis, job, datasetIndex),
+      UpdateExpression: cost === undefined ? 'SET #unknown = :true' : 'ADD #usd :usd, #seconds :seconds',
+      ConditionExpression: 'attribute_exists(#pk)',
+      ExpressionAttributeNames:
+        cost === undefined
+          ? { '#pk': 'pk', '#unknown': 'priorCostUnknown' }
+          : { '#pk': 'pk', '#usd': 'priorCostUsd', '#seconds': 'priorBilledSeconds' },
+      ExpressionAttributeValues:
+        cost === undefined
+          ? { ':true': true }
+          : { ':usd': roundUsd(cost.usd), ':seconds': cost.billedSeconds },
+    });
   }
 
   /** What the dataset's worker cost (lib/pricing/dataset-cost.ts), once it ended; unknown: not set. */

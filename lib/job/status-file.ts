@@ -84,6 +84,12 @@ const statusFields = {
       compute_usd: z.number().optional().describe('hourly_usd x billed_seconds / 3600.'),
       root_volume_gib: z.number().nullable().optional().describe('The gp3 root volume, when known.'),
       volume_usd: z.number().optional().describe('root_volume_gib x the gp3 price per GiB-month, prorated.'),
+      earlier_launches_usd: z
+        .number()
+        .optional()
+        .describe(
+          'What earlier workers of the dataset cost (a Spot worker reclaimed before an on-demand relaunch, priced at the on-demand rate), included in cost_usd and billed_seconds.',
+        ),
       unknown_reason: z.string().optional().describe('Why the cost is unknown.'),
     })
     .describe('How cost_usd was computed (docs/DESIGN.md "What a job cost").'),

@@ -30,6 +30,8 @@ export interface ClientTokenFields {
   readonly datasetIndex: number;
   readonly attempt: number;
   readonly subnetId: string;
+  /** A Spot request: its own token, so the on-demand request that may follow it is not a mismatch. */
+  readonly spot?: boolean;
 }
 
 /** EC2's limit on a client token. */
@@ -46,6 +48,8 @@ export const launchClientToken = (fields: ClientTokenFields): string => {
     fields.datasetIndex,
     fields.attempt,
     fields.subnetId,
+    // Only when set: the on-demand tokens stay what they were before Spot existed.
+    ...(fields.spot ? ['spot'] : []),
   ]);
   const digest = createHash('sha256').update(material, 'utf8').digest('hex');
   return PREFIX + digest.slice(0, MAX_CLIENT_TOKEN_LENGTH - PREFIX.length);

@@ -48,6 +48,11 @@ export interface Ec2LauncherProps {
    * mounts its group's at /mnt/efs (the job carries the ids). @default no EFS on EC2 workers
    */
   readonly efs?: { readonly fileSystemId: string; readonly accessPointOf: AccessPointOf };
+  /**
+   * `Ec2.Spot`: ask for a one-time Spot instance that terminates when reclaimed; where Spot has no
+   * capacity, the same subnet's on-demand capacity at once. @default false (on-demand)
+   */
+  readonly spot?: boolean;
   /** Waits between throttled tries (tests pass an instant one). @default setTimeout */
   readonly sleep?: (ms: number) => Promise<void>;
   /** Jitter source in [0, 1). @default Math.random */
@@ -97,6 +102,15 @@ const ERROR_KINDS: Readonly<Record<string, ErrorKind>> = {
   'InvalidInstanceID.Malformed': 'instance-gone',
   IdempotentParameterMismatch: 'token-mismatch',
 };
+
+/** Codes of a Spot request that Spot cannot serve now, where on-demand capacity may (EC2's API reference). */
+const SPOT_UNAVAILABLE = new Set([
+  'InsufficientInstanceCapacity',
+  'SpotMaxPriceTooLow',
+  'MaxSpotInstanceCountExceeded',
+  'InsufficientCapacity',
+  'Unsupported',
+]);
 
 /** Known codes first (capacity errors are server errors too); then the SDK's own classification. */
 const errorKind = (error: AwsError): ErrorKind =>
@@ -184,13 +198,47 @@ export class Ec2Launcher implements Launcher {
 
     const skipped: string[] = [];
     let onlyNotOffered = true;
+    const spotFirst = this.props.spot === true && request.capacity !== 'on-demand';
+    const spotRefusals: string[] = [];
     for (const subnetId of subnetIds) {
-      const input = this.runInstancesInput(request, subnetId, root.deviceName, volumeSize, userData);
+      if (spotFirst) {
+        const spotInput = this.runInstancesInput(
+          request,
+          subnetId,
+          root.deviceName,
+          volumeSize,
+          userData,
+          true,
+        );
+        const spot = await this.withBackoff(() => this.props.ec2.send(new RunInstancesCommand(spotInput)));
+        if (spot.ok) {
+          const instanceId = spot.value.Instances?.[0]?.InstanceId;
+          if (instanceId === undefined) return retry('RunInstances answered without an instance id');
+          return { kind: 'launched', launcherId: instanceId, rootVolumeGiB: volumeSize, spot: true };
+        }
+        // Throttled or faulted through every retry: the whole launch is tried again later.
+        if (isRetryable(spot.error))
+          return this.launchError(spot.error, request, subnetId, spotInput.ClientToken ?? '');
+        // No Spot capacity here (or Spot refused this request): on-demand in the same subnet at once,
+        // so a dataset never waits for Spot. A refusal that is not Spot's own fails on-demand too,
+        // and is reported from there.
+        spotRefusals.push(
+          `${subnetId}: ${spot.error.code}${SPOT_UNAVAILABLE.has(spot.error.code) ? '' : ` (${quoteMessage(spot.error.message)})`}`,
+        );
+      }
+      const input = this.runInstancesInput(request, subnetId, root.deviceName, volumeSize, userData, false);
       const result = await this.withBackoff(() => this.props.ec2.send(new RunInstancesCommand(input)));
       if (result.ok) {
         const instanceId = result.value.Instances?.[0]?.InstanceId;
         if (instanceId === undefined) return retry('RunInstances answered without an instance id');
-        return { kind: 'launched', launcherId: instanceId, rootVolumeGiB: volumeSize };
+        return {
+          kind: 'launched',
+          launcherId: instanceId,
+          rootVolumeGiB: volumeSize,
+          ...(spotRefusals.length > 0
+            ? { note: `no Spot capacity (${spotRefusals.join('; ')}): launched on on-demand capacity` }
+            : {}),
+        };
       }
       const { error } = result;
       const kind = errorKind(error);
@@ -227,6 +275,7 @@ export class Ec2Launcher implements Launcher {
     deviceName: string,
     volumeSize: number,
     userData: Buffer,
+    spot: boolean,
   ): RunInstancesCommandInput {
     const { job } = request;
     const { analysis } = this.props;
@@ -261,7 +310,20 @@ export class Ec2Launcher implements Launcher {
         datasetIndex: job.datasetIndex,
         attempt: request.attempt,
         subnetId,
+        spot,
       }),
+      // One-time, terminated when reclaimed: the control plane relaunches the dataset on on-demand.
+      ...(spot
+        ? {
+            InstanceMarketOptions: {
+              MarketType: 'spot' as const,
+              SpotOptions: {
+                SpotInstanceType: 'one-time' as const,
+                InstanceInterruptionBehavior: 'terminate' as const,
+              },
+            },
+          }
+        : {}),
       TagSpecifications: [
         { ResourceType: 'instance', Tags: tags },
         { ResourceType: 'volume', Tags: tags },

@@ -29,8 +29,8 @@ export interface LaunchRequest {
   /** GB added to the root volume for the data (the config's `__dataset_size__`). */
   readonly datasetSizeGiB?: number;
   /**
-   * `on-demand`: a relaunch after Spot capacity failed this dataset (batch runtime with Spot only).
-   * @default the runtime's first choice
+   * `on-demand`: a relaunch after Spot capacity failed this dataset or reclaimed its worker (Batch
+   * with Container.Spot, EC2 with Ec2.Spot). @default the runtime's first choice
    */
   readonly capacity?: 'on-demand';
   /** Batch: where the launch records its job folder on EFS (the job table), so it is always removed. */
@@ -55,6 +55,10 @@ export type LaunchOutcome =
       readonly launcherId: string;
       /** EC2: the root volume it asked for (gp3 GiB), which the dataset's cost counts. */
       readonly rootVolumeGiB?: number;
+      /** EC2: the worker runs on Spot capacity (Ec2.Spot), and Spot may reclaim it. */
+      readonly spot?: boolean;
+      /** EC2: why a Spot-first launch runs on on-demand capacity instead (for the certificate). */
+      readonly note?: string;
     }
   /**
    * Worth trying again later (throttling, capacity in every subnet, a transient API error): the

@@ -40,6 +40,8 @@ export interface KnownCost {
   readonly computeUsd: number;
   readonly rootVolumeGiB?: number;
   readonly volumeUsd: number;
+  /** Earlier workers of the dataset (a Spot one reclaimed), included in `usd` and `billedSeconds`. */
+  readonly earlierLaunchesUsd?: number;
 }
 
 export interface UnknownCost {
@@ -98,6 +100,25 @@ export const datasetCost = (inputs: CostInputs): DatasetCost => {
   };
 };
 
+/**
+ * The dataset's cost with what its earlier workers cost (a Spot worker reclaimed before an on-demand
+ * relaunch); an earlier cost nobody knows makes the whole unknown.
+ */
+export const withEarlierLaunches = (
+  cost: DatasetCost,
+  earlier: { readonly usd?: number; readonly billedSeconds?: number; readonly unknown?: boolean },
+): DatasetCost => {
+  if (earlier.unknown)
+    return { known: false, reason: "an earlier worker's cost (before a relaunch) is unknown" };
+  if (!cost.known || earlier.usd === undefined) return cost;
+  return {
+    ...cost,
+    usd: roundUsd(cost.usd + earlier.usd),
+    billedSeconds: cost.billedSeconds + (earlier.billedSeconds ?? 0),
+    earlierLaunchesUsd: roundUsd(earlier.usd),
+  };
+};
+
 /** `$0.0123` (to a hundredth of a cent; whole cents from a dollar up). */
 export const formatUsd = (usd: number): string => (usd >= 1 ? `$${usd.toFixed(2)}` : `$${usd.toFixed(4)}`);
 
@@ -127,6 +148,7 @@ export const costStatusFields = (cost: DatasetCost): Record<string, unknown> =>
           compute_usd: cost.computeUsd,
           root_volume_gib: cost.rootVolumeGiB ?? null,
           volume_usd: cost.volumeUsd,
+          ...(cost.earlierLaunchesUsd !== undefined ? { earlier_launches_usd: cost.earlierLaunchesUsd } : {}),
         },
       }
     : { cost_usd: 'unknown', cost: { unknown_reason: cost.reason } };

@@ -62,6 +62,7 @@ test('--help lists the commands; exit 0', async () => {
     'watch',
     'status',
     'jobs',
+    'costs',
     'logs',
     'results',
     'cancel',

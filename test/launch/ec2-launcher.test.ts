@@ -6,6 +6,7 @@ import {
   type DescribeImagesCommandOutput,
   EC2Client,
   EC2ServiceException,
+  type InstanceMarketOptionsRequest,
   RunInstancesCommand,
   type RunInstancesCommandInput,
   TerminateInstancesCommand,
@@ -513,5 +514,74 @@ describe('terminate', () => {
     await expect(launcher().terminate('i-1')).rejects.toThrow(
       /could not terminate worker i-1: UnauthorizedOperation/,
     );
+  });
+});
+
+describe('Spot (Ec2.Spot)', () => {
+  beforeEach(() => {
+    ec2.on(DescribeImagesCommand).resolves(ebsImage('/dev/xvda', 8));
+  });
+
+  const SPOT_OPTIONS: InstanceMarketOptionsRequest = {
+    MarketType: 'spot',
+    SpotOptions: { SpotInstanceType: 'one-time', InstanceInterruptionBehavior: 'terminate' },
+  };
+
+  test('asks for a one-time Spot instance that terminates when reclaimed', async () => {
+    ec2.on(RunInstancesCommand).resolves({ Instances: [{ InstanceId: 'i-0spot' }] });
+    const outcome = await launcher({ spot: true }).launch(request);
+    expect(outcome).toEqual({ kind: 'launched', launcherId: 'i-0spot', rootVolumeGiB: 55, spot: true });
+    expect(runInputs()).toEqual([expect.objectContaining({ InstanceMarketOptions: SPOT_OPTIONS })]);
+  });
+
+  test.each([
+    ['no Spot capacity', capacityError()],
+    ['a Spot price too low', awsError('SpotMaxPriceTooLow', 'Your Spot request price of 0.1 is lower')],
+    ['Spot refused this request', awsError('UnauthorizedOperation', 'not allowed to request Spot', 403)],
+  ])('%s: on-demand in the same subnet at once, with its own client token', async (_what, error) => {
+    // The more specific behaviour last: the mock answers with the last one a call matches.
+    ec2
+      .on(RunInstancesCommand, { SubnetId: SUBNETS[0] })
+      .resolves({ Instances: [{ InstanceId: 'i-0ondemand' }] })
+      .on(RunInstancesCommand, { InstanceMarketOptions: SPOT_OPTIONS })
+      .rejects(error);
+    const outcome = await launcher({ spot: true }).launch(request);
+    expect(outcome).toEqual({
+      kind: 'launched',
+      launcherId: 'i-0ondemand',
+      rootVolumeGiB: 55,
+      note: expect.stringMatching(/^no Spot capacity \(subnet-0a+: \w+.*\): launched on on-demand capacity$/),
+    });
+    const [spot, onDemand] = runInputs();
+    expect(spot).toMatchObject({ SubnetId: SUBNETS[0], InstanceMarketOptions: SPOT_OPTIONS });
+    expect(onDemand?.SubnetId).toBe(SUBNETS[0]);
+    expect(onDemand?.InstanceMarketOptions).toBeUndefined();
+    expect(onDemand?.ClientToken).not.toBe(spot?.ClientToken);
+    expect(sleeps).toEqual([]);
+  });
+
+  test('the on-demand token of a Spot-first launch is the one a launch without Spot sends', async () => {
+    ec2.on(RunInstancesCommand, { SubnetId: SUBNETS[0] }).resolves({ Instances: [{ InstanceId: 'i-1' }] });
+    ec2.on(RunInstancesCommand, { InstanceMarketOptions: SPOT_OPTIONS }).rejects(capacityError());
+    await launcher({ spot: true }).launch(request);
+    const withSpot = runInputs()[1]?.ClientToken;
+    ec2.resetHistory();
+    await launcher().launch(request);
+    expect(runInputs()[0]?.ClientToken).toBe(withSpot);
+  });
+
+  test('a relaunch after a reclaim asks for on-demand capacity only', async () => {
+    ec2.on(RunInstancesCommand).resolves({ Instances: [{ InstanceId: 'i-0relaunch' }] });
+    const outcome = await launcher({ spot: true }).launch({ ...request, capacity: 'on-demand' });
+    expect(outcome).toEqual({ kind: 'launched', launcherId: 'i-0relaunch', rootVolumeGiB: 55 });
+    expect(runInputs()).toHaveLength(1);
+    expect(runInputs()[0]?.InstanceMarketOptions).toBeUndefined();
+  });
+
+  test('throttled through every retry: the launch is tried again later, not moved to on-demand', async () => {
+    ec2.on(RunInstancesCommand).rejects(awsError('RequestLimitExceeded', 'Request limit exceeded.', 503));
+    const outcome = await launcher({ spot: true, maxThrottleRetries: 1 }).launch(request);
+    expect(outcome.kind).toBe('retry');
+    expect(runInputs().every((i) => i.InstanceMarketOptions !== undefined)).toBe(true);
   });
 });

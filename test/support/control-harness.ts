@@ -31,6 +31,7 @@ import { JobReport, jobRecordSource } from '../../lib/control/job-report';
 import { type LaunchResult, launchDataset } from '../../lib/control/launch-service';
 import type { JobNotification, Notifier } from '../../lib/control/notify';
 import { onFinalReport, onWorkerState } from '../../lib/control/reconcile';
+import { onSpotWarning } from '../../lib/control/spot-interruption';
 import { S3Objects } from '../../lib/control/s3-objects';
 import {
   type IntakeOutcome,
@@ -133,7 +134,7 @@ export class RecordingLog implements Log {
 
 /** What the fake launcher does for one launch call. */
 export type ScriptedLaunch =
-  | { readonly kind: 'launched'; readonly launcherId?: string }
+  | { readonly kind: 'launched'; readonly launcherId?: string; readonly spot?: boolean }
   | { readonly kind: 'retry'; readonly reason: string }
   | { readonly kind: 'failed'; readonly reason: string }
   /** RunInstances succeeded (the worker exists, tagged), then the launcher died before recording it. */
@@ -188,7 +189,7 @@ export class FakeLauncher implements Launcher {
       alive: true,
     });
     if (next.kind === 'crash-after-launch') throw new Error(`launcher died after starting ${launcherId}`);
-    return { kind: 'launched', launcherId };
+    return { kind: 'launched', launcherId, ...(next.spot ? { spot: true } : {}) };
   }
 
   async terminate(launcherId: string): Promise<void> {
@@ -283,6 +284,8 @@ export interface AnalysisOptions {
   readonly workerTimeout?: number;
   /** `Notifications.Events`. @default the blueprint's default (BEGIN, END, FAIL) */
   readonly notificationEvents?: readonly string[];
+  /** `Ec2.Spot`: workers ask for Spot capacity first. @default false */
+  readonly spot?: boolean;
   /** `Notifications.Groups`: groups with a choice of their own. @default none */
   readonly notificationGroups?: Readonly<Record<string, { Events?: string[]; Emails?: string[] }>>;
 }
@@ -319,6 +322,7 @@ export const blueprintJson = (name: string, options: AnalysisOptions = {}): Reco
     MaxDatasetSizeGiB: 50,
     MaxDatasets: 4,
   },
+  ...(options.spot ? { Ec2: { Spot: true } } : {}),
   ...(options.notificationEvents !== undefined || options.notificationGroups !== undefined
     ? {
         Notifications: {
@@ -454,6 +458,11 @@ export class ControlHarness {
 
   async workerState(launcherId: string, state: string): Promise<string> {
     return onWorkerState(this.ctx, launcherId, state, this.clock.now().toISOString());
+  }
+
+  /** EC2's two-minute warning before Spot reclaims the instance. */
+  async spotWarning(launcherId: string, action = 'terminate'): Promise<string> {
+    return onSpotWarning(this.ctx, launcherId, action, this.clock.now().toISOString());
   }
 
   /**

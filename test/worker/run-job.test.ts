@@ -132,6 +132,39 @@ describe('worker/run-job.sh', () => {
     },
   );
 
+  workerTest(
+    "on Spot's two-minute notice it uploads what the analysis wrote so far, while the analysis runs on",
+    async () => {
+      const tmp = harnessState().tmp;
+      const notice = path.join(tmp, `spot-notice-${Date.now()}`);
+      const release = path.join(tmp, `release-spot-${Date.now()}`);
+      let uploadedWhileRunning = false;
+      const run = await runWorker({
+        env: { NCAAS_SPOT_NOTICE_FILE: notice, NCAAS_SPOT_POLL_SECONDS: '1', RELEASE_FILE: release },
+        command:
+          // The notice comes once the analysis has written something (here it plays EC2 itself).
+          'echo "frames 1-50" >"$NCAAS_OUTPUT_DIR/partial.txt"; printf \'{"action": "terminate"}\' >"$NCAAS_SPOT_NOTICE_FILE"; i=0; while [ ! -e "$RELEASE_FILE" ] && [ "$i" -lt 600 ]; do i=$((i + 1)); sleep 0.1; done; echo done >"$NCAAS_OUTPUT_DIR/final.txt"',
+        whileRunning: async (job) => {
+          const key = `${processResultsPrefix(job.resultFolder)}partial.txt`;
+          const giveUp = Date.now() + 45_000;
+          while (!uploadedWhileRunning && Date.now() < giveUp) {
+            await sleep(250);
+            uploadedWhileRunning = await exists(key);
+          }
+          fs.writeFileSync(release, '');
+        },
+      });
+      // Uploaded on the notice: the worker uploads NCAAS_OUTPUT_DIR otherwise only when the analysis ends.
+      expect(uploadedWhileRunning).toBe(true);
+      expect((await finalStatus(run)).status).toBe('SUCCESS');
+      const workerLog = await getText(
+        `${run.job.resultFolder}/logs/DATASET_NAME:${labelOf(run.job)}_worker.txt`,
+      );
+      expect(workerLog).toMatch(/Spot is reclaiming this instance \(\{"action": "terminate"\}\): uploading/);
+      expect(await getText(`${processResultsPrefix(run.job.resultFolder)}final.txt`)).toBe('done\n');
+    },
+  );
+
   workerTest('a non-zero exit is FAILED with the exit code and the stderr tail', async () => {
     const run = await runWorker({
       command: 'echo "loading frames"; echo "ValueError: frame 17 is empty" >&2; exit 3',
