@@ -12,20 +12,19 @@ import { loadBlueprintFile, resolveBlueprintPath } from '../lib/blueprint/load-b
 import { blueprintProvenance } from '../lib/blueprint/provenance';
 import { handleObject } from '../lib/control/bucket-events';
 import { processCancel } from '../lib/control/cancel-request';
-import type { ControlContext, Log } from '../lib/control/control-context';
+import type { Log } from '../lib/control/control-context';
+import { createControlContext } from '../lib/control/create-context';
 import { endDataset, finishDataset } from '../lib/control/dataset-finish';
 import { encodeS3Key, s3ObjectEvents } from '../lib/control/event-parsing';
-import { JobReport, jobRecordSource } from '../lib/control/job-report';
 import { launchDataset } from '../lib/control/launch-service';
 import { MAX_RECEIVES } from '../lib/launch/launcher';
 import { routeObject } from '../lib/control/object-routing';
 import { onSpotWarning } from '../lib/control/spot-interruption';
 import { onFinalReport, onWorkerState } from '../lib/control/reconcile';
 import { onBatchJobState } from '../lib/control/batch-reconcile';
-import { S3Objects } from '../lib/control/s3-objects';
 import { processSubmission } from '../lib/control/submission-intake';
 import { runWatchdog } from '../lib/control/watchdog';
-import { JobStore, type DatasetRecord } from '../lib/job/job-store';
+import type { DatasetRecord } from '../lib/job/job-store';
 import { isFinal, type JobState } from '../lib/job/job-state';
 import type { LaunchMessage } from '../lib/launch/launcher';
 import { finalReportKey, jobResultFolder } from '../lib/layout';
@@ -183,7 +182,6 @@ const startRuntimeIn = async (dir: string, options: LocalRuntimeOptions): Promis
             ? { statusIntervalSeconds: options.statusIntervalSeconds }
             : {}),
         });
-  const objects = new S3Objects(emulators.s3, bucket);
   const now = () => new Date();
 
   // In-flight work, so idle() and stop() know when everything has settled.
@@ -202,20 +200,16 @@ const startRuntimeIn = async (dir: string, options: LocalRuntimeOptions): Promis
   const launchQueue = {
     send: async (message: LaunchMessage) => track('launch', () => deliverLaunch(message, 1)),
   };
-  const store = new JobStore({
-    client: DynamoDBDocumentClient.from(emulators.dynamoDb, {
-      marshallOptions: { removeUndefinedValues: true },
-    }),
-    tableName: table,
-    analysis: config.name,
-    onRepairableError: (what, error) => log.warn(what, { error: String(error) }),
-  });
-  const ctx: ControlContext = {
+  const ctx = createControlContext({
     config,
     bucket,
-    objects,
-    report: new JobReport(objects, now, jobRecordSource(config.name, store)),
-    store,
+    s3: emulators.s3,
+    table: {
+      client: DynamoDBDocumentClient.from(emulators.dynamoDb, {
+        marshallOptions: { removeUndefinedValues: true },
+      }),
+      name: table,
+    },
     launchQueue,
     // Locally there is no AWS to ask: the generated price file (`npm run prices`) when there is one.
     prices: localPrices(config.region),
@@ -225,7 +219,8 @@ const startRuntimeIn = async (dir: string, options: LocalRuntimeOptions): Promis
     notifier: new LocalNotifier(config, path.join(dir, 'notifications.log'), print),
     now,
     log,
-  };
+  });
+  const { objects } = ctx;
 
   const deliverLaunch = async (message: LaunchMessage, receive: number): Promise<void> => {
     if (stopping) return;

@@ -15,14 +15,12 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createRequire } from 'node:module';
 import type { AnalysisConfig } from '../blueprint/analysis-config';
 import { readAnalysisConfigText, type HandlerEnvironment } from '../handler-environment';
-import { JobStore } from '../job/job-store';
 import { launcherKindOf, type Launcher } from '../launch/launcher';
 import { FallbackPriceBook, priceFileBook, PricingApiPriceBook, type PriceBook } from '../pricing/price-book';
 import type { AwsWorkers } from './aws-workers';
 import type { ControlContext, Log } from './control-context';
-import { JobReport, jobRecordSource } from './job-report';
+import { createControlContext } from './create-context';
 import { topicOfNotifiedGroups, TopicNotifier, type Publish } from './notify';
-import { S3Objects } from './s3-objects';
 import type { WatchdogSources } from './watchdog';
 import { launchMessageOf } from './event-parsing';
 
@@ -69,7 +67,6 @@ export const awsControlContext = (
   const documentClient = DynamoDBDocumentClient.from(new DynamoDBClient({}), {
     marshallOptions: { removeUndefinedValues: true },
   });
-  const objects = new S3Objects(s3, env.NCAAS_BUCKET);
   const now = () => new Date();
   const workers = withWorkers?.(config);
   const kind = launcherKindOf(config.runtime, {
@@ -82,18 +79,11 @@ export const awsControlContext = (
       : kind !== undefined
         ? lazyLauncher(kind, async () => (await import('./aws-workers')).awsWorkers(env, config).launcher)
         : undefined;
-  const store = new JobStore({
-    client: documentClient,
-    tableName: env.NCAAS_TABLE,
-    analysis: config.name,
-    onRepairableError: (what, error) => log.warn(what, { error: String(error) }),
-  });
-  const ctx: ControlContext = {
+  const ctx = createControlContext({
     config,
     bucket: env.NCAAS_BUCKET,
-    objects,
-    report: new JobReport(objects, now, jobRecordSource(config.name, store)),
-    store,
+    s3,
+    table: { client: documentClient, name: env.NCAAS_TABLE },
     launchQueue: {
       send: async (message) => {
         await sqs.send(
@@ -123,7 +113,7 @@ export const awsControlContext = (
       : {}),
     now,
     log,
-  };
+  });
   return { ctx, sqs, ...(workers !== undefined ? { workers } : {}) };
 };
 

@@ -27,7 +27,7 @@ import type { AnalysisConfig } from '../../lib/blueprint/analysis-config';
 import { parseBlueprint } from '../../lib/blueprint/load-blueprint';
 import type { ControlContext, Log, WorkerIdentity } from '../../lib/control/control-context';
 import { CERTIFICATE_DIVIDER, parseCertificate } from '../../lib/control/certificate-text';
-import { JobReport, jobRecordSource } from '../../lib/control/job-report';
+import { createControlContext } from '../../lib/control/create-context';
 import { type LaunchResult, launchDataset } from '../../lib/control/launch-service';
 import type { JobNotification, Notifier } from '../../lib/control/notify';
 import { onFinalReport, onWorkerState } from '../../lib/control/reconcile';
@@ -378,19 +378,11 @@ export class ControlHarness {
     this.config = config;
     this.clock = new FakeClock(start);
     this.launcher = new FakeLauncher(this.clock);
-    this.objects = new S3Objects(emulators.s3.client, bucket);
-    this.store = new JobStore({
-      client: emulators.db.documentClient,
-      tableName: emulators.db.tableName,
-      analysis: config.name,
-      now: this.clock.now,
-    });
-    this.ctx = {
+    this.ctx = createControlContext({
       config,
       bucket,
-      objects: this.objects,
-      report: new JobReport(this.objects, this.clock.now, jobRecordSource(config.name, this.store)),
-      store: this.store,
+      s3: emulators.s3.client,
+      table: { client: emulators.db.documentClient, name: emulators.db.tableName },
       launchQueue: this.queue,
       prices: fixedPrices,
       launcher: this.launcher,
@@ -398,7 +390,9 @@ export class ControlHarness {
       notifier: this.notifications,
       now: this.clock.now,
       log: this.log,
-    };
+    });
+    this.objects = this.ctx.objects;
+    this.store = this.ctx.store;
   }
 
   get analysis(): string {
