@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { blueprintJsonSchema } from '../lib/blueprint/blueprint-schema';
-import { statusJsonSchemas } from '../lib/job/status-file';
+import { statusJsonSchemas } from '../lib/job/status-file-json-schema';
 
 const folder = path.join(__dirname, '..', 'schema');
 const files: Record<string, Record<string, unknown>> = {

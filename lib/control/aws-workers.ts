@@ -29,7 +29,7 @@ import type { ContainerLogSource } from './container-log';
 import type { WorkerIdentity } from './control-context';
 import type { DevInstanceSource, DevInstanceState } from './dev-expiry';
 import type { RunningWorker } from './watchdog';
-import { isNamed } from '../aws-errors';
+import { isNamed } from '../aws-error-names';
 
 let ec2: EC2Client | undefined;
 /** One EC2 client per container, made on first use. */

@@ -7,7 +7,7 @@
  * in the reconcile Lambda, whose memory and time are finite), it says in the file when it was cut and
  * where the whole log is, and a stream that does not exist is a note in the file, not an error.
  */
-import { errorText } from '../aws-errors';
+import { errorText } from '../aws-error-names';
 import type { S3Objects } from './s3-objects';
 
 export interface ContainerLogLine {

@@ -10,7 +10,7 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { httpStatusOf, isNamed } from '../aws-errors';
+import { httpStatusOf, isNamed } from '../aws-error-names';
 
 const isMissing = (error: unknown): boolean =>
   isNamed(error, 'NoSuchKey', 'NotFound') || httpStatusOf(error) === 404;

@@ -29,7 +29,7 @@ import {
 } from './job-items';
 import { isFinal, type JobState, UNADMITTED_STATE } from './job-state';
 import { BY_GROUP_INDEX, BY_LAUNCHER_INDEX } from './job-table-schema';
-import { errorMessage, isNamed } from '../aws-errors';
+import { errorMessage, isNamed } from '../aws-error-names';
 
 export interface ListGroupJobsOptions {
   readonly limit?: number;

@@ -18,7 +18,7 @@ import {
 import { setTimeout as delay } from 'node:timers/promises';
 import { datasetItemKey, type ItemKey, type JobKey, runningCounterKey } from './job-keys';
 import { type DatasetRecord, type DatasetRef, type Item, parseDataset } from './job-items';
-import { isNamed } from '../aws-errors';
+import { isNamed } from '../aws-error-names';
 
 export interface JobStoreOptions {
   readonly client: DynamoDBDocumentClient;

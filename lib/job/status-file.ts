@@ -3,8 +3,9 @@
  * (`logs/DATASET_NAME:{label}_STATUS.txt`, NeuroCAAS's layout and types, live while the analysis runs)
  * and the final report (`…_STATUS.final.json`, the same fields with `reason` as one string, plus the
  * launch's secret). worker/run-job.sh writes them; the control plane, `ncaas status` and the console
- * read them through here. Exported as JSON Schema (schema/status.schema.json,
- * schema/final-report.schema.json) for analysis authors whose scripts read or rewrite the file.
+ * read them through here. Exported as JSON Schema (./status-file-json-schema.ts writes
+ * schema/status.schema.json and schema/final-report.schema.json) for analysis authors whose scripts
+ * read or rewrite the file.
  *
  * Every field is optional: a NeuroCAAS analysis's own tools write fewer, and the control plane writes
  * only the first few before a worker starts. Readers take each field that has its documented type and
@@ -159,26 +160,3 @@ export const statusFileMembers = (text: string | undefined): Record<string, unkn
 /** `reason` as one line: NeuroCAAS's list joined, or the one string older files hold. */
 export const reasonText = (reason: StatusFile['reason']): string | undefined =>
   Array.isArray(reason) ? reason.filter((r) => r !== '').join('; ') || undefined : reason || undefined;
-
-const described = (schema: z.ZodType, file: string, title: string, description: string) => ({
-  ...z.toJSONSchema(schema, { io: 'output', unrepresentable: 'any' }),
-  $id: `https://github.com/ncaas/ncaas/schema/${file}`,
-  title,
-  description,
-});
-
-/** The JSON Schema files analysis authors and the console can use, by file name under schema/. */
-export const statusJsonSchemas = (): Record<string, Record<string, unknown>> => ({
-  'status.schema.json': described(
-    statusFileSchema,
-    'status.schema.json',
-    'ncaas dataset status file',
-    "A dataset's status file, logs/DATASET_NAME:{label}_STATUS.txt in its job's results folder: NeuroCAAS's layout and types. Written by the worker while it runs and by the control plane before and after it; an analysis may rewrite it with NeuroCAAS's tools.",
-  ),
-  'final-report.schema.json': described(
-    finalReportSchema,
-    'final-report.schema.json',
-    'ncaas dataset final report',
-    "What a worker reports when a dataset ends, logs/DATASET_NAME:{label}_STATUS.final.json: the status file's fields with reason as one string, and the launch's secret.",
-  ),
-});

@@ -5,8 +5,8 @@ import {
   reasonText,
   statusFileMembers,
   statusFileSchema,
-  statusJsonSchemas,
 } from '../../lib/job/status-file';
+import { statusJsonSchemas } from '../../lib/job/status-file-json-schema';
 
 describe('status files (lib/job/status-file.ts)', () => {
   it('keeps each field that has its documented type and drops one that does not', () => {
