@@ -18,7 +18,7 @@ import {
   processResultsPrefix,
   statusKey,
 } from '../../lib/layout';
-import { runtimeBucket, type RuntimeBucket } from '../support/runtime-bucket';
+import { finalStatusOf, runtimeBucket, type RuntimeBucket } from '../support/runtime-bucket';
 import { startLocalRuntime, type LocalRuntime } from '../../local/local-runtime';
 
 const GROUP = 'labA';
@@ -121,26 +121,10 @@ const submit = async (jobId: string, dataname: string) => {
 };
 
 /** The final status of the job's one dataset, once every job of the runtime has ended. */
-const finalStatus = async (jobId: string, dataname: string): Promise<Record<string, unknown>> => {
-  const key = statusKey(folderOf(jobId), datasetLabel(dataname, 0, [dataname]));
-  const until = Date.now() + 90_000;
-  for (;;) {
-    const text = await read(key);
-    let status: Record<string, unknown> | undefined;
-    try {
-      status = text === undefined ? undefined : (JSON.parse(text) as Record<string, unknown>);
-    } catch {
-      status = undefined; // read while being written: poll again
-    }
-    if (status && !['IN PROGRESS', 'QUEUED', 'INITIALIZING'].includes(String(status.status))) {
-      await runtime.idle();
-      return JSON.parse((await read(key)) ?? JSON.stringify(status)) as Record<string, unknown>;
-    }
-    if (Date.now() > until)
-      throw new Error(`timed out waiting for ${jobId}; runtime said:\n${lines.join('\n')}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-};
+const finalStatus = (jobId: string, dataname: string): Promise<Record<string, unknown>> =>
+  finalStatusOf(runtime, bucket, statusKey(folderOf(jobId), datasetLabel(dataname, 0, [dataname])), () =>
+    lines.join('\n'),
+  );
 
 /** The fake rclone's records of each call, newest last. */
 const calls = () =>

@@ -17,7 +17,7 @@ import {
   processResultsPrefix,
   statusKey,
 } from '../../lib/layout';
-import { runtimeBucket, type RuntimeBucket } from '../support/runtime-bucket';
+import { finalStatusOf, runtimeBucket, type RuntimeBucket } from '../support/runtime-bucket';
 import { startLocalRuntime, type LocalRuntime } from '../../local/local-runtime';
 
 const GROUP = 'labA';
@@ -96,14 +96,8 @@ const waitFor = async <T>(what: string, probe: () => Promise<T | undefined>, ms 
 };
 
 /** The final status, once the stage-out has reported it and every job of the runtime has ended. */
-const finalStatus = async (jobId: string): Promise<Record<string, unknown>> => {
-  const final = await waitFor(`the end of ${jobId}`, async () => {
-    const s = await status(jobId);
-    return s && !['IN PROGRESS', 'QUEUED', 'INITIALIZING'].includes(String(s.status)) ? s : undefined;
-  });
-  await runtime.idle();
-  return (await status(jobId)) ?? final;
-};
+const finalStatus = (jobId: string): Promise<Record<string, unknown>> =>
+  finalStatusOf(runtime, bucket, statusKey(folderOf(jobId), 'session1.csv'));
 
 const efsJobFolders = (): string[] => {
   const jobs = path.join(dir, 'efs', GROUP, 'jobs');

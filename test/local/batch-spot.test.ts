@@ -13,9 +13,8 @@ import { JOB_PARAMETERS } from '../../lib/launch/batch-stages';
 import { certificateKey, jobResultFolder, processResultsPrefix, statusKey } from '../../lib/layout';
 import type { SpotInterruption } from '../../local/local-batch';
 import { LOCAL_JOB_QUEUE, LOCAL_SPOT_QUEUE } from '../../local/local-batch';
-import { runtimeBucket, type RuntimeBucket } from '../support/runtime-bucket';
+import { finalStatusOf, runtimeBucket, type RuntimeBucket } from '../support/runtime-bucket';
 import { startLocalRuntime, type LocalRuntime } from '../../local/local-runtime';
-import { waitFor } from '../support/local-e2e';
 
 const GROUP = 'labA';
 const DATA = 'labA/inputs/session1.csv';
@@ -69,20 +68,8 @@ const read = (key: string) => bucket.read(key);
 
 const folderOf = (jobId: string) => jobResultFolder(GROUP, runtime.config.name, jobId);
 
-const finalStatus = async (jobId: string): Promise<Record<string, unknown>> => {
-  const probe = async () => {
-    const text = await read(statusKey(folderOf(jobId), 'session1.csv'));
-    try {
-      const s = text === undefined ? undefined : (JSON.parse(text) as Record<string, unknown>);
-      return s && !['IN PROGRESS', 'QUEUED', 'INITIALIZING'].includes(String(s.status)) ? s : undefined;
-    } catch {
-      return undefined; // read mid-write
-    }
-  };
-  await waitFor(`the end of ${jobId}`, probe, { timeoutMs: 90_000, context: () => lines.join('\n') });
-  await runtime.idle();
-  return (await probe()) ?? {};
-};
+const finalStatus = (jobId: string): Promise<Record<string, unknown>> =>
+  finalStatusOf(runtime, bucket, statusKey(folderOf(jobId), 'session1.csv'), () => lines.join('\n'));
 
 const submit = async (jobId: string) => {
   const config = `labA/configs/${jobId}.json`;

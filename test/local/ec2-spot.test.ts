@@ -10,8 +10,7 @@ import * as path from 'node:path';
 import { certificateKey, jobResultFolder, processResultsPrefix, statusKey } from '../../lib/layout';
 import type { LaunchRequest } from '../../lib/launch/launcher';
 import { startLocalRuntime, type LocalRuntime } from '../../local/local-runtime';
-import { runtimeBucket, type RuntimeBucket } from '../support/runtime-bucket';
-import { waitFor } from '../support/local-e2e';
+import { finalStatusOf, runtimeBucket, type RuntimeBucket } from '../support/runtime-bucket';
 
 const GROUP = 'labA';
 const DATA = 'labA/inputs/session1.csv';
@@ -60,20 +59,8 @@ afterAll(async () => {
 
 const folderOf = (jobId: string) => jobResultFolder(GROUP, runtime.config.name, jobId);
 
-const finalStatus = async (jobId: string): Promise<Record<string, unknown>> => {
-  const probe = async () => {
-    const text = await bucket.read(statusKey(folderOf(jobId), 'session1.csv'));
-    try {
-      const s = text === undefined ? undefined : (JSON.parse(text) as Record<string, unknown>);
-      return s && !['IN PROGRESS', 'QUEUED', 'INITIALIZING'].includes(String(s.status)) ? s : undefined;
-    } catch {
-      return undefined; // read mid-write
-    }
-  };
-  await waitFor(`the end of ${jobId}`, probe, { timeoutMs: 90_000, context: () => lines.join('\n') });
-  await runtime.idle();
-  return (await probe()) ?? {};
-};
+const finalStatus = (jobId: string): Promise<Record<string, unknown>> =>
+  finalStatusOf(runtime, bucket, statusKey(folderOf(jobId), 'session1.csv'), () => lines.join('\n'));
 
 const submit = async (jobId: string) => {
   const config = `labA/configs/${jobId}.json`;

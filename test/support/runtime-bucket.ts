@@ -4,6 +4,7 @@
  */
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { LocalRuntime } from '../../local/local-runtime';
+import { waitFor } from './local-e2e';
 
 export interface RuntimeBucket {
   put(key: string, body: string): Promise<void>;
@@ -44,4 +45,34 @@ export const runtimeBucket = (runtime: LocalRuntime): RuntimeBucket => {
     },
     destroy: () => s3.destroy(),
   };
+};
+
+const LIVE_STATUSES = ['IN PROGRESS', 'QUEUED', 'INITIALIZING'];
+
+/**
+ * A dataset's status file once it names a final state, read again after the runtime is idle (what
+ * the control plane adds at the end, e.g. the cost, is in). A read while s3rver writes the object (it
+ * does not write atomically) counts as not yet.
+ */
+export const finalStatusOf = async (
+  runtime: LocalRuntime,
+  bucket: RuntimeBucket,
+  key: string,
+  context?: () => string,
+): Promise<Record<string, unknown>> => {
+  const final = async (): Promise<Record<string, unknown> | undefined> => {
+    const text = await bucket.read(key);
+    try {
+      const status = text === undefined ? undefined : (JSON.parse(text) as Record<string, unknown>);
+      return status && !LIVE_STATUSES.includes(String(status.status)) ? status : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const seen = await waitFor(`the final status ${key}`, final, {
+    timeoutMs: 90_000,
+    ...(context ? { context } : {}),
+  });
+  await runtime.idle();
+  return (await final()) ?? seen;
 };
