@@ -9,7 +9,7 @@ import { readSpendFile, spendFileKey, type SpendFile } from '../control/spend-fi
 import { CliError, EXIT } from './errors';
 import { groupsToSearch } from './job-folders';
 import { mapLimited } from './map-limited';
-import type { Output } from './output';
+import { alignColumns, type Output } from './output';
 import type { S3Target } from './s3-target';
 
 export interface CostsOptions {
@@ -66,16 +66,9 @@ export const renderCostsTable = (month: string, rows: readonly GroupSpend[]): st
           file.share_used === null ? '-' : `${(file.share_used * 100).toFixed(1)}%`,
         ],
   );
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i].length)));
-  const line = (r: readonly string[]) =>
-    r
-      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i])))
-      .join('  ')
-      .trimEnd();
   return [
     `spend in ${month} (jobs submitted that month, as of each group's last job end)`,
-    line(header),
-    ...cells.map(line),
+    ...alignColumns(header, cells),
   ];
 };
 

@@ -9,7 +9,7 @@ import { CliError, EXIT } from './errors';
 import { groupsToSearch, jobRef, listJobFolders, type JobRef } from './job-folders';
 import { listAllKeys } from './list-keys';
 import { jobCost, readJob, toState, type JobView } from './job-status';
-import { formatTime, type Output, type Paint } from './output';
+import { alignColumns, formatTime, type Output, type Paint } from './output';
 import type { S3Target } from './s3-target';
 import { mapLimited } from './map-limited';
 
@@ -116,17 +116,10 @@ export const renderJobsTable = (views: readonly JobView[], paint: Paint): string
     v.summary.length > 60 ? `${v.summary.slice(0, 59)}…` : v.summary,
   ]);
   const stateColumn = header.indexOf('STATE');
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => [...r[i]].length)));
-  const line = (cells: readonly string[], isHeader: boolean): string =>
-    cells
-      .map((cell, i) => {
-        const padded = i === cells.length - 1 ? cell : cell.padEnd(widths[i]);
-        if (isHeader) return paint.bold(padded);
-        return i === stateColumn ? padded.replace(cell, paint.state(cell)) : padded;
-      })
-      .join('  ')
-      .trimEnd();
-  return [line(header, true), ...rows.map((r) => line(r, false))];
+  return alignColumns(header, rows, (padded, cell, column, row) => {
+    if (row < 0) return paint.bold(padded);
+    return column === stateColumn ? padded.replace(cell, paint.state(cell)) : padded;
+  });
 };
 
 /** The JSON `jobs --json` and `status --json` print for one job. */

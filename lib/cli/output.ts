@@ -134,6 +134,24 @@ export const createOutput = ({ stdout, stderr, env = process.env }: OutputOption
 };
 
 /** `h:mm:ss` for a number of milliseconds (negative counts as 0). */
+/**
+ * Rows of cells as aligned text columns, two spaces apart; the last column is not padded. `style`
+ * colours a cell after padding (it is given the cell, padded, and its column; the header row's index is -1).
+ */
+export const alignColumns = (
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+  style: (padded: string, cell: string, column: number, row: number) => string = (padded) => padded,
+): string[] => {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => [...r[i]].length)));
+  const line = (cells: readonly string[], row: number): string =>
+    cells
+      .map((cell, i) => style(i === cells.length - 1 ? cell : cell.padEnd(widths[i]), cell, i, row))
+      .join('  ')
+      .trimEnd();
+  return [line(header, -1), ...rows.map((r, row) => line(r, row))];
+};
+
 export const formatDuration = (ms: number): string => {
   const total = Math.max(0, Math.floor(ms / 1000));
   const h = Math.floor(total / 3600);

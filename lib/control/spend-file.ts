@@ -6,6 +6,7 @@
  */
 import * as z from 'zod';
 import type { MonthSpend } from '../job/job-counters';
+import { roundUsd } from '../job/job-items';
 import { resultsPrefix } from '../layout';
 
 /** Where a group's spend of one month (its jobs' submission month, UTC) is written. */
@@ -43,9 +44,9 @@ export const spendFile = (
   jobs: spend.jobs,
   datasets: spend.datasets,
   worker_hours: round(spend.billedSeconds / 3600, 3),
-  cost_usd: round(spend.spentUsd, 6),
+  cost_usd: roundUsd(spend.spentUsd),
   unknown_cost_datasets: spend.unknownCostDatasets,
-  committed_usd: round(spend.committedUsd, 6),
+  committed_usd: roundUsd(spend.committedUsd),
   maxcost_usd: maxCostUsd ?? null,
   share_used: maxCostUsd ? round(spend.committedUsd / maxCostUsd, 4) : null,
   updated: now.toISOString(),

@@ -4,6 +4,7 @@
  * launch to end, per second with EC2's one-minute minimum, plus its root volume (gp3, per GiB-month,
  * prorated over the same time). A price nobody knows makes the cost unknown, with the reason: never 0.
  */
+import { roundUsd } from '../job/job-items';
 import type { HourlyPrice } from './price-book';
 
 /** gp3 storage, USD per GiB-month (us-east-1; most regions charge the same or within 10%). */
@@ -50,9 +51,6 @@ export interface UnknownCost {
 }
 
 export type DatasetCost = KnownCost | UnknownCost;
-
-/** USD to a millionth of a dollar, so sums of many datasets stay exact decimals. */
-const roundUsd = (usd: number): number => Math.round(usd * 1e6) / 1e6;
 
 export const datasetCost = (inputs: CostInputs): DatasetCost => {
   const { instanceType, launchedAt, price } = inputs;

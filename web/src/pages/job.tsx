@@ -163,6 +163,7 @@ export const JobPage = ({ config, session, heading, jobId }: PageProps & { jobId
     }
   };
   const value = job.value;
+  const cost = value === undefined ? undefined : jobCost(value.view);
   return (
     <section aria-labelledby="page-title">
       <h2 id="page-title" tabIndex={-1} ref={heading}>
@@ -180,7 +181,7 @@ export const JobPage = ({ config, session, heading, jobId }: PageProps & { jobId
         <>
           <p>
             Submitted {formatDate(value.view.submittedAt)} · {jobDuration(value.view)}
-            {jobCost(value.view) !== undefined ? ` · cost ${jobCost(value.view)}` : ''} · {value.view.summary}
+            {cost !== undefined ? ` · cost ${cost}` : ''} · {value.view.summary}
           </p>
           <div class="toolbar">
             {!value.view.final ? (
