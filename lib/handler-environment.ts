@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as z from 'zod';
+// zod/mini: every handler bundles this (lib/submission/submit-schema.ts says why).
+import * as z from 'zod/mini';
 
 /**
  * The environment every handler receives, defined once as a schema: the stack fills it (typed from the
@@ -8,8 +9,8 @@ import * as z from 'zod';
  * a missing or malformed value fails at cold start with its name, not deep inside a request). The
  * local runtime fills the same fields.
  */
-const present = z.string().min(1);
-const optional = present.optional();
+const present = z.string().check(z.minLength(1));
+const optional = z.optional(present);
 
 export const handlerEnvironmentSchema = z.object({
   NCAAS_ANALYSIS: present,
@@ -61,7 +62,9 @@ export const readHandlerEnvironment = (env: NodeJS.ProcessEnv = process.env): Ha
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((issue) => {
     const name = String(issue.path[0]);
-    return defined[name] === undefined ? `${name} is missing` : `${name} is not valid (${issue.message})`;
+    if (defined[name] === undefined) return `${name} is missing`;
+    const allowed = issue.code === 'invalid_value' ? `: one of ${issue.values.map(String).join(', ')}` : '';
+    return `${name} is not valid (${JSON.stringify(defined[name])}${allowed})`;
   });
   throw new Error(`the handler environment is incomplete: ${problems.join('; ')}`);
 };

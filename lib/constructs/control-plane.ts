@@ -300,8 +300,6 @@ export class ControlPlane extends Construct {
       );
       allow(fn, ['s3:PutObject'], [objects(`*/submissions/*${SUBMISSION_MESSAGE_SUFFIX}`)]);
     }
-    // The launcher reads the job's config again for the estimates its worker needs.
-    allow(this.launcher, ['s3:GetObject'], [objects('*/configs/*')]);
     // Accepting a job removes the FAILED status an earlier refused submission left in its folder.
     for (const fn of [this.submitHandler, this.watchdog]) {
       allow(fn, ['s3:DeleteObject'], [objects(statusKey(`${resultsPrefix('*')}*`, REFUSAL_LABEL))]);
@@ -312,10 +310,9 @@ export class ControlPlane extends Construct {
     this.launchQueue.deadLetterQueue.grantConsumeMessages(this.watchdog);
 
     // With Ec2.Spot the reconcile handler launches too: a reclaimed Spot worker's dataset again on
-    // on-demand capacity (lib/control/spot-interruption.ts), reading its config for the estimates.
+    // on-demand capacity (lib/control/spot-interruption.ts).
     const spot = config.runtime === 'ec2' && config.ec2?.spot === true;
     const ec2Launchers = [this.launcher, ...(spot ? [this.reconcileHandler] : [])];
-    if (spot) allow(this.reconcileHandler, ['s3:GetObject'], [objects('*/configs/*')]);
     for (const fn of ec2Launchers) {
       workers.grantLaunch(fn, { spot });
       if (props.efsForEc2Workers) {

@@ -7,7 +7,6 @@ import type { DatasetRecord, Job } from '../job/job-store';
 import { isFinal } from '../job/job-state';
 import { buildWorkerJob, type WorkerJob } from '../job/worker-job';
 import type { LaunchMessage } from '../launch/launcher';
-import { readJobConfig } from '../submission/job-config';
 import type { ControlContext } from './control-context';
 import { endDataset } from './dataset-finish';
 import { jobFolderRecorder } from './efs-folders';
@@ -114,9 +113,9 @@ export const launchedAs = (
 ): string => `${instanceType}${outcome.spot ? ' on Spot' : ''}${outcome.note ? `; ${outcome.note}` : ''}`;
 
 /**
- * A dataset's worker job as a launch builds it. The config was checked at submission; it is read
- * again for the estimates the worker and the launcher need, so a relaunch (an on-demand one after
- * Spot failed, ./batch-reconcile.ts) gets what the first launch got.
+ * A dataset's worker job as a launch builds it, from the job as recorded: the config's estimates were
+ * checked and kept at submission, so a launch (and a relaunch: an on-demand one after Spot failed,
+ * ./batch-reconcile.ts and ./spot-interruption.ts) reads neither the config nor YAML.
  */
 export const workerJobFor = async (
   ctx: ControlContext,
@@ -129,9 +128,16 @@ export const workerJobFor = async (
 ): Promise<{ readonly workerJob: WorkerJob; readonly datasetSizeGiB?: number }> => {
   const { config } = ctx;
   const configKey = job?.header.configKey ?? '';
-  const configBody = configKey ? await ctx.objects.read(configKey) : undefined;
-  const jobConfig = configBody ? readJobConfig(configBody, configKey, config.limits) : undefined;
-  const estimates = jobConfig?.ok ? jobConfig : undefined;
+  const estimates = job?.header.estimates;
+  if (job !== undefined && estimates === undefined) {
+    ctx.log.warn(
+      'job recorded without its config estimates: launched without __duration__ and __dataset_size__',
+      {
+        group: job.header.group,
+        jobId: job.header.jobId,
+      },
+    );
+  }
   const deadline = dataset.deadline
     ? new Date(dataset.deadline)
     : new Date(ctx.now().getTime() + config.workerTimeoutSeconds * 1000);

@@ -4,7 +4,8 @@
  * writes it for the group to read: `{group}/results/spend-YYYY-MM.json`, refreshed whenever one of
  * the group's jobs ends. `ncaas costs` reads these files: one small GET per group, never a scan.
  */
-import * as z from 'zod';
+// zod/mini: the handlers bundle this (lib/submission/submit-schema.ts says why).
+import * as z from 'zod/mini';
 import type { MonthSpend } from '../job/job-counters';
 import { roundUsd } from '../job/job-items';
 import { resultsPrefix } from '../layout';
@@ -13,20 +14,22 @@ import { resultsPrefix } from '../layout';
 export const spendFileKey = (group: string, month: string): string =>
   `${resultsPrefix(group)}spend-${month}.json`;
 
+const count = () => z.int().check(z.nonnegative());
+
 export const spendFileSchema = z.object({
   analysis: z.string(),
   group: z.string(),
-  month: z.string().regex(/^\d{4}-\d{2}$/),
-  jobs: z.number().int().nonnegative(),
-  datasets: z.number().int().nonnegative(),
-  worker_hours: z.number().nonnegative(),
-  cost_usd: z.number().nonnegative(),
+  month: z.string().check(z.regex(/^\d{4}-\d{2}$/)),
+  jobs: count(),
+  datasets: count(),
+  worker_hours: z.number().check(z.nonnegative()),
+  cost_usd: z.number().check(z.nonnegative()),
   /** Datasets whose cost is unknown (not in cost_usd). */
-  unknown_cost_datasets: z.number().int().nonnegative(),
+  unknown_cost_datasets: count(),
   /** What the MAXCOST check counts: spent plus what running and queued datasets have reserved. */
   committed_usd: z.number(),
-  maxcost_usd: z.number().nullable(),
-  share_used: z.number().nullable(),
+  maxcost_usd: z.nullable(z.number()),
+  share_used: z.nullable(z.number()),
   updated: z.string(),
 });
 export type SpendFile = z.infer<typeof spendFileSchema>;

@@ -14,6 +14,7 @@ import { isRcloneDataset } from '../submission/remote-source';
 import { formatSize } from '../submission/text-body';
 import { describeProvenance } from '../blueprint/provenance';
 import { jobResultFolder, REFUSAL_LABEL } from '../layout';
+import type { JobEstimates } from '../job/job-store';
 import type { ControlContext } from './control-context';
 import { admitJob } from './admission';
 
@@ -64,13 +65,13 @@ export const processSubmission = async (ctx: ControlContext, ref: SubmissionRef)
 
   const instanceType = submission.instanceType ?? config.ec2?.instanceType ?? 'batch';
   const price = config.monitor ? await ctx.prices.hourly(instanceType) : undefined;
-  const minutes = checked.durationMinutes ?? DEFAULT_DURATION_MINUTES;
+  const minutes = checked.estimates?.durationMinutes ?? DEFAULT_DURATION_MINUTES;
   const perDataset = price ? (price.usd * minutes) / 60 : 0;
   const notes: string[] = [reproducibilityLine(ctx, instanceType, checked.versions ?? [])];
   if (submission.rerunOf !== undefined) notes.push(`reruns job ${submission.rerunOf}`);
   if (config.monitor && !price) {
     notes.push(`no price is known for ${instanceType}: this job is not counted against the MAXCOST budget`);
-  } else if (config.monitor && checked.durationMinutes === undefined) {
+  } else if (config.monitor && checked.estimates?.durationMinutes === undefined) {
     notes.push(
       `the config sets no ${DURATION_KEY}: the budget assumes ${DEFAULT_DURATION_MINUTES} minutes per dataset`,
     );
@@ -84,6 +85,7 @@ export const processSubmission = async (ctx: ControlContext, ref: SubmissionRef)
     jobId: submission.jobId,
     submittedAt: ref.eventTime,
     configKey: submission.configKey,
+    estimates: checked.estimates ?? {},
     instanceType,
     datasets: submission.datasetKeys.map((datasetKey) => ({ datasetKey, estimatedCostUsd: perDataset })),
   });
@@ -124,7 +126,7 @@ export const processSubmission = async (ctx: ControlContext, ref: SubmissionRef)
 const checkReferencedObjects = async (
   ctx: ControlContext,
   submission: ValidatedSubmission,
-): Promise<{ problems: SubmissionProblem[]; durationMinutes?: number; versions?: string[] }> => {
+): Promise<{ problems: SubmissionProblem[]; estimates?: JobEstimates; versions?: string[] }> => {
   const { objects, bucket, config } = ctx;
   const problems: SubmissionProblem[] = [];
   // What was there when the job was accepted, by S3 version (the bucket is versioned): reproducibility.
@@ -178,7 +180,10 @@ const checkReferencedObjects = async (
   if (!jobConfig.ok) return { problems: sortByField([...problems, ...jobConfig.problems]) };
   return {
     problems: sortByField(problems),
-    durationMinutes: jobConfig.durationMinutes,
+    estimates: {
+      ...(jobConfig.durationMinutes !== undefined ? { durationMinutes: jobConfig.durationMinutes } : {}),
+      ...(jobConfig.datasetSizeGiB !== undefined ? { datasetSizeGiB: jobConfig.datasetSizeGiB } : {}),
+    },
     versions: [
       ...versions.filter(Boolean),
       `config ${submission.configKey} ${versionText(configHead.versionId)}`,

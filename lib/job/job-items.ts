@@ -40,6 +40,11 @@ export interface JobHeader extends JobKey {
   /** ISO time of the submission (the S3 event's time: the same on every delivery). */
   readonly submittedAt: string;
   readonly configKey: string;
+  /**
+   * What the config said at submission (`__duration__`, `__dataset_size__`), so a launch needs neither
+   * the config nor a YAML parser. Absent only on jobs recorded before the estimates were kept.
+   */
+  readonly estimates?: JobEstimates;
   readonly instanceType: string;
   readonly datasetCount: number;
   /**
@@ -140,6 +145,14 @@ export interface Job {
   readonly datasets: readonly DatasetRecord[];
 }
 
+/** A job config's estimates, as checked at submission (lib/submission/job-config.ts). */
+export interface JobEstimates {
+  /** `__duration__`, minutes. */
+  readonly durationMinutes?: number;
+  /** `__dataset_size__`, GiB added to the worker's root volume. */
+  readonly datasetSizeGiB?: number;
+}
+
 /** A dataset as named by a queue or live entry. */
 export interface DatasetRef extends JobKey {
   readonly datasetIndex: number;
@@ -155,6 +168,7 @@ export interface NewJobFields extends JobKey {
   readonly submissionVersionId?: string;
   readonly submittedAt: string;
   readonly configKey: string;
+  readonly estimates: JobEstimates;
   readonly instanceType: string;
   readonly resultFolder: string;
   readonly datasets: readonly NewDatasetFields[];
@@ -201,6 +215,7 @@ export const headerItem = (analysis: string, job: NewJobFields, now: string): It
       submissionVersionId: job.submissionVersionId,
       submittedAt: job.submittedAt,
       configKey: job.configKey,
+      estimates: defined({ ...job.estimates }),
       instanceType: job.instanceType,
       datasetCount: job.datasets.length,
       state: 'SUBMITTED' satisfies JobState,
@@ -278,6 +293,27 @@ const optNum = (item: Item, name: string): number | undefined => {
 
 const bool = (item: Item, name: string): boolean => item[name] === true;
 
+/** The header's `estimates` map; undefined when the job was recorded before they were kept. */
+const estimates = (item: Item): JobEstimates | undefined => {
+  const value = item.estimates;
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new Error(`${where(item)}: "estimates" is not a map`);
+  const map = value as Item;
+  const read = (name: keyof JobEstimates): number | undefined => {
+    const entry = map[name];
+    if (entry === undefined) return undefined;
+    if (typeof entry !== 'number') throw new Error(`${where(item)}: "estimates.${name}" is not a number`);
+    return entry;
+  };
+  const durationMinutes = read('durationMinutes');
+  const datasetSizeGiB = read('datasetSizeGiB');
+  return {
+    ...(durationMinutes !== undefined ? { durationMinutes } : {}),
+    ...(datasetSizeGiB !== undefined ? { datasetSizeGiB } : {}),
+  };
+};
+
 /** A DynamoDB string set (the document client reads it as a Set), sorted; absent: empty. */
 const stringSet = (item: Item, name: string): string[] => {
   const value = item[name];
@@ -324,6 +360,7 @@ export const parseHeader = (item: Item): JobHeader => ({
   submissionVersionId: optStr(item, 'submissionVersionId'),
   submittedAt: str(item, 'submittedAt'),
   configKey: str(item, 'configKey'),
+  estimates: estimates(item),
   instanceType: str(item, 'instanceType'),
   datasetCount: num(item, 'datasetCount'),
   state: state(item),

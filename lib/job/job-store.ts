@@ -79,6 +79,7 @@ import {
   headerItem,
   type Item,
   type Job,
+  type JobEstimates,
   type JobHeader,
   liveEntryItem,
   type NewJobFields,
@@ -92,7 +93,7 @@ import {
 import { datasetTransitionCondition, forwardOnlyCondition, jobFinalState } from './job-rank';
 import { isFinal, type JobState, UNADMITTED_STATE } from './job-state';
 
-export type { DatasetRecord, DatasetRef, EfsFolderRecord, Job, JobHeader } from './job-items';
+export type { DatasetRecord, DatasetRef, EfsFolderRecord, Job, JobEstimates, JobHeader } from './job-items';
 export { budgetMonth, submissionIdentity, type JobKey } from './job-keys';
 export type { JobStoreOptions } from './job-table';
 export type { BudgetReservation } from './job-counters';
@@ -110,6 +111,8 @@ export interface SubmissionInput {
   /** ISO time of the S3 event: the same on every delivery, so retries write identical items. */
   readonly submittedAt: string;
   readonly configKey: string;
+  /** The config's estimates as checked at submission. @default none: the config set neither */
+  readonly estimates?: JobEstimates;
   readonly instanceType: string;
   readonly datasets: readonly SubmissionDataset[];
 }
@@ -281,6 +284,7 @@ export class JobStore extends JobReads {
       submissionVersionId: input.versionId,
       submittedAt: new Date(input.submittedAt).toISOString(),
       configKey: input.configKey,
+      estimates: input.estimates ?? {},
       instanceType: input.instanceType,
       resultFolder: jobResultFolder(group, this.analysis, input.jobId),
       datasets: input.datasets.map((d, i) => ({

@@ -3,10 +3,10 @@
  * bin/export-schema.ts). Apart from the schemas themselves so no handler bundles zod's JSON Schema
  * generator.
  */
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { finalReportSchema, statusFileSchema } from './status-file';
 
-const described = (schema: z.ZodType, file: string, title: string, description: string) => ({
+const described = (schema: z.ZodMiniType, file: string, title: string, description: string) => ({
   ...z.toJSONSchema(schema, { io: 'output', unrepresentable: 'any' }),
   $id: `https://github.com/ncaas/ncaas/schema/${file}`,
   title,

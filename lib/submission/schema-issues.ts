@@ -3,7 +3,7 @@
  * file (`dataname[2]`), what it holds, what it should hold, with an example under their own group.
  * Zod's own wording ("Invalid input: expected string, received number") never reaches the user.
  */
-import type * as z from 'zod';
+import type * as z from 'zod/mini';
 
 import { describeValue, quote } from './describe-value';
 import type { SubmissionProblem } from './submission-problem';

@@ -17,7 +17,11 @@ test('a complete environment reads as its fields; empty optional values are abse
 test.each([
   ['NCAAS_BUCKET', { ...complete, NCAAS_BUCKET: undefined }, 'NCAAS_BUCKET is missing'],
   ['an empty NCAAS_TABLE', { ...complete, NCAAS_TABLE: '' }, 'NCAAS_TABLE is missing'],
-  ['NCAAS_RUNTIME', { ...complete, NCAAS_RUNTIME: 'kubernetes' }, 'NCAAS_RUNTIME is not valid'],
+  [
+    'NCAAS_RUNTIME',
+    { ...complete, NCAAS_RUNTIME: 'kubernetes' },
+    'NCAAS_RUNTIME is not valid ("kubernetes": one of ec2, batch, local)',
+  ],
 ])('%s: the error names it', (_what, env, says) => {
   expect(() => readHandlerEnvironment(env)).toThrow(says);
 });

@@ -2,7 +2,9 @@
  * A job's life through the control plane, against s3rver and dynalite: submission, launch messages,
  * the launcher, worker events, the final report, end.txt, and the exactly-once rules.
  */
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { processSubmission } from '../../lib/control/submission-intake';
+import { headerItemKey } from '../../lib/job/job-keys';
 import {
   type ControlEmulators,
   newControl,
@@ -34,6 +36,56 @@ describe('a rerun (ncaas rerun, or rerun_of written by hand)', () => {
     const lines = (await h.certificateLines('lab', 'again-1')).map((l) => l.text);
     expect(lines[0]).toMatch(/^submission lab\/submissions\/again_submit\.json accepted/);
     expect(lines).toContain('reruns job first-1');
+  });
+});
+
+describe("a launch reads the config's estimates from the job's record", () => {
+  test('the estimates checked at submission, even when the config changed since', async () => {
+    const h = await newControl(emulators, 'estimates');
+    await h.put('lab/inputs/session1.zip', 'data');
+    await h.put('lab/configs/config.yaml', '__duration__: 30\n__dataset_size__: 8\n');
+    const ts = 'estimates-1';
+    expect((await h.submit('lab', 'est', submitJson('lab', ts, 'lab/inputs/session1.zip'))).kind).toBe(
+      'accepted',
+    );
+    // Edited after submission to what the checks would refuse: the launch never sees it.
+    await h.put('lab/configs/config.yaml', '__duration__: 100000\n__dataset_size__: 5000\n');
+
+    const [launched] = await h.deliverLaunches();
+    expect(launched.kind).toBe('launched');
+    const [request] = h.launcher.launches;
+    expect(request.job.durationEstimateMinutes).toBe(30);
+    expect(request.datasetSizeGiB).toBe(8);
+  });
+
+  test('a job recorded before the estimates were kept launches without them, and says so', async () => {
+    const h = await newControl(emulators, 'no-estimates');
+    await h.put('lab/inputs/session1.zip', 'data');
+    await h.put('lab/configs/config.yaml', '__duration__: 30\n__dataset_size__: 8\n');
+    const ts = 'old-header-1';
+    expect((await h.submit('lab', 'old', submitJson('lab', ts, 'lab/inputs/session1.zip'))).kind).toBe(
+      'accepted',
+    );
+    await emulators.db.documentClient.send(
+      new UpdateCommand({
+        TableName: emulators.db.tableName,
+        Key: headerItemKey(h.analysis, { group: 'lab', jobId: ts }),
+        UpdateExpression: 'REMOVE estimates',
+      }),
+    );
+
+    const [launched] = await h.deliverLaunches();
+    expect(launched.kind).toBe('launched');
+    const [request] = h.launcher.launches;
+    expect(request.job.durationEstimateMinutes).toBeUndefined();
+    expect(request.datasetSizeGiB).toBeUndefined();
+    expect(h.log.entries).toContainEqual(
+      expect.objectContaining({
+        level: 'warn',
+        message: expect.stringContaining('without its config estimates') as string,
+        details: { group: 'lab', jobId: ts },
+      }),
+    );
   });
 });
 

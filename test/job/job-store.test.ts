@@ -207,6 +207,7 @@ describe('recordSubmission', () => {
             submissionEtag: input.etag,
             submittedAt: input.submittedAt,
             configKey: input.configKey,
+            estimates: {},
             instanceType: input.instanceType,
             resultFolder: 'unused',
             datasets: [],

@@ -171,10 +171,6 @@ const REQUESTS: Readonly<Record<Handler, readonly Request[]>> = {
       resource: launchQueue,
       why: 'the launch queue event source (batch item failures)',
     })),
-    get(
-      'lab/configs/config.yaml',
-      'launchDataset reads the config again for __duration__ and __dataset_size__',
-    ),
     ...jobBookkeeping,
     ...notify,
     pricing,
@@ -291,6 +287,11 @@ const NEVER: Readonly<Record<Handler, readonly Request[]>> = {
   launcher: [
     put('lab/inputs/session1.zip', "users' data is the users'"),
     put(submission, 'a launcher never submits'),
+    {
+      action: 's3:GetObject',
+      resource: object('lab/configs/config.yaml'),
+      why: "a launch reads the job's estimates from its record, not the config",
+    },
     { action: 's3:DeleteObject', resource: object(status), why: 'the launcher deletes nothing' },
     db('dynamodb:DeleteTable', 'the table outlives the stack'),
     {
