@@ -2,13 +2,15 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { awsControlContext } from '../lib/control/aws-context';
 import { awsWorkers } from '../lib/control/aws-workers';
-import { handlerLog } from '../lib/control/handler-log';
+import { handlerLog, withLambdaContext } from '../lib/control/handler-log';
 import { launchBatch } from '../lib/control/launch-batch';
 import { readHandlerEnvironment } from '../lib/handler-environment';
 
 const env = readHandlerEnvironment();
-const { log } = handlerLog(env.POWERTOOLS_SERVICE_NAME);
+const { log, logger } = handlerLog(env.POWERTOOLS_SERVICE_NAME);
 // Every invocation launches: the launcher is built at start, not on first use.
 const { ctx } = awsControlContext(env, log, (config) => awsWorkers(env, config));
 
-export const handler = (event: SQSEvent): Promise<SQSBatchResponse> => launchBatch(ctx, event.Records);
+export const handler = withLambdaContext(logger, (event: SQSEvent): Promise<SQSBatchResponse> =>
+  launchBatch(ctx, event.Records),
+);

@@ -9,17 +9,17 @@ import {
   isSpotInterruptionWarning,
   s3ObjectEvents,
 } from '../lib/control/event-parsing';
-import { handlerLog } from '../lib/control/handler-log';
+import { handlerLog, withLambdaContext } from '../lib/control/handler-log';
 import { onFinalReport, onWorkerState } from '../lib/control/reconcile';
 import { onSpotWarning } from '../lib/control/spot-interruption';
 import { readHandlerEnvironment } from '../lib/handler-environment';
 
 const env = readHandlerEnvironment();
-const { log } = handlerLog(env.POWERTOOLS_SERVICE_NAME);
+const { log, logger } = handlerLog(env.POWERTOOLS_SERVICE_NAME);
 const { ctx, workers } = awsControlContext(env, log, (config) => awsWorkers(env, config));
 const { batch, containerLogs } = workers ?? {};
 
-export const handler = async (event: unknown): Promise<void> => {
+export const handler = withLambdaContext(logger, async (event: unknown): Promise<void> => {
   if (isSpotInterruptionWarning(event)) {
     const { 'instance-id': instanceId, 'instance-action': action } = event.detail;
     log.info('Spot interruption warning', {
@@ -52,4 +52,4 @@ export const handler = async (event: unknown): Promise<void> => {
   } else {
     log.warn('ignored an event of an unknown kind', { event: JSON.stringify(event).slice(0, 1000) });
   }
-};
+});

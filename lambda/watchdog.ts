@@ -4,17 +4,17 @@
  */
 import { awsControlContext, deadLetterSource } from '../lib/control/aws-context';
 import { awsWorkers, devInstanceSource, ec2Client, listWorkerInstances } from '../lib/control/aws-workers';
-import { handlerLog } from '../lib/control/handler-log';
+import { handlerLog, withLambdaContext } from '../lib/control/handler-log';
 import { runWatchdog } from '../lib/control/watchdog';
 import { readHandlerEnvironment } from '../lib/handler-environment';
 
 const env = readHandlerEnvironment();
-const { log } = handlerLog(env.POWERTOOLS_SERVICE_NAME);
+const { log, logger } = handlerLog(env.POWERTOOLS_SERVICE_NAME);
 const { ctx, sqs, workers } = awsControlContext(env, log, (config) => awsWorkers(env, config));
 const batch = workers?.batch;
 const ec2 = ec2Client();
 
-export const handler = async (): Promise<void> => {
+export const handler = withLambdaContext(logger, async (): Promise<void> => {
   await runWatchdog(ctx, {
     listWorkers:
       ctx.config.runtime === 'ec2'
@@ -24,4 +24,4 @@ export const handler = async (): Promise<void> => {
     devInstances: devInstanceSource(ec2, ctx.config.name),
     ...(batch ? { batch } : {}),
   });
-};
+});

@@ -14,7 +14,12 @@ import {
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createRequire } from 'node:module';
 import type { AnalysisConfig } from '../blueprint/analysis-config';
-import { readAnalysisConfigText, type HandlerEnvironment } from '../handler-environment';
+import { parseAnalysisConfig } from '../blueprint/analysis-config-schema';
+import {
+  ANALYSIS_CONFIG_FILE,
+  readAnalysisConfigText,
+  type HandlerEnvironment,
+} from '../handler-environment';
 import { launcherKindOf, type Launcher } from '../launch/launcher';
 import { FallbackPriceBook, priceFileBook, PricingApiPriceBook, type PriceBook } from '../pricing/price-book';
 import type { AwsWorkers } from './aws-workers';
@@ -33,7 +38,10 @@ export interface AwsControl {
 
 /** The analysis config the handler was deployed with (lib/constructs/control-plane.ts sets it). */
 const analysisConfigOf = (env: HandlerEnvironment): AnalysisConfig =>
-  JSON.parse(readAnalysisConfigText(env)) as AnalysisConfig;
+  parseAnalysisConfig(
+    readAnalysisConfigText(env),
+    env.NCAAS_ANALYSIS_CONFIG ? 'NCAAS_ANALYSIS_CONFIG' : ANALYSIS_CONFIG_FILE,
+  );
 
 /** A launcher whose module and clients load on its first use. */
 const lazyLauncher = (kind: Launcher['kind'], load: () => Promise<Launcher | undefined>): Launcher => {

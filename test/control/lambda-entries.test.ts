@@ -4,6 +4,7 @@
  * (lib/control/aws-context.ts) and then stops workers through EC2's real request.
  */
 import { EC2Client, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import * as path from 'node:path';
 import { loadBlueprintFile } from '../../lib/blueprint/load-blueprint';
@@ -32,7 +33,7 @@ afterAll(() => {
   process.env = saved;
 });
 
-type Handler = (event: unknown) => Promise<unknown>;
+type Handler = (event: unknown, context?: Partial<Context>) => Promise<unknown>;
 const entry = (name: string): Handler => {
   let handler: Handler | undefined;
   jest.isolateModules(() => {
@@ -60,6 +61,45 @@ test('submit: a key that is neither a submission nor a cancel request is ignored
 test('launch: a message that is not a launch message is dropped, not retried', async () => {
   await expect(entry('launch')({ Records: [{ messageId: 'm1', body: 'not json' }] })).resolves.toEqual({
     batchItemFailures: [],
+  });
+});
+
+test("each log line carries the invocation's Lambda context and the details as top-level keys", async () => {
+  // Powertools writes JSON lines to stdout, and errors to stderr.
+  const lines: string[] = [];
+  const capture = (chunk: string | Uint8Array) => {
+    lines.push(String(chunk));
+    return true;
+  };
+  const out = jest.spyOn(process.stdout, 'write').mockImplementation(capture);
+  const err = jest.spyOn(process.stderr, 'write').mockImplementation(capture);
+  try {
+    await entry('launch')(
+      { Records: [{ messageId: 'm1', body: 'not json' }] },
+      {
+        functionName: 'entries-launch',
+        functionVersion: '$LATEST',
+        invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:entries-launch',
+        memoryLimitInMB: '256',
+        awsRequestId: 'request-1',
+      },
+    );
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+  const dropped = lines
+    .flatMap((line) => line.split('\n'))
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .find((line) => line.message === 'dropped a launch message that is not one');
+  expect(dropped).toMatchObject({
+    level: 'ERROR',
+    service: 'entries-test',
+    function_request_id: 'request-1',
+    function_name: 'entries-launch',
+    cold_start: expect.any(Boolean) as boolean,
+    body: 'not json',
   });
 });
 

@@ -58,3 +58,33 @@ test('a batch of five where one launch throws: only that one is reported failed,
   });
   expect(h.launcher.launches.map((l) => l.job.jobId)).toEqual(['a', 'b', 'd', 'e', 'c']);
 });
+
+test('a batch where every launch is to be retried: each is reported, none thrown; a stray body is dropped', async () => {
+  const h = await newControl(emulators, 'batch-retry', { deployLimit: 10 });
+  await h.put('lab/configs/config.yaml', '__duration__: 20\n');
+  for (const name of ['a', 'b']) {
+    await h.put(`lab/inputs/${name}.bin`);
+    await h.submit('lab', name, submitJson('lab', name, `lab/inputs/${name}.bin`));
+  }
+  const messages = h.queue.pending.splice(0).map((entry) => entry.message);
+  h.launcher.script(
+    { kind: 'retry', reason: 'InsufficientInstanceCapacity' },
+    { kind: 'retry', reason: 'InsufficientInstanceCapacity' },
+  );
+  const records: LaunchRecord[] = [
+    ...messages.map((message, i) => ({
+      messageId: `m${i}`,
+      body: JSON.stringify(message),
+      attributes: { ApproximateReceiveCount: '1' },
+    })),
+    { messageId: 'stray', body: '<not a launch message>', attributes: { ApproximateReceiveCount: '1' } },
+  ];
+
+  expect(await launchBatch(h.ctx, records)).toEqual({
+    batchItemFailures: [{ itemIdentifier: 'm0' }, { itemIdentifier: 'm1' }],
+  });
+  expect(h.log.entries).toContainEqual(
+    expect.objectContaining({ level: 'error', message: 'dropped a launch message that is not one' }),
+  );
+  expect(await h.states('lab', 'a')).toEqual(['INITIALIZING']);
+});
