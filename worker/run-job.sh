@@ -704,6 +704,7 @@ json_lines() {
 # parse them: `reason` a list of strings, `cpu_usage` a list, `stdout` and `stderr` objects keyed by
 # line number), then ours.
 write_status() {
+  read_input_versions
   if duration_exceeded; then exceeded=true; else exceeded=false; fi
   finish_json=null
   if [ -n "${4-}" ]; then finish_json=$(json_string "$(iso_utc "$4")"); fi
@@ -867,10 +868,36 @@ stop_monitor() {
   fi
 }
 
+# The first status goes up in the background (section 4); a later status must never land before it.
+first_status_pid=''
+wait_first_status() {
+  if [ -n "$first_status_pid" ]; then
+    wait "$first_status_pid" 2>/dev/null || true
+    first_status_pid=''
+  fi
+}
+
+# The S3 versions, looked up in the background (section 5): read once they are written.
+versions_pid=''
+read_input_versions() {
+  if [ -z "$dataset_version$config_version" ] && [ -f "$work_dir/input-versions" ]; then
+    { IFS= read -r dataset_version && IFS= read -r config_version; } <"$work_dir/input-versions" || true
+  fi
+}
+wait_versions() {
+  if [ -n "$versions_pid" ]; then
+    wait "$versions_pid" 2>/dev/null || true
+    versions_pid=''
+  fi
+  read_input_versions
+}
+
 finish() {
   finishing=1
   set +e
   trap '' TERM INT HUP # uploads must finish; only the hard deadline (or SIGKILL) stops them now
+  wait_first_status
+  wait_versions
   final_status=$1
   final_reason=$2
   final_exit=${3-}
@@ -1066,7 +1093,14 @@ fi
 reportable=1
 step='reporting the start'
 write_status 'IN PROGRESS' 'staging the dataset and config' || fail "writing the status file failed"
-publish_status || log "WARNING: uploading the first status failed: $last_aws_error (continuing)"
+# Uploaded beside the staging below, as are the config and the S3 versions: each aws call spends about
+# half a second starting Python before it sends anything, and these do not depend on each other.
+# Each background call has its own error file; `wait_first_status` keeps the status uploads in order.
+(
+  aws_err=$work_dir/aws-first-status.err
+  publish_status || log "WARNING: uploading the first status failed: $last_aws_error (continuing)"
+) &
+first_status_pid=$!
 
 # Spot (Ec2.Spot): EC2 gives two minutes' notice before it reclaims the instance, in the instance
 # metadata (spot/instance-action). The worker then uploads what the analysis has written so far
@@ -1140,6 +1174,33 @@ fi
 # 5. Stage the dataset and the config. A key ending in / is a folder: the whole folder is one dataset.
 # ---------------------------------------------------------------------------------------------
 step='staging the dataset'
+step='staging the config'
+config_file=$config_dir/$config_name
+config_error=$work_dir/stage-config.error
+log "staging s3://$job_bucket/$job_config_key"
+(
+  aws_err=$work_dir/aws-config.err
+  aws_retry s3 cp "$s3_base$job_config_key" "$config_file" || {
+    printf '%s\n' "$last_aws_error" >"$config_error"
+    exit 1
+  }
+) &
+config_pid=$!
+
+# The S3 versions read, for reproducibility (versioned bucket; best effort: a failure leaves them out).
+object_version() {
+  aws s3api head-object --bucket "$job_bucket" --key "$1" --query VersionId --output text 2>>"$worker_log" |
+    grep -v '^None$' || true
+}
+(
+  case $job_dataset_key in */ | rclone:*) dataset_version='' ;; *) dataset_version=$(object_version "$job_dataset_key") ;; esac
+  config_version=$(object_version "$job_config_key")
+  printf '%s\n%s\n' "$dataset_version" "$config_version" >"$work_dir/input-versions.tmp" 2>/dev/null &&
+    mv "$work_dir/input-versions.tmp" "$work_dir/input-versions" 2>/dev/null || true
+) &
+versions_pid=$!
+
+step='staging the dataset'
 case $job_dataset_key in
   rclone:*)
     # Batch runs the fetch stage after this one: rclone copies the dataset to the path an S3 dataset
@@ -1168,19 +1229,13 @@ case $job_dataset_key in
 esac
 
 step='staging the config'
-config_file=$config_dir/$config_name
-log "staging s3://$job_bucket/$job_config_key"
-aws_retry s3 cp "$s3_base$job_config_key" "$config_file" ||
-  fail "staging the config s3://$job_bucket/$job_config_key failed: $last_aws_error"
-
-# The S3 versions read, for reproducibility (versioned bucket; best effort: a failure leaves them out).
-object_version() {
-  aws s3api head-object --bucket "$job_bucket" --key "$1" --query VersionId --output text 2>>"$worker_log" |
-    grep -v '^None$' || true
-}
-case $job_dataset_key in */ | rclone:*) dataset_version='' ;; *) dataset_version=$(object_version "$job_dataset_key") ;; esac
-config_version=$(object_version "$job_config_key")
-printf '%s\n%s\n' "$dataset_version" "$config_version" >"$work_dir/input-versions" 2>/dev/null || true
+if ! wait "$config_pid"; then
+  fail "staging the config s3://$job_bucket/$job_config_key failed: $(cat "$config_error" 2>/dev/null)"
+fi
+wait_first_status
+# The versions may arrive after the analysis starts (every status written later carries them), but a
+# Batch stage-in hands them to the later stages in the job folder: there they must be in place.
+if [ -n "$stage" ]; then wait_versions; fi
 
 # ---------------------------------------------------------------------------------------------
 # 6. The analysis environment: NeuroCAAS's names (as its ncap_utils/workflow.sh parseargsstd sets

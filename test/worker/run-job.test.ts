@@ -295,6 +295,8 @@ describe('worker/run-job.sh', () => {
     expect(status.status).toBe('FAILED');
     expect(status.reason).toContain('staging the config');
     expect(status.reason).toContain('lab/configs/does-not-exist.yaml');
+    // The CLI's own words, carried out of the background download.
+    expect(status.reason).toMatch(/does-not-exist\.yaml failed: \S/);
     expect(fs.existsSync(path.join(run.workDir, 'output', 'ran'))).toBe(false);
     expect(await listKeys(processResultsPrefix(run.job.resultFolder))).toEqual([]);
     expect(run.record).toContain('poweroff FAILED');
