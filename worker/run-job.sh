@@ -868,36 +868,18 @@ stop_monitor() {
   fi
 }
 
-# The first status goes up in the background (section 4); a later status must never land before it.
-first_status_pid=''
-wait_first_status() {
-  if [ -n "$first_status_pid" ]; then
-    wait "$first_status_pid" 2>/dev/null || true
-    first_status_pid=''
-  fi
-}
-
-# The S3 versions, looked up in the background (section 5): read once they are written.
-versions_pid=''
+# Sections 4 and 5 run aws calls in the background (each spends ~0.35 s starting Python): the first
+# status must land before any later one, and the versions are read by every status once written.
+bg_pids=''
 read_input_versions() {
-  if [ -z "$dataset_version$config_version" ] && [ -f "$work_dir/input-versions" ]; then
-    { IFS= read -r dataset_version && IFS= read -r config_version; } <"$work_dir/input-versions" || true
-  fi
-}
-wait_versions() {
-  if [ -n "$versions_pid" ]; then
-    wait "$versions_pid" 2>/dev/null || true
-    versions_pid=''
-  fi
-  read_input_versions
+  [ ! -f "$work_dir/input-versions" ] || { IFS= read -r dataset_version && IFS= read -r config_version; } <"$work_dir/input-versions" || :
 }
 
 finish() {
   finishing=1
   set +e
   trap '' TERM INT HUP # uploads must finish; only the hard deadline (or SIGKILL) stops them now
-  wait_first_status
-  wait_versions
+  [ -z "$bg_pids" ] || wait $bg_pids 2>/dev/null
   final_status=$1
   final_reason=$2
   final_exit=${3-}
@@ -1056,9 +1038,6 @@ if [ "$stage" = out ]; then
     analysis_ran=1
     analysis_started=$(now)
   fi
-  if [ -f "$work_dir/input-versions" ]; then
-    { IFS= read -r dataset_version && IFS= read -r config_version; } <"$work_dir/input-versions" || true
-  fi
   forced_status=${NCAAS_STAGE_OUT_STATUS-}
   case $forced_status in
     '' | FAILED | TIMED_OUT | CANCELLED | INTERRUPTED) ;;
@@ -1097,10 +1076,10 @@ write_status 'IN PROGRESS' 'staging the dataset and config' || fail "writing the
 # half a second starting Python before it sends anything, and these do not depend on each other.
 # Each background call has its own error file; `wait_first_status` keeps the status uploads in order.
 (
-  aws_err=$work_dir/aws-first-status.err
+  aws_err=$aws_err.1
   publish_status || log "WARNING: uploading the first status failed: $last_aws_error (continuing)"
 ) &
-first_status_pid=$!
+bg_pids=$!
 
 # Spot (Ec2.Spot): EC2 gives two minutes' notice before it reclaims the instance, in the instance
 # metadata (spot/instance-action). The worker then uploads what the analysis has written so far
@@ -1108,6 +1087,7 @@ first_status_pid=$!
 # notice during staging is seen too. The control plane relaunches the dataset on on-demand capacity
 # when the instance is gone (lib/control/spot-interruption.ts).
 # NCAAS_SPOT_NOTICE_FILE stands in for the metadata off EC2 (the local runtime plays a reclaim with it).
+# ec2-only: begin (dropped from the Batch stages' script: lib/launch/compact-script.ts)
 spot_notice() {
   if [ -n "${NCAAS_SPOT_NOTICE_FILE-}" ]; then
     [ -s "$NCAAS_SPOT_NOTICE_FILE" ] && cat "$NCAAS_SPOT_NOTICE_FILE"
@@ -1137,11 +1117,13 @@ if on_spot; then
   ) &
   spot_watch_pid=$!
 fi
+# ec2-only: end
 
 if [ "$(now)" -ge "$job_deadline" ]; then
   finish TIMED_OUT "the deadline ($(iso_utc "$job_deadline")) had passed before the analysis started"
 fi
 
+# ec2-only: begin
 # ---------------------------------------------------------------------------------------------
 # EC2 workers of a blueprint with Efs.MountOnEc2Workers: the analysis EFS through the group's access
 # point, over TLS with the instance role (amazon-efs-utils' mount helper), before staging.
@@ -1155,7 +1137,7 @@ if [ -z "$stage" ] && [ -n "$job_efs_file_system" ]; then
     *[!A-Za-z0-9-]*) fail "the job's EFS ids hold unexpected characters" ;;
   esac
   if ! command -v mount.efs >/dev/null 2>&1; then
-    fail "this analysis mounts its EFS on EC2 workers (Efs.MountOnEc2Workers), but the worker AMI has no EFS mount helper (mount.efs): install the package amazon-efs-utils in the AMI and point the blueprint at the new image"
+    fail "the blueprint sets Efs.MountOnEc2Workers, but this AMI has no EFS mount helper (mount.efs): install amazon-efs-utils in the AMI and point the blueprint at the new image"
   fi
   mkdir -p "$efs_mount_point" || fail "cannot create the EFS mount point $efs_mount_point"
   log "mounting $job_efs_file_system (access point $job_efs_access_point) at $efs_mount_point"
@@ -1169,6 +1151,7 @@ if [ -z "$stage" ] && [ -n "$job_efs_file_system" ]; then
   NCAAS_EFS_DIR=$efs_mount_point
   export NCAAS_EFS_DIR
 fi
+# ec2-only: end
 
 # ---------------------------------------------------------------------------------------------
 # 5. Stage the dataset and the config. A key ending in / is a folder: the whole folder is one dataset.
@@ -1176,12 +1159,11 @@ fi
 step='staging the dataset'
 step='staging the config'
 config_file=$config_dir/$config_name
-config_error=$work_dir/stage-config.error
 log "staging s3://$job_bucket/$job_config_key"
 (
-  aws_err=$work_dir/aws-config.err
+  aws_err=$aws_err.2
   aws_retry s3 cp "$s3_base$job_config_key" "$config_file" || {
-    printf '%s\n' "$last_aws_error" >"$config_error"
+    printf '%s\n' "$last_aws_error" >"$aws_err"
     exit 1
   }
 ) &
@@ -1195,10 +1177,9 @@ object_version() {
 (
   case $job_dataset_key in */ | rclone:*) dataset_version='' ;; *) dataset_version=$(object_version "$job_dataset_key") ;; esac
   config_version=$(object_version "$job_config_key")
-  printf '%s\n%s\n' "$dataset_version" "$config_version" >"$work_dir/input-versions.tmp" 2>/dev/null &&
-    mv "$work_dir/input-versions.tmp" "$work_dir/input-versions" 2>/dev/null || true
+  printf '%s\n%s\n' "$dataset_version" "$config_version" >"$work_dir/input-versions"
 ) &
-versions_pid=$!
+bg_pids="$bg_pids $!"
 
 step='staging the dataset'
 case $job_dataset_key in
@@ -1229,13 +1210,10 @@ case $job_dataset_key in
 esac
 
 step='staging the config'
-if ! wait "$config_pid"; then
-  fail "staging the config s3://$job_bucket/$job_config_key failed: $(cat "$config_error" 2>/dev/null)"
-fi
-wait_first_status
-# The versions may arrive after the analysis starts (every status written later carries them), but a
-# Batch stage-in hands them to the later stages in the job folder: there they must be in place.
-if [ -n "$stage" ]; then wait_versions; fi
+wait "$config_pid" ||
+  fail "staging the config s3://$job_bucket/$job_config_key failed: $(cat "$aws_err.2")"
+# The first status before any later one; on Batch the versions too: stage-in leaves them for the others.
+if [ -n "$stage" ]; then wait $bg_pids; else wait "${bg_pids% *}"; fi 2>/dev/null || :
 
 # ---------------------------------------------------------------------------------------------
 # 6. The analysis environment: NeuroCAAS's names (as its ncap_utils/workflow.sh parseargsstd sets

@@ -169,7 +169,7 @@ export const stageDefinitionEnvironment = (
 });
 
 /** A worker script as shipped (readShippedWorkerScript applies this to worker/run-job.sh). */
-export const transportScript = (script: string): string => compactShellScript(script);
+export const transportScript = (script: string): string => compactShellScript(script, { dropEc2Only: true });
 
 /**
  * The worker script as the staging containers receive it: the shipped text (readShippedWorkerScript),

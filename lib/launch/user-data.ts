@@ -64,10 +64,10 @@ export const buildUserData = (options: UserDataOptions): string => {
   if (!/^(?:NCAAS_JOB_[A-Z_]+=[A-Za-z0-9+/=]*\n)+$/.test(jobFile)) {
     throw new Error('the job file must be NAME=BASE64 lines only');
   }
+  // Comments here would count against EC2's 16 KB: the one line names the file that explains the rest.
   return [
     '#!/bin/sh',
-    '# ncaas worker bootstrap (lib/launch/user-data.ts). cloud-init runs it once, as root, at first boot.',
-    '# Both files are written from quoted here-documents: their text is not expanded or interpreted.',
+    '# ncaas worker bootstrap: lib/launch/user-data.ts',
     'set -eu',
     `base='${baseDir}'`,
     'umask 077',
@@ -81,10 +81,9 @@ export const buildUserData = (options: UserDataOptions): string => {
       : [
           // The worker only learns its launcher from the job file: without this, a worker that fails
           // before reading it would act as `local` and leave the instance running.
-          '# The worker powers the instance off even if it fails before it reads the job file.',
           'NCAAS_LAUNCHER=ec2',
           'export NCAAS_LAUNCHER',
-          '# In the foreground: cloud-init waits, and the worker powers the instance off when it is done.',
+          // In the foreground: cloud-init waits, and the worker powers the instance off when it is done.
           `exec sh "$base/run-job.sh" "$base/job.env" >>'${logFile}' 2>&1`,
         ]),
     '',
@@ -139,10 +138,11 @@ let ec2WorkerScript: string | undefined;
 
 /**
  * The worker script as the Batch launcher ships it: without comment and blank lines
- * (./compact-script.ts), a third of its compressed size. Read and compacted once.
+ * (./compact-script.ts), a third of its compressed size, and without what only EC2 workers run.
+ * Read and compacted once.
  */
 export const readShippedWorkerScript = (): string =>
-  (shippedWorkerScript ??= compactShellScript(readWorkerScript()));
+  (shippedWorkerScript ??= compactShellScript(readWorkerScript(), { dropEc2Only: true }));
 
 /** The worker script for EC2 user data and dev runs: compacted, without the Batch stages. */
 export const readEc2WorkerScript = (): string =>

@@ -58,3 +58,16 @@ test('the EC2 flavour drops the Batch stages and refuses --stage; the Batch flav
   expect(usage.status).toBe(2);
   expect(usage.stderr).toContain('usage:');
 });
+
+test("the Batch flavour drops what only EC2 workers run (Spot's notice watch, the EFS mount); the EC2 one keeps it", () => {
+  const batch = compactShellScript(original, { dropEc2Only: true });
+  const ec2 = compactShellScript(original, { dropBatchOnly: true });
+  for (const ec2Only of ['spot_notice()', 'mount -t efs']) {
+    expect(ec2).toContain(ec2Only);
+    expect(batch).not.toContain(ec2Only);
+  }
+  expect(batch).toContain('run_stage');
+  const batchFile = path.join(dir, 'run-job-batch.sh');
+  fs.writeFileSync(batchFile, batch);
+  execFileSync('sh', ['-n', batchFile]);
+});
