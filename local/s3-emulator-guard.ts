@@ -31,9 +31,10 @@ interface S3ObjectClass {
   new (
     bucket: string,
     key: string,
-    content: Readable | Buffer,
-    metadata: Record<string, string>,
-  ): StoredObject;
+    /** null: a GET whose range cannot be satisfied (s3rver answers 416 from the range alone). */
+    content: Readable | Buffer | null,
+    metadata: Record<string, string | number>,
+  ): StoredObject & { range?: { start: number; end: number } };
 }
 // s3rver's own models, so its error handler and metadata rules apply unchanged (version pinned: 3.7.1).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -149,6 +150,12 @@ interface FilesystemStore {
   getBucketPath(bucket: string): string;
   getResourcePath(bucket: string, key: string | undefined, resource: string): string;
   putMetadata(bucket: string, key: string, metadata: Record<string, string>, md5?: string): Promise<void>;
+  getMetadata(bucket: string, key: string): Promise<Record<string, string | number>>;
+  getObject(
+    bucket: string,
+    key: string,
+    options?: { readonly start?: number; readonly end?: number },
+  ): Promise<StoredObject | null>;
   putObject(object: StoredObject): Promise<Written>;
   initiateUpload(
     bucket: string,
@@ -176,8 +183,22 @@ const drain = (content: unknown): void => {
 /**
  * Writes `content` to `file`, hashing it on the way; every stream's error rejects (s3rver's own
  * writer let a write stream's error escape, which ended the process). A failed write leaves no file.
+ * The bytes go to a sibling first, renamed over `file` once complete: a GET of the key meanwhile
+ * reads the whole old object, never a half-written one (s3rver truncated the file in place, so a
+ * browser polling a status file the worker rewrote got ERR_CONTENT_LENGTH_MISMATCH). The sibling's
+ * suffix is 7 characters: every accepted key leaves 8 spare (its metadata file's longer suffix).
  */
 const writeFile = async (content: Readable | Buffer, file: string): Promise<Written> => {
+  const partial = `${file}.${crypto.randomBytes(3).toString('hex')}`;
+  const written = await writePartial(content, partial);
+  await fs.promises.rename(partial, file).catch(async (error: unknown) => {
+    await fs.promises.rm(partial, { force: true }).catch(() => undefined);
+    throw error;
+  });
+  return written;
+};
+
+const writePartial = async (content: Readable | Buffer, file: string): Promise<Written> => {
   const hash = crypto.createHash('md5');
   let size = 0;
   const counting = new Transform({
@@ -242,6 +263,39 @@ export const guardS3rver = (s3rver: S3rver): void => {
     if (!isInside(root, resolved)) throw s3Error(KEY_OUTSIDE, { ArgumentName: 'key' });
     if (bytes(resolved) > PATH_MAX) throw s3Error(PATH_TOO_LONG(bytes(resolved)), { ArgumentName: 'key' });
     return file;
+  };
+
+  // The length sent is the length of the file opened (not of the path's file a moment earlier), so an
+  // object replaced meanwhile (writeFile renames) is sent whole, old or new, with its own length.
+  store.getObject = async (bucket, key, options) => {
+    const file = store.getResourcePath(bucket, key, 'object');
+    let handle: fs.promises.FileHandle;
+    try {
+      handle = await fs.promises.open(file, 'r');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+    try {
+      const [metadata, { size }] = await Promise.all([store.getMetadata(bucket, key), handle.stat()]);
+      const lastByte = Math.max(0, size - 1);
+      const ranged = options !== undefined && (options.start !== undefined || options.end !== undefined);
+      const range = { start: options?.start ?? 0, end: Math.min(options?.end ?? Infinity, lastByte) };
+      const satisfiable = range.start >= 0 && range.end >= range.start;
+      const object = new S3Object(
+        bucket,
+        key,
+        satisfiable ? handle.createReadStream({ start: range.start, end: range.end }) : null,
+        { ...metadata, 'content-length': size },
+      );
+      if (!satisfiable) await handle.close();
+      if (ranged) object.range = range;
+      return object;
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
   };
 
   store.putObject = async (object) => {

@@ -83,8 +83,11 @@ export class JobReport {
     const stamp = `${at.toISOString()} ${elapsed(new Date(submittedAt), at)}`;
     const stamped = lines.map((line) => `${stamp}  ${line}`);
     const job = this.record ? jobOfResultFolder(this.record.analysis, resultFolder) : undefined;
-    const recorded = job && this.record?.append ? await this.record.append(job, stamped) : undefined;
-    const datasets = job && this.record?.datasets ? await this.record.datasets(job) : undefined;
+    // The append and the datasets' read are independent: one round trip, not two.
+    const [recorded, datasets] = await Promise.all([
+      job && this.record?.append ? this.record.append(job, stamped) : undefined,
+      job && this.record?.datasets ? this.record.datasets(job) : undefined,
+    ]);
     if (recorded && datasets) {
       await this.objects.write(key, renderCertificate(datasets.map(datasetLine), inEventOrder(recorded)));
       return;

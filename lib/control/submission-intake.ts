@@ -16,6 +16,7 @@ import { describeProvenance } from '../blueprint/provenance';
 import { jobResultFolder, REFUSAL_LABEL } from '../layout';
 import type { JobEstimates } from '../job/job-store';
 import type { ControlContext } from './control-context';
+import type { ObjectHead } from './s3-objects';
 import { admitJob } from './admission';
 
 /** A submit.json as an S3 event (or the watchdog's sweep) names it. */
@@ -132,7 +133,8 @@ const checkReferencedObjects = async (
   // What was there when the job was accepted, by S3 version (the bucket is versioned): reproducibility.
   const versions: string[] = [];
   const many = submission.datasetKeys.length > 1;
-  await Promise.all(
+  // The config is read beside the datasets' checks: neither waits for the other.
+  const checkDatasets = Promise.all(
     submission.datasetKeys.map(async (key, i) => {
       const field = many ? `dataname[${i}]` : 'dataname';
       if (isRcloneDataset(key)) {
@@ -160,23 +162,9 @@ const checkReferencedObjects = async (
       }
     }),
   );
-  const configHead = await objects.head(submission.configKey);
-  if (!configHead) {
-    problems.push({
-      field: 'configname',
-      message: `configname "${submission.configKey}" does not exist in s3://${bucket}/: upload the config first (the key is case-sensitive)`,
-    });
-    return { problems: sortByField(problems) };
-  }
-  if (configHead.size > MAX_TEXT_FILE_BYTES) {
-    problems.push({
-      field: 'configname',
-      message: `configname "${submission.configKey}" is ${formatSize(configHead.size)}, but a config may be at most ${formatSize(MAX_TEXT_FILE_BYTES)}: a config holds settings, not data; put large files under inputs/ instead`,
-    });
-    return { problems: sortByField(problems) };
-  }
-  const configBody = (await objects.read(submission.configKey)) ?? new Uint8Array();
-  const jobConfig = readJobConfig(configBody, submission.configKey, config.limits);
+  const [, configRead] = await Promise.all([checkDatasets, readConfig(ctx, submission.configKey)]);
+  if (!configRead.ok) return { problems: sortByField([...problems, configRead.problem]) };
+  const jobConfig = readJobConfig(configRead.body, submission.configKey, config.limits);
   if (!jobConfig.ok) return { problems: sortByField([...problems, ...jobConfig.problems]) };
   return {
     problems: sortByField(problems),
@@ -186,9 +174,39 @@ const checkReferencedObjects = async (
     },
     versions: [
       ...versions.filter(Boolean),
-      `config ${submission.configKey} ${versionText(configHead.versionId)}`,
+      `config ${submission.configKey} ${versionText(configRead.head.versionId)}`,
     ],
   };
+};
+
+/** The config's head and bytes, or the problem that it is missing or too large (then never read). */
+const readConfig = async (
+  { objects, bucket }: ControlContext,
+  configKey: string,
+): Promise<
+  | { readonly ok: true; readonly head: ObjectHead; readonly body: Uint8Array }
+  | { readonly ok: false; readonly problem: SubmissionProblem }
+> => {
+  const head = await objects.head(configKey);
+  if (!head) {
+    return {
+      ok: false,
+      problem: {
+        field: 'configname',
+        message: `configname "${configKey}" does not exist in s3://${bucket}/: upload the config first (the key is case-sensitive)`,
+      },
+    };
+  }
+  if (head.size > MAX_TEXT_FILE_BYTES) {
+    return {
+      ok: false,
+      problem: {
+        field: 'configname',
+        message: `configname "${configKey}" is ${formatSize(head.size)}, but a config may be at most ${formatSize(MAX_TEXT_FILE_BYTES)}: a config holds settings, not data; put large files under inputs/ instead`,
+      },
+    };
+  }
+  return { ok: true, head, body: (await objects.read(configKey)) ?? new Uint8Array() };
 };
 
 const versionText = (versionId: string | undefined): string =>

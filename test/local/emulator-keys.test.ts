@@ -472,6 +472,39 @@ describe('the S3 emulator, any key through the SDK and raw HTTP', () => {
     }
     await stillUp();
   });
+
+  test('an object rewritten while it is read is read whole, old or new, with its own length; ranges still work', async () => {
+    const key = 'labA/results/job__x_1/logs/DATASET_NAME:a_STATUS.txt';
+    const bodies = ['a'.repeat(400_000), 'b'.repeat(150_000), 'c'.repeat(600_000)];
+    await emulators.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bodies[0] }));
+    // A worker rewriting its status file while a browser polls it.
+    const writes = Array.from({ length: 12 }, (_, i) =>
+      emulators.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bodies[i % 3] })),
+    );
+    const reads = Array.from({ length: 24 }, () =>
+      emulators.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key })).then(async (out) => ({
+        length: out.ContentLength,
+        body: await out.Body!.transformToString('utf8'),
+      })),
+    );
+    const [, got] = await Promise.all([Promise.all(writes), Promise.all(reads)]);
+    for (const { length, body } of got) {
+      expect(bodies).toContain(body);
+      expect(length).toBe(body.length);
+    }
+    const ranged = await emulators.s3.send(
+      new GetObjectCommand({ Bucket: bucket, Key: key, Range: 'bytes=2-4' }),
+    );
+    expect(await ranged.Body!.transformToString('utf8')).toHaveLength(3);
+    expect(ranged.ContentRange).toMatch(/^bytes 2-4\/\d+$/);
+    // No partial file is left beside the object.
+    expect(fs.readdirSync(path.dirname(naiveObjectFile(s3Dir, bucket, key))).sort()).toEqual([
+      'DATASET_NAME:a_STATUS.txt._S3rver_metadata.json',
+      'DATASET_NAME:a_STATUS.txt._S3rver_object',
+      'DATASET_NAME:a_STATUS.txt._S3rver_object.md5',
+    ]);
+    await stillUp();
+  });
 });
 
 describe('the local runtime: hostile keys under inputs/ and submissions/', () => {
