@@ -15,6 +15,7 @@
  *    router would not route at all (a bare "404 Not Found"), gets an S3 error too.
  * A refused request gets a 400 S3 XML error naming the limit; the runtime and other requests go on.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -282,12 +283,9 @@ export const guardS3rver = (s3rver: S3rver): void => {
       const ranged = options !== undefined && (options.start !== undefined || options.end !== undefined);
       const range = { start: options?.start ?? 0, end: Math.min(options?.end ?? Infinity, lastByte) };
       const satisfiable = range.start >= 0 && range.end >= range.start;
-      const object = new S3Object(
-        bucket,
-        key,
-        satisfiable ? handle.createReadStream({ start: range.start, end: range.end }) : null,
-        { ...metadata, 'content-length': size },
-      );
+      const content = satisfiable ? handle.createReadStream({ start: range.start, end: range.end }) : null;
+      if (content) requestReads.getStore()?.push(content);
+      const object = new S3Object(bucket, key, content, { ...metadata, 'content-length': size });
       if (!satisfiable) await handle.close();
       if (ranged) object.range = range;
       return object;
@@ -401,7 +399,27 @@ export const guardS3rver = (s3rver: S3rver): void => {
       's3rver changed: its router is not its last middleware; review local/s3-emulator-guard.ts',
     );
   }
-  app.middleware.splice(app.middleware.length - 1, 0, emptySegmentGuard);
+  app.middleware.splice(app.middleware.length - 1, 0, emptySegmentGuard, closeUnsentReads);
+};
+
+/** The object streams a request opened (store.getObject above), to close those it never sent. */
+const requestReads = new AsyncLocalStorage<Readable[]>();
+
+/**
+ * A Koa middleware: an object opened for a GET that s3rver then answers without its body (304 Not
+ * Modified to a browser's conditional GET, HEAD) is closed here, not left open until garbage
+ * collection.
+ */
+const closeUnsentReads = async (
+  ctx: { readonly body?: unknown },
+  next: () => Promise<void>,
+): Promise<void> => {
+  const opened: Readable[] = [];
+  try {
+    await requestReads.run(opened, next);
+  } finally {
+    for (const stream of opened) if (ctx.body !== stream) stream.destroy();
+  }
 };
 
 const BUCKET_OUTSIDE: Refusal = {

@@ -497,6 +497,18 @@ describe('the S3 emulator, any key through the SDK and raw HTTP', () => {
     );
     expect(await ranged.Body!.transformToString('utf8')).toHaveLength(3);
     expect(ranged.ContentRange).toMatch(/^bytes 2-4\/\d+$/);
+    // A browser's conditional GET answered 304 (no body): the file opened for it is closed.
+    const current = await emulators.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    await current.Body!.transformToString('utf8');
+    const ETag = current.ETag;
+    const openFiles = () => fs.readdirSync('/proc/self/fd').length;
+    const before = openFiles();
+    for (let i = 0; i < 20; i++) {
+      await expect(
+        emulators.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, IfNoneMatch: ETag })),
+      ).rejects.toMatchObject({ $metadata: { httpStatusCode: 304 } });
+    }
+    expect(openFiles()).toBeLessThan(before + 5);
     // No partial file is left beside the object.
     expect(fs.readdirSync(path.dirname(naiveObjectFile(s3Dir, bucket, key))).sort()).toEqual([
       'DATASET_NAME:a_STATUS.txt._S3rver_metadata.json',
