@@ -43,6 +43,7 @@ for (const name of ['submit', 'launch', 'reconcile', 'watchdog']) {
     bundle: true,
     minify: true,
     sourcemap: true,
+    sourcesContent: false,
     platform: 'node',
     target: 'node20',
     external: ['@aws-sdk/*'],

@@ -136,6 +136,29 @@ describe('refused configs name the config, the key and the limit', () => {
     expect(problemsOf(read('a: *nothing\n', 'lab/configs/c.yaml'))[0].message).toContain('not valid YAML');
   });
 
+  test('YAML holding several documents is refused; the message is one line', () => {
+    const [problem] = problemsOf(read('__duration__: 10\n---\nother: 1\n', 'lab/configs/c.yaml'));
+    expect(problem.message).toContain('not valid YAML (expected a single document');
+    expect(problem.message).not.toMatch(/\n/);
+  });
+
+  test('an alias bomb is read without expanding it', () => {
+    // Nine levels of nine aliases: 9^9 leaves if copied; js-yaml shares one value per alias.
+    const levels = ['l0: &l0 [x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i <= 9; i++)
+      levels.push(
+        `l${i}: &l${i} [${Array(9)
+          .fill(`*l${i - 1}`)
+          .join(', ')}]`,
+      );
+    const started = process.memoryUsage().heapUsed;
+    expect(read(`__duration__: 30\n${levels.join('\n')}\n`, 'lab/configs/c.yaml')).toEqual({
+      ok: true,
+      durationMinutes: 30,
+    });
+    expect(process.memoryUsage().heapUsed - started).toBeLessThan(64 * 1024 * 1024);
+  });
+
   test('a JSON syntax error names the config key and the line', () => {
     const body = '{\n  "__duration__": 10\n  "other": 1\n}\n';
     const [problem] = problemsOf(read(body, 'lab/configs/c.json'));
