@@ -43,7 +43,7 @@ import {
   type SubmissionPlan,
   type UploadOptions,
 } from './submit-command';
-import { mapLimited } from './map-limited';
+import { mapLimited } from '../map-limited';
 
 const CHECK_CONCURRENCY = 8;
 

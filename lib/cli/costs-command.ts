@@ -8,7 +8,7 @@ import { formatUsd } from '../pricing/dataset-cost';
 import { readSpendFile, spendFileKey, type SpendFile } from '../control/spend-file';
 import { CliError, EXIT } from './errors';
 import { groupsToSearch } from './job-folders';
-import { mapLimited } from './map-limited';
+import { mapLimited } from '../map-limited';
 import { alignColumns, type Output } from './output';
 import type { S3Target } from './s3-target';
 

@@ -11,7 +11,7 @@ import { listAllKeys } from './list-keys';
 import { jobCost, readJob, toState, type JobView } from './job-status';
 import { alignColumns, formatTime, type Output, type Paint } from './output';
 import type { S3Target } from './s3-target';
-import { mapLimited } from './map-limited';
+import { mapLimited } from '../map-limited';
 
 export interface JobsQuery {
   readonly group?: string;

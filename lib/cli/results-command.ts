@@ -10,7 +10,7 @@ import { EXIT } from './errors';
 import { formatBytes, type Output } from './output';
 import { findJob } from './status-command';
 import type { S3Target } from './s3-target';
-import { mapLimited } from './map-limited';
+import { mapLimited } from '../map-limited';
 import { listResults, type ResultFile } from './result-files';
 import { downloadFile } from './transfer';
 

@@ -5,6 +5,7 @@
 import type { DatasetRecord, Job } from '../job/job-store';
 import { budgetMonth } from '../job/job-store';
 import { jobResultFolder, REFUSAL_LABEL, statusKey } from '../layout';
+import { mapLimited } from '../map-limited';
 import type { ControlContext } from './control-context';
 import { endDataset } from './dataset-finish';
 import { sendNotification } from './notify';
@@ -13,6 +14,9 @@ import { drainQueue } from './queue-drain';
 export { drainQueue };
 
 const usd = (n: number): string => `$${n.toFixed(2)}`;
+
+/** A job of many datasets writes its status files a few at a time, not hundreds of requests at once. */
+const STATUS_WRITES_AT_ONCE = 8;
 
 /**
  * Budget check then admission of a job in SUBMITTED state. Safe to repeat (admit is idempotent);
@@ -55,25 +59,29 @@ export const admitJob = async (
     }
   }
 
-  const { admitted } = await store.admit(header);
+  const { admitted } = await store.admit(header, job);
   // A refused earlier submission with this timestamp left a FAILED status; this job replaces it.
   const refusal = statusKey(resultFolder, REFUSAL_LABEL);
-  if (await ctx.objects.head(refusal)) await ctx.objects.delete(refusal);
   const waiting = `waiting for a worker (at most ${config.deployLimit} of this analysis run at once)`;
-  for (const dataset of datasets) {
-    await report.setStatus(resultFolder, dataset.datasetLabel, {
-      status: 'QUEUED',
-      reason: waiting,
-      input: dataset.datasetKey,
-    });
-  }
-  await report.certify(
-    resultFolder,
-    header.submittedAt,
-    `submission ${header.submissionKey} accepted: ${datasets.length} dataset(s), instance type ${header.instanceType}` +
-      (header.estimatedCostUsd > 0 ? `, estimated cost ${usd(header.estimatedCostUsd)}` : ''),
-    ...notes,
-  );
+  // Separate objects, so written at once; all are done before the drain writes what comes next.
+  await Promise.all([
+    // Deleted only when there: a delete of a missing key leaves a delete marker in a versioned bucket.
+    ctx.objects.head(refusal).then((found) => (found ? ctx.objects.delete(refusal) : undefined)),
+    mapLimited(datasets, STATUS_WRITES_AT_ONCE, (dataset) =>
+      report.setStatus(resultFolder, dataset.datasetLabel, {
+        status: 'QUEUED',
+        reason: waiting,
+        input: dataset.datasetKey,
+      }),
+    ),
+    report.certify(
+      resultFolder,
+      header.submittedAt,
+      `submission ${header.submissionKey} accepted: ${datasets.length} dataset(s), instance type ${header.instanceType}` +
+        (header.estimatedCostUsd > 0 ? `, estimated cost ${usd(header.estimatedCostUsd)}` : ''),
+      ...notes,
+    ),
+  ]);
   // Only the call that admitted the job says so (a repeated admission admits nothing).
   if (admitted > 0) {
     await sendNotification(ctx, {

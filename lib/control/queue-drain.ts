@@ -12,7 +12,7 @@ export const drainQueue = async (ctx: ControlContext): Promise<number> => {
   const { store, config } = ctx;
   let started = 0;
   for (;;) {
-    const queued = await store.listQueued(10);
+    const queued = await store.listQueued(DRAIN_PAGE);
     if (queued.length === 0) return started;
     let progressed = false;
     for (const dataset of queued) {
@@ -30,16 +30,18 @@ export const drainQueue = async (ctx: ControlContext): Promise<number> => {
       started += 1;
       // Said before the message is sent, so the launcher's own lines come after these.
       const resultFolder = jobResultFolder(dataset.group, config.name, dataset.jobId);
-      await ctx.report.setStatus(resultFolder, dataset.datasetLabel, {
-        status: 'INITIALIZING',
-        reason: 'a worker is being launched',
-        input: dataset.datasetKey,
-      });
-      await ctx.report.certify(
-        resultFolder,
-        dataset.submittedAt,
-        `dataset ${dataset.datasetKey}: launch requested`,
-      );
+      await Promise.all([
+        ctx.report.setStatus(resultFolder, dataset.datasetLabel, {
+          status: 'INITIALIZING',
+          reason: 'a worker is being launched',
+          input: dataset.datasetKey,
+        }),
+        ctx.report.certify(
+          resultFolder,
+          dataset.submittedAt,
+          `dataset ${dataset.datasetKey}: launch requested`,
+        ),
+      ]);
       await ctx.launchQueue.send({
         analysis: config.name,
         group: dataset.group,
@@ -48,6 +50,11 @@ export const drainQueue = async (ctx: ControlContext): Promise<number> => {
         attempt: dataset.attempt + 1,
       });
     }
-    if (!progressed) return started;
+    // A short page was the whole queue as it stood: a dataset queued since is drained by its own
+    // admission (which lists after queueing it), so listing again would find nothing for this call.
+    if (!progressed || queued.length < DRAIN_PAGE) return started;
   }
 };
+
+/** How many queued datasets one listing reads. */
+const DRAIN_PAGE = 10;

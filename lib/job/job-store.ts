@@ -379,9 +379,11 @@ export class JobStore extends JobReads {
    * datasets this call admitted (0 when all were admitted, or refused, before). Throws for a job
    * with no header or not yet complete: its datasets may not all exist, and admitting part of a job
    * before its creator's checks would let it launch unchecked (redo `recordSubmission` first).
+   * `read`: the job as the caller read it, saving a read: any earlier read will do, since a dataset
+   * never returns to SUBMITTED and a complete header stays complete.
    */
-  async admit(job: JobKey): Promise<{ admitted: number }> {
-    const found = await this.getJob(job);
+  async admit(job: JobKey, read?: Job): Promise<{ admitted: number }> {
+    const found = read ?? (await this.getJob(job));
     if (!found) throw new Error(`job ${job.group}/${job.jobId} has no header: nothing to admit`);
     if (!found.header.complete) {
       throw new Error(

@@ -483,6 +483,17 @@ describe('admission', () => {
     expect(await entriesOf(queuePartitionKey('admission'), 'wait')).toBe(2);
   });
 
+  test('admitting from the job as read earlier: a stale read admits nothing twice', async () => {
+    const jobs = store('admission-read');
+    const job = { group: 'lab', jobId: 'read' };
+    const read = created(await jobs.recordSubmission(submission('lab', 'read', { datasets: 2 })));
+    expect(read.datasets.map((d) => d.state)).toEqual(['SUBMITTED', 'SUBMITTED']);
+    expect(await jobs.admit(job, read)).toEqual({ admitted: 2 });
+    // The same read again says SUBMITTED; the writes are conditional, so nothing is admitted again.
+    expect(await jobs.admit(job, read)).toEqual({ admitted: 0 });
+    expect(await entriesOf(queuePartitionKey('admission-read'), 'read')).toBe(2);
+  });
+
   test('20 concurrent admissions admit each dataset exactly once, with one queue entry each', async () => {
     const base = Date.parse('2026-11-21T11:00:00Z');
     for (const clocks of ['same instant', 'different instants'] as const) {

@@ -6,7 +6,7 @@
  */
 import { useMemo, useState } from 'preact/hooks';
 import { analysisForChecks, type ConsoleConfig } from '../../../lib/console/console-config';
-import { mapLimited } from '../../../lib/cli/map-limited';
+import { mapLimited } from '../../../lib/map-limited';
 import {
   CSV_COLUMNS,
   MAX_CSV_BYTES,
