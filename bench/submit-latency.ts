@@ -14,7 +14,7 @@ import { createControlContext } from '../lib/control/create-context';
 import { processSubmission } from '../lib/control/submission-intake';
 import { NO_PRICES } from '../lib/pricing/price-book';
 import { startEmulators } from '../local/emulators';
-import { percentile, summary } from './_stats';
+import { ms, percentile, summary } from './_stats';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const N = Number(process.argv[2] ?? '200');
@@ -43,6 +43,19 @@ const main = async () => {
     now: () => new Date(),
     log: { info: () => undefined, warn: () => undefined, error: () => undefined },
   });
+  // Every request the intake sends, timed: how many, and how many rounds of them wait on each other.
+  const requests: { start: number; end: number; service: 'S3' | 'DynamoDB' }[] = [];
+  const timed = async <T>(service: 'S3' | 'DynamoDB', send: () => Promise<T>): Promise<T> => {
+    const start = performance.now();
+    try {
+      return await send();
+    } finally {
+      requests.push({ start, end: performance.now(), service });
+    }
+  };
+  const timing = { step: 'initialize', name: 'benchRequestTimes' } as const;
+  emulators.s3.middlewareStack.add((next) => (args) => timed('S3', () => next(args)), timing);
+  emulators.dynamoDb.middlewareStack.add((next) => (args) => timed('DynamoDB', () => next(args)), timing);
   const objects = ctx.objects;
   const put = (Key: string, Body: string) =>
     emulators.s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body }));
@@ -50,6 +63,7 @@ const main = async () => {
   await put('labA/configs/config.json', '{"__duration__": 1}');
 
   const latencies: number[] = [];
+  const perSubmission: { s3: number; dynamoDb: number; rounds: number }[] = [];
   for (let i = 0; i < N; i++) {
     const jobId = `bench-${i}`;
     const key = `labA/submissions/${jobId}submit.json`;
@@ -63,6 +77,7 @@ const main = async () => {
     );
     const head = await objects.head(key);
     const start = performance.now();
+    requests.length = 0;
     const outcome = await processSubmission(ctx, {
       key,
       etag: head?.etag ?? '',
@@ -71,6 +86,11 @@ const main = async () => {
     const end = launchedAt.get(jobId);
     if (outcome.kind !== 'accepted' || end === undefined) throw new Error(`submission ${i}: ${outcome.kind}`);
     latencies.push(end - start);
+    perSubmission.push({
+      s3: requests.filter((r) => r.service === 'S3').length,
+      dynamoDb: requests.filter((r) => r.service === 'DynamoDB').length,
+      rounds: sequentialRounds(requests),
+    });
   }
   // The floor: what the emulators take for the least a submission needs, one S3 GET (the submit.json)
   // and one DynamoDB conditional put (the job's record).
@@ -96,7 +116,37 @@ const main = async () => {
   console.log(`  ${summary(latencies)}`);
   console.log(`  floor, one S3 GET + one DynamoDB conditional put on the same emulators: ${summary(floor)}`);
   console.log(`  p50 ratio to the floor: ${(percentile(latencies, 50) / percentile(floor, 50)).toFixed(1)}`);
+  // What bounds the p50 here: requests that wait on each other, each costing about half the floor.
+  const rounds = percentile(
+    perSubmission.map((r) => r.rounds),
+    50,
+  );
+  const [s3, dynamoDb] = [
+    percentile(
+      perSubmission.map((r) => r.s3),
+      50,
+    ),
+    percentile(
+      perSubmission.map((r) => r.dynamoDb),
+      50,
+    ),
+  ];
+  console.log(
+    `  requests per submission (median): ${s3} S3 + ${dynamoDb} DynamoDB, in ${rounds} rounds that wait on each other; ` +
+      `${rounds} x half the floor = ${ms((rounds * percentile(floor, 50)) / 2)} of emulator time at the least`,
+  );
   await emulators.stop();
+};
+
+/** Groups of requests in flight together, in order: a request starting after all earlier ones ended waits on them. */
+const sequentialRounds = (requests: readonly { start: number; end: number }[]): number => {
+  let rounds = 0;
+  let busyUntil = -Infinity;
+  for (const r of [...requests].sort((a, b) => a.start - b.start)) {
+    if (r.start >= busyUntil) rounds += 1;
+    busyUntil = Math.max(busyUntil, r.end);
+  }
+  return rounds;
 };
 
 main().catch((error: unknown) => {

@@ -22,6 +22,25 @@ export interface ObjectHead {
   readonly lastModified?: Date;
 }
 
+const headOf = (out: {
+  ContentLength?: number;
+  ETag?: string;
+  VersionId?: string;
+  LastModified?: Date;
+}): ObjectHead => ({
+  size: out.ContentLength ?? 0,
+  etag: (out.ETag ?? '').replace(/"/g, ''),
+  ...(out.VersionId && out.VersionId !== 'null' ? { versionId: out.VersionId } : {}),
+  ...(out.LastModified ? { lastModified: out.LastModified } : {}),
+});
+
+/** Closes a response body left unread: a Node stream in Lambda and the CLI, a web stream in the console. */
+const discardBody = (body: unknown): void => {
+  const stream = body as { destroy?: () => void; cancel?: () => Promise<void> } | undefined;
+  if (typeof stream?.destroy === 'function') stream.destroy();
+  else if (typeof stream?.cancel === 'function') stream.cancel().catch(() => undefined);
+};
+
 export class S3Objects {
   constructor(
     readonly client: S3Client,
@@ -30,13 +49,32 @@ export class S3Objects {
 
   async head(key: string): Promise<ObjectHead | undefined> {
     try {
-      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      return {
-        size: out.ContentLength ?? 0,
-        etag: (out.ETag ?? '').replace(/"/g, ''),
-        ...(out.VersionId && out.VersionId !== 'null' ? { versionId: out.VersionId } : {}),
-        ...(out.LastModified ? { lastModified: out.LastModified } : {}),
-      };
+      return headOf(await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })));
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * The object's head and, when it holds at most `maxBytes`, its bytes: one GET where a HEAD then a
+   * GET would wait on each other. A larger object's body is never read (its stream is closed), so a
+   * huge upload costs its headers only. Undefined when it does not exist.
+   */
+  async readUpTo(
+    key: string,
+    maxBytes: number,
+  ): Promise<{ head: ObjectHead; body?: Uint8Array } | undefined> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const head = headOf(out);
+      if (head.size > maxBytes) {
+        discardBody(out.Body);
+        return { head };
+      }
+      const body = out.Body ? await out.Body.transformToByteArray() : new Uint8Array();
+      // Without a Content-Length (never from S3) the size is known once read.
+      return body.byteLength > maxBytes ? { head: { ...head, size: body.byteLength } } : { head, body };
     } catch (error) {
       if (isMissing(error)) return undefined;
       throw error;

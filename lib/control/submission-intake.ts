@@ -41,12 +41,10 @@ const ADMISSION_STALE_MS = 5 * 60 * 1000;
 
 export const processSubmission = async (ctx: ControlContext, ref: SubmissionRef): Promise<IntakeOutcome> => {
   const { objects, config } = ctx;
-  const head = await objects.head(ref.key);
-  if (!head) return { kind: 'ignored', why: 'the submission was deleted before it could be read' };
-
   // Never download more than the cap: a bigger object is refused from its size alone.
-  const body =
-    head.size > MAX_TEXT_FILE_BYTES ? undefined : ((await objects.read(ref.key)) ?? new Uint8Array());
+  const read = await objects.readUpTo(ref.key, MAX_TEXT_FILE_BYTES);
+  if (!read) return { kind: 'ignored', why: 'the submission was deleted before it could be read' };
+  const { head, body } = read;
   const parsed: SubmissionResult = body
     ? parseSubmission({ body, key: ref.key, analysis: config })
     : {
@@ -187,8 +185,8 @@ const readConfig = async (
   | { readonly ok: true; readonly head: ObjectHead; readonly body: Uint8Array }
   | { readonly ok: false; readonly problem: SubmissionProblem }
 > => {
-  const head = await objects.head(configKey);
-  if (!head) {
+  const read = await objects.readUpTo(configKey, MAX_TEXT_FILE_BYTES);
+  if (!read) {
     return {
       ok: false,
       problem: {
@@ -197,16 +195,16 @@ const readConfig = async (
       },
     };
   }
-  if (head.size > MAX_TEXT_FILE_BYTES) {
+  if (!read.body) {
     return {
       ok: false,
       problem: {
         field: 'configname',
-        message: `configname "${configKey}" is ${formatSize(head.size)}, but a config may be at most ${formatSize(MAX_TEXT_FILE_BYTES)}: a config holds settings, not data; put large files under inputs/ instead`,
+        message: `configname "${configKey}" is ${formatSize(read.head.size)}, but a config may be at most ${formatSize(MAX_TEXT_FILE_BYTES)}: a config holds settings, not data; put large files under inputs/ instead`,
       },
     };
   }
-  return { ok: true, head, body: (await objects.read(configKey)) ?? new Uint8Array() };
+  return { ok: true, head: read.head, body: read.body };
 };
 
 const versionText = (versionId: string | undefined): string =>

@@ -22,6 +22,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { startEmulators, type Emulators } from '../../local/emulators';
 import { keyRefusal, LAST_SEGMENT_MAX_BYTES } from '../../local/s3-emulator-guard';
+import { S3Objects } from '../../lib/control/s3-objects';
 import { startE2eRuntime, waitFor, type E2eRuntime } from '../support/local-e2e';
 
 jest.setTimeout(60_000);
@@ -515,6 +516,26 @@ describe('the S3 emulator, any key through the SDK and raw HTTP', () => {
       'DATASET_NAME:a_STATUS.txt._S3rver_object',
       'DATASET_NAME:a_STATUS.txt._S3rver_object.md5',
     ]);
+    await stillUp();
+  });
+
+  test('a read capped below the object size stops after its headers: the emulator closes the file and goes on', async () => {
+    const key = 'labA/submissions/hugesubmit.json';
+    const size = 8 * 1024 * 1024;
+    await emulators.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'x'.repeat(size) }));
+    const objects = new S3Objects(emulators.s3, bucket);
+    const openFiles = () => fs.readdirSync('/proc/self/fd').length;
+    const before = openFiles();
+    for (let i = 0; i < 20; i++) {
+      const read = await objects.readUpTo(key, 1024 * 1024);
+      expect(read?.head.size).toBe(size);
+      expect(read?.body).toBeUndefined();
+    }
+    await waitFor('the files opened for the abandoned reads to close', () => openFiles() < before + 5);
+    // Under the cap the bytes come with the head; a missing key is undefined.
+    const small = await objects.readUpTo(key, size);
+    expect(small?.body?.byteLength).toBe(size);
+    expect(await objects.readUpTo('labA/submissions/nonesubmit.json', size)).toBeUndefined();
     await stillUp();
   });
 });
