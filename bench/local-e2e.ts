@@ -5,8 +5,13 @@
  *   npx tsx bench/local-e2e.ts [N=8]
  */
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { startBenchRuntime, submitJson } from './_local';
-import { summary } from './_stats';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { SAMPLE_DATA, startBenchRuntime, submitJson } from './_local';
+import { ms, percentile, summary } from './_stats';
 
 const N = Number(process.argv[2] ?? '8');
 const COMMAND =
@@ -49,7 +54,40 @@ const main = async () => {
   console.log(`local runtime, ${N} jobs one after another:`);
   console.log(`  submit.json uploaded -> command start:   ${summary(toStart)}`);
   console.log(`  command end -> SUCCESS visible (status):  ${summary(toVisible)}`);
+  // What bounds the start: the worker is a shell whose every S3 call is an AWS CLI process.
+  const cli = await awsCliCall(runtime.clientEnv, `s3://${runtime.bucket}/${SAMPLE_DATA}`);
+  console.log(
+    `  one AWS CLI download of the sample dataset from the emulator: ${summary(cli.wall)}, CPU p50 ${ms(percentile(cli.cpu, 50))}` +
+      `; before the command the worker waits on one (the dataset) with two beside it (the first status, the config), on ${os.cpus().length} cores`,
+  );
   await runtime.stop();
+};
+
+/** Wall and CPU time of `aws s3 cp <url> <tmp file>` with the runtime's client settings, 5 runs. */
+const awsCliCall = async (
+  env: Readonly<Record<string, string>>,
+  url: string,
+): Promise<{ wall: number[]; cpu: number[] }> => {
+  const target = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ncaas-bench-cli-')), 'data');
+  const wall: number[] = [];
+  const cpu: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const [startedAt, cpuBefore] = [performance.now(), reapedChildrenCpuMs()];
+    // Asynchronous: the emulator answering it runs in this process.
+    await promisify(execFile)('aws', ['s3', 'cp', url, target, '--only-show-errors'], {
+      env: { ...process.env, ...env, AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null' },
+    });
+    wall.push(performance.now() - startedAt);
+    cpu.push(reapedChildrenCpuMs() - cpuBefore);
+  }
+  return { wall, cpu };
+};
+
+/** User + system CPU of this process's ended children (/proc/self/stat cutime + cstime, 100 ticks/s). */
+const reapedChildrenCpuMs = (): number => {
+  // The fields after the command name in parentheses; cutime and cstime are the 16th and 17th fields.
+  const fields = fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[13]) + Number(fields[14])) * 10;
 };
 
 main().catch((error: unknown) => {

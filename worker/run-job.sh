@@ -1174,12 +1174,17 @@ object_version() {
   aws s3api head-object --bucket "$job_bucket" --key "$1" --query VersionId --output text 2>>"$worker_log" |
     grep -v '^None$' || true
 }
-(
-  case $job_dataset_key in */ | rclone:*) dataset_version='' ;; *) dataset_version=$(object_version "$job_dataset_key") ;; esac
-  config_version=$(object_version "$job_config_key")
-  printf '%s\n%s\n' "$dataset_version" "$config_version" >"$work_dir/input-versions"
-) &
-bg_pids="$bg_pids $!"
+# Read beside the staging on Batch (stage-in leaves them for the other stages); elsewhere once the
+# analysis has started, so its two Python start-ups do not slow the staging the analysis waits for.
+read_versions() {
+  (
+    case $job_dataset_key in */ | rclone:*) dataset_version='' ;; *) dataset_version=$(object_version "$job_dataset_key") ;; esac
+    config_version=$(object_version "$job_config_key")
+    printf '%s\n%s\n' "$dataset_version" "$config_version" >"$work_dir/input-versions"
+  ) &
+  bg_pids="$bg_pids $!"
+}
+[ -z "$stage" ] || read_versions
 
 step='staging the dataset'
 case $job_dataset_key in
@@ -1213,7 +1218,7 @@ step='staging the config'
 wait "$config_pid" ||
   fail "staging the config s3://$job_bucket/$job_config_key failed: $(cat "$aws_err.2")"
 # The first status before any later one; on Batch the versions too: stage-in leaves them for the others.
-if [ -n "$stage" ]; then wait $bg_pids; else wait "${bg_pids% *}"; fi 2>/dev/null || :
+wait $bg_pids 2>/dev/null || :
 
 # ---------------------------------------------------------------------------------------------
 # 6. The analysis environment: NeuroCAAS's names (as its ncap_utils/workflow.sh parseargsstd sets
@@ -1443,6 +1448,7 @@ analysis_ran=1
 ) <"/dev/null" >>"$stdout_file" 2>>"$stderr_file" &
 analysis_pid=$!
 log "analysis started (pid $analysis_pid, stops at $(iso_utc "$analysis_deadline") at the latest)"
+read_versions
 
 # The live status: a background loop. TERM only sets a flag, checked between uploads, so stopping
 # it never interrupts an upload half-way (stop_monitor waits for it).
