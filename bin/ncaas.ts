@@ -10,24 +10,11 @@ import { createRequire } from 'node:module';
 import type { UsersTarget } from '../lib/cli/users-command';
 import * as os from 'node:os';
 import { version } from '../package.json';
-import { runBulkSubmit } from '../lib/cli/bulk-submit';
-import { runCancel } from '../lib/cli/cancel-command';
 import type { DevTarget } from '../lib/cli/dev-instance';
 import { CliError, EXIT } from '../lib/cli/errors';
-import { runCosts } from '../lib/cli/costs-command';
-import { runJobs } from '../lib/cli/jobs-table';
-import { parsePort, parseSecretFlags, runLocal, runLocalStop } from '../lib/cli/local-command';
-import { runLogs } from '../lib/cli/logs-command';
 import { createOutput, guardClosedPipes } from '../lib/cli/output';
-import { runRerun } from '../lib/cli/rerun-command';
-import { runResults } from '../lib/cli/results-command';
-import { groupOption, requireGroup, type TargetOptions } from '../lib/cli/s3-target';
-import { CliSession } from '../lib/cli/session';
-import { runStatus } from '../lib/cli/status-command';
-import { runSubmit } from '../lib/cli/submit-command';
-import { BLUEPRINTS_DIR, loadBlueprintForCommand, runValidate } from '../lib/cli/validate-command';
-import { resolveBlueprintPath } from '../lib/blueprint/load-blueprint';
-import { parseInterval, runWatch } from '../lib/cli/watch';
+import type { TargetOptions } from '../lib/cli/s3-target';
+import type { CliSession } from '../lib/cli/session';
 
 interface TargetFlags extends TargetOptions {
   readonly group?: string;
@@ -54,6 +41,31 @@ Exit codes: 0 success; 1 failure (watch: the job FAILED, TIMED_OUT, CANCELLED or
  * without tsx.
  */
 const load = createRequire(__filename);
+
+/**
+ * Every command's module, loaded when its command runs: `ncaas --help` and a mistyped flag need none
+ * of them (nor the S3 SDK and the blueprint schema behind them).
+ */
+const cli = {
+  bulkSubmit: () => load('../lib/cli/bulk-submit') as typeof import('../lib/cli/bulk-submit'),
+  cancel: () => load('../lib/cli/cancel-command') as typeof import('../lib/cli/cancel-command'),
+  costs: () => load('../lib/cli/costs-command') as typeof import('../lib/cli/costs-command'),
+  jobs: () => load('../lib/cli/jobs-table') as typeof import('../lib/cli/jobs-table'),
+  local: () => load('../lib/cli/local-command') as typeof import('../lib/cli/local-command'),
+  logs: () => load('../lib/cli/logs-command') as typeof import('../lib/cli/logs-command'),
+  rerun: () => load('../lib/cli/rerun-command') as typeof import('../lib/cli/rerun-command'),
+  results: () => load('../lib/cli/results-command') as typeof import('../lib/cli/results-command'),
+  target: () => load('../lib/cli/s3-target') as typeof import('../lib/cli/s3-target'),
+  session: () => load('../lib/cli/session') as typeof import('../lib/cli/session'),
+  status: () => load('../lib/cli/status-command') as typeof import('../lib/cli/status-command'),
+  submit: () => load('../lib/cli/submit-command') as typeof import('../lib/cli/submit-command'),
+  validate: () => load('../lib/cli/validate-command') as typeof import('../lib/cli/validate-command'),
+  blueprint: () =>
+    load('../lib/blueprint/load-blueprint') as typeof import('../lib/blueprint/load-blueprint'),
+  watch: () => load('../lib/cli/watch') as typeof import('../lib/cli/watch'),
+};
+
+type LoadBlueprint = typeof import('../lib/cli/validate-command').loadBlueprintForCommand;
 
 /** The dev commands' modules: the EC2 and SSM SDKs and the dev code, which no other command uses. */
 const loadDev = () => ({
@@ -92,8 +104,9 @@ export const main = async (argv: readonly string[]): Promise<number> => {
   // `ncaas status <job> | head -1`: no stack trace when the reader goes (lib/cli/output.ts).
   const pipes = guardClosedPipes({ stdout: process.stdout, stderr: process.stderr });
   const output = createOutput({ stdout: process.stdout, stderr: process.stderr });
-  const session = new CliSession(output);
-  const env = session.env;
+  // Built when a command runs (it reads the login and loads the S3 SDK), not for --help.
+  let built: CliSession | undefined;
+  const session = (): CliSession => (built ??= new (cli.session().CliSession)(output));
   let exitCode: number = EXIT.ok;
 
   /** A live line left on the terminal by Ctrl-C would swallow the shell's prompt. */
@@ -105,7 +118,7 @@ export const main = async (argv: readonly string[]): Promise<number> => {
   };
   const act = async (work: () => Promise<number> | number): Promise<void> => {
     clearOnInterrupt();
-    exitCode = await session.run(work);
+    exitCode = await session().run(work);
   };
   const withTarget = (command: Command): Command =>
     command
@@ -119,7 +132,7 @@ export const main = async (argv: readonly string[]): Promise<number> => {
   });
   const GROUP_HELP = 'your group, the first folder of its keys (default: $NCAAS_GROUP)';
   const jobOptions = (job: string, flags: TargetFlags): { job: string; group?: string } => {
-    const group = groupOption(flags.group, env);
+    const group = cli.target().groupOption(flags.group, session().env);
     return { job, ...(group !== undefined ? { group } : {}) };
   };
 
@@ -143,7 +156,7 @@ export const main = async (argv: readonly string[]): Promise<number> => {
     .command('validate')
     .description("check a blueprint against the schema (synth's own check); lists every problem")
     .argument('<blueprint>', 'a blueprint name (blueprints/<name>.json) or a path')
-    .action(async (blueprint: string) => act(() => runValidate(blueprint, output)));
+    .action(async (blueprint: string) => act(() => cli.validate().runValidate(blueprint, output)));
 
   withTarget(
     program
@@ -195,26 +208,28 @@ export const main = async (argv: readonly string[]): Promise<number> => {
               EXIT.usage,
             );
           }
-          const csvBlueprint = flags.blueprint ?? env.NCAAS_BLUEPRINT;
-          const csvAnalysis = csvBlueprint ? loadBlueprintForCommand(csvBlueprint) : undefined;
-          return runBulkSubmit(
-            session.s3(target(flags)),
-            { csvFile: flags.csv, ...(csvAnalysis !== undefined ? { analysis: csvAnalysis } : {}) },
-            output,
-            { dryRun: flags.dryRun === true },
-          );
+          const csvBlueprint = flags.blueprint ?? session().env.NCAAS_BLUEPRINT;
+          const csvAnalysis = csvBlueprint ? cli.validate().loadBlueprintForCommand(csvBlueprint) : undefined;
+          return cli
+            .bulkSubmit()
+            .runBulkSubmit(
+              session().s3(target(flags)),
+              { csvFile: flags.csv, ...(csvAnalysis !== undefined ? { analysis: csvAnalysis } : {}) },
+              output,
+              { dryRun: flags.dryRun === true },
+            );
         }
-        const group = requireGroup(flags.group, env);
+        const group = cli.target().requireGroup(flags.group, session().env);
         if (!flags.data?.length || flags.config === undefined) {
           throw new CliError(
             'submit needs --data <file|folder|key> (one or more) and --config <file|key>, or --csv <file>',
             EXIT.usage,
           );
         }
-        const blueprint = flags.blueprint ?? env.NCAAS_BLUEPRINT;
-        const analysis = blueprint ? loadBlueprintForCommand(blueprint) : undefined;
-        return runSubmit(
-          session.s3(target(flags)),
+        const blueprint = flags.blueprint ?? session().env.NCAAS_BLUEPRINT;
+        const analysis = blueprint ? cli.validate().loadBlueprintForCommand(blueprint) : undefined;
+        return cli.submit().runSubmit(
+          session().s3(target(flags)),
           {
             group,
             data: flags.data,
@@ -238,12 +253,14 @@ export const main = async (argv: readonly string[]): Promise<number> => {
       .option('--interval <seconds>', 'how often to look (default: 2)'),
   ).action(async (job: string, flags: TargetFlags & { interval?: string }) =>
     act(async () => {
-      const intervalMs = parseInterval(flags.interval);
-      return runWatch(
-        session.s3(target(flags)),
-        { ...jobOptions(job, flags), ...(intervalMs !== undefined ? { intervalMs } : {}) },
-        output,
-      );
+      const intervalMs = cli.watch().parseInterval(flags.interval);
+      return cli
+        .watch()
+        .runWatch(
+          session().s3(target(flags)),
+          { ...jobOptions(job, flags), ...(intervalMs !== undefined ? { intervalMs } : {}) },
+          output,
+        );
     }),
   );
 
@@ -256,7 +273,13 @@ export const main = async (argv: readonly string[]): Promise<number> => {
       .option('--json', 'print JSON'),
   ).action(async (job: string, flags: TargetFlags & { json?: boolean }) =>
     act(() =>
-      runStatus(session.s3(target(flags)), { ...jobOptions(job, flags), json: flags.json === true }, output),
+      cli
+        .status()
+        .runStatus(
+          session().s3(target(flags)),
+          { ...jobOptions(job, flags), json: flags.json === true },
+          output,
+        ),
     ),
   );
 
@@ -269,9 +292,9 @@ export const main = async (argv: readonly string[]): Promise<number> => {
       .option('--json', 'print JSON'),
   ).action(async (flags: TargetFlags & { state?: string; json?: boolean }) =>
     act(() => {
-      const group = groupOption(flags.group, env);
-      return runJobs(
-        session.s3(target(flags)),
+      const group = cli.target().groupOption(flags.group, session().env);
+      return cli.jobs().runJobs(
+        session().s3(target(flags)),
         {
           ...(group !== undefined ? { group } : {}),
           ...(flags.state !== undefined ? { state: flags.state } : {}),
@@ -293,9 +316,9 @@ export const main = async (argv: readonly string[]): Promise<number> => {
       .option('--json', 'print JSON'),
   ).action(async (flags: TargetFlags & { month?: string; json?: boolean }) =>
     act(() => {
-      const group = groupOption(flags.group, env);
-      return runCosts(
-        session.s3(target(flags)),
+      const group = cli.target().groupOption(flags.group, session().env);
+      return cli.costs().runCosts(
+        session().s3(target(flags)),
         {
           ...(group !== undefined ? { group } : {}),
           ...(flags.month !== undefined ? { month: flags.month } : {}),
@@ -315,11 +338,13 @@ export const main = async (argv: readonly string[]): Promise<number> => {
       .option('--dataset <label>', 'only this dataset (its name in the status file)'),
   ).action(async (job: string, flags: TargetFlags & { dataset?: string }) =>
     act(() =>
-      runLogs(
-        session.s3(target(flags)),
-        { ...jobOptions(job, flags), ...(flags.dataset !== undefined ? { dataset: flags.dataset } : {}) },
-        output,
-      ),
+      cli
+        .logs()
+        .runLogs(
+          session().s3(target(flags)),
+          { ...jobOptions(job, flags), ...(flags.dataset !== undefined ? { dataset: flags.dataset } : {}) },
+          output,
+        ),
     ),
   );
 
@@ -332,11 +357,16 @@ export const main = async (argv: readonly string[]): Promise<number> => {
       .option('--download <dir>', 'download the results into this folder'),
   ).action(async (job: string, flags: TargetFlags & { download?: string }) =>
     act(() =>
-      runResults(
-        session.s3(target(flags)),
-        { ...jobOptions(job, flags), ...(flags.download !== undefined ? { download: flags.download } : {}) },
-        output,
-      ),
+      cli
+        .results()
+        .runResults(
+          session().s3(target(flags)),
+          {
+            ...jobOptions(job, flags),
+            ...(flags.download !== undefined ? { download: flags.download } : {}),
+          },
+          output,
+        ),
     ),
   );
 
@@ -368,10 +398,10 @@ export const main = async (argv: readonly string[]): Promise<number> => {
       },
     ) =>
       act(() => {
-        const blueprint = flags.blueprint ?? env.NCAAS_BLUEPRINT;
-        const analysis = blueprint ? loadBlueprintForCommand(blueprint) : undefined;
-        return runRerun(
-          session.s3(target(flags)),
+        const blueprint = flags.blueprint ?? session().env.NCAAS_BLUEPRINT;
+        const analysis = blueprint ? cli.validate().loadBlueprintForCommand(blueprint) : undefined;
+        return cli.rerun().runRerun(
+          session().s3(target(flags)),
           {
             ...jobOptions(job, flags),
             failedOnly: flags.failed === true,
@@ -392,7 +422,7 @@ export const main = async (argv: readonly string[]): Promise<number> => {
       .argument('<job>', 'the job id (its timestamp)')
       .option('--group <group>', GROUP_HELP),
   ).action(async (job: string, flags: TargetFlags) =>
-    act(() => runCancel(session.s3(target(flags)), jobOptions(job, flags), output)),
+    act(() => cli.cancel().runCancel(session().s3(target(flags)), jobOptions(job, flags), output)),
   );
 
   const local = program
@@ -420,16 +450,16 @@ export const main = async (argv: readonly string[]): Promise<number> => {
         signIn?: boolean;
         console?: boolean;
       }) => {
-        exitCode = await session.run(async () => {
-          const port = parsePort(flags.port);
-          const secretFiles = parseSecretFlags(flags.secret);
+        exitCode = await session().run(async () => {
+          const port = cli.local().parsePort(flags.port);
+          const secretFiles = cli.local().parseSecretFlags(flags.secret);
           // Loaded here only, so the other commands never load the emulators.
           const { startLocalRuntime } = load(
             '../local/local-runtime',
           ) as typeof import('../local/local-runtime');
-          return runLocal(
+          return cli.local().runLocal(
             {
-              blueprint: flags.blueprint ?? env.NCAAS_BLUEPRINT ?? 'mock',
+              blueprint: flags.blueprint ?? session().env.NCAAS_BLUEPRINT ?? 'mock',
               ...(port !== undefined ? { port } : {}),
               ...(flags.dir !== undefined ? { dir: flags.dir } : {}),
               secretFiles,
@@ -448,7 +478,9 @@ export const main = async (argv: readonly string[]): Promise<number> => {
     .option('--dir <dir>', 'its folder (default: .ncaas-local)')
     .action(async (flags: { dir?: string }) => {
       const dir = flags.dir ?? (local.opts() as { dir?: string }).dir;
-      exitCode = await session.run(() => runLocalStop(dir !== undefined ? { dir } : {}, output));
+      exitCode = await session().run(() =>
+        cli.local().runLocalStop(dir !== undefined ? { dir } : {}, output),
+      );
     });
 
   // ---- ncaas dev: the analysis developer's instance ----
@@ -480,12 +512,12 @@ $NCAAS_DEV_OWNER, else your login name). It runs in the blueprint's REGION with 
   ) =>
     act(async () => {
       const m = loadUsers();
-      const userPoolId = m.users.userPoolIdOf(flags.userPool, env);
+      const userPoolId = m.users.userPoolIdOf(flags.userPool, session().env);
       const client = new m.cognito.CognitoIdentityProviderClient({
         region: flags.region ?? userPoolId.split('_')[0],
       });
       try {
-        const local = (env.AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER ?? '').trim() !== '';
+        const local = (session().env.AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER ?? '').trim() !== '';
         return await work({ client, userPoolId, local }, m);
       } finally {
         client.destroy();
@@ -557,7 +589,13 @@ $NCAAS_DEV_OWNER, else your login name). It runs in the blueprint's REGION with 
     .description('end your sign-in to an analysis (its refresh token is revoked and the saved login removed)')
     .option('--analysis <name>', 'the analysis (default: $NCAAS_ANALYSIS, or your only login)')
     .action(async (flags: { analysis?: string }) =>
-      act(() => loadLogin().login.runLogout(flags.analysis ?? session.login?.record.analysis, env, output)),
+      act(() =>
+        loadLogin().login.runLogout(
+          flags.analysis ?? session().login?.record.analysis,
+          session().env,
+          output,
+        ),
+      ),
     );
   program
     .command('whoami')
@@ -566,8 +604,8 @@ $NCAAS_DEV_OWNER, else your login name). It runs in the blueprint's REGION with 
     .action(async (flags: { analysis?: string }) =>
       act(() =>
         loadLogin().login.runWhoami(
-          flags.analysis ?? session.login?.record.analysis ?? env.NCAAS_ANALYSIS,
-          env,
+          flags.analysis ?? session().login?.record.analysis ?? session().env.NCAAS_ANALYSIS,
+          session().env,
           output,
         ),
       ),
@@ -588,7 +626,7 @@ $NCAAS_DEV_OWNER, else your login name). It runs in the blueprint's REGION with 
       .option('--region <region>', "AWS region (default: the blueprint's REGION)")
       .option('--instance <id>', 'the dev instance (default: your only one of this analysis)');
   const devBlueprint = (flags: DevFlags): string => {
-    const blueprint = flags.blueprint ?? env.NCAAS_BLUEPRINT;
+    const blueprint = flags.blueprint ?? session().env.NCAAS_BLUEPRINT;
     if (!blueprint) {
       throw new CliError(
         'ncaas dev needs the blueprint: pass --blueprint <name|path> or set NCAAS_BLUEPRINT',
@@ -600,15 +638,11 @@ $NCAAS_DEV_OWNER, else your login name). It runs in the blueprint's REGION with 
   /** Runs a dev command with an EC2 client in the analysis's region, closed afterwards. */
   const devAct = (
     flags: DevFlags,
-    work: (
-      target: DevTarget,
-      config: ReturnType<typeof loadBlueprintForCommand>,
-      dev: DevModules,
-    ) => Promise<number>,
+    work: (target: DevTarget, config: ReturnType<LoadBlueprint>, dev: DevModules) => Promise<number>,
   ): Promise<void> =>
     act(async () => {
-      const config = loadBlueprintForCommand(devBlueprint(flags));
-      const owner = (flags.owner ?? env.NCAAS_DEV_OWNER ?? os.userInfo().username).trim();
+      const config = cli.validate().loadBlueprintForCommand(devBlueprint(flags));
+      const owner = (flags.owner ?? session().env.NCAAS_DEV_OWNER ?? os.userInfo().username).trim();
       if (owner === '') throw new CliError('no owner: pass --owner NAME or set NCAAS_DEV_OWNER', EXIT.usage);
       const dev = loadDev();
       const ec2 = new dev.ec2.EC2Client({ region: flags.region ?? config.region });
@@ -651,9 +685,9 @@ $NCAAS_DEV_OWNER, else your login name). It runs in the blueprint's REGION with 
         },
       ) =>
         devAct(flags, async (target, config, dev) => {
-          const instanceProfile = flags.instanceProfile ?? env.NCAAS_DEV_INSTANCE_PROFILE;
-          const securityGroup = flags.securityGroup ?? env.NCAAS_DEV_SECURITY_GROUP;
-          const subnet = flags.subnet ?? env.NCAAS_DEV_SUBNET;
+          const instanceProfile = flags.instanceProfile ?? session().env.NCAAS_DEV_INSTANCE_PROFILE;
+          const securityGroup = flags.securityGroup ?? session().env.NCAAS_DEV_SECURITY_GROUP;
+          const subnet = flags.subnet ?? session().env.NCAAS_DEV_SUBNET;
           if (!instanceProfile || !securityGroup) {
             throw new CliError(
               'launch needs --instance-profile and --security-group (or NCAAS_DEV_INSTANCE_PROFILE and NCAAS_DEV_SECURITY_GROUP): the stack output DevInstance names both',
@@ -729,7 +763,7 @@ $NCAAS_DEV_OWNER, else your login name). It runs in the blueprint's REGION with 
     .action(async (ami: string | undefined, flags: DevFlags & { message?: string; commit?: boolean }) =>
       devAct(flags, async (target, _config, dev) => {
         const saved = ami === undefined ? await dev.instance.lastSavedAmi(target, flags.instance) : undefined;
-        const file = resolveBlueprintPath(devBlueprint(flags), BLUEPRINTS_DIR);
+        const file = cli.blueprint().resolveBlueprintPath(devBlueprint(flags), cli.validate().BLUEPRINTS_DIR);
         const result = dev.ami.useAmi({
           file,
           newAmi: ami ?? saved?.ami ?? '',
@@ -781,10 +815,10 @@ $NCAAS_DEV_OWNER, else your login name). It runs in the blueprint's REGION with 
       ) =>
         devAct(flags, async (target, config, dev) => {
           const timeoutSeconds = dev.run.parseTimeoutMinutes(flags.timeout);
-          const intervalMs = parseInterval(flags.interval);
-          const group = groupOption(flags.group, env);
+          const intervalMs = cli.watch().parseInterval(flags.interval);
+          const group = cli.target().groupOption(flags.group, session().env);
           const region = flags.region ?? config.region;
-          const s3 = session.s3({
+          const s3 = session().s3({
             analysis: config.name,
             region,
             ...(flags.bucket !== undefined ? { bucket: flags.bucket } : {}),
