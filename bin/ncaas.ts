@@ -357,16 +357,14 @@ export const main = async (argv: readonly string[]): Promise<number> => {
       .option('--download <dir>', 'download the results into this folder'),
   ).action(async (job: string, flags: TargetFlags & { download?: string }) =>
     act(() =>
-      cli
-        .results()
-        .runResults(
-          session().s3(target(flags)),
-          {
-            ...jobOptions(job, flags),
-            ...(flags.download !== undefined ? { download: flags.download } : {}),
-          },
-          output,
-        ),
+      cli.results().runResults(
+        session().s3(target(flags)),
+        {
+          ...jobOptions(job, flags),
+          ...(flags.download !== undefined ? { download: flags.download } : {}),
+        },
+        output,
+      ),
     ),
   );
 

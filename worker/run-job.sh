@@ -1180,7 +1180,9 @@ read_versions() {
   (
     case $job_dataset_key in */ | rclone:*) dataset_version='' ;; *) dataset_version=$(object_version "$job_dataset_key") ;; esac
     config_version=$(object_version "$job_config_key")
-    printf '%s\n%s\n' "$dataset_version" "$config_version" >"$work_dir/input-versions"
+    # Renamed into place: a status written meanwhile never reads it half-written.
+    printf '%s\n%s\n' "$dataset_version" "$config_version" >"$work_dir/input-versions.new" &&
+      mv "$work_dir/input-versions.new" "$work_dir/input-versions"
   ) &
   bg_pids="$bg_pids $!"
 }

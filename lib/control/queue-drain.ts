@@ -15,6 +15,7 @@ export const drainQueue = async (ctx: ControlContext): Promise<number> => {
     const queued = await store.listQueued(DRAIN_PAGE);
     if (queued.length === 0) return started;
     let progressed = false;
+    let released = false;
     for (const dataset of queued) {
       if (!(await store.counters.acquireSlot(config.deployLimit))) return started;
       // The deadline is fixed here, once: every retry of this attempt sends the same user data, which its
@@ -24,6 +25,7 @@ export const drainQueue = async (ctx: ControlContext): Promise<number> => {
       if (!t.applied) {
         // Someone else started (or cancelled) it between the listing and now.
         await store.counters.releaseSlot();
+        released = true;
         continue;
       }
       progressed = true;
@@ -50,9 +52,11 @@ export const drainQueue = async (ctx: ControlContext): Promise<number> => {
         attempt: dataset.attempt + 1,
       });
     }
-    // A short page was the whole queue as it stood: a dataset queued since is drained by its own
-    // admission (which lists after queueing it), so listing again would find nothing for this call.
-    if (!progressed || queued.length < DRAIN_PAGE) return started;
+    // A slot given back may be the one another drain was refused meanwhile (it then returned,
+    // leaving its dataset queued): list again. Otherwise a short page was the whole queue as it
+    // stood, and a dataset queued since is drained by its own admission, which lists after queueing
+    // it; this call's slots all went to datasets it started, so that drain was refused none of them.
+    if (!released && (!progressed || queued.length < DRAIN_PAGE)) return started;
   }
 };
 

@@ -65,11 +65,17 @@ export class S3Objects {
     key: string,
     maxBytes: number,
   ): Promise<{ head: ObjectHead; body?: Uint8Array } | undefined> {
+    // Aborted as well as closed: an SDK whose checksum wrapper does not pass `destroy` on to the
+    // socket still lets it go.
+    const abort = new AbortController();
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), {
+        abortSignal: abort.signal,
+      });
       const head = headOf(out);
       if (head.size > maxBytes) {
         discardBody(out.Body);
+        abort.abort();
         return { head };
       }
       const body = out.Body ? await out.Body.transformToByteArray() : new Uint8Array();

@@ -25,6 +25,9 @@ export const describeValue = (value: unknown): string => {
   if (Array.isArray(value)) {
     return value.length === 0 ? 'an empty list ([])' : `a list of ${plural(value.length, 'item')}`;
   }
+  // YAML reads an unquoted 2026-05-01 as a date.
+  if (value instanceof Date)
+    return `the date ${Number.isNaN(value.getTime()) ? '(invalid)' : value.toISOString()}`;
   if (typeof value === 'object') return 'an object ({...})';
   return `a value of type ${typeof value}`;
 };

@@ -97,7 +97,8 @@ const parseJson = (text: string): ParsedConfig => {
 const parseYaml = (text: string): ParsedConfig => {
   try {
     // js-yaml refuses duplicate keys and undefined aliases, and builds an alias as a reference to
-    // the same value, so an alias bomb costs no memory.
+    // the same value, so an alias bomb costs no memory. Its default schema, as PyYAML (what NeuroCAAS
+    // analyses read configs with) does, follows `<<` merge keys and reads unquoted dates as dates.
     return { ok: true, value: load(text) };
   } catch (thrown) {
     if (!(thrown instanceof YAMLException)) throw thrown;

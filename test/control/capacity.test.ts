@@ -2,6 +2,7 @@
  * What limits a job, against s3rver and dynalite: DEPLOY_LIMIT (a FIFO queue of datasets), MAXCOST
  * (a monthly budget per group), and launches that fail or must be retried.
  */
+import { drainQueue } from '../../lib/control/queue-drain';
 import { budgetMonth } from '../../lib/job/job-store';
 import {
   type ControlEmulators,
@@ -126,6 +127,41 @@ describe('DEPLOY_LIMIT under concurrency', () => {
     }
     expect(done.sort()).toEqual(order);
     expect(await h.store.counters.runningCount()).toBe(0);
+  });
+
+  test('a drain that gives a slot back lists again: a job refused that slot meanwhile is not left waiting', async () => {
+    const h = await newControl(emulators, 'drain-release', { deployLimit: 1 });
+    // `a` waits behind `busy`; then busy's slot frees (its end, as far as the counter knows).
+    await submitEach(h, 'lab', ['busy', 'a']);
+    expect((await h.states('lab', 'a'))[0]).toBe('QUEUED');
+    await h.store.counters.releaseSlot();
+    await h.put('lab/inputs/b.bin');
+
+    // While this drain holds the only slot for `a`, another drain starts `a` first and `b` arrives:
+    // b's own drain finds no free slot and returns. This drain's transition then fails, and it
+    // gives the slot back.
+    const transition = h.store.transition.bind(h.store);
+    let raced = false;
+    const spy = jest.spyOn(h.store, 'transition').mockImplementation(async (job, index, to, fields) => {
+      if (!raced && job.jobId === 'a' && to === 'INITIALIZING') {
+        raced = true;
+        await transition(job, index, 'INITIALIZING', fields);
+        expect((await h.submit('lab', 'b', submitJson('lab', 'b', 'lab/inputs/b.bin'))).kind).toBe(
+          'accepted',
+        );
+        expect((await h.states('lab', 'b'))[0]).toBe('QUEUED');
+      }
+      return transition(job, index, to, fields);
+    });
+    try {
+      expect(await drainQueue(h.ctx)).toBe(1);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(raced).toBe(true);
+    expect((await h.states('lab', 'b'))[0]).toBe('INITIALIZING');
+    expect(h.queue.sent.map((m) => m.jobId)).toEqual(['busy', 'b']);
+    expect(await h.store.counters.runningCount()).toBe(1);
   });
 });
 

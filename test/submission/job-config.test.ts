@@ -103,6 +103,12 @@ describe('refused configs name the config, the key and the limit', () => {
     ],
     ['__duration__ with a unit', '__duration__: 90min\n', '__duration__', ['the text "90min"']],
     ['__duration__ true', '{"__duration__": true}', '__duration__', ['the value true']],
+    [
+      '__duration__ a YAML date',
+      '__duration__: 2026-05-01\n',
+      '__duration__',
+      ['the date 2026-05-01T00:00:00.000Z'],
+    ],
     ['__duration__ empty', '__duration__:\n', '__duration__', ['got null']],
     [
       '__dataset_size__ a list',
