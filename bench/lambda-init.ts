@@ -45,7 +45,7 @@ for (const name of ['submit', 'launch', 'reconcile', 'watchdog']) {
     sourcemap: true,
     sourcesContent: false,
     platform: 'node',
-    target: 'node20',
+    target: 'node24',
     external: ['@aws-sdk/*'],
     logLevel: 'silent',
   });
